@@ -1,0 +1,224 @@
+//! Connector factories: the DDL face of a connector.
+
+use std::sync::Arc;
+
+use crate::error::{did_you_mean, Error, Result};
+use crate::format::{Decoder, Encoder, FormatContext};
+use crate::options::{ConfigOption, OptionSet, Options, RawOptions, Validator};
+use crate::registry::Registry;
+use crate::schema::{ColumnKind, TableSchema};
+use crate::sink::DynamicSink;
+use crate::source::DynamicSource;
+
+/// The option that names the connector.
+pub const CONNECTOR: ConfigOption<String> =
+    ConfigOption::new("connector").description("The connector to use, e.g. 'kafka'.");
+
+/// A metadata key a connector can read or write (`METADATA FROM 'key'`).
+#[derive(Debug, Clone)]
+pub struct MetadataSpec {
+    /// The key.
+    pub key: &'static str,
+    /// The Flink type, as a type string.
+    pub data_type: &'static str,
+    /// What it is.
+    pub description: &'static str,
+    /// Readable by the source.
+    pub readable: bool,
+    /// Writable by the sink.
+    pub writable: bool,
+}
+
+/// A place where a format is chosen, e.g. `value.format` with fallback `format`.
+#[derive(Debug, Clone, Copy)]
+pub struct FormatSlot {
+    /// The option naming the format.
+    pub option: ConfigOption<String>,
+}
+
+/// Everything a factory gets to create a source or sink.
+pub struct TableContext<'a> {
+    /// The table's name.
+    pub table_name: String,
+    /// The declared schema.
+    pub schema: TableSchema,
+    /// The validated options.
+    pub options: Options,
+    /// The registry, for formats.
+    pub registry: &'a Registry,
+}
+
+impl TableContext<'_> {
+    fn format_for(&self, slot: &ConfigOption<String>) -> Result<Option<(String, String)>> {
+        let o = &self.options;
+        let Some(id) = o.get_optional(slot)? else {
+            return Ok(None);
+        };
+        let key = std::iter::once(slot.key())
+            .chain(slot.descriptor().fallback_keys.iter().copied())
+            .find(|k| o.raw().contains_key(*k))
+            .unwrap_or(slot.key());
+        let prefix = key.strip_suffix("format").unwrap_or("").to_string();
+        Ok(Some((id, prefix)))
+    }
+
+    /// A decoder for the format chosen by `slot`, reading rows of `schema`.
+    pub fn decoder(
+        &self,
+        slot: &ConfigOption<String>,
+        schema: arrow::datatypes::SchemaRef,
+    ) -> Result<Box<dyn Decoder>> {
+        let (id, prefix) = self.format_for(slot)?.ok_or_else(|| Error::MissingOption {
+            context: self.options.context().to_string(),
+            key: slot.key().to_string(),
+            description: "the format of the records".into(),
+        })?;
+        let f = self.registry.format(&id)?;
+        f.create_decoder(&FormatContext {
+            schema,
+            options: self.options.format_options(&prefix, &id),
+        })
+    }
+
+    /// An encoder for the format chosen by `slot`, writing rows of `schema`.
+    pub fn encoder(
+        &self,
+        slot: &ConfigOption<String>,
+        schema: arrow::datatypes::SchemaRef,
+    ) -> Result<Box<dyn Encoder>> {
+        let (id, prefix) = self.format_for(slot)?.ok_or_else(|| Error::MissingOption {
+            context: self.options.context().to_string(),
+            key: slot.key().to_string(),
+            description: "the format of the records".into(),
+        })?;
+        let f = self.registry.format(&id)?;
+        f.create_encoder(&FormatContext {
+            schema,
+            options: self.options.format_options(&prefix, &id),
+        })
+    }
+}
+
+/// A connector: identifier, options, and the sources and sinks it creates.
+pub trait ConnectorFactory: Send + Sync {
+    /// The identifier used in `'connector' = '...'`.
+    fn identifier(&self) -> &'static str;
+    /// One line describing the connector.
+    fn description(&self) -> &'static str;
+    /// Options, required and optional.
+    fn options(&self) -> OptionSet;
+    /// Where formats are chosen (empty for connectors without formats).
+    fn format_slots(&self) -> Vec<FormatSlot> {
+        Vec::new()
+    }
+    /// Metadata keys for `METADATA` columns.
+    fn metadata(&self) -> Vec<MetadataSpec> {
+        Vec::new()
+    }
+    /// Whether the connector can be read from.
+    fn supports_source(&self) -> bool;
+    /// Whether the connector can be written to.
+    fn supports_sink(&self) -> bool;
+    /// Create a source (no I/O: connections are opened by readers and enumerators).
+    fn create_source(&self, _ctx: &TableContext<'_>) -> Result<Arc<dyn DynamicSource>> {
+        Err(Error::Unsupported(format!(
+            "connector '{}' cannot be used as a source (it is sink-only)",
+            self.identifier()
+        )))
+    }
+    /// Create a sink (no I/O).
+    fn create_sink(&self, _ctx: &TableContext<'_>) -> Result<Arc<dyn DynamicSink>> {
+        Err(Error::Unsupported(format!(
+            "connector '{}' cannot be used as a sink (it is source-only)",
+            self.identifier()
+        )))
+    }
+}
+
+/// Whether a table is being read or written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usage {
+    /// As a source.
+    Source,
+    /// As a sink.
+    Sink,
+}
+
+/// Validate a table's options and metadata columns against its connector and formats, as Flink's
+/// `FactoryUtil` does, and return the typed options.
+pub fn validate_table(
+    registry: &Registry,
+    factory: &dyn ConnectorFactory,
+    table_name: &str,
+    schema: &TableSchema,
+    raw: &RawOptions,
+    usage: Option<Usage>,
+) -> Result<Options> {
+    let context = format!(
+        "table '{table_name}' (connector '{}')",
+        factory.identifier()
+    );
+    let own = factory.options();
+    let mut format_sets: Vec<(String, OptionSet)> = Vec::new();
+    for slot in factory.format_slots() {
+        let d = slot.option.descriptor();
+        let keys: Vec<&'static str> = d.all_keys().collect();
+        if let Some((key, id)) = keys
+            .into_iter()
+            .find_map(|k| raw.get(k).map(|v| (k, v.clone())))
+        {
+            let f = registry.format(&id).map_err(|e| match e {
+                Error::UnknownFactory {
+                    suggestion,
+                    available,
+                    ..
+                } => Error::InvalidOption {
+                    context: context.clone(),
+                    key: key.to_string(),
+                    value: id.clone(),
+                    reason: format!(
+                        "no format named '{id}' is registered.{suggestion} Available: {available}"
+                    ),
+                },
+                other => other,
+            })?;
+            let prefix = key.strip_suffix("format").unwrap_or("");
+            format_sets.push((format!("{prefix}{id}."), f.options()));
+        }
+    }
+    let mut v = Validator::new();
+    v.add("", &own).accept_key(CONNECTOR.key());
+    for (p, s) in &format_sets {
+        v.add(p.clone(), s);
+    }
+    v.validate(&context, raw)?;
+
+    let meta = factory.metadata();
+    for c in &schema.columns {
+        if let ColumnKind::Metadata { is_virtual, .. } = &c.kind {
+            let key = c.metadata_key().unwrap_or(&c.name);
+            let Some(spec) = meta.iter().find(|m| m.key == key) else {
+                let keys: Vec<&str> = meta.iter().map(|m| m.key).collect();
+                return Err(Error::Schema(format!(
+                    "{context}: column '{}' reads metadata key '{key}', which the connector does not offer.{} Available metadata keys: {}",
+                    c.name,
+                    did_you_mean(key, keys.iter().copied()),
+                    if keys.is_empty() { "none".to_string() } else { keys.join(", ") }
+                )));
+            };
+            if usage == Some(Usage::Source) && !spec.readable {
+                return Err(Error::Schema(format!(
+                    "{context}: metadata key '{key}' (column '{}') can only be written",
+                    c.name
+                )));
+            }
+            if usage == Some(Usage::Sink) && !is_virtual && !spec.writable {
+                return Err(Error::Schema(format!(
+                    "{context}: metadata key '{key}' (column '{}') is read-only; declare the column VIRTUAL",
+                    c.name
+                )));
+            }
+        }
+    }
+    Ok(Options::new(context, raw.clone()))
+}

@@ -1,0 +1,141 @@
+//! Sinks: a writer per subtask and an optional committer for two-phase commit (Sink V2).
+//!
+//! At a checkpoint the runner calls [`SinkWriter::prepare_commit`]; the committables it returns are
+//! stored in the checkpoint. When the checkpoint is complete the runner hands them to the
+//! [`Committer`]. After a crash the committables of the last completed checkpoint are committed again,
+//! so committing must be idempotent.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+
+use crate::changelog::{ChangelogBatch, ChangelogMode};
+use crate::error::Result;
+use crate::state::VersionedBytes;
+
+/// What a sink promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DeliveryGuarantee {
+    /// Records may be lost or duplicated on failure.
+    None,
+    /// No loss; duplicates possible after a failure.
+    AtLeastOnce,
+    /// No loss, no duplicates (two-phase commit).
+    ExactlyOnce,
+}
+
+crate::option_enum! {
+    /// `sink.delivery-guarantee` values, as Flink writes them.
+    pub enum DeliveryGuaranteeOption {
+        /// `none`
+        None = "none",
+        /// `at-least-once`
+        AtLeastOnce = "at-least-once",
+        /// `exactly-once`
+        ExactlyOnce = "exactly-once",
+    }
+}
+
+impl From<DeliveryGuaranteeOption> for DeliveryGuarantee {
+    fn from(o: DeliveryGuaranteeOption) -> Self {
+        match o {
+            DeliveryGuaranteeOption::None => DeliveryGuarantee::None,
+            DeliveryGuaranteeOption::AtLeastOnce => DeliveryGuarantee::AtLeastOnce,
+            DeliveryGuaranteeOption::ExactlyOnce => DeliveryGuarantee::ExactlyOnce,
+        }
+    }
+}
+
+/// Counters a sink updates; the runner shows them.
+#[derive(Debug, Default)]
+pub struct SinkMetrics {
+    /// Records written.
+    pub records: AtomicU64,
+    /// Bytes written to the external system.
+    pub bytes: AtomicU64,
+}
+
+impl SinkMetrics {
+    /// Add to the byte counter.
+    pub fn add_bytes(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Given to a writer when it is created.
+#[derive(Debug, Clone)]
+pub struct WriterContext {
+    /// This writer's index, 0-based.
+    pub subtask: usize,
+    /// Number of writers.
+    pub parallelism: usize,
+    /// Writer state restored from the last completed checkpoint (this subtask's share).
+    pub restored_state: Vec<VersionedBytes>,
+    /// The id of the last completed checkpoint (0 when starting fresh).
+    pub restored_checkpoint_id: u64,
+    /// Shared counters.
+    pub metrics: Arc<SinkMetrics>,
+}
+
+/// A table sink created from DDL options or a builder.
+pub trait DynamicSink: Send + Sync {
+    /// What the sink promises with its current options.
+    fn delivery_guarantee(&self) -> DeliveryGuarantee;
+
+    /// The schema of batches it consumes (physical columns, then persisted metadata columns).
+    fn consumed_schema(&self) -> SchemaRef;
+
+    /// Which row kinds it accepts.
+    fn changelog_mode(&self) -> ChangelogMode {
+        ChangelogMode::All
+    }
+
+    /// `sink.parallelism`, if set.
+    fn parallelism(&self) -> Option<usize> {
+        None
+    }
+
+    /// Create the writer of one subtask.
+    fn create_writer(&self, ctx: WriterContext) -> Result<Box<dyn SinkWriter>>;
+
+    /// The committer for two-phase commit, if the sink has one.
+    fn create_committer(&self) -> Result<Option<Box<dyn Committer>>> {
+        Ok(None)
+    }
+}
+
+/// Writes batches for one subtask.
+#[async_trait]
+pub trait SinkWriter: Send {
+    /// Write (or buffer) a batch.
+    async fn write(&mut self, batch: ChangelogBatch) -> Result<()>;
+
+    /// Make buffered data durable or visible as the guarantee requires (called before
+    /// `prepare_commit` at each checkpoint, and with `end_of_input` when a bounded job ends).
+    async fn flush(&mut self, end_of_input: bool) -> Result<()>;
+
+    /// Close the current transaction and hand back its committables.
+    async fn prepare_commit(&mut self, _checkpoint_id: u64) -> Result<Vec<VersionedBytes>> {
+        Ok(Vec::new())
+    }
+
+    /// The writer's own state for a checkpoint (e.g. buffered rows, transaction ids in use).
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Vec<VersionedBytes>> {
+        Ok(Vec::new())
+    }
+
+    /// Release resources.
+    async fn close(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Commits what writers prepared; must be idempotent (it is retried after a crash).
+#[async_trait]
+pub trait Committer: Send {
+    /// Commit these committables (all from one completed checkpoint).
+    async fn commit(&mut self, checkpoint_id: u64, committables: Vec<VersionedBytes>)
+        -> Result<()>;
+}
