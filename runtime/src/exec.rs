@@ -1,0 +1,1031 @@
+//! The local executor: readers and writers on tokio tasks, a coordinator for splits and checkpoints.
+//!
+//! Checkpoints use barriers with a pause: the coordinator asks every reader for a checkpoint; a
+//! reader snapshots its splits between two batches, sends a barrier behind its data to every writer
+//! and waits. A writer that has seen the barrier (or the end) of every reader flushes, prepares its
+//! commit and reports. When all have reported, the checkpoint file is written atomically (the
+//! checkpoint is then complete), readers resume, and committers commit. Since readers pause, a
+//! writer never has to buffer data behind a barrier; the pause lasts as long as the bounded channels
+//! take to drain.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use headrace_sdk::changelog::ChangelogBatch;
+use headrace_sdk::error::Retry;
+use headrace_sdk::sink::{Committer, SinkMetrics, WriterContext};
+use headrace_sdk::source::{
+    EnumeratorContext, ReadEvent, ReaderContext, SourceMetrics, SourceSplit, SplitAssignment,
+    SplitEnumerator, IDLE_WAIT,
+};
+use headrace_sdk::state::VersionedBytes;
+use tokio::sync::mpsc;
+
+use crate::checkpoint::{
+    CheckpointData, CheckpointStore, SinkState, SourceState, CHECKPOINT_FORMAT_VERSION,
+};
+use crate::error::{RuntimeError, RuntimeResult};
+use crate::plan::{Pipeline, Transform};
+
+/// Batches in flight per writer before readers wait (backpressure).
+const CHANNEL_CAPACITY: usize = 4;
+
+/// How a job is run.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    /// Where checkpoints go; None keeps them in memory only.
+    pub state_dir: Option<PathBuf>,
+    /// Periodic checkpoint interval; None disables periodic checkpoints.
+    pub checkpoint_interval: Option<Duration>,
+    /// Checkpoints kept on disk.
+    pub retained_checkpoints: usize,
+    /// Preferred rows per batch.
+    pub batch_size: usize,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions {
+            state_dir: None,
+            checkpoint_interval: None,
+            retained_checkpoints: 3,
+            batch_size: 8192,
+        }
+    }
+}
+
+/// Counters of one pipeline, shared with the progress display.
+#[derive(Debug)]
+pub struct PipelineMetrics {
+    /// Source table.
+    pub source_table: String,
+    /// Sink table.
+    pub sink_table: String,
+    /// Source-side counters.
+    pub source: Arc<SourceMetrics>,
+    /// Rows after WHERE, handed to writers.
+    pub rows_out: AtomicU64,
+    /// Arrow bytes handed to writers.
+    pub bytes_out: AtomicU64,
+    /// Arrow bytes read from the source.
+    pub bytes_in: AtomicU64,
+    /// Sink-side counters.
+    pub sink: Arc<SinkMetrics>,
+    /// Number of readers.
+    pub source_parallelism: usize,
+    /// Number of writers.
+    pub sink_parallelism: usize,
+}
+
+/// Job-wide counters.
+#[derive(Debug, Default)]
+pub struct JobMetrics {
+    /// One entry per pipeline, set when the job starts.
+    pub pipelines: std::sync::OnceLock<Vec<Arc<PipelineMetrics>>>,
+    /// Completed checkpoints in this run.
+    pub checkpoints: AtomicU64,
+    /// Id of the last completed checkpoint.
+    pub last_checkpoint: AtomicU64,
+    /// Epoch ms of the last completed checkpoint.
+    pub last_checkpoint_ms: AtomicU64,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// All input read, written and committed.
+    Finished,
+    /// The state directory held a finished job; pending commits were completed and nothing ran.
+    AlreadyFinished,
+    /// Stopped on request after a final checkpoint.
+    Stopped,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct JobSummary {
+    /// How it ended.
+    pub outcome: JobOutcome,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Checkpoint restored from, if any.
+    pub restored_from: Option<u64>,
+    /// Checkpoints completed in this run.
+    pub checkpoints: u64,
+    /// Rows read per pipeline.
+    pub rows_in: Vec<u64>,
+    /// Rows written per pipeline.
+    pub rows_out: Vec<u64>,
+}
+
+enum DataMsg {
+    Batch(ChangelogBatch),
+    Barrier(u64),
+    End,
+}
+
+struct Tagged {
+    from: usize,
+    msg: DataMsg,
+}
+
+enum Control {
+    Checkpoint(u64),
+    Resume,
+    Assign(SplitAssignment),
+    Complete(u64),
+    Stop,
+}
+
+enum Event {
+    SplitRequest {
+        pipeline: usize,
+        subtask: usize,
+    },
+    SourceAck {
+        pipeline: usize,
+        subtask: usize,
+        checkpoint: u64,
+        splits: Vec<SourceSplit>,
+    },
+    SourceFinished {
+        pipeline: usize,
+        subtask: usize,
+    },
+    SinkAck {
+        pipeline: usize,
+        subtask: usize,
+        checkpoint: u64,
+        committables: Vec<VersionedBytes>,
+        state: Vec<VersionedBytes>,
+    },
+    SinkFinished {
+        pipeline: usize,
+        committables: Vec<VersionedBytes>,
+    },
+    Failed(RuntimeError),
+}
+
+struct PendingCheckpoint {
+    id: u64,
+    enumerators: Vec<Option<VersionedBytes>>,
+    source_waiting: Vec<Vec<bool>>,
+    sink_waiting: Vec<Vec<bool>>,
+    splits: Vec<Vec<SourceSplit>>,
+    committables: Vec<Vec<VersionedBytes>>,
+    writer_states: Vec<Vec<Vec<VersionedBytes>>>,
+    stop_after: bool,
+}
+
+struct PipelineRuntime {
+    enumerator: Box<dyn SplitEnumerator>,
+    controls: Vec<Option<mpsc::UnboundedSender<Control>>>,
+    source_alive: Vec<bool>,
+    sink_alive: Vec<bool>,
+    committer: Option<Box<dyn Committer>>,
+    final_committables: Vec<VersionedBytes>,
+    finished_sinks: usize,
+}
+
+/// Run the pipelines of a job to completion (or until stopped by `stop`).
+pub async fn execute(
+    pipelines: Vec<Pipeline>,
+    opts: ExecOptions,
+    metrics: Arc<JobMetrics>,
+    mut stop: mpsc::Receiver<()>,
+) -> RuntimeResult<JobSummary> {
+    let started = Instant::now();
+    let store = match &opts.state_dir {
+        Some(d) => Some(CheckpointStore::open(d, opts.retained_checkpoints)?),
+        None => None,
+    };
+    let restored = match &store {
+        Some(s) => s.latest()?,
+        None => None,
+    };
+
+    // Commit what the last completed checkpoint prepared: the crash may have come before commit.
+    if let Some(cp) = &restored {
+        tracing::info!("restoring from checkpoint {}", cp.checkpoint_id);
+        for p in &pipelines {
+            if let Some(state) = cp.sinks.get(&p.sink_id()) {
+                if !state.committables.is_empty() {
+                    if let Some(mut c) = p.sink.create_committer()? {
+                        commit_with_retry(
+                            c.as_mut(),
+                            cp.checkpoint_id,
+                            state.committables.clone(),
+                            &p.sink_table,
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        if cp.finished {
+            return Ok(JobSummary {
+                outcome: JobOutcome::AlreadyFinished,
+                elapsed: started.elapsed(),
+                restored_from: Some(cp.checkpoint_id),
+                checkpoints: 0,
+                rows_in: vec![],
+                rows_out: vec![],
+            });
+        }
+    }
+    let restored_id = restored.as_ref().map(|c| c.checkpoint_id).unwrap_or(0);
+
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
+    let mut runtimes = Vec::new();
+    let mut pmetrics = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
+
+    for (pi, p) in pipelines.iter().enumerate() {
+        let src_state = restored
+            .as_ref()
+            .and_then(|c| c.sources.get(&p.source_id()).cloned())
+            .unwrap_or_default();
+        let sink_state = restored
+            .as_ref()
+            .and_then(|c| c.sinks.get(&p.sink_id()).cloned())
+            .unwrap_or_default();
+        let enumerator = p.source.create_enumerator(
+            EnumeratorContext {
+                parallelism: p.source_parallelism,
+            },
+            src_state.enumerator.clone(),
+        )?;
+        let pm = Arc::new(PipelineMetrics {
+            source_table: p.source_table.clone(),
+            sink_table: p.sink_table.clone(),
+            source: Arc::new(SourceMetrics::default()),
+            rows_out: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            sink: Arc::new(SinkMetrics::default()),
+            source_parallelism: p.source_parallelism,
+            sink_parallelism: p.sink_parallelism,
+        });
+        pmetrics.push(pm.clone());
+
+        // Writers.
+        let mut senders = Vec::new();
+        for w in 0..p.sink_parallelism {
+            let (tx, rx) = mpsc::channel::<Tagged>(CHANNEL_CAPACITY * p.source_parallelism);
+            senders.push(tx);
+            let mut restored_state = Vec::new();
+            for (i, s) in sink_state.writer_states.iter().enumerate() {
+                if i % p.sink_parallelism == w {
+                    restored_state.extend(s.iter().cloned());
+                }
+            }
+            let writer = p.sink.create_writer(WriterContext {
+                subtask: w,
+                parallelism: p.sink_parallelism,
+                restored_state,
+                restored_checkpoint_id: restored_id,
+                metrics: pm.sink.clone(),
+            })?;
+            let ev = ev_tx.clone();
+            let name = format!("sink '{}' subtask {w}", p.sink_table);
+            let upstreams = p.source_parallelism;
+            let pm2 = pm.clone();
+            tasks.spawn(async move {
+                let r =
+                    run_writer(pi, w, upstreams, writer, rx, ev.clone(), restored_id, pm2).await;
+                if let Err(e) = r {
+                    let _ = ev.send(Event::Failed(RuntimeError::Task {
+                        task: name,
+                        source: e,
+                    }));
+                }
+            });
+        }
+
+        // Readers, with restored splits spread over them.
+        let mut controls = Vec::new();
+        let mut per_reader: Vec<Vec<SourceSplit>> = vec![Vec::new(); p.source_parallelism];
+        for (i, s) in src_state.splits.into_iter().enumerate() {
+            per_reader[i % p.source_parallelism].push(s);
+        }
+        for (r, splits) in per_reader.into_iter().enumerate() {
+            let (ctl_tx, ctl_rx) = mpsc::unbounded_channel::<Control>();
+            controls.push(Some(ctl_tx));
+            let mut reader = p.source.create_reader(ReaderContext {
+                subtask: r,
+                parallelism: p.source_parallelism,
+                batch_size: opts.batch_size,
+                metrics: pm.source.clone(),
+            })?;
+            if !splits.is_empty() {
+                reader.add_splits(splits)?;
+            }
+            let ev = ev_tx.clone();
+            let outputs = senders.clone();
+            let transform = p.transform.clone();
+            let name = format!("source '{}' subtask {r}", p.source_table);
+            let pm2 = pm.clone();
+            tasks.spawn(async move {
+                let r =
+                    run_reader(pi, r, reader, transform, outputs, ctl_rx, ev.clone(), pm2).await;
+                if let Err(e) = r {
+                    let _ = ev.send(Event::Failed(e.in_task(name)));
+                }
+            });
+        }
+        drop(senders);
+        runtimes.push(PipelineRuntime {
+            enumerator,
+            controls,
+            source_alive: vec![true; p.source_parallelism],
+            sink_alive: vec![true; p.sink_parallelism],
+            committer: p.sink.create_committer()?,
+            final_committables: Vec::new(),
+            finished_sinks: 0,
+        });
+    }
+    drop(ev_tx);
+    let _ = metrics.pipelines.set(pmetrics);
+
+    let mut coord = Coordinator {
+        pipelines: &pipelines,
+        runtimes,
+        pending: None,
+        next_id: restored_id + 1,
+        store,
+        metrics: metrics.clone(),
+        completed: 0,
+    };
+
+    let mut ticker = opts.checkpoint_interval.map(|d| {
+        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + d, d);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    let mut stopping = false;
+    let outcome = loop {
+        if coord.all_sinks_finished() && coord.pending.is_none() {
+            coord.final_checkpoint().await?;
+            break JobOutcome::Finished;
+        }
+        tokio::select! {
+            ev = ev_rx.recv() => {
+                let Some(ev) = ev else {
+                    if coord.all_sinks_finished() { continue; }
+                    return Err(RuntimeError::Plan("all tasks ended unexpectedly".into()));
+                };
+                if let Some(done) = coord.handle(ev).await? {
+                    if done { break JobOutcome::Stopped; }
+                }
+            }
+            _ = async { match ticker.as_mut() { Some(t) => { t.tick().await; } None => std::future::pending::<()>().await } } => {
+                if coord.pending.is_none() && !coord.all_sources_finished() {
+                    coord.trigger(false)?;
+                }
+            }
+            s = stop.recv(), if !stopping => {
+                stopping = true;
+                if s.is_some() {
+                    tracing::info!("stop requested: taking a final checkpoint");
+                }
+                if coord.all_sources_finished() {
+                    continue;
+                }
+                match coord.pending.as_mut() {
+                    Some(p) => p.stop_after = true,
+                    None => coord.trigger(true)?,
+                }
+            }
+        }
+    };
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+    Ok(JobSummary {
+        outcome,
+        elapsed: started.elapsed(),
+        restored_from: restored.map(|c| c.checkpoint_id),
+        checkpoints: coord.completed,
+        rows_in: metrics
+            .pipelines_snapshot()
+            .iter()
+            .map(|p| p.source.records.load(Ordering::Relaxed))
+            .collect(),
+        rows_out: metrics
+            .pipelines_snapshot()
+            .iter()
+            .map(|p| p.sink.records.load(Ordering::Relaxed))
+            .collect(),
+    })
+}
+
+impl JobMetrics {
+    /// The per-pipeline counters of the running job (empty before it starts).
+    pub fn pipelines_snapshot(&self) -> Vec<Arc<PipelineMetrics>> {
+        self.pipelines.get().cloned().unwrap_or_default()
+    }
+}
+
+struct Coordinator<'a> {
+    pipelines: &'a [Pipeline],
+    runtimes: Vec<PipelineRuntime>,
+    pending: Option<PendingCheckpoint>,
+    next_id: u64,
+    store: Option<CheckpointStore>,
+    metrics: Arc<JobMetrics>,
+    completed: u64,
+}
+
+impl Coordinator<'_> {
+    fn all_sinks_finished(&self) -> bool {
+        self.runtimes
+            .iter()
+            .all(|r| r.finished_sinks == r.sink_alive.len())
+    }
+
+    fn all_sources_finished(&self) -> bool {
+        self.runtimes
+            .iter()
+            .all(|r| r.source_alive.iter().all(|a| !a))
+    }
+
+    fn trigger(&mut self, stop_after: bool) -> RuntimeResult<()> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut enumerators = Vec::new();
+        let mut source_waiting = Vec::new();
+        let mut sink_waiting = Vec::new();
+        for (pi, rt) in self.runtimes.iter_mut().enumerate() {
+            enumerators.push(Some(rt.enumerator.snapshot_state(id).map_err(|e| {
+                e_in(
+                    e,
+                    format!("enumerator of source '{}'", self.pipelines[pi].source_table),
+                )
+            })?));
+            let mut waiting = Vec::new();
+            for (r, alive) in rt.source_alive.iter().enumerate() {
+                let mut w = *alive;
+                if w {
+                    if let Some(c) = &rt.controls[r] {
+                        if c.send(Control::Checkpoint(id)).is_err() {
+                            w = false;
+                        }
+                    }
+                }
+                waiting.push(w);
+            }
+            source_waiting.push(waiting);
+            sink_waiting.push(rt.sink_alive.clone());
+        }
+        let n = self.runtimes.len();
+        tracing::debug!("checkpoint {id} triggered");
+        self.pending = Some(PendingCheckpoint {
+            id,
+            enumerators,
+            source_waiting,
+            sink_waiting,
+            splits: vec![Vec::new(); n],
+            committables: vec![Vec::new(); n],
+            writer_states: self
+                .runtimes
+                .iter()
+                .map(|r| vec![Vec::new(); r.sink_alive.len()])
+                .collect(),
+            stop_after,
+        });
+        Ok(())
+    }
+
+    /// Handle one event; Some(true) when the job should end (stopped).
+    async fn handle(&mut self, ev: Event) -> RuntimeResult<Option<bool>> {
+        match ev {
+            Event::Failed(e) => return Err(e),
+            Event::SplitRequest { pipeline, subtask } => {
+                let rt = &mut self.runtimes[pipeline];
+                let a = rt
+                    .enumerator
+                    .handle_split_request(subtask)
+                    .await
+                    .map_err(|e| {
+                        e_in(
+                            e,
+                            format!(
+                                "enumerator of source '{}'",
+                                self.pipelines[pipeline].source_table
+                            ),
+                        )
+                    })?;
+                if let Some(c) = &rt.controls[subtask] {
+                    let _ = c.send(Control::Assign(a));
+                }
+            }
+            Event::SourceAck {
+                pipeline,
+                subtask,
+                checkpoint,
+                splits,
+            } => {
+                if let Some(p) = self.pending.as_mut() {
+                    if p.id == checkpoint {
+                        p.source_waiting[pipeline][subtask] = false;
+                        p.splits[pipeline].extend(splits);
+                    }
+                }
+            }
+            Event::SourceFinished { pipeline, subtask } => {
+                let rt = &mut self.runtimes[pipeline];
+                rt.source_alive[subtask] = false;
+                rt.controls[subtask] = None;
+                if let Some(p) = self.pending.as_mut() {
+                    p.source_waiting[pipeline][subtask] = false;
+                }
+            }
+            Event::SinkAck {
+                pipeline,
+                subtask,
+                checkpoint,
+                committables,
+                state,
+            } => {
+                if let Some(p) = self.pending.as_mut() {
+                    if p.id == checkpoint {
+                        p.sink_waiting[pipeline][subtask] = false;
+                        p.committables[pipeline].extend(committables);
+                        p.writer_states[pipeline][subtask] = state;
+                    }
+                }
+            }
+            Event::SinkFinished {
+                pipeline,
+                committables,
+            } => {
+                let rt = &mut self.runtimes[pipeline];
+                rt.finished_sinks += 1;
+                rt.final_committables.extend(committables);
+                if let Some(p) = self.pending.as_mut() {
+                    for w in p.sink_waiting[pipeline].iter_mut() {
+                        // a finished writer answers every pending checkpoint
+                        if rt.finished_sinks == rt.sink_alive.len() {
+                            *w = false;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(p) = &self.pending {
+            let done = p.source_waiting.iter().all(|v| v.iter().all(|w| !w))
+                && p.sink_waiting.iter().all(|v| v.iter().all(|w| !w));
+            if done {
+                let stop = p.stop_after;
+                self.complete_pending().await?;
+                if stop {
+                    for rt in &self.runtimes {
+                        for c in rt.controls.iter().flatten() {
+                            let _ = c.send(Control::Stop);
+                        }
+                    }
+                    return Ok(Some(true));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn complete_pending(&mut self) -> RuntimeResult<()> {
+        let Some(p) = self.pending.take() else {
+            return Ok(());
+        };
+        let mut data = CheckpointData {
+            format_version: CHECKPOINT_FORMAT_VERSION,
+            checkpoint_id: p.id,
+            timestamp_ms: now_ms(),
+            finished: false,
+            ..Default::default()
+        };
+        let mut to_commit: Vec<Vec<VersionedBytes>> = Vec::new();
+        for (pi, pl) in self.pipelines.iter().enumerate() {
+            let mut committables = p.committables[pi].clone();
+            committables.extend(std::mem::take(&mut self.runtimes[pi].final_committables));
+            data.sources.insert(
+                pl.source_id(),
+                SourceState {
+                    enumerator: p.enumerators[pi].clone(),
+                    splits: p.splits[pi].clone(),
+                },
+            );
+            data.sinks.insert(
+                pl.sink_id(),
+                SinkState {
+                    committables: committables.clone(),
+                    writer_states: p.writer_states[pi].clone(),
+                },
+            );
+            to_commit.push(committables);
+        }
+        if let Some(s) = &self.store {
+            s.write(&data)?;
+        }
+        self.mark_completed(p.id);
+        for rt in &self.runtimes {
+            for c in rt.controls.iter().flatten() {
+                let _ = c.send(Control::Resume);
+            }
+        }
+        self.commit_all(p.id, to_commit).await?;
+        for rt in self.runtimes.iter_mut() {
+            rt.enumerator.notify_checkpoint_complete(p.id).await?;
+            for c in rt.controls.iter().flatten() {
+                let _ = c.send(Control::Complete(p.id));
+            }
+        }
+        Ok(())
+    }
+
+    fn mark_completed(&mut self, id: u64) {
+        self.completed += 1;
+        self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.metrics.last_checkpoint.store(id, Ordering::Relaxed);
+        self.metrics
+            .last_checkpoint_ms
+            .store(now_ms().max(0) as u64, Ordering::Relaxed);
+        tracing::info!("checkpoint {id} complete");
+    }
+
+    async fn commit_all(
+        &mut self,
+        id: u64,
+        to_commit: Vec<Vec<VersionedBytes>>,
+    ) -> RuntimeResult<()> {
+        for (pi, committables) in to_commit.into_iter().enumerate() {
+            if committables.is_empty() {
+                continue;
+            }
+            let table = self.pipelines[pi].sink_table.clone();
+            if let Some(c) = self.runtimes[pi].committer.as_mut() {
+                commit_with_retry(c.as_mut(), id, committables, &table).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// All input is written: write a final checkpoint marked finished and commit.
+    async fn final_checkpoint(&mut self) -> RuntimeResult<()> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut data = CheckpointData {
+            format_version: CHECKPOINT_FORMAT_VERSION,
+            checkpoint_id: id,
+            timestamp_ms: now_ms(),
+            finished: true,
+            ..Default::default()
+        };
+        let mut to_commit = Vec::new();
+        for (pi, pl) in self.pipelines.iter().enumerate() {
+            let c = std::mem::take(&mut self.runtimes[pi].final_committables);
+            data.sinks.insert(
+                pl.sink_id(),
+                SinkState {
+                    committables: c.clone(),
+                    writer_states: vec![],
+                },
+            );
+            to_commit.push(c);
+        }
+        if let Some(s) = &self.store {
+            s.write(&data)?;
+        }
+        self.mark_completed(id);
+        self.commit_all(id, to_commit).await
+    }
+}
+
+async fn commit_with_retry(
+    c: &mut dyn Committer,
+    id: u64,
+    committables: Vec<VersionedBytes>,
+    table: &str,
+) -> RuntimeResult<()> {
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 0;
+    loop {
+        match c.commit(id, committables.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.retry() == Retry::Backoff && attempt < 8 => {
+                attempt += 1;
+                tracing::warn!(
+                    "commit of checkpoint {id} for sink '{table}' failed (attempt {attempt}): {e}; retrying in {delay:?}"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => {
+                return Err(RuntimeError::Task {
+                    task: format!("committer of sink '{table}' (checkpoint {id})"),
+                    source: e,
+                })
+            }
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn e_in(e: headrace_sdk::Error, task: String) -> RuntimeError {
+    RuntimeError::Task { task, source: e }
+}
+
+impl RuntimeError {
+    fn in_task(self, task: String) -> RuntimeError {
+        match self {
+            RuntimeError::Sdk(e) => RuntimeError::Task { task, source: e },
+            other => other,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_reader(
+    pipeline: usize,
+    subtask: usize,
+    mut reader: Box<dyn headrace_sdk::source::SourceReader>,
+    transform: Arc<Transform>,
+    outputs: Vec<mpsc::Sender<Tagged>>,
+    mut control: mpsc::UnboundedReceiver<Control>,
+    events: mpsc::UnboundedSender<Event>,
+    metrics: Arc<PipelineMetrics>,
+) -> RuntimeResult<()> {
+    // Forward when writers match readers one to one, else round-robin per batch.
+    let forward = outputs.len() > 1 && outputs.len() == reader_parallelism(&metrics);
+    let mut rr = subtask % outputs.len().max(1);
+    loop {
+        // Control messages first (checkpoints arrive between batches).
+        loop {
+            match control.try_recv() {
+                Ok(c) => {
+                    if !handle_control(
+                        c,
+                        pipeline,
+                        subtask,
+                        &mut reader,
+                        &outputs,
+                        &mut control,
+                        &events,
+                    )
+                    .await?
+                    {
+                        return Ok(());
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => return Ok(()),
+            }
+        }
+        match reader.poll_next().await? {
+            ReadEvent::Batch(b) => {
+                let n = b.num_rows() as u64;
+                metrics.source.records.fetch_add(n, Ordering::Relaxed);
+                metrics
+                    .bytes_in
+                    .fetch_add(b.byte_size() as u64, Ordering::Relaxed);
+                if let Some(out) = transform.apply(b)? {
+                    metrics
+                        .rows_out
+                        .fetch_add(out.num_rows() as u64, Ordering::Relaxed);
+                    metrics
+                        .bytes_out
+                        .fetch_add(out.byte_size() as u64, Ordering::Relaxed);
+                    let target = if outputs.len() == 1 {
+                        0
+                    } else if forward {
+                        subtask
+                    } else {
+                        rr = (rr + 1) % outputs.len();
+                        rr
+                    };
+                    if outputs[target]
+                        .send(Tagged {
+                            from: subtask,
+                            msg: DataMsg::Batch(out),
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return Ok(());
+                    }
+                }
+            }
+            ReadEvent::Idle => {
+                tokio::select! {
+                    c = control.recv() => match c {
+                        Some(c) => {
+                            if !handle_control(c, pipeline, subtask, &mut reader, &outputs, &mut control, &events).await? {
+                                return Ok(());
+                            }
+                        }
+                        None => return Ok(()),
+                    },
+                    _ = tokio::time::sleep(IDLE_WAIT) => {}
+                }
+            }
+            ReadEvent::NeedSplits => {
+                let _ = events.send(Event::SplitRequest { pipeline, subtask });
+                loop {
+                    let Some(c) = control.recv().await else {
+                        return Ok(());
+                    };
+                    match c {
+                        Control::Assign(SplitAssignment::Splits(s)) => {
+                            reader.add_splits(s)?;
+                            break;
+                        }
+                        Control::Assign(SplitAssignment::NoMoreSplits) => {
+                            reader.no_more_splits();
+                            break;
+                        }
+                        Control::Assign(SplitAssignment::NotYet) => {
+                            // ask again after a pause, staying responsive to checkpoints
+                            let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
+                            loop {
+                                tokio::select! {
+                                    c = control.recv() => match c {
+                                        Some(c) => {
+                                            if !handle_control(c, pipeline, subtask, &mut reader, &outputs, &mut control, &events).await? {
+                                                return Ok(());
+                                            }
+                                        }
+                                        None => return Ok(()),
+                                    },
+                                    _ = tokio::time::sleep_until(deadline) => break,
+                                }
+                            }
+                            let _ = events.send(Event::SplitRequest { pipeline, subtask });
+                        }
+                        other => {
+                            if !handle_control(
+                                other,
+                                pipeline,
+                                subtask,
+                                &mut reader,
+                                &outputs,
+                                &mut control,
+                                &events,
+                            )
+                            .await?
+                            {
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+            }
+            ReadEvent::End => {
+                for o in &outputs {
+                    let _ = o
+                        .send(Tagged {
+                            from: subtask,
+                            msg: DataMsg::End,
+                        })
+                        .await;
+                }
+                reader.close().await?;
+                let _ = events.send(Event::SourceFinished { pipeline, subtask });
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn reader_parallelism(m: &PipelineMetrics) -> usize {
+    m.source_parallelism
+}
+
+/// Handle a control message; false when the reader must stop.
+async fn handle_control(
+    c: Control,
+    pipeline: usize,
+    subtask: usize,
+    reader: &mut Box<dyn headrace_sdk::source::SourceReader>,
+    outputs: &[mpsc::Sender<Tagged>],
+    control: &mut mpsc::UnboundedReceiver<Control>,
+    events: &mpsc::UnboundedSender<Event>,
+) -> RuntimeResult<bool> {
+    match c {
+        Control::Checkpoint(id) => {
+            let splits = reader.snapshot_state(id)?;
+            let _ = events.send(Event::SourceAck {
+                pipeline,
+                subtask,
+                checkpoint: id,
+                splits,
+            });
+            for o in outputs {
+                if o.send(Tagged {
+                    from: subtask,
+                    msg: DataMsg::Barrier(id),
+                })
+                .await
+                .is_err()
+                {
+                    return Ok(false);
+                }
+            }
+            // Pause until the checkpoint is complete.
+            loop {
+                match control.recv().await {
+                    Some(Control::Resume) => return Ok(true),
+                    Some(Control::Stop) | None => return Ok(false),
+                    Some(Control::Complete(cid)) => reader.notify_checkpoint_complete(cid).await?,
+                    Some(Control::Assign(a)) => match a {
+                        SplitAssignment::Splits(s) => reader.add_splits(s)?,
+                        SplitAssignment::NoMoreSplits => reader.no_more_splits(),
+                        SplitAssignment::NotYet => {}
+                    },
+                    Some(Control::Checkpoint(_)) => {}
+                }
+            }
+        }
+        Control::Complete(id) => {
+            reader.notify_checkpoint_complete(id).await?;
+            Ok(true)
+        }
+        Control::Stop => Ok(false),
+        Control::Resume => Ok(true),
+        Control::Assign(a) => {
+            match a {
+                SplitAssignment::Splits(s) => reader.add_splits(s)?,
+                SplitAssignment::NoMoreSplits => reader.no_more_splits(),
+                SplitAssignment::NotYet => {}
+            }
+            Ok(true)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_writer(
+    pipeline: usize,
+    subtask: usize,
+    upstreams: usize,
+    mut writer: Box<dyn headrace_sdk::sink::SinkWriter>,
+    mut rx: mpsc::Receiver<Tagged>,
+    events: mpsc::UnboundedSender<Event>,
+    restored_id: u64,
+    metrics: Arc<PipelineMetrics>,
+) -> headrace_sdk::Result<()> {
+    let mut ended = vec![false; upstreams];
+    let mut seen = vec![false; upstreams];
+    let mut current: Option<u64> = None;
+    let mut last_cp = restored_id;
+    loop {
+        let Some(t) = rx.recv().await else {
+            // readers stopped without ending (job stopped): no final commit
+            writer.close().await?;
+            return Ok(());
+        };
+        match t.msg {
+            DataMsg::Batch(b) => {
+                let n = b.num_rows() as u64;
+                writer.write(b).await?;
+                metrics.sink.records.fetch_add(n, Ordering::Relaxed);
+            }
+            DataMsg::Barrier(id) => {
+                seen[t.from] = true;
+                current = Some(id);
+            }
+            DataMsg::End => ended[t.from] = true,
+        }
+        if let Some(id) = current {
+            if (0..upstreams).all(|i| seen[i] || ended[i]) {
+                writer.flush(false).await?;
+                let committables = writer.prepare_commit(id).await?;
+                let state = writer.snapshot_state(id)?;
+                last_cp = id;
+                let _ = events.send(Event::SinkAck {
+                    pipeline,
+                    subtask,
+                    checkpoint: id,
+                    committables,
+                    state,
+                });
+                seen.iter_mut().for_each(|s| *s = false);
+                current = None;
+            }
+        }
+        if ended.iter().all(|e| *e) {
+            writer.flush(true).await?;
+            let committables = writer.prepare_commit(last_cp + 1).await?;
+            writer.close().await?;
+            let _ = events.send(Event::SinkFinished {
+                pipeline,
+                committables,
+            });
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! The programmatic face of the runner: the same jobs as SQL, built in Rust.
+//!
+//! ```no_run
+//! # async fn demo(src: std::sync::Arc<dyn headrace_sdk::source::DynamicSource>,
+//! #               snk: std::sync::Arc<dyn headrace_sdk::sink::DynamicSink>) -> headrace_runtime::RuntimeResult<()> {
+//! use headrace_runtime::job::Job;
+//! let summary = Job::new()
+//!     .from_source("numbers", src)
+//!     .filter("id % 2 = 0")
+//!     .select(["id", "id * 10"])
+//!     .sink_to("out", snk)
+//!     .execute()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use headrace_sdk::sink::DynamicSink;
+use headrace_sdk::source::DynamicSource;
+use tokio::sync::mpsc;
+
+use crate::error::RuntimeResult;
+use crate::exec::{execute, ExecOptions, JobMetrics, JobSummary};
+use crate::plan::{Pipeline, Transform};
+
+/// A job of one or more source-to-sink pipelines.
+#[derive(Default)]
+pub struct Job {
+    pipelines: Vec<Pipeline>,
+    opts: ExecOptions,
+    parallelism: Option<usize>,
+    error: Option<crate::RuntimeError>,
+}
+
+/// A pipeline being described: source, then filter/select, then sink.
+pub struct PipelineBuilder {
+    job: Job,
+    source_name: String,
+    source: Arc<dyn DynamicSource>,
+    filter: Option<String>,
+    select: Vec<String>,
+}
+
+impl Job {
+    /// An empty job.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Start a pipeline reading from `source`.
+    pub fn from_source(
+        self,
+        name: impl Into<String>,
+        source: Arc<dyn DynamicSource>,
+    ) -> PipelineBuilder {
+        PipelineBuilder {
+            job: self,
+            source_name: name.into(),
+            source,
+            filter: None,
+            select: Vec::new(),
+        }
+    }
+
+    /// Checkpoint every `interval` (`execution.checkpointing.interval`).
+    pub fn checkpoint_interval(mut self, interval: Duration) -> Self {
+        self.opts.checkpoint_interval = Some(interval);
+        self
+    }
+
+    /// Keep checkpoints in `dir`, and resume from the newest one there.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.opts.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Default parallelism for sources and sinks that do not set their own.
+    pub fn parallelism(mut self, p: usize) -> Self {
+        self.parallelism = Some(p.max(1));
+        self
+    }
+
+    /// Preferred rows per batch.
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.opts.batch_size = n.max(1);
+        self
+    }
+
+    /// Run to completion.
+    pub async fn execute(self) -> RuntimeResult<JobSummary> {
+        let (_tx, rx) = mpsc::channel(1);
+        self.execute_with(Arc::new(JobMetrics::default()), rx).await
+    }
+
+    /// Run with a metrics handle and a stop channel (send `()` to stop after a final checkpoint).
+    pub async fn execute_with(
+        self,
+        metrics: Arc<JobMetrics>,
+        stop: mpsc::Receiver<()>,
+    ) -> RuntimeResult<JobSummary> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        execute(self.pipelines, self.opts, metrics, stop).await
+    }
+}
+
+impl PipelineBuilder {
+    /// Keep rows where the SQL condition holds (e.g. `"amount > 10 AND name IS NOT NULL"`).
+    pub fn filter(mut self, condition: impl Into<String>) -> Self {
+        self.filter = Some(condition.into());
+        self
+    }
+
+    /// Compute these SQL expressions (default: every column as it is).
+    pub fn select<S: Into<String>>(mut self, exprs: impl IntoIterator<Item = S>) -> Self {
+        self.select = exprs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Finish the pipeline by writing into `sink`.
+    pub fn sink_to(self, name: impl Into<String>, sink: Arc<dyn DynamicSink>) -> Job {
+        let mut job = self.job;
+        let index = job.pipelines.len();
+        match Transform::over(
+            self.source.produced_schema(),
+            self.filter.as_deref(),
+            &self.select,
+            sink.consumed_schema(),
+        ) {
+            Ok(t) => {
+                let p = job.parallelism.unwrap_or(1);
+                job.pipelines.push(Pipeline {
+                    index,
+                    source_table: self.source_name,
+                    source_parallelism: self.source.parallelism().unwrap_or(p),
+                    source: self.source,
+                    transform: Arc::new(t),
+                    sink_table: name.into(),
+                    sink_parallelism: sink.parallelism().unwrap_or(p),
+                    sink,
+                });
+            }
+            Err(e) => {
+                if job.error.is_none() {
+                    job.error = Some(e);
+                }
+            }
+        }
+        job
+    }
+}

@@ -1,0 +1,791 @@
+//! From statements to a runnable plan: the catalog, job settings and one pipeline per INSERT.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{Schema, SchemaRef};
+use headrace_sdk::changelog::{ChangelogBatch, ChangelogMode};
+use headrace_sdk::factory::{validate_table, TableContext, Usage, CONNECTOR};
+use headrace_sdk::options::{OptionValue, RawOptions};
+use headrace_sdk::registry::Registry;
+use headrace_sdk::schema::{ColumnKind, TableSchema};
+use headrace_sdk::sink::DynamicSink;
+use headrace_sdk::source::DynamicSource;
+use headrace_sdk::types::DataType;
+use sqlparser::ast::{Expr, GroupByExpr, SelectItem, SetExpr, TableFactor};
+
+use crate::error::{RuntimeError, RuntimeResult};
+use crate::expr::{cast_column, compile, evaluate, PhysExpr, Scope};
+use crate::sql::{last_name, parse_statements, CreateTable, FlinkStatement, InsertInto};
+
+/// Job settings Headrace reads (all other `SET` keys are kept and ignored with a warning).
+pub const KNOWN_SETTINGS: &[(&str, &str)] = &[
+    ("parallelism.default", "Default parallelism of sources and sinks (default 1)."),
+    (
+        "execution.checkpointing.interval",
+        "Checkpoint interval, e.g. '10 s'; unset means no periodic checkpoints (a final commit still happens at the end of a bounded job).",
+    ),
+    ("pipeline.name", "A name for the job, shown in the progress display."),
+    (
+        "headrace.batch-size",
+        "Headrace extension: preferred rows per batch for sources (default 8192).",
+    ),
+    (
+        "execution.checkpointing.max-retained-checkpoints",
+        "Number of completed checkpoints kept in the state directory (default 3).",
+    ),
+    ("execution.runtime-mode", "streaming or batch; accepted for compatibility."),
+    ("table.exec.resource.default-parallelism", "Alias of parallelism.default for table jobs."),
+];
+
+/// Settings from `SET` statements.
+#[derive(Debug, Clone, Default)]
+pub struct JobSettings {
+    /// Every key set, as written.
+    pub raw: BTreeMap<String, String>,
+}
+
+impl JobSettings {
+    fn get<T: OptionValue>(&self, key: &str) -> RuntimeResult<Option<T>> {
+        match self.raw.get(key) {
+            None => Ok(None),
+            Some(v) => T::parse_option(v)
+                .map(Some)
+                .map_err(|reason| RuntimeError::Plan(format!("SET '{key}' = '{v}': {reason}"))),
+        }
+    }
+
+    /// `parallelism.default`.
+    pub fn parallelism(&self) -> RuntimeResult<usize> {
+        let p = match self.get::<usize>("parallelism.default")? {
+            Some(p) => p,
+            None => self
+                .get::<usize>("table.exec.resource.default-parallelism")?
+                .unwrap_or(1),
+        };
+        if p == 0 {
+            return Err(RuntimeError::Plan(
+                "SET 'parallelism.default': must be at least 1".into(),
+            ));
+        }
+        Ok(p)
+    }
+
+    /// `execution.checkpointing.interval`.
+    pub fn checkpoint_interval(&self) -> RuntimeResult<Option<Duration>> {
+        self.get::<Duration>("execution.checkpointing.interval")
+    }
+
+    /// `headrace.batch-size`.
+    pub fn batch_size(&self) -> RuntimeResult<usize> {
+        Ok(self
+            .get::<usize>("headrace.batch-size")?
+            .unwrap_or(8192)
+            .max(1))
+    }
+
+    /// `execution.checkpointing.max-retained-checkpoints`.
+    pub fn retained_checkpoints(&self) -> RuntimeResult<usize> {
+        Ok(self
+            .get::<usize>("execution.checkpointing.max-retained-checkpoints")?
+            .unwrap_or(3)
+            .max(1))
+    }
+}
+
+/// A declared table.
+#[derive(Debug, Clone)]
+pub struct TableDef {
+    /// Name.
+    pub name: String,
+    /// Schema, with computed-column types resolved.
+    pub schema: TableSchema,
+    /// Computed-column expressions.
+    pub computed: Vec<(String, Expr)>,
+    /// Options.
+    pub options: RawOptions,
+}
+
+/// How rows of one source become rows of one sink.
+#[derive(Debug, Clone)]
+pub struct Transform {
+    /// Declared columns of the source table, as expressions over the produced batch.
+    full: Vec<PhysExpr>,
+    /// Whether `full` is the produced batch as it is.
+    full_identity: bool,
+    /// Schema of the declared columns.
+    full_schema: SchemaRef,
+    /// WHERE.
+    filter: Option<PhysExpr>,
+    /// SELECT list over the declared columns.
+    projection: Vec<PhysExpr>,
+    /// The sink's consumed schema.
+    output_schema: SchemaRef,
+}
+
+impl Transform {
+    /// A transform over batches of `input`: an optional SQL filter and SQL select list (empty keeps
+    /// every column), producing rows of `output` (cast by position).
+    pub fn over(
+        input: SchemaRef,
+        filter: Option<&str>,
+        select: &[String],
+        output: SchemaRef,
+    ) -> RuntimeResult<Transform> {
+        let scope = Scope {
+            columns: input
+                .fields()
+                .iter()
+                .map(|f| {
+                    Ok((
+                        f.name().clone(),
+                        DataType::from_arrow(f.data_type())?.with_nullable(f.is_nullable()),
+                    ))
+                })
+                .collect::<RuntimeResult<Vec<_>>>()?,
+        };
+        let parse = |s: &str| -> RuntimeResult<Expr> {
+            sqlparser::parser::Parser::new(&sqlparser::dialect::GenericDialect {})
+                .try_with_sql(s)
+                .and_then(|mut p| p.parse_expr())
+                .map_err(|e| RuntimeError::Plan(format!("expression '{s}': {e}")))
+        };
+        let filter = match filter {
+            Some(f) => {
+                let t = compile(&parse(f)?, &scope)?;
+                if t.data_type.logical != headrace_sdk::types::LogicalType::Boolean {
+                    return Err(RuntimeError::Plan(format!(
+                        "filter '{f}' must be BOOLEAN, it is {}",
+                        t.data_type
+                    )));
+                }
+                Some(t.expr)
+            }
+            None => None,
+        };
+        let projection: Vec<PhysExpr> = if select.is_empty() {
+            (0..scope.columns.len()).map(PhysExpr::Column).collect()
+        } else {
+            select
+                .iter()
+                .map(|s| Ok(compile(&parse(s)?, &scope)?.expr))
+                .collect::<RuntimeResult<_>>()?
+        };
+        if projection.len() != output.fields().len() {
+            return Err(RuntimeError::Plan(format!(
+                "the selection has {} columns but the sink takes {}",
+                projection.len(),
+                output.fields().len()
+            )));
+        }
+        let n = scope.columns.len();
+        Ok(Transform {
+            full: (0..n).map(PhysExpr::Column).collect(),
+            full_identity: true,
+            full_schema: input,
+            filter,
+            projection,
+            output_schema: output,
+        })
+    }
+
+    /// Apply to one source batch; None when every row was filtered out.
+    pub fn apply(&self, input: ChangelogBatch) -> RuntimeResult<Option<ChangelogBatch>> {
+        let full = if self.full_identity {
+            input
+        } else {
+            let cols = self
+                .full
+                .iter()
+                .map(|e| evaluate(e, &input.batch))
+                .collect::<RuntimeResult<Vec<ArrayRef>>>()?;
+            input.with_batch(RecordBatch::try_new(self.full_schema.clone(), cols)?)
+        };
+        let full = match &self.filter {
+            Some(f) => {
+                let mask = evaluate(f, &full.batch)?;
+                let mask = arrow::array::AsArray::as_boolean_opt(mask.as_ref())
+                    .ok_or_else(|| RuntimeError::Plan("WHERE must be BOOLEAN".into()))?
+                    .clone();
+                if mask.true_count() == mask.len() && arrow::array::Array::null_count(&mask) == 0 {
+                    full
+                } else {
+                    full.filter(&mask)?
+                }
+            }
+            None => full,
+        };
+        if full.num_rows() == 0 {
+            return Ok(None);
+        }
+        let cols = self
+            .projection
+            .iter()
+            .zip(self.output_schema.fields())
+            .map(|(e, f)| cast_column(&evaluate(e, &full.batch)?, f.data_type()))
+            .collect::<RuntimeResult<Vec<ArrayRef>>>()?;
+        let out = RecordBatch::try_new(self.output_schema.clone(), cols).map_err(|e| {
+            RuntimeError::Plan(format!("result does not fit the sink's schema: {e}"))
+        })?;
+        Ok(Some(full.with_batch(out)))
+    }
+}
+
+/// One `INSERT INTO sink SELECT ... FROM source`.
+pub struct Pipeline {
+    /// Position in the job (0-based), part of operator ids.
+    pub index: usize,
+    /// Source table name.
+    pub source_table: String,
+    /// The source.
+    pub source: Arc<dyn DynamicSource>,
+    /// Readers.
+    pub source_parallelism: usize,
+    /// Row transformation.
+    pub transform: Arc<Transform>,
+    /// Sink table name.
+    pub sink_table: String,
+    /// The sink.
+    pub sink: Arc<dyn DynamicSink>,
+    /// Writers.
+    pub sink_parallelism: usize,
+}
+
+impl Pipeline {
+    /// Stable id of the source operator in checkpoints.
+    pub fn source_id(&self) -> String {
+        format!("{}:source:{}", self.index, self.source_table)
+    }
+    /// Stable id of the sink operator in checkpoints.
+    pub fn sink_id(&self) -> String {
+        format!("{}:sink:{}", self.index, self.sink_table)
+    }
+}
+
+/// A planned job.
+pub struct JobPlan {
+    /// Settings.
+    pub settings: JobSettings,
+    /// Tables declared.
+    pub tables: BTreeMap<String, TableDef>,
+    /// Pipelines, one per INSERT.
+    pub pipelines: Vec<Pipeline>,
+}
+
+/// Plan a job file against a registry.
+pub fn plan_job(sql: &str, registry: &Registry) -> RuntimeResult<JobPlan> {
+    let stmts = parse_statements(sql)?;
+    let mut settings = JobSettings::default();
+    let mut tables: BTreeMap<String, TableDef> = BTreeMap::new();
+    let mut inserts: Vec<InsertInto> = Vec::new();
+    for s in stmts {
+        match s {
+            FlinkStatement::Set(k, v) => {
+                if !KNOWN_SETTINGS.iter().any(|(key, _)| *key == k) {
+                    tracing::warn!("SET '{k}': not a setting the local runner uses; ignored");
+                }
+                settings.raw.insert(k, v);
+            }
+            FlinkStatement::Reset(k) => {
+                settings.raw.remove(&k);
+            }
+            FlinkStatement::CreateTable(ct) => {
+                if tables.contains_key(&ct.name) {
+                    if ct.if_not_exists {
+                        continue;
+                    }
+                    return Err(RuntimeError::Plan(format!(
+                        "line {}: table '{}' is already declared",
+                        ct.location.line, ct.name
+                    )));
+                }
+                let def = declare_table(*ct, &tables)?;
+                tables.insert(def.name.clone(), def);
+            }
+            FlinkStatement::Insert(i) => inserts.push(*i),
+            FlinkStatement::StatementSet(v) => inserts.extend(v),
+            FlinkStatement::Other(stmt, loc) => {
+                return Err(RuntimeError::Unsupported(format!(
+                    "line {}: '{}' is not a statement the local runner executes \
+                     (it runs SET, CREATE TABLE, INSERT INTO ... SELECT and statement sets)",
+                    loc.line,
+                    first_words(&stmt.to_string())
+                )))
+            }
+        }
+    }
+    if inserts.is_empty() {
+        return Err(RuntimeError::Plan(
+            "the job has no INSERT INTO statement, so nothing would run".into(),
+        ));
+    }
+    let default_p = settings.parallelism()?;
+    let mut pipelines = Vec::new();
+    for (index, ins) in inserts.iter().enumerate() {
+        pipelines.push(plan_insert(index, ins, &tables, registry, default_p)?);
+    }
+    Ok(JobPlan {
+        settings,
+        tables,
+        pipelines,
+    })
+}
+
+fn first_words(s: &str) -> String {
+    let w: Vec<&str> = s.split_whitespace().take(4).collect();
+    format!("{} ...", w.join(" "))
+}
+
+fn declare_table(ct: CreateTable, tables: &BTreeMap<String, TableDef>) -> RuntimeResult<TableDef> {
+    let mut schema = ct.schema;
+    let mut options = ct.options;
+    let mut computed = ct.computed;
+    if let Some(like) = &ct.like {
+        let base = tables.get(like).ok_or_else(|| {
+            RuntimeError::Plan(format!("table '{}': LIKE '{like}': no such table", ct.name))
+        })?;
+        let mut cols = base.schema.columns.clone();
+        cols.extend(schema.columns);
+        schema.columns = cols;
+        if schema.primary_key.is_empty() {
+            schema.primary_key = base.schema.primary_key.clone();
+        }
+        if schema.watermarks.is_empty() {
+            schema.watermarks = base.schema.watermarks.clone();
+        }
+        if schema.partition_keys.is_empty() {
+            schema.partition_keys = base.schema.partition_keys.clone();
+        }
+        let mut merged = base.options.clone();
+        merged.extend(options);
+        options = merged;
+        let mut c = base.computed.clone();
+        c.extend(computed);
+        computed = c;
+    }
+    schema
+        .validate()
+        .map_err(|e| RuntimeError::Plan(format!("table '{}': {e}", ct.name)))?;
+    // Type computed columns against the produced (physical + metadata) columns.
+    let produced = produced_scope(&schema);
+    for (name, expr) in &computed {
+        let t = compile(expr, &produced).map_err(|e| match e {
+            RuntimeError::Unsupported(m) => {
+                RuntimeError::Unsupported(format!("table '{}', column '{name}': {m}", ct.name))
+            }
+            other => RuntimeError::Plan(format!(
+                "table '{}', computed column '{name}': {other}",
+                ct.name
+            )),
+        })?;
+        if let Some(c) = schema.columns.iter_mut().find(|c| &c.name == name) {
+            c.data_type = t.data_type;
+        }
+    }
+    for w in &schema.watermarks {
+        let c = schema
+            .column(&w.column)
+            .ok_or_else(|| RuntimeError::Plan(format!("watermark column '{}'", w.column)))?;
+        if !matches!(
+            c.data_type.logical,
+            headrace_sdk::types::LogicalType::Timestamp(_)
+                | headrace_sdk::types::LogicalType::TimestampLtz(_)
+        ) {
+            return Err(RuntimeError::Plan(format!(
+                "table '{}': WATERMARK FOR '{}' needs a TIMESTAMP(3) or TIMESTAMP_LTZ(3) column, it is {}",
+                ct.name, w.column, c.data_type
+            )));
+        }
+    }
+    if !options.contains_key(CONNECTOR.key()) {
+        return Err(RuntimeError::Plan(format!(
+            "table '{}' has no 'connector' option: add WITH ('connector' = '...') \
+             (run `headrace connectors` for the list)",
+            ct.name
+        )));
+    }
+    Ok(TableDef {
+        name: ct.name,
+        schema,
+        computed,
+        options,
+    })
+}
+
+fn produced_scope(schema: &TableSchema) -> Scope {
+    Scope {
+        columns: schema
+            .physical_columns()
+            .chain(schema.metadata_columns())
+            .map(|c| (c.name.clone(), c.data_type.clone()))
+            .collect(),
+    }
+}
+
+fn lookup_table<'a>(
+    tables: &'a BTreeMap<String, TableDef>,
+    name: &str,
+) -> RuntimeResult<&'a TableDef> {
+    tables.get(name).ok_or_else(|| {
+        RuntimeError::Plan(format!(
+            "unknown table '{name}'.{} Declared tables: {}",
+            headrace_sdk::error::did_you_mean(name, tables.keys().map(String::as_str)),
+            if tables.is_empty() {
+                "none".to_string()
+            } else {
+                tables.keys().cloned().collect::<Vec<_>>().join(", ")
+            }
+        ))
+    })
+}
+
+fn unsupported(what: &str) -> RuntimeError {
+    RuntimeError::Unsupported(format!(
+        "{what} is valid Flink SQL but needs more than the local runner offers \
+         (it runs INSERT INTO ... SELECT <expressions> FROM <one table> [WHERE ...]); \
+         run this job in Apache Flink"
+    ))
+}
+
+fn plan_insert(
+    index: usize,
+    ins: &InsertInto,
+    tables: &BTreeMap<String, TableDef>,
+    registry: &Registry,
+    default_p: usize,
+) -> RuntimeResult<Pipeline> {
+    let q = &ins.query;
+    if q.with.is_some() {
+        return Err(unsupported("WITH (common table expressions)"));
+    }
+    if q.order_by.is_some() {
+        return Err(unsupported("ORDER BY"));
+    }
+    if q.limit_clause.is_some() || q.fetch.is_some() {
+        return Err(unsupported("LIMIT/FETCH"));
+    }
+    let select = match q.body.as_ref() {
+        SetExpr::Select(s) => s,
+        SetExpr::Values(_) => return Err(unsupported("INSERT ... VALUES")),
+        SetExpr::SetOperation { .. } => return Err(unsupported("UNION/INTERSECT/EXCEPT")),
+        _ => return Err(unsupported("this query shape")),
+    };
+    if select.distinct.is_some() {
+        return Err(unsupported("SELECT DISTINCT"));
+    }
+    let has_group = match &select.group_by {
+        GroupByExpr::All(_) => true,
+        GroupByExpr::Expressions(e, _) => !e.is_empty(),
+    };
+    if has_group || select.having.is_some() {
+        return Err(unsupported("GROUP BY (aggregation)"));
+    }
+    if !select.named_window.is_empty() || select.qualify.is_some() {
+        return Err(unsupported("windows"));
+    }
+    if select.from.len() != 1 {
+        return Err(if select.from.is_empty() {
+            unsupported("SELECT without FROM")
+        } else {
+            unsupported("a join (several tables in FROM)")
+        });
+    }
+    let from = &select.from[0];
+    if !from.joins.is_empty() {
+        return Err(unsupported("JOIN"));
+    }
+    let src_name = match &from.relation {
+        TableFactor::Table { name, args, .. } => {
+            if args.is_some() {
+                return Err(unsupported("table functions (e.g. TUMBLE/HOP windows)"));
+            }
+            last_name(name)
+        }
+        TableFactor::Derived { .. } => return Err(unsupported("a subquery in FROM")),
+        _ => return Err(unsupported("this FROM clause (window TVFs, UNNEST, ...)")),
+    };
+    let src = lookup_table(tables, &src_name)?;
+    let dst = lookup_table(tables, &ins.table)?;
+    let ctx_err = |e: RuntimeError| -> RuntimeError {
+        match e {
+            RuntimeError::Plan(m) => RuntimeError::Plan(format!(
+                "line {}: INSERT INTO {}: {m}",
+                ins.location.line, ins.table
+            )),
+            RuntimeError::Unsupported(m) => RuntimeError::Unsupported(format!(
+                "line {}: INSERT INTO {}: {m}",
+                ins.location.line, ins.table
+            )),
+            other => other,
+        }
+    };
+
+    // Source columns in declaration order.
+    let produced = produced_scope(&src.schema);
+    let mut full = Vec::new();
+    for c in &src.schema.columns {
+        let e = match &c.kind {
+            ColumnKind::Computed { .. } => {
+                let (_, expr) = src
+                    .computed
+                    .iter()
+                    .find(|(n, _)| n == &c.name)
+                    .ok_or_else(|| RuntimeError::Plan(format!("computed column '{}'", c.name)))?;
+                compile(expr, &produced)?.expr
+            }
+            _ => PhysExpr::Column(
+                produced
+                    .columns
+                    .iter()
+                    .position(|(n, _)| n == &c.name)
+                    .ok_or_else(|| RuntimeError::Plan(format!("column '{}'", c.name)))?,
+            ),
+        };
+        full.push(e);
+    }
+    let full_identity = full
+        .iter()
+        .enumerate()
+        .all(|(i, e)| matches!(e, PhysExpr::Column(j) if *j == i))
+        && full.len() == produced.columns.len();
+    let scope = Scope {
+        columns: src
+            .schema
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.data_type.clone()))
+            .collect(),
+    };
+    let full_schema = Arc::new(Schema::new(
+        scope
+            .columns
+            .iter()
+            .map(|(n, t)| t.to_arrow_field(n))
+            .collect::<Vec<_>>(),
+    ));
+
+    let filter = match &select.selection {
+        Some(w) => {
+            let t = compile(w, &scope).map_err(ctx_err)?;
+            if t.data_type.logical != headrace_sdk::types::LogicalType::Boolean {
+                return Err(ctx_err(RuntimeError::Plan(format!(
+                    "WHERE must be a BOOLEAN condition, '{w}' is {}",
+                    t.data_type
+                ))));
+            }
+            Some(t.expr)
+        }
+        None => None,
+    };
+    let mut projected: Vec<(String, DataType, PhysExpr)> = Vec::new();
+    for item in &select.projection {
+        match item {
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                for (i, (n, t)) in scope.columns.iter().enumerate() {
+                    projected.push((n.clone(), t.clone(), PhysExpr::Column(i)));
+                }
+            }
+            SelectItem::UnnamedExpr(e) => {
+                let t = compile(e, &scope).map_err(ctx_err)?;
+                projected.push((e.to_string(), t.data_type, t.expr));
+            }
+            SelectItem::ExprWithAlias { expr, alias } => {
+                let t = compile(expr, &scope).map_err(ctx_err)?;
+                projected.push((alias.value.clone(), t.data_type, t.expr));
+            }
+            other => return Err(ctx_err(unsupported(&format!("select item {other}")))),
+        }
+    }
+
+    // Sink columns: physical then persisted metadata, or the INSERT's column list.
+    let consumed: Vec<(String, DataType)> = dst
+        .schema
+        .physical_columns()
+        .chain(dst.schema.metadata_columns().filter(|c| {
+            matches!(
+                c.kind,
+                ColumnKind::Metadata {
+                    is_virtual: false,
+                    ..
+                }
+            )
+        }))
+        .map(|c| (c.name.clone(), c.data_type.clone()))
+        .collect();
+    let mut projection: Vec<PhysExpr> = Vec::new();
+    if ins.columns.is_empty() {
+        if projected.len() != consumed.len() {
+            return Err(ctx_err(RuntimeError::Plan(format!(
+                "the query produces {} columns ({}) but table '{}' takes {} ({})",
+                projected.len(),
+                projected
+                    .iter()
+                    .map(|(n, t, _)| format!("{n} {t}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                dst.name,
+                consumed.len(),
+                consumed
+                    .iter()
+                    .map(|(n, t)| format!("{n} {t}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))));
+        }
+        for ((qn, qt, e), (sn, st)) in projected.into_iter().zip(consumed.iter()) {
+            check_assignable(&qn, &qt, sn, st).map_err(ctx_err)?;
+            projection.push(e);
+        }
+    } else {
+        if ins.columns.len() != projected.len() {
+            return Err(ctx_err(RuntimeError::Plan(format!(
+                "INSERT lists {} columns but the query produces {}",
+                ins.columns.len(),
+                projected.len()
+            ))));
+        }
+        for (sn, st) in &consumed {
+            match ins.columns.iter().position(|c| c == sn) {
+                Some(i) => {
+                    let (qn, qt, e) = &projected[i];
+                    check_assignable(qn, qt, sn, st).map_err(ctx_err)?;
+                    projection.push(e.clone());
+                }
+                None if st.nullable => projection.push(PhysExpr::Literal(
+                    arrow::array::new_null_array(&st.to_arrow(), 1),
+                )),
+                None => {
+                    return Err(ctx_err(RuntimeError::Plan(format!(
+                        "column '{sn}' of '{}' is NOT NULL and not in the INSERT column list",
+                        dst.name
+                    ))))
+                }
+            }
+        }
+        for c in &ins.columns {
+            if !consumed.iter().any(|(n, _)| n == c) {
+                return Err(ctx_err(RuntimeError::Plan(format!(
+                    "table '{}' has no writable column '{c}'",
+                    dst.name
+                ))));
+            }
+        }
+    }
+
+    let source = create_source(src, registry)?;
+    let sink = create_sink(dst, registry)?;
+    if source.changelog_mode() != ChangelogMode::InsertOnly
+        && sink.changelog_mode() == ChangelogMode::InsertOnly
+    {
+        return Err(ctx_err(RuntimeError::Plan(format!(
+            "table '{}' produces updates and deletes, which sink '{}' (connector '{}') cannot consume; \
+             use an upsert or changelog sink",
+            src.name,
+            dst.name,
+            dst.options.get("connector").cloned().unwrap_or_default()
+        ))));
+    }
+    let output_schema = sink.consumed_schema();
+    let transform = Transform {
+        full,
+        full_identity,
+        full_schema,
+        filter,
+        projection,
+        output_schema,
+    };
+    Ok(Pipeline {
+        index,
+        source_table: src.name.clone(),
+        source_parallelism: source.parallelism().unwrap_or(default_p).max(1),
+        source,
+        transform: Arc::new(transform),
+        sink_table: dst.name.clone(),
+        sink_parallelism: sink.parallelism().unwrap_or(default_p).max(1),
+        sink,
+    })
+}
+
+fn check_assignable(qn: &str, qt: &DataType, sn: &str, st: &DataType) -> RuntimeResult<()> {
+    let ok = qt.to_arrow() == st.to_arrow()
+        || (qt.is_numeric() && st.is_numeric())
+        || st.is_string()
+        || (qt.is_string()
+            && !matches!(
+                st.logical,
+                headrace_sdk::types::LogicalType::Array(_)
+                    | headrace_sdk::types::LogicalType::Map(..)
+                    | headrace_sdk::types::LogicalType::Row(_)
+            ))
+        || arrow::compute::can_cast_types(&qt.to_arrow(), &st.to_arrow())
+            && !matches!(
+                st.logical,
+                headrace_sdk::types::LogicalType::Array(_)
+                    | headrace_sdk::types::LogicalType::Map(..)
+                    | headrace_sdk::types::LogicalType::Row(_)
+            );
+    if ok {
+        Ok(())
+    } else {
+        Err(RuntimeError::Plan(format!(
+            "query column '{qn}' ({qt}) cannot be written to sink column '{sn}' ({st})"
+        )))
+    }
+}
+
+fn table_context<'a>(
+    t: &TableDef,
+    registry: &'a Registry,
+    usage: Usage,
+) -> RuntimeResult<(
+    Arc<dyn headrace_sdk::factory::ConnectorFactory>,
+    TableContext<'a>,
+)> {
+    let id = t.options.get(CONNECTOR.key()).cloned().unwrap_or_default();
+    let factory = registry
+        .connector(&id)
+        .map_err(|e| RuntimeError::Plan(format!("table '{}': option 'connector': {e}", t.name)))?;
+    let options = validate_table(
+        registry,
+        factory.as_ref(),
+        &t.name,
+        &t.schema,
+        &t.options,
+        Some(usage),
+    )?;
+    Ok((
+        factory,
+        TableContext {
+            table_name: t.name.clone(),
+            schema: t.schema.clone(),
+            options,
+            registry,
+        },
+    ))
+}
+
+fn create_source(t: &TableDef, registry: &Registry) -> RuntimeResult<Arc<dyn DynamicSource>> {
+    let (f, ctx) = table_context(t, registry, Usage::Source)?;
+    if !f.supports_source() {
+        return Err(RuntimeError::Plan(format!(
+            "table '{}': connector '{}' cannot be read (it is a sink-only connector)",
+            t.name,
+            f.identifier()
+        )));
+    }
+    Ok(f.create_source(&ctx)?)
+}
+
+fn create_sink(t: &TableDef, registry: &Registry) -> RuntimeResult<Arc<dyn DynamicSink>> {
+    let (f, ctx) = table_context(t, registry, Usage::Sink)?;
+    if !f.supports_sink() {
+        return Err(RuntimeError::Plan(format!(
+            "table '{}': connector '{}' cannot be written (it is a source-only connector)",
+            t.name,
+            f.identifier()
+        )));
+    }
+    Ok(f.create_sink(&ctx)?)
+}
