@@ -1,0 +1,18 @@
+//! Library side of the `headrace` command: the built-in registry and the generated option reference.
+
+pub mod docs;
+
+use std::sync::Arc;
+
+use headrace_sdk::registry::Registry;
+
+/// Every connector and format built into the `headrace` command, plus any registered globally with
+/// `register_connector!` / `register_format!` by linked crates.
+pub fn builtin_registry() -> Registry {
+    let mut r = Registry::from_inventory();
+    r.register_connector(headrace_connector_datagen::factory());
+    r.register_connector(headrace_connector_print::factory());
+    r.register_connector(headrace_connector_blackhole::factory());
+    r.register_connector(Arc::new(headrace_runtime::testing::CommitFilesFactory));
+    r
+}

@@ -1,0 +1,39 @@
+-- Headrace quickstart: runs on one machine with no server.
+-- Generates 200,000 orders, keeps the large ones, and writes them exactly once into quickstart-out/.
+--   headrace run examples/quickstart.sql [--state-dir state]
+
+SET 'execution.checkpointing.interval' = '2 s';
+SET 'parallelism.default' = '2';
+
+CREATE TABLE orders (
+  order_id   BIGINT,
+  customer   STRING,
+  amount     DOUBLE,
+  ordered_at TIMESTAMP(3),
+  amount_with_tax AS amount * 1.2,
+  WATERMARK FOR ordered_at AS ordered_at - INTERVAL '5' SECOND
+) WITH (
+  'connector' = 'datagen',
+  'rows-per-second' = '100000',
+  'fields.order_id.kind' = 'sequence',
+  'fields.order_id.start' = '1',
+  'fields.order_id.end' = '200000',
+  'fields.customer.length' = '6',
+  'fields.amount.min' = '1',
+  'fields.amount.max' = '500'
+);
+
+CREATE TABLE big_orders (
+  order_id BIGINT,
+  customer STRING,
+  amount_with_tax DOUBLE,
+  ordered_at TIMESTAMP(3)
+) WITH (
+  'connector' = 'commit-files',
+  'path' = 'quickstart-out'
+);
+
+INSERT INTO big_orders
+SELECT order_id, UPPER(customer), amount_with_tax, ordered_at
+FROM orders
+WHERE amount > 250;
