@@ -241,6 +241,8 @@ pub async fn execute(
     let mut runtimes = Vec::new();
     let mut pmetrics = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
+    let mut task_names: std::collections::HashMap<tokio::task::Id, String> =
+        std::collections::HashMap::new();
 
     for (pi, p) in pipelines.iter().enumerate() {
         let src_state = restored
@@ -292,7 +294,8 @@ pub async fn execute(
             let name = format!("sink '{}' subtask {w}", p.sink_table);
             let upstreams = p.source_parallelism;
             let pm2 = pm.clone();
-            tasks.spawn(async move {
+            let task_name = name.clone();
+            let h = tasks.spawn(async move {
                 let r =
                     run_writer(pi, w, upstreams, writer, rx, ev.clone(), restored_id, pm2).await;
                 if let Err(e) = r {
@@ -302,6 +305,7 @@ pub async fn execute(
                     }));
                 }
             });
+            task_names.insert(h.id(), task_name);
         }
 
         // Readers, with restored splits spread over them.
@@ -326,14 +330,16 @@ pub async fn execute(
             let outputs = senders.clone();
             let transform = p.transform.clone();
             let name = format!("source '{}' subtask {r}", p.source_table);
+            let task_name = name.clone();
             let pm2 = pm.clone();
-            tasks.spawn(async move {
+            let h = tasks.spawn(async move {
                 let r =
                     run_reader(pi, r, reader, transform, outputs, ctl_rx, ev.clone(), pm2).await;
                 if let Err(e) = r {
                     let _ = ev.send(Event::Failed(e.in_task(name)));
                 }
             });
+            task_names.insert(h.id(), task_name);
         }
         drop(senders);
         runtimes.push(PipelineRuntime {
@@ -371,6 +377,21 @@ pub async fn execute(
             break JobOutcome::Finished;
         }
         tokio::select! {
+            Some(Err(e)) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                if e.is_panic() {
+                    let name = task_names.get(&e.id()).cloned().unwrap_or_else(|| "a task".into());
+                    let payload = e.into_panic();
+                    let msg = payload
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "unknown panic".into());
+                    return Err(RuntimeError::Task {
+                        task: name,
+                        source: headrace_sdk::Error::internal(format!("panicked: {msg}")),
+                    });
+                }
+            }
             ev = ev_rx.recv() => {
                 let Some(ev) = ev else {
                     if coord.all_sinks_finished() { continue; }
