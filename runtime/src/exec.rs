@@ -378,23 +378,20 @@ pub async fn execute(
         }
         tokio::select! {
             Some(Err(e)) = tasks.join_next_with_id(), if !tasks.is_empty() => {
-                if e.is_panic() {
-                    let name = task_names.get(&e.id()).cloned().unwrap_or_else(|| "a task".into());
-                    let payload = e.into_panic();
-                    let msg = payload
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "unknown panic".into());
-                    return Err(RuntimeError::Task {
-                        task: name,
-                        source: headrace_sdk::Error::internal(format!("panicked: {msg}")),
-                    });
+                if let Some(err) = panic_error(e, &task_names) {
+                    return Err(err);
                 }
             }
             ev = ev_rx.recv() => {
                 let Some(ev) = ev else {
                     if coord.all_sinks_finished() { continue; }
+                    while let Some(r) = tasks.join_next_with_id().await {
+                        if let Err(e) = r {
+                            if let Some(err) = panic_error(e, &task_names) {
+                                return Err(err);
+                            }
+                        }
+                    }
                     return Err(RuntimeError::Plan("all tasks ended unexpectedly".into()));
                 };
                 if let Some(done) = coord.handle(ev).await? {
@@ -438,6 +435,29 @@ pub async fn execute(
             .iter()
             .map(|p| p.sink.records.load(Ordering::Relaxed))
             .collect(),
+    })
+}
+
+fn panic_error(
+    e: tokio::task::JoinError,
+    names: &std::collections::HashMap<tokio::task::Id, String>,
+) -> Option<RuntimeError> {
+    if !e.is_panic() {
+        return None;
+    }
+    let name = names
+        .get(&e.id())
+        .cloned()
+        .unwrap_or_else(|| "a task".into());
+    let payload = e.into_panic();
+    let msg = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into());
+    Some(RuntimeError::Task {
+        task: name,
+        source: headrace_sdk::Error::internal(format!("panicked: {msg}")),
     })
 }
 
