@@ -1,0 +1,274 @@
+//! Starts each service container, does a real round trip through it, and puts it
+//! through pause/unpause and stop/start. These tests fail (never skip) when a
+//! container cannot start; the message says why and which script to run.
+//!
+//! Needs the images: `integration-tests/containers/setup.sh` then
+//! `integration-tests/containers/build-images.sh`, and
+//! `DOCKER_HOST=unix:///run/podman/podman.sock` (the default when that socket exists).
+
+use std::time::{Duration, Instant};
+
+use headrace_integration_tests::{kafka, mariadb, postgres, Result};
+
+/// Unwraps or fails the test with the kit's explanation.
+fn must<T>(what: &str, result: Result<T>) -> T {
+    result.unwrap_or_else(|e| panic!("{what} failed: {e}"))
+}
+
+/// Runs `f`, printing how long it took.
+fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let value = f();
+    eprintln!("{what}: {:.2?}", started.elapsed());
+    value
+}
+
+const SHORT: Duration = Duration::from_secs(2);
+
+#[test]
+fn kafka_round_trip_and_transactions() {
+    let kafka = timed("kafka start to ready", || {
+        must("kafka::start_container", kafka::start_container())
+    });
+    eprintln!("bootstrap.servers={}", kafka.bootstrap_servers());
+
+    // The broker advertises exactly the address the host connects to.
+    let meta = must("metadata", kafka.metadata(Duration::from_secs(10)));
+    assert!(
+        meta.brokers
+            .iter()
+            .any(|b| format!("{}:{}", b.host, b.port) == kafka.bootstrap_servers()),
+        "{meta:?}"
+    );
+    assert!(meta.cluster_id.is_some());
+
+    must("create topic", kafka.create_topic("round-trip", 2));
+    must(
+        "produce",
+        kafka.produce("round-trip", &["one", "two's", "three four"]),
+    );
+    let mut got = must(
+        "consume",
+        kafka.consume("round-trip", 3, Duration::from_secs(30)),
+    );
+    got.sort();
+    assert_eq!(got, ["one", "three four", "two's"]);
+
+    // Transactions: a transactional producer's records are visible to read_committed.
+    must(
+        "transactional produce",
+        kafka.tool(
+            "kafka-producer-perf-test.sh",
+            &[
+                "--topic",
+                "tx",
+                "--num-records",
+                "50",
+                "--record-size",
+                "16",
+                "--throughput",
+                "-1",
+                "--transactional-id",
+                "headrace-test-tx",
+                "--transaction-duration-ms",
+                "100",
+                "--command-property",
+                &format!("bootstrap.servers={}", kafka::INTERNAL_BOOTSTRAP),
+            ],
+        ),
+    );
+    let committed = must(
+        "consume tx",
+        kafka.consume("tx", 50, Duration::from_secs(30)),
+    );
+    assert_eq!(committed.len(), 50);
+}
+
+#[test]
+fn kafka_faults() {
+    let kafka = must(
+        "kafka::start_container_with",
+        kafka::start_container_with(&[("num.partitions", "2")]),
+    );
+    let bootstrap = kafka.bootstrap_servers().to_string();
+    must("produce", kafka.produce("faults", &["before"]));
+    let described = must(
+        "describe",
+        kafka.tool(
+            "kafka-topics.sh",
+            &[
+                "--bootstrap-server",
+                kafka::INTERNAL_BOOTSTRAP,
+                "--describe",
+                "--topic",
+                "faults",
+            ],
+        ),
+    );
+    assert!(
+        described.stdout.contains("PartitionCount: 2"),
+        "broker property applied: {}",
+        described.stdout
+    );
+
+    must("pause", kafka.pause());
+    let err = kafka
+        .metadata(SHORT)
+        .expect_err("a paused broker must not answer");
+    eprintln!("paused kafka: {err}");
+    must("unpause", kafka.unpause());
+    must(
+        "metadata after unpause",
+        kafka.metadata(Duration::from_secs(10)),
+    );
+
+    must("stop", kafka.stop());
+    let err = kafka
+        .metadata(SHORT)
+        .expect_err("a stopped broker must not answer");
+    eprintln!("stopped kafka: {err}");
+    timed("kafka restart to ready", || must("start", kafka.start()));
+    assert_eq!(
+        kafka.bootstrap_servers(),
+        bootstrap,
+        "same host port after restart"
+    );
+    must("produce after restart", kafka.produce("faults", &["after"]));
+    let got = must(
+        "consume",
+        kafka.consume("faults", 2, Duration::from_secs(30)),
+    );
+    assert_eq!(got, ["before", "after"], "data survives a restart");
+}
+
+#[test]
+fn postgres_round_trip() {
+    let pg = timed("postgres start to ready", || {
+        must("postgres::start_container", postgres::start_container())
+    });
+    eprintln!("url={}", pg.url());
+    assert!(pg
+        .url()
+        .starts_with("postgres://headrace:headrace@127.0.0.1:"));
+    must("probe", pg.probe(Duration::from_secs(5)));
+    must(
+        "create",
+        pg.psql("CREATE TABLE items (id int PRIMARY KEY, name text)"),
+    );
+    must(
+        "insert",
+        pg.psql("INSERT INTO items VALUES (1, 'one'), (2, 'two')"),
+    );
+    assert_eq!(
+        must("select", pg.psql("SELECT id, name FROM items ORDER BY id")),
+        "1|one\n2|two"
+    );
+    assert_eq!(must("wal_level", pg.psql("SHOW wal_level")), "logical");
+    let err = pg
+        .psql("SELECT * FROM missing")
+        .expect_err("SQL errors are errors");
+    assert!(err.to_string().contains("missing"), "{err}");
+}
+
+#[test]
+fn postgres_faults() {
+    let pg = must("postgres::start_container", postgres::start_container());
+    let port = pg.port();
+    must(
+        "create",
+        pg.psql("CREATE TABLE f (v text); INSERT INTO f VALUES ('before')"),
+    );
+
+    must("pause", pg.pause());
+    let err = pg
+        .probe(SHORT)
+        .expect_err("a paused server must not answer");
+    eprintln!("paused postgres: {err}");
+    assert!(
+        pg.psql("SELECT 1").is_err(),
+        "no exec in a paused container"
+    );
+    must("unpause", pg.unpause());
+    must("probe after unpause", pg.probe(Duration::from_secs(10)));
+    assert_eq!(must("select", pg.psql("SELECT v FROM f")), "before");
+
+    must("stop", pg.stop());
+    let err = pg
+        .probe(SHORT)
+        .expect_err("a stopped server must not answer");
+    eprintln!("stopped postgres: {err}");
+    timed("postgres restart to ready", || must("start", pg.start()));
+    assert_eq!(pg.port(), port);
+    must(
+        "insert after restart",
+        pg.psql("INSERT INTO f VALUES ('after')"),
+    );
+    assert_eq!(
+        must("select", pg.psql("SELECT v FROM f ORDER BY v DESC")),
+        "before\nafter"
+    );
+}
+
+#[test]
+fn mariadb_round_trip() {
+    let db = timed("mariadb start to ready", || {
+        must("mariadb::start_container", mariadb::start_container())
+    });
+    eprintln!("url={}", db.url());
+    assert!(db.url().starts_with("mysql://headrace:headrace@127.0.0.1:"));
+    let version = must("probe", db.probe(Duration::from_secs(5)));
+    assert!(version.contains("MariaDB"), "{version}");
+    must(
+        "create",
+        db.sql("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20))"),
+    );
+    must(
+        "insert",
+        db.sql("INSERT INTO items VALUES (1, 'one'), (2, 'two')"),
+    );
+    assert_eq!(
+        must("select", db.sql("SELECT id, name FROM items ORDER BY id")),
+        "1\tone\n2\ttwo"
+    );
+    assert_eq!(must("binlog", db.sql("SELECT @@binlog_format")), "ROW");
+    let err = db
+        .sql("SELECT * FROM missing")
+        .expect_err("SQL errors are errors");
+    assert!(err.to_string().contains("missing"), "{err}");
+}
+
+#[test]
+fn mariadb_faults() {
+    let db = must("mariadb::start_container", mariadb::start_container());
+    let port = db.port();
+    must(
+        "create",
+        db.sql("CREATE TABLE f (v VARCHAR(10)); INSERT INTO f VALUES ('before')"),
+    );
+
+    must("pause", db.pause());
+    let err = db
+        .probe(SHORT)
+        .expect_err("a paused server must not answer");
+    eprintln!("paused mariadb: {err}");
+    assert!(db.sql("SELECT 1").is_err(), "no exec in a paused container");
+    must("unpause", db.unpause());
+    must("probe after unpause", db.probe(Duration::from_secs(10)));
+    assert_eq!(must("select", db.sql("SELECT v FROM f")), "before");
+
+    must("stop", db.stop());
+    let err = db
+        .probe(SHORT)
+        .expect_err("a stopped server must not answer");
+    eprintln!("stopped mariadb: {err}");
+    timed("mariadb restart to ready", || must("start", db.start()));
+    assert_eq!(db.port(), port);
+    must(
+        "insert after restart",
+        db.sql("INSERT INTO f VALUES ('after')"),
+    );
+    assert_eq!(
+        must("select", db.sql("SELECT v FROM f ORDER BY v DESC")),
+        "before\nafter"
+    );
+}
