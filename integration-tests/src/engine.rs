@@ -395,7 +395,7 @@ fn encode(value: &str) -> String {
 }
 
 /// Parses a complete HTTP/1.1 answer read until the connection closed.
-fn parse_response(raw: &[u8]) -> std::result::Result<Response, String> {
+pub(crate) fn parse_response(raw: &[u8]) -> std::result::Result<Response, String> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

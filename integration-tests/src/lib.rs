@@ -62,6 +62,7 @@ mod engine;
 mod error;
 pub mod kafka;
 pub mod mariadb;
+pub mod opensearch;
 pub mod postgres;
 mod url;
 

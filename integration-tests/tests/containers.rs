@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use headrace_integration_tests::{kafka, mariadb, postgres, Result};
+use headrace_integration_tests::{kafka, mariadb, opensearch, postgres, Result};
 
 /// Unwraps or fails the test with the kit's explanation.
 fn must<T>(what: &str, result: Result<T>) -> T {
@@ -270,5 +270,82 @@ fn mariadb_faults() {
     assert_eq!(
         must("select", db.sql("SELECT v FROM f ORDER BY v DESC")),
         "before\nafter"
+    );
+}
+
+#[test]
+fn opensearch_round_trip() {
+    let os = timed("opensearch start to ready", || {
+        must("opensearch::start_container", opensearch::start_container())
+    });
+    eprintln!("url={}", os.url());
+    let version = must("probe", os.probe(Duration::from_secs(5)));
+    assert!(version.starts_with("2."), "{version}");
+
+    let bulk = concat!(
+        "{\"index\":{\"_index\":\"items\",\"_id\":\"1\"}}\n{\"name\":\"one\"}\n",
+        "{\"index\":{\"_index\":\"items\",\"_id\":\"2\"}}\n{\"name\":\"two\"}\n"
+    );
+    let resp = must(
+        "bulk",
+        os.request("POST", "/_bulk?refresh=true", Some(bulk)),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert!(resp.body.contains("\"errors\":false"), "{}", resp.body);
+    let resp = must(
+        "search",
+        os.request(
+            "POST",
+            "/items/_search",
+            Some(r#"{"query":{"match":{"name":"two"}}}"#),
+        ),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert!(resp.body.contains("\"_id\":\"2\""), "{}", resp.body);
+    let health = must(
+        "health",
+        os.request(
+            "GET",
+            "/_cluster/health/items?wait_for_status=green&timeout=10s",
+            None,
+        ),
+    );
+    assert!(
+        health.body.contains("\"status\":\"green\""),
+        "no replicas: {}",
+        health.body
+    );
+}
+
+#[test]
+fn opensearch_faults() {
+    let os = must("opensearch::start_container", opensearch::start_container());
+    let url = os.url().to_string();
+    let put = must(
+        "index",
+        os.request("PUT", "/f/_doc/1?refresh=true", Some(r#"{"v":"before"}"#)),
+    );
+    assert_eq!(put.status, 201, "{}", put.body);
+
+    must("pause", os.pause());
+    let err = os
+        .probe(SHORT)
+        .expect_err("a paused server must not answer");
+    eprintln!("paused opensearch: {err}");
+    must("unpause", os.unpause());
+    must("probe after unpause", os.probe(Duration::from_secs(10)));
+
+    must("stop", os.stop());
+    let err = os
+        .probe(SHORT)
+        .expect_err("a stopped server must not answer");
+    eprintln!("stopped opensearch: {err}");
+    timed("opensearch restart to ready", || must("start", os.start()));
+    assert_eq!(os.url(), url);
+    let got = must("get", os.request("GET", "/f/_doc/1", None));
+    assert!(
+        got.body.contains("before"),
+        "data survives a restart: {}",
+        got.body
     );
 }
