@@ -60,10 +60,12 @@
 mod container;
 mod engine;
 mod error;
+pub mod hbase;
 pub mod kafka;
 pub mod mariadb;
 pub mod opensearch;
 pub mod postgres;
+mod thrift;
 mod url;
 
 pub use container::{Container, ContainerState, LABEL};

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use headrace_integration_tests::{kafka, mariadb, opensearch, postgres, Result};
+use headrace_integration_tests::{hbase, kafka, mariadb, opensearch, postgres, Result};
 
 /// Unwraps or fails the test with the kit's explanation.
 fn must<T>(what: &str, result: Result<T>) -> T {
@@ -134,11 +134,13 @@ fn kafka_faults() {
         "same host port after restart"
     );
     must("produce after restart", kafka.produce("faults", &["after"]));
-    let got = must(
+    // Two partitions: no order across them.
+    let mut got = must(
         "consume",
         kafka.consume("faults", 2, Duration::from_secs(30)),
     );
-    assert_eq!(got, ["before", "after"], "data survives a restart");
+    got.sort();
+    assert_eq!(got, ["after", "before"], "data survives a restart");
 }
 
 #[test]
@@ -347,5 +349,83 @@ fn opensearch_faults() {
         got.body.contains("before"),
         "data survives a restart: {}",
         got.body
+    );
+}
+
+#[test]
+fn hbase_round_trip_over_thrift() {
+    let hbase = timed("hbase start to ready", || {
+        must("hbase::start_container", hbase::start_container())
+    });
+    eprintln!("thrift={}", hbase.thrift_address());
+    must("create", hbase.create_table("items", &["cf", "meta"]));
+    must("create again", hbase.create_table("items", &["cf"]));
+    assert!(must("tables", hbase.table_names()).contains(&"items".to_string()));
+    must("put", hbase.put("items", b"row-1", "cf:name", b"one"));
+    must("put", hbase.put("items", b"row-1", "meta:n", &[0, 1, 2]));
+    assert_eq!(
+        must("get", hbase.get("items", b"row-1", "cf:name")),
+        Some(b"one".to_vec())
+    );
+    assert_eq!(
+        must("get", hbase.get("items", b"row-1", "meta:n")),
+        Some(vec![0, 1, 2])
+    );
+    assert_eq!(
+        must("get missing", hbase.get("items", b"row-2", "cf:name")),
+        None
+    );
+    assert!(hbase.put("missing", b"r", "cf:q", b"v").is_err());
+
+    // The Java client inside the container sees the same data.
+    let out = must(
+        "java client",
+        hbase.exec(&[
+            "java",
+            "-cp",
+            "/opt/hbase/conf:/opt/hbase/lib/*",
+            "-Dlog4j.configuration=file:/opt/hbase/conf/log4j.properties",
+            "-Dhbase.root.logger=WARN,console",
+            "/opt/hbase/HeadraceHBaseCheck.java",
+            "from_java",
+            "r",
+            "v",
+        ]),
+    );
+    assert_eq!(out.stdout.trim(), "v", "{}", out.stderr);
+    assert_eq!(
+        must("get", hbase.get("from_java", b"r", "cf:q")),
+        Some(b"v".to_vec())
+    );
+    must("delete", hbase.delete_table("items"));
+    assert!(!must("tables", hbase.table_names()).contains(&"items".to_string()));
+}
+
+#[test]
+fn hbase_faults() {
+    let hbase = must("hbase::start_container", hbase::start_container());
+    let address = hbase.thrift_address().to_string();
+    must("create", hbase.create_table("f", &["cf"]));
+    must("put", hbase.put("f", b"r", "cf:q", b"before"));
+
+    must("pause", hbase.pause());
+    let err = hbase
+        .table_names_within(SHORT)
+        .expect_err("a paused server must not answer");
+    eprintln!("paused hbase: {err}");
+    must("unpause", hbase.unpause());
+    must("tables after unpause", hbase.table_names());
+
+    must("stop", hbase.stop());
+    let err = hbase
+        .table_names_within(SHORT)
+        .expect_err("a stopped server must not answer");
+    eprintln!("stopped hbase: {err}");
+    timed("hbase restart to ready", || must("start", hbase.start()));
+    assert_eq!(hbase.thrift_address(), address);
+    assert_eq!(
+        must("get after restart", hbase.get("f", b"r", "cf:q")),
+        Some(b"before".to_vec()),
+        "data survives a restart"
     );
 }
