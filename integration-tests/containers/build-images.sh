@@ -68,6 +68,9 @@ if ! base_id="$("$CLI" image inspect --format '{{.Id}}' "$BASE" 2>/dev/null)"; t
     esac
 fi
 
+# podman prints ids bare, Docker with a "sha256:" prefix: hash the same text for both.
+base_id="${base_id#sha256:}"
+
 # Hash of the inputs: base image id + every file of the directory (path and
 # content), ignoring lib/ and target/ that a by-hand Maven run may leave there.
 input_hash() {

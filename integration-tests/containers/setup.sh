@@ -14,7 +14,10 @@
 #      until it answers;
 #   4. builds the base image localhost/headrace-base:bookworm with debootstrap
 #      unless it exists (the root file system tarball is cached under
-#      $HOME/.cache/headrace/base/ so a later rebuild takes seconds).
+#      $HOME/.cache/headrace/base/ so a later rebuild takes seconds);
+#   5. checks that the API really starts a container (a service whose working
+#      directory was deleted answers pings but cannot start containers); restarts
+#      the service once if this script started it.
 #
 # Environment (all optional):
 #   HEADRACE_CACHE_DIR      cache directory (default $HOME/.cache/headrace)
@@ -87,25 +90,47 @@ if [ "$(cat "$CONF" 2>/dev/null || true)" != "$WANT_CONF" ]; then
 fi
 
 # --- 3. Docker-compatible API service -----------------------------------------
+PID_FILE="$CACHE_DIR/podman-service.pid"
 socket_answers() {
     curl -sf --max-time 5 --unix-socket "$SOCKET_PATH" http://d/_ping 2>/dev/null | grep -q OK
 }
-if socket_answers; then
-    log "podman API answers on unix://$SOCKET_PATH"
-else
+start_service() {
     log "starting podman system service on unix://$SOCKET_PATH"
     mkdir -p "$(dirname "$SOCKET_PATH")"
     rm -f "$SOCKET_PATH"
-    # Detached from this shell (own session, no inherited descriptors) so that
-    # it outlives the script and does not hold a CI pipe open.
-    setsid nohup podman system service --time=0 "unix://$SOCKET_PATH" \
-        </dev/null >"$CACHE_DIR/podman-service.log" 2>&1 &
+    # Detached from this shell (own session, no inherited descriptors) so that it
+    # outlives the script and holds no CI pipe open; from / so that it does not
+    # depend on a working directory that may be deleted (its container starts then
+    # fail with "write child: broken pipe").
+    (cd / && exec setsid nohup podman system service --time=0 "unix://$SOCKET_PATH" \
+        </dev/null >"$CACHE_DIR/podman-service.log" 2>&1) &
+    echo $! >"$PID_FILE"
     for _ in $(seq 1 300); do
         socket_answers && break
         sleep 0.1
     done
     socket_answers || die "podman API did not answer within 30 s; see $CACHE_DIR/podman-service.log"
-    log "podman API answers"
+    log "podman API answers (pid $(cat "$PID_FILE"))"
+}
+# Stops the service only if this script started it (pid file, same command line).
+stop_own_service() {
+    local pid
+    pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+    if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "podman system service"; then
+        log "stopping podman service pid $pid"
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        return 0
+    fi
+    return 1
+}
+if socket_answers; then
+    log "podman API answers on unix://$SOCKET_PATH"
+else
+    start_service
 fi
 
 # --- 4. base image -------------------------------------------------------------
@@ -172,6 +197,29 @@ CLEAN
         --change 'CMD ["/bin/bash"]' \
         "$BASE_TARBALL" "$BASE_IMAGE" >/dev/null
     log "imported $BASE_IMAGE ($((SECONDS - started)) s)"
+fi
+
+# --- 5. smoke test: the API can really start a container ---------------------
+api() { curl -s --max-time 60 --unix-socket "$SOCKET_PATH" -H 'Content-Type: application/json' "$@"; }
+smoke_test() {
+    local name="headrace-setup-smoke-$$" id status
+    api -X DELETE "http://d/containers/$name?force=true" >/dev/null || true
+    id="$(api -X POST -d "{\"Image\":\"$BASE_IMAGE\",\"Cmd\":[\"true\"]}" \
+        "http://d/containers/create?name=$name" | sed -n 's/.*"Id":"\([0-9a-f]*\)".*/\1/p')"
+    [ -n "$id" ] || return 1
+    status="$(api -o "$CACHE_DIR/smoke-start.json" -w '%{http_code}' -X POST "http://d/containers/$id/start")"
+    api -X POST "http://d/containers/$id/wait" >/dev/null || true
+    api -X DELETE "http://d/containers/$id?force=true" >/dev/null || true
+    [ "$status" = 204 ] || [ "$status" = 304 ]
+}
+if smoke_test; then
+    log "smoke test: the API started a container"
+elif stop_own_service; then
+    start_service
+    smoke_test || die "the API cannot start containers: $(cat "$CACHE_DIR/smoke-start.json" 2>/dev/null); see $CACHE_DIR/podman-service.log"
+    log "smoke test: the API started a container after a restart of the service"
+else
+    die "the API at unix://$SOCKET_PATH cannot start containers: $(cat "$CACHE_DIR/smoke-start.json" 2>/dev/null). It was not started by this script; stop it and run this script again"
 fi
 
 cat >&2 <<GUIDE

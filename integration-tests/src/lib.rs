@@ -1,11 +1,12 @@
-//! Integration-test kit of Headrace: real Kafka, PostgreSQL and MariaDB servers in
-//! containers, with faults on demand.
+//! Integration-test kit of Headrace: real Kafka, PostgreSQL, MariaDB, OpenSearch and
+//! HBase (Thrift 1) servers in containers, with faults on demand.
 //!
 //! Each service module has a `start()` that returns a handle with ready-to-use
 //! connection settings; the handle keeps its container alive while held and removes
 //! it when dropped. `start()` returns only after a real readiness check passed (a
 //! Kafka metadata request, a PostgreSQL startup handshake plus `pg_isready`, a
-//! MariaDB handshake plus a query), never after a fixed sleep.
+//! MariaDB handshake plus a query, OpenSearch cluster health, HBase Thrift calls),
+//! never after a fixed sleep.
 //!
 //! ```no_run
 //! use headrace_integration_tests::{kafka, postgres, mariadb};
@@ -33,7 +34,7 @@
 //!
 //! ```text
 //! integration-tests/containers/setup.sh          # podman, its API service, the base image
-//! integration-tests/containers/build-images.sh   # localhost/headrace-{kafka,postgres,mariadb}
+//! integration-tests/containers/build-images.sh   # localhost/headrace-{kafka,postgres,mariadb,opensearch,hbase}
 //! export DOCKER_HOST=unix:///run/podman/podman.sock
 //! ```
 //!
@@ -43,10 +44,11 @@
 //! # Environment
 //!
 //! - `HEADRACE_TEST_KAFKA=host:port`, `HEADRACE_TEST_POSTGRES=postgres://...`,
-//!   `HEADRACE_TEST_MARIADB=mysql://...`: use an already running server instead of a
-//!   container (no faults then).
-//! - `HEADRACE_KAFKA_IMAGE`, `HEADRACE_POSTGRES_IMAGE`, `HEADRACE_MARIADB_IMAGE`: other
-//!   image references.
+//!   `HEADRACE_TEST_MARIADB=mysql://...`, `HEADRACE_TEST_OPENSEARCH=http://...`,
+//!   `HEADRACE_TEST_HBASE=host:port`: use an already running server instead of a
+//!   container (no faults then). `start_container()` ignores them.
+//! - `HEADRACE_KAFKA_IMAGE`, `HEADRACE_POSTGRES_IMAGE`, `HEADRACE_MARIADB_IMAGE`,
+//!   `HEADRACE_OPENSEARCH_IMAGE`, `HEADRACE_HBASE_IMAGE`: other image references.
 //! - `HEADRACE_TEST_START_TIMEOUT_SECS`: how long a service may take to get ready
 //!   (default 180).
 //! - `HEADRACE_KEEP_CONTAINERS=1`: leave containers behind for a look after the test.
