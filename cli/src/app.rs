@@ -1,4 +1,5 @@
-//! `headrace`: run Flink SQL jobs on one machine.
+//! The `headrace` command, parameterised by the registry so a user can ship the same command with
+//! their own connectors: `fn main() -> ExitCode { headrace_cli::main_with(my_registry()) }`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -7,10 +8,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::docs;
 use clap::{Parser, Subcommand, ValueEnum};
-use headrace_cli::{builtin_registry, docs};
 use headrace_runtime::exec::{ExecOptions, JobMetrics, JobOutcome};
 use headrace_runtime::{plan_job, RuntimeError};
+use headrace_sdk::registry::Registry;
 
 #[derive(Parser)]
 #[command(
@@ -66,7 +68,8 @@ enum DocFormat {
     Json,
 }
 
-fn main() -> ExitCode {
+/// Parse the command line and run the `headrace` command with `registry`.
+pub fn main_with(registry: Registry) -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("HEADRACE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
@@ -81,9 +84,9 @@ fn main() -> ExitCode {
             settings,
             quiet,
             summary_json,
-        } => run(job, state_dir, settings, quiet, summary_json),
-        Command::Validate { job } => validate(job),
-        Command::Connectors { format, out_dir } => connectors(format, out_dir),
+        } => run(&registry, job, state_dir, settings, quiet, summary_json),
+        Command::Validate { job } => validate(&registry, job),
+        Command::Connectors { format, out_dir } => connectors(&registry, format, out_dir),
     }
 }
 
@@ -108,7 +111,7 @@ fn report(job: &std::path::Path, e: &RuntimeError) {
     eprintln!("error: {}: {e}", job.display());
 }
 
-fn validate(job: PathBuf) -> ExitCode {
+fn validate(registry: &Registry, job: PathBuf) -> ExitCode {
     let sql = match read_job(&job, &[]) {
         Ok(s) => s,
         Err(e) => {
@@ -116,7 +119,7 @@ fn validate(job: PathBuf) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match plan_job(&sql, &builtin_registry()) {
+    match plan_job(&sql, registry) {
         Ok(plan) => {
             println!(
                 "{}: valid; {} pipeline(s): {}",
@@ -147,17 +150,16 @@ fn validate(job: PathBuf) -> ExitCode {
     }
 }
 
-fn connectors(format: DocFormat, out_dir: Option<PathBuf>) -> ExitCode {
-    let r = builtin_registry();
+fn connectors(r: &Registry, format: DocFormat, out_dir: Option<PathBuf>) -> ExitCode {
     match format {
         DocFormat::Json => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&docs::registry_json(&r)).unwrap_or_default()
+                serde_json::to_string_pretty(&docs::registry_json(r)).unwrap_or_default()
             );
         }
         DocFormat::Md => {
-            let pages = docs::pages(&r);
+            let pages = docs::pages(r);
             match out_dir {
                 Some(dir) => {
                     if let Err(e) = std::fs::create_dir_all(&dir) {
@@ -245,6 +247,7 @@ fn human(n: f64) -> String {
 }
 
 fn run(
+    registry: &Registry,
     job: PathBuf,
     state_dir: Option<PathBuf>,
     settings: Vec<String>,
@@ -258,22 +261,14 @@ fn run(
             return ExitCode::from(1);
         }
     };
-    let registry = builtin_registry();
-    let plan = match plan_job(&sql, &registry) {
+    let plan = match plan_job(&sql, registry) {
         Ok(p) => p,
         Err(e) => {
             report(&job, &e);
             return ExitCode::from(if e.is_unsupported() { 2 } else { 1 });
         }
     };
-    let opts = match (|| -> Result<ExecOptions, RuntimeError> {
-        Ok(ExecOptions {
-            state_dir,
-            checkpoint_interval: plan.settings.checkpoint_interval()?,
-            retained_checkpoints: plan.settings.retained_checkpoints()?,
-            batch_size: plan.settings.batch_size()?,
-        })
-    })() {
+    let opts = match ExecOptions::from_settings(&plan.settings, state_dir) {
         Ok(o) => o,
         Err(e) => {
             report(&job, &e);

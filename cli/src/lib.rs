@@ -1,6 +1,9 @@
 //! Library side of the `headrace` command: the built-in registry and the generated option reference.
 
+mod app;
 pub mod docs;
+
+pub use app::main_with;
 
 use std::sync::Arc;
 

@@ -17,7 +17,29 @@ fn write_job(dir: &Path, name: &str, sql: &str) -> PathBuf {
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).output().unwrap()
+    output_within(Command::new(bin()).args(args), Duration::from_secs(120))
+}
+
+/// Run to completion, failing the test (instead of hanging CI) after `limit`.
+fn output_within(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "headrace did not finish within {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
 }
 
 /// Every committed line under `dir` (not the hidden in-progress files).
@@ -283,7 +305,7 @@ fn crash_recovery_exactly_once() {
         kills >= 2,
         "the job ended before it could be killed; slow it down"
     );
-    let o = Command::new(bin()).args(args).output().unwrap();
+    let o = output_within(Command::new(bin()).args(args), Duration::from_secs(120));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
     for l in committed_lines(&out) {
@@ -295,7 +317,7 @@ fn crash_recovery_exactly_once() {
     assert_eq!(*counts.keys().next().unwrap(), 1);
     assert_eq!(*counts.keys().last().unwrap(), N);
     // Running again with the same state directory does nothing more.
-    let o = Command::new(bin()).args(args).output().unwrap();
+    let o = output_within(Command::new(bin()).args(args), Duration::from_secs(60));
     assert!(o.status.success());
     assert!(
         String::from_utf8_lossy(&o.stderr).is_empty() || committed_lines(&out).len() as i64 == N

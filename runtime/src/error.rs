@@ -23,7 +23,7 @@ pub enum RuntimeError {
     Unsupported(String),
     /// An SDK or connector error.
     #[error(transparent)]
-    Sdk(#[from] headrace_sdk::Error),
+    Sdk(Box<headrace_sdk::Error>),
     /// An error inside a running task, naming the task.
     #[error("{task}: {source}")]
     Task {
@@ -31,14 +31,36 @@ pub enum RuntimeError {
         task: String,
         /// The error.
         #[source]
-        source: headrace_sdk::Error,
+        source: Box<headrace_sdk::Error>,
     },
     /// A checkpoint could not be written or read.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
     /// An Arrow kernel failed.
     #[error("{0}")]
-    Arrow(#[from] arrow::error::ArrowError),
+    Arrow(Box<arrow::error::ArrowError>),
+}
+
+impl From<headrace_sdk::Error> for RuntimeError {
+    fn from(e: headrace_sdk::Error) -> Self {
+        RuntimeError::Sdk(Box::new(e))
+    }
+}
+
+impl From<arrow::error::ArrowError> for RuntimeError {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        RuntimeError::Arrow(Box::new(e))
+    }
+}
+
+impl RuntimeError {
+    /// An error inside a running task.
+    pub fn task(task: impl Into<String>, source: headrace_sdk::Error) -> Self {
+        RuntimeError::Task {
+            task: task.into(),
+            source: Box::new(source),
+        }
+    }
 }
 
 impl RuntimeError {

@@ -45,6 +45,21 @@ pub struct ExecOptions {
     pub batch_size: usize,
 }
 
+impl ExecOptions {
+    /// Options from a job's `SET` statements, with checkpoints kept in `state_dir`.
+    pub fn from_settings(
+        settings: &crate::plan::JobSettings,
+        state_dir: Option<PathBuf>,
+    ) -> RuntimeResult<Self> {
+        Ok(ExecOptions {
+            state_dir,
+            checkpoint_interval: settings.checkpoint_interval()?,
+            retained_checkpoints: settings.retained_checkpoints()?,
+            batch_size: settings.batch_size()?,
+        })
+    }
+}
+
 impl Default for ExecOptions {
     fn default() -> Self {
         ExecOptions {
@@ -299,10 +314,7 @@ pub async fn execute(
                 let r =
                     run_writer(pi, w, upstreams, writer, rx, ev.clone(), restored_id, pm2).await;
                 if let Err(e) = r {
-                    let _ = ev.send(Event::Failed(RuntimeError::Task {
-                        task: name,
-                        source: e,
-                    }));
+                    let _ = ev.send(Event::Failed(RuntimeError::task(name, e)));
                 }
             });
             task_names.insert(h.id(), task_name);
@@ -333,8 +345,18 @@ pub async fn execute(
             let task_name = name.clone();
             let pm2 = pm.clone();
             let h = tasks.spawn(async move {
-                let r =
-                    run_reader(pi, r, reader, transform, outputs, ctl_rx, ev.clone(), pm2).await;
+                let task = ReaderTask {
+                    pipeline: pi,
+                    subtask: r,
+                    reader,
+                    transform,
+                    outputs,
+                    control: ctl_rx,
+                    events: ev.clone(),
+                    metrics: pm2,
+                    request: Request::None,
+                };
+                let r = task.run().await;
                 if let Err(e) = r {
                     let _ = ev.send(Event::Failed(e.in_task(name)));
                 }
@@ -405,9 +427,11 @@ pub async fn execute(
             }
             s = stop.recv(), if !stopping => {
                 stopping = true;
-                if s.is_some() {
-                    tracing::info!("stop requested: taking a final checkpoint");
+                if s.is_none() {
+                    // the caller dropped its stop handle: nobody can ask to stop any more
+                    continue;
                 }
+                tracing::info!("stop requested: taking a final checkpoint");
                 if coord.all_sources_finished() {
                     continue;
                 }
@@ -455,10 +479,10 @@ fn panic_error(
         .cloned()
         .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "unknown panic".into());
-    Some(RuntimeError::Task {
-        task: name,
-        source: headrace_sdk::Error::internal(format!("panicked: {msg}")),
-    })
+    Some(RuntimeError::task(
+        name,
+        headrace_sdk::Error::internal(format!("panicked: {msg}")),
+    ))
 }
 
 impl JobMetrics {
@@ -668,9 +692,16 @@ impl Coordinator<'_> {
             s.write(&data)?;
         }
         self.mark_completed(p.id);
+        // Paused readers resume, or stop when this was the final checkpoint of a stop request
+        // (so nothing is read past it).
+        let next = if p.stop_after {
+            || Control::Stop
+        } else {
+            || Control::Resume
+        };
         for rt in &self.runtimes {
             for c in rt.controls.iter().flatten() {
-                let _ = c.send(Control::Resume);
+                let _ = c.send(next());
             }
         }
         self.commit_all(p.id, to_commit).await?;
@@ -761,10 +792,10 @@ async fn commit_with_retry(
                 delay = (delay * 2).min(Duration::from_secs(10));
             }
             Err(e) => {
-                return Err(RuntimeError::Task {
-                    task: format!("committer of sink '{table}' (checkpoint {id})"),
-                    source: e,
-                })
+                return Err(RuntimeError::task(
+                    format!("committer of sink '{table}' (checkpoint {id})"),
+                    e,
+                ))
             }
         }
     }
@@ -778,7 +809,7 @@ fn now_ms() -> i64 {
 }
 
 fn e_in(e: headrace_sdk::Error, task: String) -> RuntimeError {
-    RuntimeError::Task { task, source: e }
+    RuntimeError::task(task, e)
 }
 
 impl RuntimeError {
@@ -790,220 +821,214 @@ impl RuntimeError {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_reader(
+/// Where a reader stands with its last request for splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Request {
+    /// No request outstanding.
+    None,
+    /// Asked; no answer yet.
+    Waiting,
+    /// The enumerator has nothing yet: ask again later.
+    NotYet,
+}
+
+/// One reader subtask: polls its reader, applies the transform, sends batches and barriers.
+struct ReaderTask {
     pipeline: usize,
     subtask: usize,
-    mut reader: Box<dyn headrace_sdk::source::SourceReader>,
+    reader: Box<dyn headrace_sdk::source::SourceReader>,
     transform: Arc<Transform>,
     outputs: Vec<mpsc::Sender<Tagged>>,
-    mut control: mpsc::UnboundedReceiver<Control>,
+    control: mpsc::UnboundedReceiver<Control>,
     events: mpsc::UnboundedSender<Event>,
     metrics: Arc<PipelineMetrics>,
-) -> RuntimeResult<()> {
-    // Forward when writers match readers one to one, else round-robin per batch.
-    let forward = outputs.len() > 1 && outputs.len() == reader_parallelism(&metrics);
-    let mut rr = subtask % outputs.len().max(1);
-    loop {
-        // Control messages first (checkpoints arrive between batches).
+    request: Request,
+}
+
+/// What handling a control message means for the reader's loop.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl ReaderTask {
+    async fn run(mut self) -> RuntimeResult<()> {
+        // Forward when writers match readers one to one, else round-robin per batch.
+        let n_out = self.outputs.len();
+        let forward = n_out > 1 && n_out == self.metrics.source_parallelism;
+        let mut rr = self.subtask % n_out.max(1);
         loop {
-            match control.try_recv() {
-                Ok(c) => {
-                    if !handle_control(
-                        c,
-                        pipeline,
-                        subtask,
-                        &mut reader,
-                        &outputs,
-                        &mut control,
-                        &events,
-                    )
-                    .await?
-                    {
-                        return Ok(());
+            // Control messages first: checkpoints are taken between batches.
+            loop {
+                match self.control.try_recv() {
+                    Ok(c) => {
+                        if self.handle(c).await? == Flow::Stop {
+                            return Ok(());
+                        }
                     }
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => return Ok(()),
                 }
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => return Ok(()),
             }
-        }
-        match reader.poll_next().await? {
-            ReadEvent::Batch(b) => {
-                let n = b.num_rows() as u64;
-                metrics.source.records.fetch_add(n, Ordering::Relaxed);
-                metrics
-                    .bytes_in
-                    .fetch_add(b.byte_size() as u64, Ordering::Relaxed);
-                if let Some(out) = transform.apply(b)? {
-                    metrics
-                        .rows_out
-                        .fetch_add(out.num_rows() as u64, Ordering::Relaxed);
-                    metrics
-                        .bytes_out
-                        .fetch_add(out.byte_size() as u64, Ordering::Relaxed);
-                    let target = if outputs.len() == 1 {
-                        0
-                    } else if forward {
-                        subtask
-                    } else {
-                        rr = (rr + 1) % outputs.len();
-                        rr
-                    };
-                    if outputs[target]
-                        .send(Tagged {
-                            from: subtask,
+            match self.reader.poll_next().await? {
+                ReadEvent::Batch(b) => {
+                    let m = &self.metrics;
+                    m.source
+                        .records
+                        .fetch_add(b.num_rows() as u64, Ordering::Relaxed);
+                    m.bytes_in
+                        .fetch_add(b.byte_size() as u64, Ordering::Relaxed);
+                    if let Some(out) = self.transform.apply(b)? {
+                        m.rows_out
+                            .fetch_add(out.num_rows() as u64, Ordering::Relaxed);
+                        m.bytes_out
+                            .fetch_add(out.byte_size() as u64, Ordering::Relaxed);
+                        let target = if n_out == 1 {
+                            0
+                        } else if forward {
+                            self.subtask
+                        } else {
+                            rr = (rr + 1) % n_out;
+                            rr
+                        };
+                        let msg = Tagged {
+                            from: self.subtask,
                             msg: DataMsg::Batch(out),
-                        })
-                        .await
-                        .is_err()
+                        };
+                        if self.outputs[target].send(msg).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+                ReadEvent::Idle => {
+                    if self
+                        .wait_control(tokio::time::Instant::now() + IDLE_WAIT)
+                        .await?
+                        == Flow::Stop
                     {
                         return Ok(());
                     }
                 }
-            }
-            ReadEvent::Idle => {
-                tokio::select! {
-                    c = control.recv() => match c {
-                        Some(c) => {
-                            if !handle_control(c, pipeline, subtask, &mut reader, &outputs, &mut control, &events).await? {
-                                return Ok(());
-                            }
-                        }
-                        None => return Ok(()),
-                    },
-                    _ = tokio::time::sleep(IDLE_WAIT) => {}
-                }
-            }
-            ReadEvent::NeedSplits => {
-                let _ = events.send(Event::SplitRequest { pipeline, subtask });
-                loop {
-                    let Some(c) = control.recv().await else {
-                        return Ok(());
-                    };
-                    match c {
-                        Control::Assign(SplitAssignment::Splits(s)) => {
-                            reader.add_splits(s)?;
-                            break;
-                        }
-                        Control::Assign(SplitAssignment::NoMoreSplits) => {
-                            reader.no_more_splits();
-                            break;
-                        }
-                        Control::Assign(SplitAssignment::NotYet) => {
-                            // ask again after a pause, staying responsive to checkpoints
+                ReadEvent::NeedSplits => {
+                    self.request = Request::Waiting;
+                    let _ = self.events.send(Event::SplitRequest {
+                        pipeline: self.pipeline,
+                        subtask: self.subtask,
+                    });
+                    // Wait for the answer, taking part in checkpoints meanwhile (the answer may
+                    // arrive while the reader is paused for a checkpoint).
+                    while self.request != Request::None {
+                        if self.request == Request::NotYet {
                             let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
-                            loop {
-                                tokio::select! {
-                                    c = control.recv() => match c {
-                                        Some(c) => {
-                                            if !handle_control(c, pipeline, subtask, &mut reader, &outputs, &mut control, &events).await? {
-                                                return Ok(());
-                                            }
-                                        }
-                                        None => return Ok(()),
-                                    },
-                                    _ = tokio::time::sleep_until(deadline) => break,
+                            while tokio::time::Instant::now() < deadline {
+                                if self.wait_control(deadline).await? == Flow::Stop {
+                                    return Ok(());
                                 }
                             }
-                            let _ = events.send(Event::SplitRequest { pipeline, subtask });
+                            self.request = Request::Waiting;
+                            let _ = self.events.send(Event::SplitRequest {
+                                pipeline: self.pipeline,
+                                subtask: self.subtask,
+                            });
+                            continue;
                         }
-                        other => {
-                            if !handle_control(
-                                other,
-                                pipeline,
-                                subtask,
-                                &mut reader,
-                                &outputs,
-                                &mut control,
-                                &events,
-                            )
-                            .await?
-                            {
-                                return Ok(());
-                            }
+                        let Some(c) = self.control.recv().await else {
+                            return Ok(());
+                        };
+                        if self.handle(c).await? == Flow::Stop {
+                            return Ok(());
                         }
                     }
                 }
-            }
-            ReadEvent::End => {
-                for o in &outputs {
-                    let _ = o
-                        .send(Tagged {
-                            from: subtask,
-                            msg: DataMsg::End,
-                        })
-                        .await;
+                ReadEvent::End => {
+                    for o in &self.outputs {
+                        let _ = o
+                            .send(Tagged {
+                                from: self.subtask,
+                                msg: DataMsg::End,
+                            })
+                            .await;
+                    }
+                    self.reader.close().await?;
+                    let _ = self.events.send(Event::SourceFinished {
+                        pipeline: self.pipeline,
+                        subtask: self.subtask,
+                    });
+                    return Ok(());
                 }
-                reader.close().await?;
-                let _ = events.send(Event::SourceFinished { pipeline, subtask });
-                return Ok(());
             }
         }
     }
-}
 
-fn reader_parallelism(m: &PipelineMetrics) -> usize {
-    m.source_parallelism
-}
+    /// Handle control messages until `deadline` (at most one message).
+    async fn wait_control(&mut self, deadline: tokio::time::Instant) -> RuntimeResult<Flow> {
+        tokio::select! {
+            c = self.control.recv() => match c {
+                Some(c) => self.handle(c).await,
+                None => Ok(Flow::Stop),
+            },
+            _ = tokio::time::sleep_until(deadline) => Ok(Flow::Continue),
+        }
+    }
 
-/// Handle a control message; false when the reader must stop.
-async fn handle_control(
-    c: Control,
-    pipeline: usize,
-    subtask: usize,
-    reader: &mut Box<dyn headrace_sdk::source::SourceReader>,
-    outputs: &[mpsc::Sender<Tagged>],
-    control: &mut mpsc::UnboundedReceiver<Control>,
-    events: &mpsc::UnboundedSender<Event>,
-) -> RuntimeResult<bool> {
-    match c {
-        Control::Checkpoint(id) => {
-            let splits = reader.snapshot_state(id)?;
-            let _ = events.send(Event::SourceAck {
-                pipeline,
-                subtask,
-                checkpoint: id,
-                splits,
-            });
-            for o in outputs {
-                if o.send(Tagged {
-                    from: subtask,
-                    msg: DataMsg::Barrier(id),
-                })
-                .await
-                .is_err()
-                {
-                    return Ok(false);
+    fn assign(&mut self, a: SplitAssignment) -> RuntimeResult<()> {
+        match a {
+            SplitAssignment::Splits(s) => {
+                self.reader.add_splits(s)?;
+                self.request = Request::None;
+            }
+            SplitAssignment::NoMoreSplits => {
+                self.reader.no_more_splits();
+                self.request = Request::None;
+            }
+            SplitAssignment::NotYet => self.request = Request::NotYet,
+        }
+        Ok(())
+    }
+
+    async fn handle(&mut self, c: Control) -> RuntimeResult<Flow> {
+        match c {
+            Control::Checkpoint(id) => {
+                let splits = self.reader.snapshot_state(id)?;
+                let _ = self.events.send(Event::SourceAck {
+                    pipeline: self.pipeline,
+                    subtask: self.subtask,
+                    checkpoint: id,
+                    splits,
+                });
+                for o in &self.outputs {
+                    let barrier = Tagged {
+                        from: self.subtask,
+                        msg: DataMsg::Barrier(id),
+                    };
+                    if o.send(barrier).await.is_err() {
+                        return Ok(Flow::Stop);
+                    }
+                }
+                // Paused until the checkpoint is complete.
+                loop {
+                    match self.control.recv().await {
+                        Some(Control::Resume) => return Ok(Flow::Continue),
+                        Some(Control::Stop) | None => return Ok(Flow::Stop),
+                        Some(Control::Complete(cid)) => {
+                            self.reader.notify_checkpoint_complete(cid).await?
+                        }
+                        Some(Control::Assign(a)) => self.assign(a)?,
+                        Some(Control::Checkpoint(_)) => {}
+                    }
                 }
             }
-            // Pause until the checkpoint is complete.
-            loop {
-                match control.recv().await {
-                    Some(Control::Resume) => return Ok(true),
-                    Some(Control::Stop) | None => return Ok(false),
-                    Some(Control::Complete(cid)) => reader.notify_checkpoint_complete(cid).await?,
-                    Some(Control::Assign(a)) => match a {
-                        SplitAssignment::Splits(s) => reader.add_splits(s)?,
-                        SplitAssignment::NoMoreSplits => reader.no_more_splits(),
-                        SplitAssignment::NotYet => {}
-                    },
-                    Some(Control::Checkpoint(_)) => {}
-                }
+            Control::Complete(id) => {
+                self.reader.notify_checkpoint_complete(id).await?;
+                Ok(Flow::Continue)
             }
-        }
-        Control::Complete(id) => {
-            reader.notify_checkpoint_complete(id).await?;
-            Ok(true)
-        }
-        Control::Stop => Ok(false),
-        Control::Resume => Ok(true),
-        Control::Assign(a) => {
-            match a {
-                SplitAssignment::Splits(s) => reader.add_splits(s)?,
-                SplitAssignment::NoMoreSplits => reader.no_more_splits(),
-                SplitAssignment::NotYet => {}
+            Control::Stop => Ok(Flow::Stop),
+            Control::Resume => Ok(Flow::Continue),
+            Control::Assign(a) => {
+                self.assign(a)?;
+                Ok(Flow::Continue)
             }
-            Ok(true)
         }
     }
 }

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use headrace_sdk::changelog::ChangelogMode;
 use headrace_sdk::sink::DynamicSink;
 use headrace_sdk::source::DynamicSource;
 use tokio::sync::mpsc;
@@ -77,7 +78,8 @@ impl Job {
         self
     }
 
-    /// Default parallelism for sources and sinks that do not set their own.
+    /// Default parallelism for sources and sinks that do not set their own (applies to every
+    /// pipeline of the job, whenever it is called).
     pub fn parallelism(mut self, p: usize) -> Self {
         self.parallelism = Some(p.max(1));
         self
@@ -104,7 +106,13 @@ impl Job {
         if let Some(e) = self.error {
             return Err(e);
         }
-        execute(self.pipelines, self.opts, metrics, stop).await
+        let p = self.parallelism.unwrap_or(1);
+        let mut pipelines = self.pipelines;
+        for pl in pipelines.iter_mut() {
+            pl.source_parallelism = pl.source.parallelism().unwrap_or(p).max(1);
+            pl.sink_parallelism = pl.sink.parallelism().unwrap_or(p).max(1);
+        }
+        execute(pipelines, self.opts, metrics, stop).await
     }
 }
 
@@ -132,15 +140,27 @@ impl PipelineBuilder {
             sink.consumed_schema(),
         ) {
             Ok(t) => {
-                let p = job.parallelism.unwrap_or(1);
+                if self.source.changelog_mode() != ChangelogMode::InsertOnly
+                    && sink.changelog_mode() == ChangelogMode::InsertOnly
+                {
+                    if job.error.is_none() {
+                        job.error = Some(crate::RuntimeError::Plan(format!(
+                            "source '{}' produces updates and deletes, which the insert-only sink '{}' cannot consume",
+                            self.source_name,
+                            name.into()
+                        )));
+                    }
+                    return job;
+                }
+                // parallelism is resolved when the job executes
                 job.pipelines.push(Pipeline {
                     index,
                     source_table: self.source_name,
-                    source_parallelism: self.source.parallelism().unwrap_or(p),
+                    source_parallelism: 1,
                     source: self.source,
                     transform: Arc::new(t),
                     sink_table: name.into(),
-                    sink_parallelism: sink.parallelism().unwrap_or(p),
+                    sink_parallelism: 1,
                     sink,
                 });
             }

@@ -356,3 +356,34 @@ async fn stop_takes_a_final_checkpoint_and_commits_everything_read() {
     assert_eq!(ids.len(), 20, "{ids:?}");
     assert!(ids.iter().all(|i| i % 1_000_000 >= 50));
 }
+
+/// Split requests racing with frequent checkpoints: the answer may reach a reader while it is
+/// paused for a checkpoint; the job must still end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_assignment_during_checkpoint_pause_does_not_hang() {
+    for round in 0..15 {
+        let out = sink("id BIGINT");
+        let src = Counting {
+            count: 30,
+            unbounded: false,
+            fail_at: None,
+            panic_at: None,
+        };
+        let (_tx, rx) = tokio::sync::mpsc::channel(1);
+        let job = Job::new()
+            .parallelism(4)
+            .checkpoint_interval(Duration::from_millis(1))
+            .from_source("numbers", Arc::new(src))
+            .sink_to("out", Arc::new(out.clone()));
+        let r = tokio::time::timeout(
+            Duration::from_secs(20),
+            job.execute_with(Arc::new(JobMetrics::default()), rx),
+        )
+        .await;
+        let summary = r
+            .unwrap_or_else(|_| panic!("round {round}: the job hung"))
+            .unwrap();
+        assert_eq!(summary.outcome, JobOutcome::Finished);
+        assert_eq!(out.committed.lock().unwrap().len(), 120, "round {round}");
+    }
+}

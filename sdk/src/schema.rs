@@ -252,7 +252,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.columns.len(), 3);
-        assert_eq!(s.physical_arrow_schema().field(0).is_nullable(), false);
+        assert!(!s.physical_arrow_schema().field(0).is_nullable());
         assert!(TableSchema::parse_columns("a INT, a STRING")
             .unwrap_err()
             .to_string()

@@ -51,7 +51,7 @@ impl From<DeliveryGuaranteeOption> for DeliveryGuarantee {
 /// Counters a sink updates; the runner shows them.
 #[derive(Debug, Default)]
 pub struct SinkMetrics {
-    /// Records written.
+    /// Records written; counted by the runner, connectors leave it alone.
     pub records: AtomicU64,
     /// Bytes written to the external system.
     pub bytes: AtomicU64,

@@ -60,7 +60,7 @@ pub enum ReadEvent {
 /// Counters a source updates; the runner shows them.
 #[derive(Debug, Default)]
 pub struct SourceMetrics {
-    /// Records emitted.
+    /// Records emitted; counted by the runner, connectors leave it alone.
     pub records: AtomicU64,
     /// Bytes read from the external system.
     pub bytes: AtomicU64,

@@ -548,7 +548,9 @@ impl Node {
                 precision,
                 scale,
             } => {
-                let v: Vec<i128> = (0..n).map(|j| s.wrapping_add(i128::from(idx(j)).wrapping_mul(*step))).collect();
+                let v: Vec<i128> = (0..n)
+                    .map(|j| s.wrapping_add(i128::from(idx(j)).wrapping_mul(*step)))
+                    .collect();
                 Arc::new(
                     Decimal128Array::try_new(ScalarBuffer::from(v), nulls)?
                         .with_precision_and_scale(*precision, *scale)?,

@@ -356,9 +356,19 @@ fn widest_decimals() {
     let all = concat(&futures_lite_block_on(run(&source, 1, 1000)).concat());
     let limit = 10i128.pow(38);
     for c in 0..2 {
-        let a = all.column(c).as_any().downcast_ref::<Decimal128Array>().unwrap();
+        let a = all
+            .column(c)
+            .as_any()
+            .downcast_ref::<Decimal128Array>()
+            .unwrap();
         assert!(a.values().iter().all(|v| -limit < *v && *v < limit));
-        assert!(a.values().iter().any(|v| *v < -limit / 2), "negative half reached");
-        assert!(a.values().iter().any(|v| *v > limit / 2), "positive half reached");
+        assert!(
+            a.values().iter().any(|v| *v < -limit / 2),
+            "negative half reached"
+        );
+        assert!(
+            a.values().iter().any(|v| *v > limit / 2),
+            "positive half reached"
+        );
     }
 }
