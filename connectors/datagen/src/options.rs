@@ -26,20 +26,19 @@ headrace_sdk::option_enum! {
 pub const ROWS_PER_SECOND: ConfigOption<i64> = ConfigOption::new("rows-per-second")
     .default_value("10000")
     .description(
-        "Rows per second to control the emit rate, over all parallel subtasks together \
-         (each subtask emits its share).",
+        "Upper bound on the rows emitted each second by the whole source; each reader \
+         takes an equal share.",
     );
 
 /// `number-of-rows`: the total number of rows; unbounded when absent.
 pub const NUMBER_OF_ROWS: ConfigOption<i64> = ConfigOption::new("number-of-rows").description(
-    "Total number of rows to emit. By default, the source is unbounded (unless a field is a \
-     sequence).",
+    "How many rows the source emits before it ends. Without it the source runs forever, \
+     unless a sequence field runs out first.",
 );
 
 /// `scan.parallelism`: the number of readers.
 pub const SCAN_PARALLELISM: ConfigOption<i32> = ConfigOption::new("scan.parallelism").description(
-    "Defines the parallelism of the datagen source. By default, the global default \
-         parallelism is used.",
+    "Number of parallel readers for this source; 'parallelism.default' applies when unset.",
 );
 
 /// `headrace.seed` (Headrace extension): seed of the random generators.
@@ -54,57 +53,57 @@ pub const SEED: ConfigOption<i64> = ConfigOption::new("headrace.seed").descripti
 /// `fields.#.kind`: `random` (default) or `sequence`.
 pub const FIELD_KIND: ConfigOption<FieldKind> = ConfigOption::new("fields.#.kind")
     .default_value("random")
-    .description("Generator of this '#' field. Can be 'sequence' or 'random'.");
+    .description("How column '#' is filled: 'random' values or a 'sequence' from start to end.");
 
 /// `fields.#.min`: the smallest random value (numeric types).
 pub const FIELD_MIN: ConfigOption<String> = ConfigOption::new("fields.#.min").description(
-    "Minimum value to generate for fields of kind 'random', written in the field's type \
-     (numeric types only). Default: the minimum value of the type.",
+    "Lower bound (inclusive) of random values of a numeric column, written as a value of its \
+     type; the type's smallest value when unset.",
 );
 
 /// `fields.#.max`: the largest random value (numeric types).
 pub const FIELD_MAX: ConfigOption<String> = ConfigOption::new("fields.#.max").description(
-    "Maximum value to generate for fields of kind 'random', written in the field's type \
-     (numeric types only). Default: the maximum value of the type.",
+    "Upper bound (inclusive) of random values of a numeric column, written as a value of its \
+     type; the type's largest value when unset.",
 );
 
 /// `fields.#.max-past`: how far in the past random timestamps may lie.
 pub const FIELD_MAX_PAST: ConfigOption<Duration> = ConfigOption::new("fields.#.max-past")
     .default_value("0 ms")
     .description(
-        "Maximum past relative to the current timestamp of the local machine to generate for \
-         timestamp fields of kind 'random' (TIMESTAMP, TIMESTAMP_LTZ).",
+        "For random TIMESTAMP and TIMESTAMP_LTZ columns: values fall between this long before \
+         the machine's current time and the current time.",
     );
 
 /// `fields.#.length`: string/bytes length, or collection size.
 pub const FIELD_LENGTH: ConfigOption<i32> = ConfigOption::new("fields.#.length")
     .default_value("100")
     .description(
-        "Size or length of the collection for generating varchar/string/varbinary/bytes (default \
-         100, at most the declared length) and array/map/multiset types (default 3). CHAR(n) \
-         and BINARY(n) always have length n.",
+        "Length of generated VARCHAR/STRING/VARBINARY/BYTES values (100 when unset, capped by \
+         the declared length), or number of elements of ARRAY/MAP/MULTISET values (3 when \
+         unset). CHAR(n) and BINARY(n) values always have n characters or bytes.",
     );
 
 /// `fields.#.var-len`: variable-length strings and bytes.
 pub const FIELD_VAR_LEN: ConfigOption<bool> = ConfigOption::new("fields.#.var-len")
     .default_value("false")
     .description(
-        "Whether to generate variable-length data (lengths uniform between 1 and \
-         'fields.#.length'); only for variable-length types (VARCHAR, STRING, VARBINARY, BYTES).",
+        "Draw each value's length uniformly between 1 and 'fields.#.length' instead of always \
+         using that length (VARCHAR, STRING, VARBINARY, BYTES only).",
     );
 
 /// `fields.#.start`: first value of a sequence.
 pub const FIELD_START: ConfigOption<String> = ConfigOption::new("fields.#.start")
-    .description("Start value of sequence generator (inclusive), written in the field's type.");
+    .description("First value (inclusive) of a sequence column, written as a value of its type.");
 
 /// `fields.#.end`: last value of a sequence.
 pub const FIELD_END: ConfigOption<String> = ConfigOption::new("fields.#.end")
-    .description("End value of sequence generator (inclusive), written in the field's type.");
+    .description("Last value (inclusive) of a sequence column, written as a value of its type.");
 
 /// `fields.#.null-rate`: the share of NULL values.
 pub const FIELD_NULL_RATE: ConfigOption<f64> = ConfigOption::new("fields.#.null-rate")
     .default_value("0")
-    .description("The proportion of null values, between 0 and 1.");
+    .description("Share of NULL values in the column, from 0 (none) to 1 (all).");
 
 /// Every option the datagen connector accepts besides `connector`.
 pub fn option_set() -> OptionSet {
