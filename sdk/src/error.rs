@@ -233,6 +233,19 @@ impl Error {
         }
     }
 
+    /// A user error (configuration or data) with its underlying cause.
+    pub fn user_with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Connector {
+            message: message.into(),
+            domain: ErrorDomain::User,
+            retry: Retry::No,
+            source: Some(Box::new(source)),
+        }
+    }
+
     /// An external-system error that may go away on retry.
     pub fn external(
         message: impl Into<String>,

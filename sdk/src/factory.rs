@@ -105,8 +105,13 @@ pub trait ConnectorFactory: Send + Sync {
     fn identifier(&self) -> &'static str;
     /// One line describing the connector.
     fn description(&self) -> &'static str;
-    /// Options, required and optional.
+    /// Options, required and optional (all of them, for docs and generated wrappers).
     fn options(&self) -> OptionSet;
+    /// The options that apply when the table is used as a source or as a sink, when they differ
+    /// (as with Flink's separate source and sink factories). Defaults to [`ConnectorFactory::options`].
+    fn options_for(&self, _usage: Usage) -> OptionSet {
+        self.options()
+    }
     /// Where formats are chosen (empty for connectors without formats).
     fn format_slots(&self) -> Vec<FormatSlot> {
         Vec::new()
@@ -158,7 +163,10 @@ pub fn validate_table(
         "table '{table_name}' (connector '{}')",
         factory.identifier()
     );
-    let own = factory.options();
+    let own = match usage {
+        Some(u) => factory.options_for(u),
+        None => factory.options(),
+    };
     let mut format_sets: Vec<(String, OptionSet)> = Vec::new();
     for slot in factory.format_slots() {
         let d = slot.option.descriptor();
@@ -206,6 +214,18 @@ pub fn validate_table(
                     if keys.is_empty() { "none".to_string() } else { keys.join(", ") }
                 )));
             };
+            if let Ok(offered) = crate::types::DataType::parse(spec.data_type) {
+                let (from_t, to_t) = match usage {
+                    Some(Usage::Sink) => (&c.data_type, &offered),
+                    _ => (&offered, &c.data_type),
+                };
+                if !crate::types::castable(from_t, to_t) {
+                    return Err(Error::Schema(format!(
+                        "{context}: column '{}' is declared {} but metadata key '{key}' is {}; declare it {} (or a type it casts to)",
+                        c.name, c.data_type, spec.data_type, spec.data_type
+                    )));
+                }
+            }
             if usage == Some(Usage::Source) && !spec.readable {
                 return Err(Error::Schema(format!(
                     "{context}: metadata key '{key}' (column '{}') can only be written",
@@ -221,4 +241,148 @@ pub fn validate_table(
         }
     }
     Ok(Options::new(context, raw.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::ConfigOption;
+
+    struct Fake;
+    const TOPIC: ConfigOption<String> = ConfigOption::new("topic");
+    const GROUP: ConfigOption<String> = ConfigOption::new("properties.group.id");
+
+    impl ConnectorFactory for Fake {
+        fn identifier(&self) -> &'static str {
+            "fake"
+        }
+        fn description(&self) -> &'static str {
+            "fake"
+        }
+        fn options(&self) -> OptionSet {
+            OptionSet::new().required(TOPIC).optional(GROUP)
+        }
+        fn options_for(&self, usage: Usage) -> OptionSet {
+            match usage {
+                Usage::Source => self.options(),
+                Usage::Sink => OptionSet::new().required(TOPIC),
+            }
+        }
+        fn metadata(&self) -> Vec<MetadataSpec> {
+            vec![MetadataSpec {
+                key: "offset",
+                data_type: "BIGINT NOT NULL",
+                description: "offset",
+                readable: true,
+                writable: false,
+            }]
+        }
+        fn supports_source(&self) -> bool {
+            true
+        }
+        fn supports_sink(&self) -> bool {
+            true
+        }
+    }
+
+    fn raw(pairs: &[(&str, &str)]) -> RawOptions {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn metadata_keys_types_and_directions() {
+        let r = Registry::new();
+        let opts = raw(&[("connector", "fake"), ("topic", "t")]);
+        let ok = TableSchema::parse_columns("v STRING, o BIGINT METADATA FROM 'offset' VIRTUAL")
+            .unwrap();
+        validate_table(&r, &Fake, "t", &ok, &opts, Some(Usage::Source)).unwrap();
+        validate_table(&r, &Fake, "t", &ok, &opts, Some(Usage::Sink)).unwrap();
+
+        let typo = TableSchema::parse_columns("v STRING, o BIGINT METADATA FROM 'ofset'").unwrap();
+        let e = validate_table(&r, &Fake, "t", &typo, &opts, Some(Usage::Source))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Did you mean 'offset'?"), "{e}");
+
+        let bad_type =
+            TableSchema::parse_columns("v STRING, o ARRAY<INT> METADATA FROM 'offset'").unwrap();
+        let e = validate_table(&r, &Fake, "t", &bad_type, &opts, Some(Usage::Source))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("declared ARRAY<INT>") && e.contains("BIGINT"),
+            "{e}"
+        );
+
+        let persisted =
+            TableSchema::parse_columns("v STRING, o BIGINT METADATA FROM 'offset'").unwrap();
+        let e = validate_table(&r, &Fake, "t", &persisted, &opts, Some(Usage::Sink))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("read-only") && e.contains("VIRTUAL"), "{e}");
+    }
+
+    #[test]
+    fn options_per_usage() {
+        let r = Registry::new();
+        let s = TableSchema::parse_columns("v STRING").unwrap();
+        let opts = raw(&[
+            ("connector", "fake"),
+            ("topic", "t"),
+            ("properties.group.id", "g"),
+        ]);
+        validate_table(&r, &Fake, "t", &s, &opts, Some(Usage::Source)).unwrap();
+        let e = validate_table(&r, &Fake, "t", &s, &opts, Some(Usage::Sink))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unsupported option 'properties.group.id'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_format_is_named() {
+        struct WithFormat;
+        const FORMAT: ConfigOption<String> = ConfigOption::new("format");
+        impl ConnectorFactory for WithFormat {
+            fn identifier(&self) -> &'static str {
+                "wf"
+            }
+            fn description(&self) -> &'static str {
+                "wf"
+            }
+            fn options(&self) -> OptionSet {
+                OptionSet::new().required(FORMAT)
+            }
+            fn format_slots(&self) -> Vec<FormatSlot> {
+                vec![FormatSlot { option: FORMAT }]
+            }
+            fn supports_source(&self) -> bool {
+                true
+            }
+            fn supports_sink(&self) -> bool {
+                false
+            }
+        }
+        let r = Registry::new();
+        let s = TableSchema::parse_columns("v STRING").unwrap();
+        let e = validate_table(
+            &r,
+            &WithFormat,
+            "t",
+            &s,
+            &raw(&[("connector", "wf"), ("format", "jsn")]),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("'format'") && e.contains("no format named 'jsn'"),
+            "{e}"
+        );
+    }
 }

@@ -116,7 +116,8 @@ impl TableSchema {
         }
     }
 
-    /// Parse a column list such as `id BIGINT NOT NULL, name STRING` (physical columns only).
+    /// Parse a column list such as `id BIGINT NOT NULL, name STRING, off BIGINT METADATA FROM
+    /// 'offset' VIRTUAL` (physical and metadata columns).
     pub fn parse_columns(spec: &str) -> Result<Self> {
         let dialect = sqlparser::dialect::GenericDialect {};
         let mut p = sqlparser::parser::Parser::new(&dialect)
@@ -130,12 +131,41 @@ impl TableSchema {
             let mut pending = 0;
             let t = crate::types::parse_data_type(&mut p, &mut pending)
                 .map_err(|e| Error::Schema(format!("column '{}': {e}", name.value)))?;
-            cols.push((name.value, t));
+            let is_word = |p: &sqlparser::parser::Parser<'_>, w: &str| matches!(&p.peek_token().token, sqlparser::tokenizer::Token::Word(x) if x.value.eq_ignore_ascii_case(w));
+            if is_word(&p, "METADATA") {
+                p.next_token();
+                let key = if is_word(&p, "FROM") {
+                    p.next_token();
+                    Some(
+                        p.parse_literal_string()
+                            .map_err(|e| Error::Schema(format!("column '{}': {e}", name.value)))?,
+                    )
+                } else {
+                    None
+                };
+                let is_virtual = is_word(&p, "VIRTUAL");
+                if is_virtual {
+                    p.next_token();
+                }
+                cols.push(Column::metadata(name.value, t, key.as_deref(), is_virtual));
+            } else {
+                cols.push(Column::physical(name.value, t));
+            }
             if !p.consume_token(&sqlparser::tokenizer::Token::Comma) {
                 break;
             }
         }
-        let schema = Self::physical(cols);
+        let next = p.peek_token();
+        if next.token != sqlparser::tokenizer::Token::EOF {
+            return Err(Error::Schema(format!(
+                "unexpected '{}' in the column list",
+                next.token
+            )));
+        }
+        let schema = TableSchema {
+            columns: cols,
+            ..Default::default()
+        };
         schema.validate()?;
         Ok(schema)
     }
@@ -260,6 +290,18 @@ mod tests {
         let mut s2 = s.clone();
         s2.primary_key = vec!["nope".into()];
         assert!(s2.validate().unwrap_err().to_string().contains("'nope'"));
+    }
+
+    #[test]
+    fn metadata_columns_in_column_lists() {
+        let s = TableSchema::parse_columns(
+            "v STRING, off BIGINT METADATA FROM 'offset' VIRTUAL, ts TIMESTAMP_LTZ(3) METADATA",
+        )
+        .unwrap();
+        assert_eq!(s.metadata_columns().count(), 2);
+        assert_eq!(s.columns[1].metadata_key(), Some("offset"));
+        assert_eq!(s.columns[2].metadata_key(), Some("ts"));
+        assert!(TableSchema::parse_columns("a INT b INT").is_err());
     }
 
     #[test]

@@ -224,6 +224,35 @@ impl DataType {
     }
 }
 
+/// Whether values of type `from` can be cast to `to` (as Flink's explicit CAST allows): within a
+/// family (numbers, character strings, binary strings, timestamps and dates), anything to a string,
+/// strings to any non-nested type, and nested types to the same kind of nested type.
+pub fn castable(from: &DataType, to: &DataType) -> bool {
+    use LogicalType as L;
+    let family = |l: &L| -> u8 {
+        match l {
+            L::Boolean => 1,
+            L::TinyInt
+            | L::SmallInt
+            | L::Int
+            | L::BigInt
+            | L::Float
+            | L::Double
+            | L::Decimal { .. } => 2,
+            L::Char(_) | L::VarChar(_) => 3,
+            L::Binary(_) | L::VarBinary(_) => 4,
+            L::Date | L::Timestamp(_) | L::TimestampLtz(_) => 5,
+            L::Time(_) => 6,
+            L::Array(_) => 7,
+            L::Map(..) => 8,
+            L::Multiset(_) => 9,
+            L::Row(_) => 10,
+        }
+    };
+    let (f, t) = (family(&from.logical), family(&to.logical));
+    f == t || t == 3 || (f == 3 && t < 7) || (f == 2 && t == 1) || (f == 1 && t == 2)
+}
+
 fn field_type(f: &Field) -> Result<DataType> {
     Ok(DataType::from_arrow(f.data_type())?.with_nullable(f.is_nullable()))
 }
