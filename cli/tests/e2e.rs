@@ -79,10 +79,12 @@ fn bounded_job_with_filter_projection_and_computed_column() {
                 'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '1000',
                 'fields.name.length' = '5'
             );
-            CREATE TABLE snk (id BIGINT, x BIGINT, big BOOLEAN, n INT) WITH (
+            CREATE TABLE snk (id BIGINT, x BIGINT, big BOOLEAN, n INT, q DECIMAL(10, 2), f DOUBLE) WITH (
                 'connector' = 'commit-files', 'path' = '{}'
             );
-            INSERT INTO snk SELECT id, doubled + 1, id > 500, CHAR_LENGTH(name) FROM src WHERE id % 10 = 0;",
+            INSERT INTO snk SELECT id, doubled + 1, id > 500, CHAR_LENGTH(name),
+                CAST(id AS DECIMAL(10, 2)) / 4, CAST(id AS DOUBLE) * 10000
+            FROM src WHERE id % 10 = 0;",
             out.display()
         ),
     );
@@ -91,8 +93,8 @@ fn bounded_job_with_filter_projection_and_computed_column() {
     let mut lines = committed_lines(&out);
     lines.sort_by_key(|l| first_field(l));
     assert_eq!(lines.len(), 100);
-    assert_eq!(lines[0], "+I[10, 21, false, 5]");
-    assert_eq!(lines[99], "+I[1000, 2001, true, 5]");
+    assert_eq!(lines[0], "+I[10, 21, false, 5, 2.50, 100000.0]");
+    assert_eq!(lines[99], "+I[1000, 2001, true, 5, 250.00, 1.0E7]");
 }
 
 #[test]

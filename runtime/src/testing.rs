@@ -1,6 +1,6 @@
 //! `commit-files`: a small exactly-once sink that commits on checkpoints.
 //!
-//! Each writer appends rows (as Flink prints them, `+I[1, foo]`, one per line) to a hidden
+//! Each writer appends rows (as Flink prints them, `+I[1, 1.50, foo]`, one per line) to a hidden
 //! in-progress file under `<path>/.in-progress/`; at a checkpoint the file becomes a committable, and
 //! the committer renames it into `<path>/` once the checkpoint is complete. Renaming is idempotent, so
 //! a restart that commits the last checkpoint again does nothing twice, and in-progress files of
@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use headrace_sdk::prelude::*;
+use headrace_sdk::render::flink_row_string;
 use headrace_sdk::row::rows;
 use serde::{Deserialize, Serialize};
 
@@ -42,9 +43,24 @@ impl ConnectorFactory for CommitFilesFactory {
         true
     }
     fn create_sink(&self, ctx: &TableContext<'_>) -> Result<Arc<dyn DynamicSink>> {
+        let types = ctx
+            .schema
+            .physical_columns()
+            .chain(ctx.schema.metadata_columns().filter(|c| {
+                matches!(
+                    c.kind,
+                    headrace_sdk::schema::ColumnKind::Metadata {
+                        is_virtual: false,
+                        ..
+                    }
+                )
+            }))
+            .map(|c| c.data_type.clone())
+            .collect();
         Ok(Arc::new(CommitFilesSink {
             path: PathBuf::from(ctx.options.get(&PATH)?),
             schema: ctx.schema.consumed_arrow_schema(),
+            types,
         }))
     }
 }
@@ -52,6 +68,7 @@ impl ConnectorFactory for CommitFilesFactory {
 struct CommitFilesSink {
     path: PathBuf,
     schema: SchemaRef,
+    types: Vec<DataType>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -93,6 +110,7 @@ impl DynamicSink for CommitFilesSink {
             next_id: ctx.restored_checkpoint_id + 1,
             file: None,
             rows: 0,
+            types: self.types.clone(),
         }))
     }
     fn create_committer(&self) -> Result<Option<Box<dyn Committer>>> {
@@ -107,6 +125,7 @@ struct CommitFilesWriter {
     next_id: u64,
     file: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
     rows: u64,
+    types: Vec<DataType>,
 }
 
 impl CommitFilesWriter {
@@ -126,7 +145,8 @@ impl SinkWriter for CommitFilesWriter {
         }
         if let Some((p, f)) = self.file.as_mut() {
             for r in rows(&batch)? {
-                writeln!(f, "{r}").map_err(io(format!("cannot write {}", p.display())))?;
+                let line = flink_row_string(r, &self.types);
+                writeln!(f, "{line}").map_err(io(format!("cannot write {}", p.display())))?;
                 self.rows += 1;
             }
         }

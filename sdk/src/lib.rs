@@ -23,6 +23,7 @@ pub mod factory;
 pub mod format;
 pub mod options;
 pub mod registry;
+pub mod render;
 pub mod row;
 pub mod schema;
 pub mod sink;

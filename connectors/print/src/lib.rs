@@ -10,7 +10,7 @@
 //! The prefix is the `print-identifier`; when the sink runs with more than one subtask the subtask
 //! number (1-based) is appended, after a `:` if there is an identifier; a non-empty prefix ends with
 //! `"> "`. The row is rendered as Flink's `Row.toString()`: its kind (`+I`, `-U`, `+U`, `-D`) and
-//! its fields in brackets, each as its Java type prints it (see [`render`]).
+//! its fields in brackets, each as its Java type prints it (see `headrace_sdk::render`).
 //!
 //! | Option | Default | Type | Description |
 //! |---|---|---|---|
@@ -20,7 +20,6 @@
 
 pub mod factory;
 pub mod options;
-pub mod render;
 pub mod sink;
 
 use std::sync::Arc;

@@ -14,7 +14,7 @@ use headrace_sdk::{Error, Result};
 
 use crate::factory::PrintFactory;
 use crate::options::{PRINT_IDENTIFIER, SINK_PARALLELISM, STANDARD_ERROR};
-use crate::render::{needs_rewrite, to_flink};
+use headrace_sdk::render::{needs_rewrite, to_flink};
 
 headrace_sdk::connector_builder! {
     /// Builds a [`PrintSink`] with the same validation as DDL (`PrintSink::builder()`).

@@ -1,4 +1,5 @@
-//! Renders values exactly as Flink's print sink does, where the SDK's `Display for Row` differs.
+//! Renders values exactly as Flink prints rows (its print sink, `Row.toString()`), given the declared
+//! types, where the type-less `Display for Row` cannot.
 //!
 //! Flink prints rows through their Java external types: DECIMAL as `BigDecimal.toString()` (with
 //! its scale: `1.50`), FLOAT/DOUBLE as `Float/Double.toString()` (`1.0E7`, `Infinity`),
@@ -7,8 +8,22 @@
 //! are Arrow timestamps without zone), so those values are rendered here from the declared types
 //! and handed to `Display for Row` as text.
 
-use headrace_sdk::row::{Timestamp, Value};
-use headrace_sdk::types::{DataType, LogicalType};
+use crate::row::{Row, Timestamp, Value};
+use crate::types::{DataType, LogicalType};
+
+/// The row as Flink prints it (`+I[1.50, 1.0E7, 2024-01-01T00:00:00Z]`), given the declared types.
+pub fn flink_row_string(row: Row, types: &[DataType]) -> String {
+    if !types.iter().any(needs_rewrite) {
+        return row.to_string();
+    }
+    let values = row
+        .values
+        .into_iter()
+        .zip(types.iter())
+        .map(|(v, t)| to_flink(v, t))
+        .collect();
+    Row::of(row.kind, values).to_string()
+}
 
 /// Whether values of `t` (or nested in it) need [`to_flink`].
 pub fn needs_rewrite(t: &DataType) -> bool {
