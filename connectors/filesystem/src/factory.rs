@@ -1,0 +1,282 @@
+//! The filesystem connector factory: option validation and creation of sources and sinks.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::datatypes::{Schema, SchemaRef};
+use headrace_sdk::factory::{ConnectorFactory, FormatSlot, MetadataSpec, TableContext, Usage};
+use headrace_sdk::format::{Decoder, Encoder, FormatContext, FormatFactory};
+use headrace_sdk::options::OptionSet;
+use headrace_sdk::schema::TableSchema;
+use headrace_sdk::sink::DynamicSink;
+use headrace_sdk::source::DynamicSource;
+use headrace_sdk::{Error, Result};
+
+use crate::options::*;
+use crate::sink::{FileSink, RollingPolicy};
+use crate::source::FileSource;
+
+/// The identifier used in `'connector' = 'filesystem'`.
+pub const IDENTIFIER: &str = "filesystem";
+
+/// Metadata key: the file's full path.
+pub const META_PATH: &str = "file.path";
+/// Metadata key: the file's name.
+pub const META_NAME: &str = "file.name";
+/// Metadata key: the file's size in bytes.
+pub const META_SIZE: &str = "file.size";
+/// Metadata key: the file's last modification time.
+pub const META_MODIFICATION_TIME: &str = "file.modification-time";
+
+/// Creates [`FileSource`]s and [`FileSink`]s.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FileSystemFactory;
+
+impl ConnectorFactory for FileSystemFactory {
+    fn identifier(&self) -> &'static str {
+        IDENTIFIER
+    }
+
+    fn description(&self) -> &'static str {
+        "Reads files line by line (bounded, or watching a directory for new files) and writes \
+         partitioned part files exactly once, like Flink's filesystem connector."
+    }
+
+    fn options(&self) -> OptionSet {
+        all_options()
+    }
+
+    fn options_for(&self, usage: Usage) -> OptionSet {
+        match usage {
+            Usage::Source => source_options(),
+            Usage::Sink => sink_options(),
+        }
+    }
+
+    fn format_slots(&self) -> Vec<FormatSlot> {
+        vec![FORMAT_SLOT]
+    }
+
+    fn metadata(&self) -> Vec<MetadataSpec> {
+        vec![
+            MetadataSpec {
+                key: META_PATH,
+                data_type: "STRING NOT NULL",
+                description: "The full path of the file the row was read from.",
+                readable: true,
+                writable: false,
+            },
+            MetadataSpec {
+                key: META_NAME,
+                data_type: "STRING NOT NULL",
+                description: "The name of the file the row was read from (the last path element).",
+                readable: true,
+                writable: false,
+            },
+            MetadataSpec {
+                key: META_SIZE,
+                data_type: "BIGINT NOT NULL",
+                description: "The size in bytes of the file the row was read from.",
+                readable: true,
+                writable: false,
+            },
+            MetadataSpec {
+                key: META_MODIFICATION_TIME,
+                data_type: "TIMESTAMP_LTZ(3) NOT NULL",
+                description: "When the file the row was read from was last modified.",
+                readable: true,
+                writable: false,
+            },
+        ]
+    }
+
+    fn supports_source(&self) -> bool {
+        true
+    }
+
+    fn supports_sink(&self) -> bool {
+        true
+    }
+
+    fn create_source(&self, ctx: &TableContext<'_>) -> Result<Arc<dyn DynamicSource>> {
+        Ok(Arc::new(create_source(ctx)?))
+    }
+
+    fn create_sink(&self, ctx: &TableContext<'_>) -> Result<Arc<dyn DynamicSink>> {
+        Ok(Arc::new(create_sink(ctx)?))
+    }
+}
+
+/// A format chosen for a table, kept so that each reader or writer can create its own decoder
+/// or encoder.
+#[derive(Clone)]
+pub struct FormatHandle {
+    factory: Arc<dyn FormatFactory>,
+    ctx: FormatContext,
+}
+
+impl std::fmt::Debug for FormatHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FormatHandle")
+            .field("format", &self.factory.identifier())
+            .finish()
+    }
+}
+
+impl FormatHandle {
+    /// The format of `ctx`'s `format` option, reading and writing rows of `schema`.
+    fn new(ctx: &TableContext<'_>, schema: SchemaRef) -> Result<Self> {
+        let id = ctx.options.get(&FORMAT)?;
+        let factory = ctx.registry.format(&id)?;
+        Ok(FormatHandle {
+            factory,
+            ctx: FormatContext {
+                schema,
+                options: ctx.options.format_options("", &id),
+            },
+        })
+    }
+
+    /// A new decoder.
+    pub fn decoder(&self) -> Result<Box<dyn Decoder>> {
+        self.factory.create_decoder(&self.ctx)
+    }
+
+    /// A new encoder.
+    pub fn encoder(&self) -> Result<Box<dyn Encoder>> {
+        self.factory.create_encoder(&self.ctx)
+    }
+}
+
+/// Check the partition columns and return the schema of the columns stored in files (physical
+/// columns that are not partition columns).
+fn file_schema(ctx: &TableContext<'_>) -> Result<SchemaRef> {
+    let schema: &TableSchema = &ctx.schema;
+    for k in &schema.partition_keys {
+        match schema.column(k) {
+            Some(c) if c.is_physical() => {}
+            _ => {
+                return Err(Error::Schema(format!(
+                    "{}: partition column '{k}' must be a physical column of the table",
+                    ctx.options.context()
+                )))
+            }
+        }
+    }
+    let fields: Vec<_> = schema
+        .physical_columns()
+        .filter(|c| !schema.partition_keys.contains(&c.name))
+        .map(|c| c.data_type.to_arrow_field(&c.name))
+        .collect();
+    if fields.is_empty() {
+        return Err(Error::Schema(format!(
+            "{}: every physical column is a partition column; at least one column must be \
+             stored in the files",
+            ctx.options.context()
+        )));
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+fn positive(
+    ctx: &TableContext<'_>,
+    o: &headrace_sdk::options::ConfigOption<std::time::Duration>,
+) -> Result<std::time::Duration> {
+    let d = ctx.options.get(o)?;
+    if d.is_zero() {
+        return Err(ctx.options.invalid(
+            o,
+            ctx.options.raw().get(o.key()).cloned().unwrap_or_default(),
+            "the interval must be greater than 0",
+        ));
+    }
+    Ok(d)
+}
+
+fn default_name(ctx: &TableContext<'_>) -> Result<String> {
+    let n = ctx.options.get(&PARTITION_DEFAULT_NAME)?;
+    if n.is_empty() {
+        return Err(ctx.options.invalid(
+            &PARTITION_DEFAULT_NAME,
+            n,
+            "the default partition name must not be empty",
+        ));
+    }
+    Ok(n)
+}
+
+/// Create the source described by `ctx` (what [`FileSystemFactory::create_source`] does, typed).
+pub fn create_source(ctx: &TableContext<'_>) -> Result<FileSource> {
+    let o = &ctx.options;
+    let path = PathBuf::from(o.get(&PATH)?);
+    let monitor = if o.contains(&SOURCE_MONITOR_INTERVAL) {
+        Some(positive(ctx, &SOURCE_MONITOR_INTERVAL)?)
+    } else {
+        None
+    };
+    let regex = match o.get_optional(&SOURCE_PATH_REGEX_PATTERN)? {
+        Some(p) => Some(regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+            o.invalid(
+                &SOURCE_PATH_REGEX_PATTERN,
+                p.clone(),
+                format!("not a valid regular expression: {e}"),
+            )
+        })?),
+        None => None,
+    };
+    let file_schema = file_schema(ctx)?;
+    // Fail now, not in a reader, when the format cannot read these columns.
+    ctx.decoder(&FORMAT, file_schema.clone())?;
+    let format = FormatHandle::new(ctx, file_schema)?;
+    tracing::debug!(table = %ctx.table_name, path = %path.display(), ?monitor, "creating filesystem source");
+    FileSource::new(
+        path,
+        format,
+        &ctx.schema,
+        default_name(ctx)?,
+        monitor,
+        regex,
+    )
+}
+
+/// Create the sink described by `ctx` (what [`FileSystemFactory::create_sink`] does, typed).
+pub fn create_sink(ctx: &TableContext<'_>) -> Result<FileSink> {
+    let o = &ctx.options;
+    let path = PathBuf::from(o.get(&PATH)?);
+    let file_size = o.get(&SINK_ROLLING_POLICY_FILE_SIZE)?;
+    if file_size.bytes() == 0 {
+        return Err(o.invalid(
+            &SINK_ROLLING_POLICY_FILE_SIZE,
+            "0",
+            "the part file size must be greater than 0",
+        ));
+    }
+    let policy = RollingPolicy {
+        file_size: file_size.bytes(),
+        rollover_interval: positive(ctx, &SINK_ROLLING_POLICY_ROLLOVER_INTERVAL)?,
+        inactivity_interval: positive(ctx, &SINK_ROLLING_POLICY_INACTIVITY_INTERVAL)?,
+        check_interval: positive(ctx, &SINK_ROLLING_POLICY_CHECK_INTERVAL)?,
+    };
+    let parallelism = match o.get_optional(&SINK_PARALLELISM)? {
+        Some(p) if p < 1 => {
+            return Err(o.invalid(
+                &SINK_PARALLELISM,
+                p.to_string(),
+                "the parallelism must be at least 1; remove the option to use the default",
+            ))
+        }
+        other => other.map(|p| p as usize),
+    };
+    let file_schema = file_schema(ctx)?;
+    ctx.encoder(&FORMAT, file_schema.clone())?;
+    let format = FormatHandle::new(ctx, file_schema)?;
+    tracing::debug!(table = %ctx.table_name, path = %path.display(), "creating filesystem sink");
+    FileSink::new(
+        path,
+        format,
+        &ctx.schema,
+        default_name(ctx)?,
+        policy,
+        parallelism,
+    )
+}

@@ -1,0 +1,561 @@
+//! The filesystem sink: rows encoded one per line into hidden in-progress part files under
+//! `col=value/` partition directories, rolled by size and time, and made visible by the committer
+//! once the checkpoint covering them completes.
+//!
+//! Exactly once: at each checkpoint every open part file is closed and becomes a committable
+//! (`in-progress path → final path`); the committer renames it when the checkpoint completes,
+//! and does nothing when the final file already exists (so committing again after a restart is
+//! harmless). When writers start, subtask 0 deletes every in-progress file left below the path:
+//! the runner has already committed what the last completed checkpoint prepared, so what remains
+//! belongs to transactions no checkpoint covers, whose rows the source will replay.
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, RandomState};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use arrow::array::{Array, StringArray, UInt32Array};
+use arrow::compute::{cast, take_record_batch};
+use arrow::datatypes::{DataType as ArrowType, Schema, SchemaRef};
+use async_trait::async_trait;
+use headrace_sdk::changelog::{ChangelogBatch, ChangelogMode};
+use headrace_sdk::format::Encoder;
+use headrace_sdk::options::MemorySize;
+use headrace_sdk::schema::TableSchema;
+use headrace_sdk::sink::{
+    Committer, DeliveryGuarantee, DynamicSink, SinkMetrics, SinkWriter, WriterContext,
+};
+use headrace_sdk::state::VersionedBytes;
+use headrace_sdk::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::factory::{FileSystemFactory, FormatHandle};
+use crate::options::{
+    FORMAT, PARTITION_DEFAULT_NAME, PATH, SINK_PARALLELISM, SINK_ROLLING_POLICY_CHECK_INTERVAL,
+    SINK_ROLLING_POLICY_FILE_SIZE, SINK_ROLLING_POLICY_INACTIVITY_INTERVAL,
+    SINK_ROLLING_POLICY_ROLLOVER_INTERVAL,
+};
+use crate::partition::partition_dir;
+
+headrace_sdk::connector_builder! {
+    /// Builds a [`FileSink`] with the same validation as DDL (`FileSink::builder()`).
+    ///
+    /// ```no_run
+    /// # fn main() -> headrace_sdk::Result<()> {
+    /// use headrace_connector_filesystem::FileSink;
+    /// let sink = FileSink::builder()
+    ///     .columns("id BIGINT, name STRING, dt STRING")?
+    ///     .partitioned_by(["dt"])
+    ///     .path("/data/out")
+    ///     .format("csv")
+    ///     .build_sink()?;
+    /// # Ok(()) }
+    /// ```
+    pub struct FileSinkBuilder(FileSystemFactory) {
+        /// The directory written.
+        path: PATH as String,
+        /// The format of the lines.
+        format: FORMAT as String,
+        /// The directory name of NULL or empty partition values.
+        partition_default_name: PARTITION_DEFAULT_NAME as String,
+        /// Roll part files at this size.
+        rolling_file_size: SINK_ROLLING_POLICY_FILE_SIZE as MemorySize,
+        /// Roll part files open this long.
+        rolling_rollover_interval: SINK_ROLLING_POLICY_ROLLOVER_INTERVAL as Duration,
+        /// Roll part files idle this long.
+        rolling_inactivity_interval: SINK_ROLLING_POLICY_INACTIVITY_INTERVAL as Duration,
+        /// Check the time-based rules this often.
+        rolling_check_interval: SINK_ROLLING_POLICY_CHECK_INTERVAL as Duration,
+        /// The number of writers.
+        sink_parallelism: SINK_PARALLELISM as i32,
+    }
+}
+
+impl FileSinkBuilder {
+    /// The `PARTITIONED BY` columns (set after `columns` or `schema`).
+    pub fn partitioned_by<S: Into<String>>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
+        let keys = keys.into_iter().map(Into::into).collect();
+        self.state
+            .schema
+            .get_or_insert_with(TableSchema::default)
+            .partition_keys = keys;
+        self
+    }
+}
+
+/// The version of committables.
+const COMMITTABLE_VERSION: u32 = 1;
+const COMMITTABLE: &str = "filesystem committable";
+
+/// When part files are closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollingPolicy {
+    /// Close a part file once it holds this many bytes.
+    pub file_size: u64,
+    /// Close a part file open this long.
+    pub rollover_interval: Duration,
+    /// Close a part file that received nothing for this long.
+    pub inactivity_interval: Duration,
+    /// How often the two time rules are checked.
+    pub check_interval: Duration,
+}
+
+/// A sink writing partitioned part files.
+#[derive(Debug, Clone)]
+pub struct FileSink {
+    root: PathBuf,
+    format: FormatHandle,
+    consumed: SchemaRef,
+    partition_keys: Vec<String>,
+    partition_indices: Vec<usize>,
+    data_indices: Vec<usize>,
+    data_schema: SchemaRef,
+    default_name: String,
+    policy: RollingPolicy,
+    parallelism: Option<usize>,
+}
+
+impl FileSink {
+    /// A builder: `FileSink::builder().columns("a STRING")?.path("/x").format("csv")`.
+    pub fn builder() -> FileSinkBuilder {
+        FileSinkBuilder::default()
+    }
+
+    /// A sink writing below `root` with `format` (which encodes the non-partition columns of
+    /// `schema`).
+    pub fn new(
+        root: PathBuf,
+        format: FormatHandle,
+        schema: &TableSchema,
+        default_name: String,
+        policy: RollingPolicy,
+        parallelism: Option<usize>,
+    ) -> Result<Self> {
+        let consumed = schema.consumed_arrow_schema();
+        let mut partition_indices = Vec::new();
+        for k in &schema.partition_keys {
+            let i = consumed.index_of(k).map_err(|_| {
+                Error::Schema(format!(
+                    "filesystem sink: partition column '{k}' is not a written column"
+                ))
+            })?;
+            partition_indices.push(i);
+        }
+        let data_indices: Vec<usize> = (0..consumed.fields().len())
+            .filter(|i| !partition_indices.contains(i))
+            .collect();
+        let data_schema = Arc::new(Schema::new(
+            data_indices
+                .iter()
+                .map(|i| consumed.field(*i).clone())
+                .collect::<Vec<_>>(),
+        ));
+        Ok(FileSink {
+            root,
+            format,
+            consumed,
+            partition_keys: schema.partition_keys.clone(),
+            partition_indices,
+            data_indices,
+            data_schema,
+            default_name,
+            policy,
+            parallelism,
+        })
+    }
+}
+
+fn io(ctx: String) -> impl FnOnce(std::io::Error) -> Error {
+    move |e| Error::io(ctx, e)
+}
+
+/// Whether a file name is one of this sink's in-progress files.
+fn is_in_progress(name: &str) -> bool {
+    name.starts_with(".part-") && name.contains(".inprogress.")
+}
+
+/// Delete every in-progress part file below `root`; returns how many.
+fn remove_in_progress(root: &Path) -> Result<usize> {
+    let mut removed = 0;
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(format!("cannot list {}", d.display()), e)),
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => dirs.push(p),
+                Ok(t) if t.is_file() && is_in_progress(&name) => {
+                    tracing::info!(file = %p.display(), "filesystem sink: removing uncommitted in-progress file");
+                    std::fs::remove_file(&p)
+                        .map_err(io(format!("cannot remove {}", p.display())))?;
+                    removed += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(removed)
+}
+
+static UNIQUE: AtomicU64 = AtomicU64::new(0);
+
+/// A random id in UUID layout (not RFC 4122; unique enough for file names).
+fn uuid_ish() -> String {
+    let s = RandomState::new();
+    let seq = UNIQUE.fetch_add(1, Ordering::Relaxed);
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let a = s.hash_one((now, seq, std::process::id()));
+    let b = s.hash_one((a, seq));
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+impl DynamicSink for FileSink {
+    fn delivery_guarantee(&self) -> DeliveryGuarantee {
+        DeliveryGuarantee::ExactlyOnce
+    }
+
+    fn consumed_schema(&self) -> SchemaRef {
+        self.consumed.clone()
+    }
+
+    fn changelog_mode(&self) -> ChangelogMode {
+        ChangelogMode::InsertOnly
+    }
+
+    fn parallelism(&self) -> Option<usize> {
+        self.parallelism
+    }
+
+    fn create_writer(&self, ctx: WriterContext) -> Result<Box<dyn SinkWriter>> {
+        std::fs::create_dir_all(&self.root)
+            .map_err(io(format!("cannot create {}", self.root.display())))?;
+        if ctx.subtask == 0 {
+            let n = remove_in_progress(&self.root)?;
+            if n > 0 {
+                tracing::info!(
+                    removed = n,
+                    restored_checkpoint = ctx.restored_checkpoint_id,
+                    "filesystem sink: removed in-progress files no checkpoint covers"
+                );
+            }
+        }
+        Ok(Box::new(FileWriter {
+            sink: self.clone(),
+            encoder: self.format.encoder()?,
+            uuid: uuid_ish(),
+            subtask: ctx.subtask,
+            counter: 0,
+            open: BTreeMap::new(),
+            pending: Vec::new(),
+            last_check: Instant::now(),
+            metrics: ctx.metrics,
+        }))
+    }
+
+    fn create_committer(&self) -> Result<Option<Box<dyn Committer>>> {
+        Ok(Some(Box::new(FileCommitter)))
+    }
+}
+
+/// A part file to make visible: rename `in_progress` to `target`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingFile {
+    /// The hidden in-progress file.
+    pub in_progress: PathBuf,
+    /// The visible name it gets.
+    pub target: PathBuf,
+}
+
+struct PartFile {
+    in_progress: PathBuf,
+    target: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+    size: u64,
+    created: Instant,
+    last_write: Instant,
+}
+
+impl PartFile {
+    fn close(self) -> Result<PendingFile> {
+        let p = self.in_progress;
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| Error::io(format!("cannot flush {}", p.display()), e.into_error()))?;
+        file.sync_all()
+            .map_err(io(format!("cannot sync {}", p.display())))?;
+        Ok(PendingFile {
+            in_progress: p,
+            target: self.target,
+        })
+    }
+}
+
+/// Writes the rows of one subtask into part files, one open file per partition.
+pub struct FileWriter {
+    sink: FileSink,
+    encoder: Box<dyn Encoder>,
+    uuid: String,
+    subtask: usize,
+    counter: u64,
+    open: BTreeMap<String, PartFile>,
+    pending: Vec<PendingFile>,
+    last_check: Instant,
+    metrics: Arc<SinkMetrics>,
+}
+
+impl std::fmt::Debug for FileWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileWriter")
+            .field("uuid", &self.uuid)
+            .field("subtask", &self.subtask)
+            .field("open", &self.open.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl FileWriter {
+    fn roll(&mut self, partition: &str) -> Result<()> {
+        if let Some(f) = self.open.remove(partition) {
+            tracing::debug!(file = %f.target.display(), size = f.size, "filesystem sink: part file rolled");
+            self.pending.push(f.close()?);
+        }
+        Ok(())
+    }
+
+    fn part_file(&mut self, partition: &str) -> Result<&mut PartFile> {
+        if !self.open.contains_key(partition) {
+            let dir = if partition.is_empty() {
+                self.sink.root.clone()
+            } else {
+                self.sink.root.join(partition)
+            };
+            std::fs::create_dir_all(&dir)
+                .map_err(io(format!("cannot create {}", dir.display())))?;
+            let name = format!("part-{}-{}-{}", self.uuid, self.subtask, self.counter);
+            self.counter += 1;
+            let in_progress = dir.join(format!(".{name}.inprogress.{}", uuid_ish()));
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&in_progress)
+                .map_err(io(format!("cannot create {}", in_progress.display())))?;
+            let now = Instant::now();
+            self.open.insert(
+                partition.to_string(),
+                PartFile {
+                    in_progress,
+                    target: dir.join(name),
+                    out: std::io::BufWriter::new(file),
+                    size: 0,
+                    created: now,
+                    last_write: now,
+                },
+            );
+        }
+        self.open
+            .get_mut(partition)
+            .ok_or_else(|| Error::internal("filesystem sink: part file vanished"))
+    }
+
+    /// Roll files that are open too long or idle too long, at most every check interval.
+    fn check_time(&mut self) -> Result<()> {
+        let p = self.sink.policy;
+        if self.last_check.elapsed() < p.check_interval {
+            return Ok(());
+        }
+        self.last_check = Instant::now();
+        let due: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, f)| {
+                f.created.elapsed() >= p.rollover_interval
+                    || f.last_write.elapsed() >= p.inactivity_interval
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in due {
+            self.roll(&k)?;
+        }
+        Ok(())
+    }
+
+    /// The partition directory of every row.
+    fn partition_dirs(&self, batch: &ChangelogBatch) -> Result<Vec<String>> {
+        let n = batch.num_rows();
+        if self.sink.partition_indices.is_empty() {
+            return Ok(vec![String::new(); n]);
+        }
+        let mut cols = Vec::new();
+        for i in &self.sink.partition_indices {
+            let c = cast(batch.batch.column(*i), &ArrowType::Utf8)?;
+            let s = c
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .cloned()
+                .ok_or_else(|| Error::internal("filesystem sink: cast to string failed"))?;
+            cols.push(s);
+        }
+        Ok((0..n)
+            .map(|r| {
+                let vals: Vec<Option<&str>> = cols
+                    .iter()
+                    .map(|c| c.is_valid(r).then(|| c.value(r)))
+                    .collect();
+                partition_dir(&self.sink.partition_keys, &vals, &self.sink.default_name)
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl SinkWriter for FileWriter {
+    async fn write(&mut self, batch: ChangelogBatch) -> Result<()> {
+        if !batch.is_insert_only() {
+            let kind = (0..batch.num_rows())
+                .map(|i| batch.kind(i))
+                .find(|k| *k != headrace_sdk::changelog::RowKind::Insert)
+                .map_or("an update", |k| k.short_string());
+            return Err(Error::user(format!(
+                "filesystem sink '{}': received a {kind} row, but files are append-only and \
+                 only inserts (+I) can be written. Write an insert-only query to this table \
+                 (e.g. without GROUP BY or with a window aggregation), or use a connector that \
+                 supports updates",
+                self.sink.root.display()
+            )));
+        }
+        self.check_time()?;
+        let dirs = self.partition_dirs(&batch)?;
+        let mut groups: Vec<(String, Vec<u32>)> = Vec::new();
+        let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+        for (r, d) in dirs.iter().enumerate() {
+            let g = *index.entry(d.as_str()).or_insert_with(|| {
+                groups.push((d.clone(), Vec::new()));
+                groups.len() - 1
+            });
+            groups[g].1.push(r as u32);
+        }
+        let data = batch.batch.project(&self.sink.data_indices)?;
+        let data = arrow::array::RecordBatch::try_new(
+            self.sink.data_schema.clone(),
+            data.columns().to_vec(),
+        )?;
+        for (dir, rows) in groups {
+            let sub = if rows.len() == data.num_rows() {
+                data.clone()
+            } else {
+                take_record_batch(&data, &UInt32Array::from(rows))?
+            };
+            let mut records: Vec<Vec<u8>> = Vec::with_capacity(sub.num_rows());
+            self.encoder
+                .encode(&ChangelogBatch::inserts(sub), &mut |_, bytes| {
+                    let mut line = Vec::with_capacity(bytes.len() + 1);
+                    line.extend_from_slice(bytes);
+                    line.push(b'\n');
+                    records.push(line);
+                    Ok(())
+                })?;
+            let limit = self.sink.policy.file_size;
+            for rec in records {
+                let f = self.part_file(&dir)?;
+                f.out
+                    .write_all(&rec)
+                    .map_err(io(format!("cannot write {}", f.in_progress.display())))?;
+                f.size += rec.len() as u64;
+                f.last_write = Instant::now();
+                let full = f.size >= limit;
+                self.metrics.add_bytes(rec.len() as u64);
+                if full {
+                    self.roll(&dir)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self, _end_of_input: bool) -> Result<()> {
+        for f in self.open.values_mut() {
+            f.out
+                .flush()
+                .map_err(io(format!("cannot flush {}", f.in_progress.display())))?;
+        }
+        self.check_time()
+    }
+
+    async fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<VersionedBytes>> {
+        let keys: Vec<String> = self.open.keys().cloned().collect();
+        for k in keys {
+            self.roll(&k)?;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        tracing::debug!(
+            checkpoint_id,
+            files = pending.len(),
+            "filesystem sink: part files prepared"
+        );
+        pending
+            .iter()
+            .map(|p| VersionedBytes::encode(COMMITTABLE_VERSION, COMMITTABLE, p))
+            .collect()
+    }
+}
+
+/// Renames prepared part files to their visible names; idempotent.
+#[derive(Debug, Default)]
+pub struct FileCommitter;
+
+/// Commit one prepared part file (nothing to do when it is already visible).
+pub fn commit_file(p: &PendingFile) -> Result<()> {
+    if p.target.exists() {
+        return Ok(());
+    }
+    if !p.in_progress.exists() {
+        return Err(Error::internal(format!(
+            "filesystem sink: neither {} nor {} exists; the part file's rows are lost",
+            p.in_progress.display(),
+            p.target.display()
+        )));
+    }
+    std::fs::rename(&p.in_progress, &p.target).map_err(io(format!(
+        "cannot rename {} to {}",
+        p.in_progress.display(),
+        p.target.display()
+    )))
+}
+
+#[async_trait]
+impl Committer for FileCommitter {
+    async fn commit(
+        &mut self,
+        checkpoint_id: u64,
+        committables: Vec<VersionedBytes>,
+    ) -> Result<()> {
+        for c in &committables {
+            let p: PendingFile = c.decode(COMMITTABLE_VERSION, COMMITTABLE)?;
+            commit_file(&p)?;
+        }
+        tracing::debug!(
+            checkpoint_id,
+            files = committables.len(),
+            "filesystem sink: part files committed"
+        );
+        Ok(())
+    }
+}

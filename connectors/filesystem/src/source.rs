@@ -1,0 +1,572 @@
+//! The filesystem source: an enumerator that lists files (once, or every
+//! `source.monitor-interval`), one split per file, and readers that hand each line to the format.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use arrow::array::{new_null_array, ArrayRef, Int64Array, StringArray, TimestampMillisecondArray};
+use arrow::compute::{cast_with_options, CastOptions};
+use arrow::datatypes::{DataType as ArrowType, SchemaRef};
+use async_trait::async_trait;
+use headrace_sdk::changelog::{ChangelogBatch, ChangelogMode};
+use headrace_sdk::error::RecordOrigin;
+use headrace_sdk::format::Decoder;
+use headrace_sdk::schema::{ColumnKind, TableSchema};
+use headrace_sdk::source::{
+    Boundedness, DynamicSource, EnumeratorContext, ReadEvent, ReaderContext, SourceMetrics,
+    SourceReader, SourceSplit, SplitAssignment, SplitEnumerator, SplitState,
+};
+use headrace_sdk::state::VersionedBytes;
+use headrace_sdk::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::factory::{
+    FileSystemFactory, FormatHandle, META_MODIFICATION_TIME, META_NAME, META_PATH, META_SIZE,
+};
+use crate::options::{
+    FORMAT, PARTITION_DEFAULT_NAME, PATH, SOURCE_MONITOR_INTERVAL, SOURCE_PATH_REGEX_PATTERN,
+};
+use crate::partition::parse_partitions;
+
+headrace_sdk::connector_builder! {
+    /// Builds a [`FileSource`] with the same validation as DDL (`FileSource::builder()`).
+    ///
+    /// ```no_run
+    /// # fn main() -> headrace_sdk::Result<()> {
+    /// use headrace_connector_filesystem::FileSource;
+    /// let source = FileSource::builder()
+    ///     .columns("id BIGINT, name STRING, dt STRING")?
+    ///     .partitioned_by(["dt"])
+    ///     .path("/data/events")
+    ///     .format("csv")
+    ///     .build_source()?;
+    /// # Ok(()) }
+    /// ```
+    pub struct FileSourceBuilder(FileSystemFactory) {
+        /// The file or directory to read.
+        path: PATH as String,
+        /// The format of the lines.
+        format: FORMAT as String,
+        /// Watch the path for new files this often (unbounded source).
+        monitor_interval: SOURCE_MONITOR_INTERVAL as Duration,
+        /// Only read files whose absolute path matches this regular expression.
+        path_regex_pattern: SOURCE_PATH_REGEX_PATTERN as String,
+        /// The directory name that stands for NULL partition values.
+        partition_default_name: PARTITION_DEFAULT_NAME as String,
+    }
+}
+
+impl FileSourceBuilder {
+    /// The `PARTITIONED BY` columns (set after `columns` or `schema`).
+    pub fn partitioned_by<S: Into<String>>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
+        let keys = keys.into_iter().map(Into::into).collect();
+        self.state
+            .schema
+            .get_or_insert_with(TableSchema::default)
+            .partition_keys = keys;
+        self
+    }
+}
+
+/// The state version of splits and of the enumerator.
+const STATE_VERSION: u32 = 1;
+/// Upper bound of the bytes read for one batch.
+const MAX_BATCH_BYTES: u64 = 8 << 20;
+
+/// One file and how far it has been read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSplit {
+    /// The file's path.
+    pub path: String,
+    /// The file's size when it was listed.
+    pub size: u64,
+    /// The file's modification time when it was listed, in epoch milliseconds.
+    pub modified_ms: i64,
+    /// Partition values from the `k=v` directories above the file.
+    pub partitions: BTreeMap<String, String>,
+    /// Byte offset of the next line to read.
+    pub offset: u64,
+    /// Lines read so far (the next line's number is `line + 1`).
+    pub line: u64,
+}
+
+impl SplitState for FileSplit {
+    const VERSION: u32 = STATE_VERSION;
+    const NAME: &'static str = "filesystem split";
+    fn split_id(&self) -> String {
+        self.path.clone()
+    }
+}
+
+/// What the enumerator keeps in checkpoints.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnumeratorState {
+    /// Whether the path was listed at least once.
+    pub listed: bool,
+    /// Every path discovered so far (handed out or pending); never read again.
+    pub seen: BTreeSet<String>,
+    /// Splits not handed out yet.
+    pub pending: VecDeque<FileSplit>,
+}
+
+/// Where a produced column comes from.
+#[derive(Debug, Clone)]
+enum ColumnSource {
+    /// A column decoded by the format (index in the decoded batch).
+    Decoded(usize),
+    /// A partition column.
+    Partition(String),
+    /// A metadata key.
+    Metadata(String),
+}
+
+#[derive(Debug)]
+struct Shared {
+    root: PathBuf,
+    format: FormatHandle,
+    produced: SchemaRef,
+    columns: Vec<ColumnSource>,
+    default_name: String,
+    monitor: Option<Duration>,
+    regex: Option<regex::Regex>,
+}
+
+/// A source of the lines of files, decoded by a format.
+#[derive(Debug, Clone)]
+pub struct FileSource {
+    shared: Arc<Shared>,
+}
+
+impl FileSource {
+    /// A builder: `FileSource::builder().columns("a STRING")?.path("/x").format("csv")`.
+    pub fn builder() -> FileSourceBuilder {
+        FileSourceBuilder::default()
+    }
+
+    /// A source reading `root` with `format` (which decodes the non-partition physical columns
+    /// of `schema`); `monitor` None means bounded.
+    pub fn new(
+        root: PathBuf,
+        format: FormatHandle,
+        schema: &TableSchema,
+        default_name: String,
+        monitor: Option<Duration>,
+        regex: Option<regex::Regex>,
+    ) -> Result<Self> {
+        let mut decoded = 0usize;
+        let mut columns = Vec::new();
+        for c in schema.physical_columns() {
+            if schema.partition_keys.contains(&c.name) {
+                columns.push(ColumnSource::Partition(c.name.clone()));
+            } else {
+                columns.push(ColumnSource::Decoded(decoded));
+                decoded += 1;
+            }
+        }
+        for c in schema.metadata_columns() {
+            if let ColumnKind::Metadata { .. } = c.kind {
+                let key = c.metadata_key().unwrap_or(&c.name).to_string();
+                columns.push(ColumnSource::Metadata(key));
+            }
+        }
+        // Absolute, so that `file.path` is a full path and the regex sees what it documents.
+        let root = std::path::absolute(&root).unwrap_or(root);
+        Ok(FileSource {
+            shared: Arc::new(Shared {
+                root,
+                format,
+                produced: schema.produced_arrow_schema(),
+                columns,
+                default_name,
+                monitor,
+                regex,
+            }),
+        })
+    }
+}
+
+impl DynamicSource for FileSource {
+    fn boundedness(&self) -> Boundedness {
+        if self.shared.monitor.is_some() {
+            Boundedness::Unbounded
+        } else {
+            Boundedness::Bounded
+        }
+    }
+
+    fn produced_schema(&self) -> SchemaRef {
+        self.shared.produced.clone()
+    }
+
+    fn changelog_mode(&self) -> ChangelogMode {
+        ChangelogMode::InsertOnly
+    }
+
+    fn create_enumerator(
+        &self,
+        ctx: EnumeratorContext,
+        restored: Option<VersionedBytes>,
+    ) -> Result<Box<dyn SplitEnumerator>> {
+        let state = match restored {
+            Some(s) => s.decode(STATE_VERSION, "filesystem enumerator state")?,
+            None => EnumeratorState::default(),
+        };
+        tracing::debug!(
+            parallelism = ctx.parallelism,
+            seen = state.seen.len(),
+            pending = state.pending.len(),
+            "filesystem enumerator created"
+        );
+        Ok(Box::new(FileEnumerator {
+            shared: self.shared.clone(),
+            state,
+            last_scan: None,
+        }))
+    }
+
+    fn create_reader(&self, ctx: ReaderContext) -> Result<Box<dyn SourceReader>> {
+        Ok(Box::new(FileReader {
+            shared: self.shared.clone(),
+            decoder: self.shared.format.decoder()?,
+            splits: VecDeque::new(),
+            open: None,
+            no_more_splits: false,
+            batch_size: ctx.batch_size.max(1),
+            metrics: ctx.metrics,
+        }))
+    }
+}
+
+fn io(ctx: String) -> impl FnOnce(std::io::Error) -> Error {
+    move |e| Error::io(ctx, e)
+}
+
+/// Whether a file or directory name is hidden (Flink skips names starting with '.' or '_').
+fn is_hidden(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with('_')
+}
+
+fn modified_ms(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Every visible file under `root` (or `root` itself when it is a file), sorted by path.
+fn list_files(shared: &Shared) -> Result<Vec<FileSplit>> {
+    let root = &shared.root;
+    let meta = std::fs::metadata(root).map_err(io(format!(
+        "filesystem source: cannot read path '{}'",
+        root.display()
+    )))?;
+    let mut files = Vec::new();
+    if meta.is_file() {
+        files.push((root.clone(), meta));
+    } else {
+        let mut dirs = vec![root.clone()];
+        while let Some(d) = dirs.pop() {
+            let entries = std::fs::read_dir(&d).map_err(io(format!(
+                "filesystem source: cannot list directory '{}'",
+                d.display()
+            )))?;
+            for e in entries {
+                let e = e.map_err(io(format!(
+                    "filesystem source: cannot list directory '{}'",
+                    d.display()
+                )))?;
+                if is_hidden(&e.file_name().to_string_lossy()) {
+                    continue;
+                }
+                let p = e.path();
+                // A file may vanish between listing and stat; skip it.
+                let Ok(m) = std::fs::metadata(&p) else {
+                    continue;
+                };
+                if m.is_dir() {
+                    dirs.push(p);
+                } else if m.is_file() {
+                    files.push((p, m));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (p, m) in files {
+        if let Some(r) = &shared.regex {
+            if !r.is_match(&p.to_string_lossy()) {
+                continue;
+            }
+        }
+        out.push(FileSplit {
+            path: p.to_string_lossy().into_owned(),
+            size: m.len(),
+            modified_ms: modified_ms(&m),
+            partitions: parse_partitions(root, &p),
+            offset: 0,
+            line: 0,
+        });
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// Lists the path and hands out one file at a time.
+#[derive(Debug)]
+pub struct FileEnumerator {
+    shared: Arc<Shared>,
+    state: EnumeratorState,
+    last_scan: Option<Instant>,
+}
+
+impl FileEnumerator {
+    fn scan(&mut self) -> Result<()> {
+        let files = list_files(&self.shared)?;
+        let mut added = 0;
+        for f in files {
+            if self.state.seen.insert(f.path.clone()) {
+                self.state.pending.push_back(f);
+                added += 1;
+            }
+        }
+        self.state.listed = true;
+        self.last_scan = Some(Instant::now());
+        tracing::debug!(root = %self.shared.root.display(), added, "filesystem: listed files");
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SplitEnumerator for FileEnumerator {
+    async fn handle_split_request(&mut self, _subtask: usize) -> Result<SplitAssignment> {
+        if !self.state.listed {
+            self.scan()?;
+        } else if let Some(interval) = self.shared.monitor {
+            if self.state.pending.is_empty()
+                && self.last_scan.is_none_or(|t| t.elapsed() >= interval)
+            {
+                self.scan()?;
+            }
+        }
+        if let Some(s) = self.state.pending.pop_front() {
+            return Ok(SplitAssignment::Splits(vec![s.to_split()?]));
+        }
+        Ok(if self.shared.monitor.is_some() {
+            SplitAssignment::NotYet
+        } else {
+            SplitAssignment::NoMoreSplits
+        })
+    }
+
+    fn add_splits_back(&mut self, splits: Vec<SourceSplit>) {
+        for s in splits {
+            match FileSplit::from_split(&s) {
+                Ok(f) => self.state.pending.push_front(f),
+                Err(e) => {
+                    tracing::error!(split = %s.id, error = %e, "filesystem: dropping a split that cannot be decoded")
+                }
+            }
+        }
+    }
+
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<VersionedBytes> {
+        VersionedBytes::encode(STATE_VERSION, "filesystem enumerator state", &self.state)
+    }
+}
+
+/// Reads the lines of its files, one file at a time.
+pub struct FileReader {
+    shared: Arc<Shared>,
+    decoder: Box<dyn Decoder>,
+    splits: VecDeque<FileSplit>,
+    open: Option<BufReader<std::fs::File>>,
+    no_more_splits: bool,
+    batch_size: usize,
+    metrics: Arc<SourceMetrics>,
+}
+
+impl std::fmt::Debug for FileReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileReader")
+            .field("splits", &self.splits)
+            .finish()
+    }
+}
+
+fn constant_column(
+    values: &StringArray,
+    to: &ArrowType,
+    what: &str,
+    path: &str,
+) -> Result<ArrayRef> {
+    cast_with_options(
+        values,
+        to,
+        &CastOptions {
+            safe: false,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| {
+        Error::user(format!(
+            "filesystem source: {what} of file '{path}' cannot be read as {to}: {e}"
+        ))
+    })
+}
+
+impl FileReader {
+    /// Build the produced batch from decoded rows of `split`.
+    fn assemble(&self, split: &FileSplit, decoded: ChangelogBatch) -> Result<ChangelogBatch> {
+        let n = decoded.num_rows();
+        let mut cols: Vec<ArrayRef> = Vec::with_capacity(self.shared.columns.len());
+        for (src, field) in self
+            .shared
+            .columns
+            .iter()
+            .zip(self.shared.produced.fields())
+        {
+            let col = match src {
+                ColumnSource::Decoded(i) => {
+                    decoded.batch.columns().get(*i).cloned().ok_or_else(|| {
+                        Error::internal(format!(
+                            "filesystem source: the format returned {} columns, expected more",
+                            decoded.batch.num_columns()
+                        ))
+                    })?
+                }
+                ColumnSource::Partition(k) => match split.partitions.get(k) {
+                    Some(v) if *v != self.shared.default_name => constant_column(
+                        &StringArray::from(vec![v.as_str(); n]),
+                        field.data_type(),
+                        &format!("partition value '{k}={v}'"),
+                        &split.path,
+                    )?,
+                    _ => new_null_array(field.data_type(), n),
+                },
+                ColumnSource::Metadata(key) => {
+                    let native: ArrayRef = match key.as_str() {
+                        META_PATH => Arc::new(StringArray::from(vec![split.path.as_str(); n])),
+                        META_NAME => {
+                            let name = Path::new(&split.path)
+                                .file_name()
+                                .map(|s| s.to_string_lossy().into_owned())
+                                .unwrap_or_default();
+                            Arc::new(StringArray::from(vec![name; n]))
+                        }
+                        META_SIZE => Arc::new(Int64Array::from(vec![
+                            i64::try_from(split.size)
+                                .unwrap_or(i64::MAX);
+                            n
+                        ])),
+                        META_MODIFICATION_TIME => {
+                            Arc::new(TimestampMillisecondArray::from(vec![split.modified_ms; n]))
+                        }
+                        other => {
+                            return Err(Error::internal(format!(
+                                "filesystem source: unknown metadata key '{other}'"
+                            )))
+                        }
+                    };
+                    if native.data_type() == field.data_type() {
+                        native
+                    } else {
+                        arrow::compute::cast(&native, field.data_type())?
+                    }
+                }
+            };
+            cols.push(col);
+        }
+        let batch = arrow::array::RecordBatch::try_new(self.shared.produced.clone(), cols)?;
+        Ok(ChangelogBatch::inserts(batch))
+    }
+}
+
+#[async_trait]
+impl SourceReader for FileReader {
+    fn add_splits(&mut self, splits: Vec<SourceSplit>) -> Result<()> {
+        for s in &splits {
+            self.splits.push_back(FileSplit::from_split(s)?);
+        }
+        Ok(())
+    }
+
+    fn no_more_splits(&mut self) {
+        self.no_more_splits = true;
+    }
+
+    async fn poll_next(&mut self) -> Result<ReadEvent> {
+        loop {
+            let Some(split) = self.splits.front_mut() else {
+                return Ok(if self.no_more_splits {
+                    ReadEvent::End
+                } else {
+                    ReadEvent::NeedSplits
+                });
+            };
+            if self.open.is_none() {
+                let mut f = std::fs::File::open(&split.path).map_err(io(format!(
+                    "filesystem source: cannot open '{}'",
+                    split.path
+                )))?;
+                f.seek(SeekFrom::Start(split.offset)).map_err(io(format!(
+                    "filesystem source: cannot seek to byte {} of '{}'",
+                    split.offset, split.path
+                )))?;
+                tracing::debug!(path = %split.path, offset = split.offset, line = split.line, "filesystem: reading file");
+                self.open = Some(BufReader::new(f));
+            }
+            let Some(reader) = self.open.as_mut() else {
+                continue;
+            };
+            let mut buf = Vec::new();
+            let mut lines = 0usize;
+            let mut bytes = 0u64;
+            let mut eof = false;
+            while lines < self.batch_size && bytes < MAX_BATCH_BYTES {
+                buf.clear();
+                let n = reader.read_until(b'\n', &mut buf).map_err(io(format!(
+                    "filesystem source: cannot read '{}' at byte {}",
+                    split.path, split.offset
+                )))?;
+                if n == 0 {
+                    eof = true;
+                    break;
+                }
+                let mut rec: &[u8] = &buf;
+                if let Some(r) = rec.strip_suffix(b"\n") {
+                    rec = r;
+                    if let Some(r) = rec.strip_suffix(b"\r") {
+                        rec = r;
+                    }
+                }
+                let origin = RecordOrigin::File {
+                    path: split.path.clone(),
+                    line: split.line + 1,
+                };
+                self.decoder.decode(rec, &origin)?;
+                split.offset += n as u64;
+                split.line += 1;
+                lines += 1;
+                bytes += n as u64;
+            }
+            self.metrics.add_bytes(bytes);
+            let current = split.clone();
+            if eof {
+                tracing::debug!(path = %current.path, lines = current.line, "filesystem: file done");
+                self.splits.pop_front();
+                self.open = None;
+            }
+            if self.decoder.buffered_rows() > 0 {
+                let decoded = self.decoder.finish()?;
+                return Ok(ReadEvent::Batch(self.assemble(&current, decoded)?));
+            }
+        }
+    }
+
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Vec<SourceSplit>> {
+        self.splits.iter().map(FileSplit::to_split).collect()
+    }
+}
