@@ -219,3 +219,43 @@ async fn time_based_rolling() {
         .sum();
     assert_eq!(total, 6);
 }
+
+#[tokio::test]
+async fn inactivity_rolls_and_parallelism_is_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let sink = sink_builder(&dir)
+        .columns("id BIGINT, msg STRING, dt STRING")
+        .unwrap()
+        .partitioned_by(["dt"])
+        .partition_default_name("none")
+        .rolling_inactivity_interval(std::time::Duration::from_millis(30))
+        .rolling_check_interval(std::time::Duration::from_millis(1))
+        .sink_parallelism(3)
+        .build_sink()
+        .unwrap();
+    assert_eq!(sink.parallelism(), Some(3));
+    let mut w = sink.create_writer(writer_ctx(0, 0)).unwrap();
+    // Rows 0..3 open one file per partition; after a pause longer than the inactivity interval
+    // a flush rolls all three idle files, and the next two rows (both in partition 0) share one
+    // new file, which the checkpoint closes.
+    w.write(batch(0..3)).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    w.flush(false).await.unwrap();
+    w.write(batch(3..4)).await.unwrap();
+    w.write(batch(6..7)).await.unwrap();
+    let c = w.prepare_commit(1).await.unwrap();
+    assert_eq!(
+        c.len(),
+        4,
+        "3 idle files rolled, 1 open file closed at the checkpoint"
+    );
+    let mut committer = sink.create_committer().unwrap().unwrap();
+    committer.commit(1, c).await.unwrap();
+    let files = visible_files(&dir);
+    assert!(
+        files.iter().any(|f| f.starts_with("dt=none")),
+        "NULL partition uses partition.default-name: {files:?}"
+    );
+    assert_eq!(committed_lines(&dir).len(), 5);
+}

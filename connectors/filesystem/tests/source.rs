@@ -297,3 +297,37 @@ async fn continuous_mode_discovers_new_files_once() {
     let got = drain_available(&mut en, &mut reader).await;
     assert_eq!(got, vec![vec!["4", "c"], vec!["5", "c"]]);
 }
+
+#[tokio::test]
+async fn bad_partition_value_and_missing_path_are_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("in");
+    write(&dir.join("hour=abc/a.txt"), "1,a\n");
+    let source = source_builder(&dir)
+        .columns("id BIGINT, v STRING, hour INT")
+        .unwrap()
+        .partitioned_by(["hour"])
+        .build_source()
+        .unwrap();
+    let mut en = source
+        .create_enumerator(EnumeratorContext { parallelism: 1 }, None)
+        .unwrap();
+    let mut r = source.create_reader(reader_ctx(0, 1, 10)).unwrap();
+    let SplitAssignment::Splits(s) = en.handle_split_request(0).await.unwrap() else {
+        panic!("expected a split")
+    };
+    r.add_splits(s).unwrap();
+    let e = r.poll_next().await.unwrap_err().to_string();
+    assert!(e.contains("hour=abc") && e.contains("a.txt"), "{e}");
+
+    let missing = source_builder(&tmp.path().join("nope"))
+        .columns("id BIGINT, v STRING")
+        .unwrap()
+        .build_source()
+        .unwrap();
+    let mut en = missing
+        .create_enumerator(EnumeratorContext { parallelism: 1 }, None)
+        .unwrap();
+    let e = en.handle_split_request(0).await.unwrap_err().to_string();
+    assert!(e.contains("cannot read path") && e.contains("nope"), "{e}");
+}
