@@ -525,6 +525,10 @@ impl SourceReader for FileReader {
             let mut lines = 0usize;
             let mut bytes = 0u64;
             let mut eof = false;
+            let mut origin = RecordOrigin::File {
+                path: split.path.clone(),
+                line: 0,
+            };
             while lines < self.batch_size && bytes < MAX_BATCH_BYTES {
                 buf.clear();
                 let n = reader.read_until(b'\n', &mut buf).map_err(io(format!(
@@ -542,10 +546,9 @@ impl SourceReader for FileReader {
                         rec = r;
                     }
                 }
-                let origin = RecordOrigin::File {
-                    path: split.path.clone(),
-                    line: split.line + 1,
-                };
+                if let RecordOrigin::File { line, .. } = &mut origin {
+                    *line = split.line + 1;
+                }
                 self.decoder.decode(rec, &origin)?;
                 split.offset += n as u64;
                 split.line += 1;

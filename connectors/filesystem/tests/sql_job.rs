@@ -156,3 +156,69 @@ async fn a_stopped_job_resumes_exactly_once() {
     assert_eq!(committed_lines(&out), expected, "every row exactly once");
     assert!(in_progress_files(&out).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_continuous_job_reads_new_files_once_across_restarts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inp, out, state) = (
+        tmp.path().join("in"),
+        tmp.path().join("out"),
+        tmp.path().join("state"),
+    );
+    let lines = |from: usize, to: usize| -> String {
+        (from..to)
+            .map(|i| format!("{i},{}\n", ["click", "view"][i % 2]))
+            .collect()
+    };
+    write(&inp.join("day=2026-11-20/a.txt"), &lines(0, 100));
+    let sql = format!(
+        "SET 'parallelism.default' = '2';
+         SET 'execution.checkpointing.interval' = '20 ms';
+         CREATE TABLE src (id BIGINT, kind STRING, day DATE)
+           PARTITIONED BY (day)
+           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'testline',
+                 'source.monitor-interval' = '20 ms');
+         CREATE TABLE dst (id BIGINT, day DATE, kind STRING)
+           PARTITIONED BY (kind)
+           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'testline');
+         INSERT INTO dst SELECT id, day, kind FROM src;",
+        inp.display(),
+        out.display()
+    );
+    // Run 1: once a.txt is read, b.txt appears; stop once it is read too.
+    let b = inp.join("day=2026-11-21/b.txt");
+    let added = std::sync::atomic::AtomicBool::new(false);
+    let b_lines = lines(100, 150);
+    let first = run(
+        &sql,
+        &state,
+        Some(Box::new(move |read| {
+            if read >= 100 && !added.swap(true, Ordering::SeqCst) {
+                write(&b, &b_lines);
+            }
+            read >= 150
+        })),
+    )
+    .await;
+    assert_eq!(first.outcome, JobOutcome::Stopped, "{first:?}");
+    // Run 2: restored; only the new c.txt may be read.
+    write(&inp.join("day=2026-11-22/c.txt"), &lines(150, 180));
+    let second = run(&sql, &state, Some(Box::new(|read| read >= 30))).await;
+    assert_eq!(second.outcome, JobOutcome::Stopped, "{second:?}");
+    assert!(second.restored_from.is_some());
+    let mut ids: Vec<i64> = committed_lines(&out)
+        .iter()
+        .map(|l| {
+            l.split_once('|')
+                .unwrap()
+                .1
+                .split(',')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..180).collect::<Vec<_>>(), "every row exactly once");
+}
