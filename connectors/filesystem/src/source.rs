@@ -259,10 +259,18 @@ fn modified_ms(meta: &std::fs::Metadata) -> i64 {
 /// Every visible file under `root` (or `root` itself when it is a file), sorted by path.
 fn list_files(shared: &Shared) -> Result<Vec<FileSplit>> {
     let root = &shared.root;
-    let meta = std::fs::metadata(root).map_err(io(format!(
-        "filesystem source: cannot read path '{}'",
-        root.display()
-    )))?;
+    let meta = std::fs::metadata(root).map_err(|e| {
+        let msg = format!(
+            "filesystem source: cannot read path '{}' (option 'path')",
+            root.display()
+        );
+        if e.kind() == std::io::ErrorKind::NotFound {
+            // A wrong 'path' is the user's to fix; retrying does not help.
+            Error::user_with_source(msg, e)
+        } else {
+            Error::io(msg, e)
+        }
+    })?;
     let mut files = Vec::new();
     if meta.is_file() {
         files.push((root.clone(), meta));

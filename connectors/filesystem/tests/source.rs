@@ -328,6 +328,8 @@ async fn bad_partition_value_and_missing_path_are_reported() {
     let mut en = missing
         .create_enumerator(EnumeratorContext { parallelism: 1 }, None)
         .unwrap();
-    let e = en.handle_split_request(0).await.unwrap_err().to_string();
+    let e = en.handle_split_request(0).await.unwrap_err();
+    assert_eq!(e.domain(), headrace_sdk::error::ErrorDomain::User);
+    let e = e.to_string();
     assert!(e.contains("cannot read path") && e.contains("nope"), "{e}");
 }
