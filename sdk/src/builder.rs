@@ -36,6 +36,7 @@ impl BuilderState {
         &self,
         factory: &dyn ConnectorFactory,
         registry: &'a Registry,
+        usage: Usage,
     ) -> Result<TableContext<'a>> {
         let name = self
             .name
@@ -43,7 +44,14 @@ impl BuilderState {
             .unwrap_or_else(|| format!("{}-builder", factory.identifier()));
         let schema = self.schema.clone().unwrap_or_default();
         schema.validate()?;
-        let options = validate_table(registry, factory, &name, &schema, &self.options, None)?;
+        let options = validate_table(
+            registry,
+            factory,
+            &name,
+            &schema,
+            &self.options,
+            Some(usage),
+        )?;
         Ok(TableContext {
             table_name: name,
             schema,
@@ -58,7 +66,7 @@ impl BuilderState {
         factory: &dyn ConnectorFactory,
         registry: &Registry,
     ) -> Result<Arc<dyn DynamicSource>> {
-        let ctx = self.context(factory, registry)?;
+        let ctx = self.context(factory, registry, Usage::Source)?;
         factory.create_source(&ctx)
     }
 
@@ -68,14 +76,8 @@ impl BuilderState {
         factory: &dyn ConnectorFactory,
         registry: &Registry,
     ) -> Result<Arc<dyn DynamicSink>> {
-        let ctx = self.context(factory, registry)?;
+        let ctx = self.context(factory, registry, Usage::Sink)?;
         factory.create_sink(&ctx)
-    }
-
-    /// Validation for [`Usage`]-specific checks is done by the factory; this is for callers that
-    /// want to check without building.
-    pub fn usage_check(&self) -> Option<Usage> {
-        None
     }
 }
 
