@@ -343,12 +343,12 @@ fn run(
                             let rin = summary.rows_in.get(i).copied().unwrap_or(0) as f64;
                             let rout = summary.rows_out.get(i).copied().unwrap_or(0) as f64;
                             eprintln!(
-                                "  {} -> {}: {} rows read, {} rows written ({} rows/s)",
+                                "  {} -> {}: {} rows read, {} rows written ({} rows/s read)",
                                 p.source_table,
                                 p.sink_table,
                                 human(rin),
                                 human(rout),
-                                human(rout / secs)
+                                human(rin / secs)
                             );
                         }
                     }

@@ -16,6 +16,8 @@ pub fn builtin_registry() -> Registry {
     r.register_connector(headrace_connector_datagen::factory());
     r.register_connector(headrace_connector_print::factory());
     r.register_connector(headrace_connector_blackhole::factory());
+    r.register_connector(headrace_connector_filesystem::factory());
+    r.register_format(headrace_format_json::factory());
     r.register_connector(Arc::new(headrace_runtime::testing::CommitFilesFactory));
     r
 }
