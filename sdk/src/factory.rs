@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::error::{did_you_mean, Error, Result};
-use crate::format::{Decoder, Encoder, FormatContext};
+use crate::format::{Decoder, Encoder, FormatContext, FormatFactory};
 use crate::options::{ConfigOption, OptionSet, Options, RawOptions, Validator};
 use crate::registry::Registry;
 use crate::schema::{ColumnKind, TableSchema};
@@ -48,8 +48,59 @@ pub struct TableContext<'a> {
     pub registry: &'a Registry,
 }
 
+/// A resolved format with its options: cheap to clone, so each reader and writer can make its own
+/// decoder or encoder.
+#[derive(Clone)]
+pub struct FormatHandle {
+    factory: Arc<dyn FormatFactory>,
+    options: Options,
+}
+
+impl std::fmt::Debug for FormatHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FormatHandle")
+            .field("format", &self.factory.identifier())
+            .finish()
+    }
+}
+
+impl FormatHandle {
+    /// The format's identifier (`json`, `csv`, ...).
+    pub fn identifier(&self) -> &'static str {
+        self.factory.identifier()
+    }
+
+    /// The row kinds the format carries.
+    pub fn changelog_mode(&self) -> crate::changelog::ChangelogMode {
+        self.factory.changelog_mode()
+    }
+
+    /// The format's options (prefix removed).
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// A new decoder reading rows of `schema`.
+    pub fn decoder(&self, schema: arrow::datatypes::SchemaRef) -> Result<Box<dyn Decoder>> {
+        self.factory.create_decoder(&FormatContext {
+            schema,
+            options: self.options.clone(),
+        })
+    }
+
+    /// A new encoder writing rows of `schema`.
+    pub fn encoder(&self, schema: arrow::datatypes::SchemaRef) -> Result<Box<dyn Encoder>> {
+        self.factory.create_encoder(&FormatContext {
+            schema,
+            options: self.options.clone(),
+        })
+    }
+}
+
 impl TableContext<'_> {
-    fn format_for(&self, slot: &ConfigOption<String>) -> Result<Option<(String, String)>> {
+    /// The format chosen by `slot` (e.g. `value.format` falling back to `format`), with its
+    /// options taken from the right prefix (`json.`, `value.json.`), or None when not set.
+    pub fn format(&self, slot: &ConfigOption<String>) -> Result<Option<FormatHandle>> {
         let o = &self.options;
         let Some(id) = o.get_optional(slot)? else {
             return Ok(None);
@@ -58,8 +109,19 @@ impl TableContext<'_> {
             .chain(slot.descriptor().fallback_keys.iter().copied())
             .find(|k| o.raw().contains_key(*k))
             .unwrap_or(slot.key());
-        let prefix = key.strip_suffix("format").unwrap_or("").to_string();
-        Ok(Some((id, prefix)))
+        let prefix = key.strip_suffix("format").unwrap_or("");
+        Ok(Some(FormatHandle {
+            factory: self.registry.format(&id)?,
+            options: o.format_options(prefix, &id),
+        }))
+    }
+
+    fn required_format(&self, slot: &ConfigOption<String>) -> Result<FormatHandle> {
+        self.format(slot)?.ok_or_else(|| Error::MissingOption {
+            context: self.options.context().to_string(),
+            key: slot.key().to_string(),
+            description: "the format of the records".into(),
+        })
     }
 
     /// A decoder for the format chosen by `slot`, reading rows of `schema`.
@@ -68,16 +130,7 @@ impl TableContext<'_> {
         slot: &ConfigOption<String>,
         schema: arrow::datatypes::SchemaRef,
     ) -> Result<Box<dyn Decoder>> {
-        let (id, prefix) = self.format_for(slot)?.ok_or_else(|| Error::MissingOption {
-            context: self.options.context().to_string(),
-            key: slot.key().to_string(),
-            description: "the format of the records".into(),
-        })?;
-        let f = self.registry.format(&id)?;
-        f.create_decoder(&FormatContext {
-            schema,
-            options: self.options.format_options(&prefix, &id),
-        })
+        self.required_format(slot)?.decoder(schema)
     }
 
     /// An encoder for the format chosen by `slot`, writing rows of `schema`.
@@ -86,16 +139,7 @@ impl TableContext<'_> {
         slot: &ConfigOption<String>,
         schema: arrow::datatypes::SchemaRef,
     ) -> Result<Box<dyn Encoder>> {
-        let (id, prefix) = self.format_for(slot)?.ok_or_else(|| Error::MissingOption {
-            context: self.options.context().to_string(),
-            key: slot.key().to_string(),
-            description: "the format of the records".into(),
-        })?;
-        let f = self.registry.format(&id)?;
-        f.create_encoder(&FormatContext {
-            schema,
-            options: self.options.format_options(&prefix, &id),
-        })
+        self.required_format(slot)?.encoder(schema)
     }
 }
 

@@ -1,9 +1,20 @@
 //! Sinks: a writer per subtask and an optional committer for two-phase commit (Sink V2).
 //!
-//! At a checkpoint the runner calls [`SinkWriter::prepare_commit`]; the committables it returns are
-//! stored in the checkpoint. When the checkpoint is complete the runner hands them to the
-//! [`Committer`]. After a crash the committables of the last completed checkpoint are committed again,
-//! so committing must be idempotent.
+//! At a checkpoint the runner calls [`SinkWriter::flush`] then [`SinkWriter::prepare_commit`]; the
+//! committables it returns are stored in the checkpoint. When the checkpoint is complete the runner
+//! hands them to the [`Committer`]. After a crash the committables of the last completed checkpoint
+//! are committed again, so committing must be idempotent.
+//!
+//! Guarantees a sink can build on (the local runner keeps them; the Flink bridge maps them to Flink's
+//! Sink V2 life cycle):
+//! - On restore, the committables of the restored checkpoint are committed **before** any writer is
+//!   created. Whatever a writer finds still in progress at creation therefore belongs to
+//!   transactions no completed checkpoint covers, and may be aborted or deleted.
+//! - All writers of a sink are created (in subtask order) before any of them receives a row; each
+//!   gets [`WriterContext::restored_checkpoint_id`], so transaction names that include the
+//!   checkpoint id never collide with a restored run's.
+//! - A bounded job ends with `flush(true)` and a last `prepare_commit`, whose committables are
+//!   committed with the final checkpoint.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
