@@ -326,3 +326,25 @@ fn crash_recovery_exactly_once() {
     );
     assert_eq!(committed_lines(&out).len() as i64, N);
 }
+
+#[test]
+fn runtime_cast_failure_names_the_task() {
+    let d = tempfile::tempdir().unwrap();
+    let job = write_job(
+        d.path(),
+        "job.sql",
+        "CREATE TABLE src (s STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '10',
+            'fields.s.length' = '4');
+         CREATE TABLE out (n INT) WITH ('connector' = 'blackhole');
+         INSERT INTO out SELECT CAST(s AS INT) FROM src WHERE s LIKE '%g%' OR TRUE;",
+    );
+    let o = run(&["run", job.to_str().unwrap(), "--quiet"]);
+    // random hex strings only parse as INT when they contain no letter; with 10 rows of 4 hex
+    // digits at least one has a letter (all-digit odds: (10/16)^40, about 7e-9).
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("source 'src' subtask 0") && e.contains("CAST"),
+        "{e}"
+    );
+}

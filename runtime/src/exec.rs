@@ -816,7 +816,12 @@ impl RuntimeError {
     fn in_task(self, task: String) -> RuntimeError {
         match self {
             RuntimeError::Sdk(e) => RuntimeError::Task { task, source: e },
-            other => other,
+            t @ RuntimeError::Task { .. } => t,
+            // errors of the row transformation (a CAST that fails on a value, an overflow)
+            other => RuntimeError::task(
+                task,
+                headrace_sdk::Error::user(format!("evaluating the query: {other}")),
+            ),
         }
     }
 }
