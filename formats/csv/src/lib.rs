@@ -25,7 +25,10 @@
 //!
 //! NULL is written as `csv.null-literal`, or as an empty field when none is set. When reading, only a
 //! field equal to the null literal is NULL: an empty field is an empty string for text columns and a
-//! parse error for other types (Flink behaves the same way).
+//! parse error for other types (Flink behaves the same way). Inside an `ARRAY` or `ROW`, an element
+//! equal to the null literal is NULL. Without a null literal, an empty `ARRAY` field is an empty
+//! array (so a NULL array written without a null literal reads back as empty), and an empty `ROW`
+//! field is NULL.
 //!
 //! # Errors
 //!

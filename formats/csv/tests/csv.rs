@@ -567,3 +567,89 @@ fn fuzzed_valid_rows_round_trip() {
     let b = decode(&c, &[line]);
     assert_eq!(encode(&c, b), [line]);
 }
+
+#[test]
+fn extreme_values_encode_without_panicking() {
+    use arrow::array::{
+        Date32Array, Decimal128Array, Float32Array, Time32SecondArray, TimestampNanosecondArray,
+        TimestampSecondArray,
+    };
+    let fields = vec![
+        Field::new("d", ArrowType::Date32, true),
+        Field::new("ts", ArrowType::Timestamp(TimeUnit::Second, None), true),
+        Field::new("tn", ArrowType::Timestamp(TimeUnit::Nanosecond, None), true),
+        Field::new("t", ArrowType::Time32(TimeUnit::Second), true),
+        Field::new("f", ArrowType::Float32, true),
+        Field::new("x", ArrowType::Decimal128(38, 38), true),
+    ];
+    let c = ctx(fields, &[]);
+    let batch = RecordBatch::try_new(
+        c.schema.clone(),
+        vec![
+            Arc::new(Date32Array::from(vec![i32::MIN, i32::MAX])),
+            Arc::new(TimestampSecondArray::from(vec![i64::MIN, i64::MAX])),
+            Arc::new(TimestampNanosecondArray::from(vec![i64::MIN, i64::MAX])),
+            Arc::new(Time32SecondArray::from(vec![-5, i32::MAX])),
+            Arc::new(Float32Array::from(vec![f32::MIN_POSITIVE, f32::MAX])),
+            Arc::new(
+                Decimal128Array::from(vec![i128::MIN + 1, i128::MAX])
+                    .with_precision_and_scale(38, 38)
+                    .unwrap(),
+            ),
+        ],
+    )
+    .unwrap();
+    let out = encode(&c, batch);
+    assert_eq!(out.len(), 2);
+    assert!(out[1].starts_with("+5881580-07-11,"), "{}", out[1]);
+    assert!(
+        out[1].contains("2262-04-11 23:47:16.854775807"),
+        "{}",
+        out[1]
+    );
+    assert!(out[1].contains("3.4028235E38"), "{}", out[1]);
+}
+
+#[test]
+fn nested_nulls_without_literal() {
+    let fields = vec![
+        Field::new(
+            "arr",
+            ArrowType::List(Arc::new(Field::new("element", ArrowType::Utf8, true))),
+            true,
+        ),
+        Field::new(
+            "row",
+            ArrowType::Struct(Fields::from(vec![
+                Field::new("a", ArrowType::Int32, true),
+                Field::new("b", ArrowType::Int32, true),
+            ])),
+            true,
+        ),
+    ];
+    let c = ctx(fields, &[]);
+    // an empty field is an empty array and a NULL row (Flink reads an empty nested row as NULL)
+    let b = decode(&c, &[",", "x;y,1;2"]);
+    assert!(!b.column(0).is_null(0));
+    assert_eq!(b.column(0).as_list::<i32>().value(0).len(), 0);
+    assert!(b.column(1).is_null(0));
+    assert_eq!(encode(&c, b), [",", "x;y,1;2"]);
+    let e = decode_err(&c, "x,1;2;3");
+    assert!(
+        e.contains("column 'row'") && e.contains("2 fields but 3"),
+        "{e}"
+    );
+    let lenient = ctx(
+        c.schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect(),
+        &[("ignore-parse-errors", "true")],
+    );
+    let b = decode(&lenient, &["x,1;oops", "x,5"]);
+    let row = b.column(1).as_struct();
+    assert_eq!(row.column(0).as_primitive::<Int32Type>().value(0), 1);
+    assert!(row.column(1).is_null(0));
+    assert!(row.column(1).is_null(1));
+}
