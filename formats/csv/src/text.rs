@@ -66,7 +66,7 @@ fn parse_decimal_simple(b: &[u8], precision: u8, scale: i8) -> Option<i128> {
         b'+' => (false, &b[1..]),
         _ => (false, b),
     };
-    if rest.is_empty() || rest.len() > 19 || scale < 0 {
+    if rest.is_empty() || rest.len() > 18 || scale < 0 {
         return None;
     }
     let mut v: i64 = 0;
@@ -549,6 +549,14 @@ mod tests {
         assert_eq!(dec("9.99", 3, 2), Some(999));
         assert_eq!(dec("10.00", 3, 2), None);
         assert_eq!(dec("123", 38, 0), Some(123));
+        assert_eq!(
+            dec("9223372036854775807", 38, 0),
+            Some(9_223_372_036_854_775_807)
+        );
+        assert_eq!(
+            dec("99999999999999999999", 38, 1),
+            Some(999_999_999_999_999_999_990)
+        );
         assert_eq!(
             dec("99999999999999999999999999999999999999", 38, 0),
             Some(10i128.pow(38) - 1)
