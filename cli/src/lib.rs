@@ -18,6 +18,8 @@ pub fn builtin_registry() -> Registry {
     r.register_connector(headrace_connector_blackhole::factory());
     r.register_connector(headrace_connector_filesystem::factory());
     r.register_format(headrace_format_json::factory());
+    r.register_format(headrace_format_csv::factory());
+    r.register_format(headrace_format_raw::factory());
     r.register_connector(Arc::new(headrace_runtime::testing::CommitFilesFactory));
     r
 }

@@ -19,6 +19,11 @@ pub trait Decoder: Send {
     fn buffered_rows(&self) -> usize;
     /// Take the buffered rows as a batch.
     fn finish(&mut self) -> Result<ChangelogBatch>;
+    /// Records dropped so far because they could not be decoded and the format was told to
+    /// ignore parse errors; connectors add them to their skipped-record metric.
+    fn skipped_records(&self) -> u64 {
+        0
+    }
 }
 
 /// Encodes rows into records.
