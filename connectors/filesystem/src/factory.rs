@@ -113,6 +113,9 @@ impl ConnectorFactory for FileSystemFactory {
 pub struct FormatHandle {
     factory: Arc<dyn FormatFactory>,
     ctx: FormatContext,
+    /// Set when the format is Parquet, which the connector reads and writes itself.
+    #[cfg(feature = "parquet")]
+    parquet: Option<Arc<crate::parquet::ParquetConfig>>,
 }
 
 impl std::fmt::Debug for FormatHandle {
@@ -128,13 +131,41 @@ impl FormatHandle {
     fn new(ctx: &TableContext<'_>, schema: SchemaRef) -> Result<Self> {
         let id = ctx.options.get(&FORMAT)?;
         let factory = ctx.registry.format(&id)?;
+        let options = ctx.options.format_options("", &id);
+        #[cfg(feature = "parquet")]
+        let parquet = if factory.identifier() == crate::parquet::IDENTIFIER {
+            Some(Arc::new(crate::parquet::ParquetConfig::from_options(
+                &options,
+            )?))
+        } else {
+            None
+        };
         Ok(FormatHandle {
             factory,
-            ctx: FormatContext {
-                schema,
-                options: ctx.options.format_options("", &id),
-            },
+            ctx: FormatContext { schema, options },
+            #[cfg(feature = "parquet")]
+            parquet,
         })
+    }
+
+    /// Whether the format reads and writes whole files (Parquet) rather than lines.
+    pub fn is_bulk(&self) -> bool {
+        #[cfg(feature = "parquet")]
+        if self.parquet.is_some() {
+            return true;
+        }
+        false
+    }
+
+    /// The Parquet settings, when the format is Parquet.
+    #[cfg(feature = "parquet")]
+    pub fn parquet(&self) -> Option<&Arc<crate::parquet::ParquetConfig>> {
+        self.parquet.as_ref()
+    }
+
+    /// The columns stored in the files, with the table's Arrow types.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.ctx.schema
     }
 
     /// A new decoder.
@@ -225,9 +256,11 @@ pub fn create_source(ctx: &TableContext<'_>) -> Result<FileSource> {
         None => None,
     };
     let file_schema = file_schema(ctx)?;
-    // Fail now, not in a reader, when the format cannot read these columns.
-    ctx.decoder(&FORMAT, file_schema.clone())?;
-    let format = FormatHandle::new(ctx, file_schema)?;
+    let format = FormatHandle::new(ctx, file_schema.clone())?;
+    if !format.is_bulk() {
+        // Fail now, not in a reader, when the format cannot read these columns.
+        ctx.decoder(&FORMAT, file_schema)?;
+    }
     tracing::debug!(table = %ctx.table_name, path = %path.display(), ?monitor, "creating filesystem source");
     FileSource::new(
         path,
@@ -268,8 +301,10 @@ pub fn create_sink(ctx: &TableContext<'_>) -> Result<FileSink> {
         other => other.map(|p| p as usize),
     };
     let file_schema = file_schema(ctx)?;
-    ctx.encoder(&FORMAT, file_schema.clone())?;
-    let format = FormatHandle::new(ctx, file_schema)?;
+    let format = FormatHandle::new(ctx, file_schema.clone())?;
+    if !format.is_bulk() {
+        ctx.encoder(&FORMAT, file_schema)?;
+    }
     tracing::debug!(table = %ctx.table_name, path = %path.display(), "creating filesystem sink");
     FileSink::new(
         path,

@@ -113,6 +113,9 @@ pub struct FileSink {
     partition_indices: Vec<usize>,
     data_indices: Vec<usize>,
     data_schema: SchemaRef,
+    /// For Parquet: the schema of the files (see [`crate::parquet::stored_type`]).
+    #[cfg(feature = "parquet")]
+    stored_schema: Option<SchemaRef>,
     default_name: String,
     policy: RollingPolicy,
     parallelism: Option<usize>,
@@ -153,6 +156,22 @@ impl FileSink {
                 .map(|i| consumed.field(*i).clone())
                 .collect::<Vec<_>>(),
         ));
+        #[cfg(feature = "parquet")]
+        let stored_schema = if format.is_bulk() {
+            let mut cols = Vec::new();
+            for f in data_schema.fields() {
+                let c = schema.column(f.name()).ok_or_else(|| {
+                    Error::internal(format!(
+                        "filesystem sink: written column '{}' is not in the table",
+                        f.name()
+                    ))
+                })?;
+                cols.push((f.name().as_str(), &c.data_type));
+            }
+            Some(crate::parquet::stored_schema(cols))
+        } else {
+            None
+        };
         Ok(FileSink {
             root,
             format,
@@ -161,6 +180,8 @@ impl FileSink {
             partition_indices,
             data_indices,
             data_schema,
+            #[cfg(feature = "parquet")]
+            stored_schema,
             default_name,
             policy,
             parallelism,
@@ -258,7 +279,11 @@ impl DynamicSink for FileSink {
         }
         Ok(Box::new(FileWriter {
             sink: self.clone(),
-            encoder: self.format.encoder()?,
+            encoder: if self.format.is_bulk() {
+                None
+            } else {
+                Some(self.format.encoder()?)
+            },
             uuid: uuid_ish(),
             subtask: ctx.subtask,
             counter: 0,
@@ -283,10 +308,19 @@ pub struct PendingFile {
     pub target: PathBuf,
 }
 
+/// Where a part file's rows go.
+enum PartOut {
+    /// Encoded lines.
+    Lines(std::io::BufWriter<std::fs::File>),
+    /// A Parquet file, written whole.
+    #[cfg(feature = "parquet")]
+    Parquet(Box<crate::parquet::ParquetPart>),
+}
+
 struct PartFile {
     in_progress: PathBuf,
     target: PathBuf,
-    out: std::io::BufWriter<std::fs::File>,
+    out: PartOut,
     size: u64,
     created: Instant,
     last_write: Instant,
@@ -295,10 +329,13 @@ struct PartFile {
 impl PartFile {
     fn close(self) -> Result<PendingFile> {
         let p = self.in_progress;
-        let file = self
-            .out
-            .into_inner()
-            .map_err(|e| Error::io(format!("cannot flush {}", p.display()), e.into_error()))?;
+        let file = match self.out {
+            PartOut::Lines(out) => out
+                .into_inner()
+                .map_err(|e| Error::io(format!("cannot flush {}", p.display()), e.into_error()))?,
+            #[cfg(feature = "parquet")]
+            PartOut::Parquet(w) => w.finish(&p)?,
+        };
         file.sync_all()
             .map_err(io(format!("cannot sync {}", p.display())))?;
         Ok(PendingFile {
@@ -311,7 +348,8 @@ impl PartFile {
 /// Writes the rows of one subtask into part files, one open file per partition.
 pub struct FileWriter {
     sink: FileSink,
-    encoder: Box<dyn Encoder>,
+    /// The line format's encoder; None for bulk formats.
+    encoder: Option<Box<dyn Encoder>>,
     uuid: String,
     subtask: usize,
     counter: u64,
@@ -358,12 +396,13 @@ impl FileWriter {
                 .open(&in_progress)
                 .map_err(io(format!("cannot create {}", in_progress.display())))?;
             let now = Instant::now();
+            let out = self.new_out(file, &in_progress)?;
             self.open.insert(
                 partition.to_string(),
                 PartFile {
                     in_progress,
                     target: dir.join(name),
-                    out: std::io::BufWriter::new(file),
+                    out,
                     size: 0,
                     created: now,
                     last_write: now,
@@ -373,6 +412,40 @@ impl FileWriter {
         self.open
             .get_mut(partition)
             .ok_or_else(|| Error::internal("filesystem sink: part file vanished"))
+    }
+
+    /// The writer of a new part file.
+    fn new_out(&self, file: std::fs::File, path: &Path) -> Result<PartOut> {
+        #[cfg(feature = "parquet")]
+        if let (Some(cfg), Some(stored)) = (self.sink.format.parquet(), &self.sink.stored_schema) {
+            return Ok(PartOut::Parquet(Box::new(
+                crate::parquet::ParquetPart::new(file, path, stored.clone(), cfg)?,
+            )));
+        }
+        let _ = path;
+        Ok(PartOut::Lines(std::io::BufWriter::new(file)))
+    }
+
+    /// Append a group of rows of one partition to Parquet part files.
+    #[cfg(feature = "parquet")]
+    fn write_bulk(&mut self, dir: &str, sub: &arrow::array::RecordBatch) -> Result<()> {
+        let limit = self.sink.policy.file_size;
+        let f = self.part_file(dir)?;
+        let PartOut::Parquet(w) = &mut f.out else {
+            return Err(Error::internal(
+                "filesystem sink: a Parquet table has a line part file open",
+            ));
+        };
+        let before = w.size();
+        w.write(sub, &f.in_progress)?;
+        let after = w.size();
+        f.size = after;
+        f.last_write = Instant::now();
+        self.metrics.add_bytes(after.saturating_sub(before));
+        if after >= limit {
+            self.roll(dir)?;
+        }
+        Ok(())
     }
 
     /// Roll files that are open too long or idle too long, at most every check interval.
@@ -425,6 +498,8 @@ impl FileWriter {
     }
 }
 
+// Without the `parquet` feature, part files are always lines.
+#[cfg_attr(not(feature = "parquet"), allow(irrefutable_let_patterns))]
 #[async_trait]
 impl SinkWriter for FileWriter {
     async fn write(&mut self, batch: ChangelogBatch) -> Result<()> {
@@ -463,20 +538,33 @@ impl SinkWriter for FileWriter {
             } else {
                 take_record_batch(&data, &UInt32Array::from(rows))?
             };
+            #[cfg(feature = "parquet")]
+            if self.encoder.is_none() {
+                self.write_bulk(&dir, &sub)?;
+                continue;
+            }
+            let Some(encoder) = self.encoder.as_mut() else {
+                return Err(Error::internal(
+                    "filesystem sink: a line format has no encoder",
+                ));
+            };
             let mut records: Vec<Vec<u8>> = Vec::with_capacity(sub.num_rows());
-            self.encoder
-                .encode(&ChangelogBatch::inserts(sub), &mut |_, bytes| {
-                    let mut line = Vec::with_capacity(bytes.len() + 1);
-                    line.extend_from_slice(bytes);
-                    line.push(b'\n');
-                    records.push(line);
-                    Ok(())
-                })?;
+            encoder.encode(&ChangelogBatch::inserts(sub), &mut |_, bytes| {
+                let mut line = Vec::with_capacity(bytes.len() + 1);
+                line.extend_from_slice(bytes);
+                line.push(b'\n');
+                records.push(line);
+                Ok(())
+            })?;
             let limit = self.sink.policy.file_size;
             for rec in records {
                 let f = self.part_file(&dir)?;
-                f.out
-                    .write_all(&rec)
+                let PartOut::Lines(out) = &mut f.out else {
+                    return Err(Error::internal(
+                        "filesystem sink: a line table has a Parquet part file open",
+                    ));
+                };
+                out.write_all(&rec)
                     .map_err(io(format!("cannot write {}", f.in_progress.display())))?;
                 f.size += rec.len() as u64;
                 f.last_write = Instant::now();
@@ -492,9 +580,11 @@ impl SinkWriter for FileWriter {
 
     async fn flush(&mut self, _end_of_input: bool) -> Result<()> {
         for f in self.open.values_mut() {
-            f.out
-                .flush()
-                .map_err(io(format!("cannot flush {}", f.in_progress.display())))?;
+            // Parquet part files cannot be flushed partially; they are finished when rolled.
+            if let PartOut::Lines(out) = &mut f.out {
+                out.flush()
+                    .map_err(io(format!("cannot flush {}", f.in_progress.display())))?;
+            }
         }
         self.check_time()
     }

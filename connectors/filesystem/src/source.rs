@@ -87,17 +87,24 @@ pub struct FileSplit {
     pub modified_ms: i64,
     /// Partition values from the `k=v` directories above the file.
     pub partitions: BTreeMap<String, String>,
-    /// Byte offset of the next line to read.
+    /// Byte offset of the next line to read (unused for Parquet row groups).
     pub offset: u64,
-    /// Lines read so far (the next line's number is `line + 1`).
+    /// Lines read so far (the next line's number is `line + 1`); for a Parquet row group, the
+    /// rows of the row group already emitted.
     pub line: u64,
+    /// For bulk formats (Parquet), the row group this split reads; None for line formats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_group: Option<usize>,
 }
 
 impl SplitState for FileSplit {
     const VERSION: u32 = STATE_VERSION;
     const NAME: &'static str = "filesystem split";
     fn split_id(&self) -> String {
-        self.path.clone()
+        match self.row_group {
+            Some(rg) => format!("{}#row-group-{rg}", self.path),
+            None => self.path.clone(),
+        }
     }
 }
 
@@ -228,9 +235,14 @@ impl DynamicSource for FileSource {
     }
 
     fn create_reader(&self, ctx: ReaderContext) -> Result<Box<dyn SourceReader>> {
+        let decoder = if self.shared.format.is_bulk() {
+            None
+        } else {
+            Some(self.shared.format.decoder()?)
+        };
         Ok(Box::new(FileReader {
             shared: self.shared.clone(),
-            decoder: self.shared.format.decoder()?,
+            decoder,
             splits: VecDeque::new(),
             open: None,
             no_more_splits: false,
@@ -316,6 +328,7 @@ fn list_files(shared: &Shared) -> Result<Vec<FileSplit>> {
             partitions: parse_partitions(root, &p),
             offset: 0,
             line: 0,
+            row_group: None,
         });
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -335,10 +348,27 @@ impl FileEnumerator {
         let files = list_files(&self.shared)?;
         let mut added = 0;
         for f in files {
-            if self.state.seen.insert(f.path.clone()) {
-                self.state.pending.push_back(f);
-                added += 1;
+            if self.state.seen.contains(&f.path) {
+                continue;
             }
+            #[cfg(feature = "parquet")]
+            if self.shared.format.is_bulk() {
+                // One split per row group, from the file's footer.
+                let groups = crate::parquet::row_groups(&f.path)?;
+                tracing::debug!(path = %f.path, row_groups = groups.len(), "filesystem: Parquet file listed");
+                for (i, _) in groups.iter().enumerate() {
+                    self.state.pending.push_back(FileSplit {
+                        row_group: Some(i),
+                        ..f.clone()
+                    });
+                }
+                self.state.seen.insert(f.path.clone());
+                added += 1;
+                continue;
+            }
+            self.state.seen.insert(f.path.clone());
+            self.state.pending.push_back(f);
+            added += 1;
         }
         self.state.listed = true;
         self.last_scan = Some(Instant::now());
@@ -385,12 +415,22 @@ impl SplitEnumerator for FileEnumerator {
     }
 }
 
-/// Reads the lines of its files, one file at a time.
+/// The split being read.
+enum OpenSplit {
+    /// A file of lines.
+    Lines(BufReader<std::fs::File>),
+    /// A Parquet row group.
+    #[cfg(feature = "parquet")]
+    Parquet(crate::parquet::RowGroupReader),
+}
+
+/// Reads the lines (or Parquet row groups) of its files, one split at a time.
 pub struct FileReader {
     shared: Arc<Shared>,
-    decoder: Box<dyn Decoder>,
+    /// The line format's decoder; None for bulk formats.
+    decoder: Option<Box<dyn Decoder>>,
     splits: VecDeque<FileSplit>,
-    open: Option<BufReader<std::fs::File>>,
+    open: Option<OpenSplit>,
     no_more_splits: bool,
     batch_size: usize,
     metrics: Arc<SourceMetrics>,
@@ -514,6 +554,44 @@ impl SourceReader for FileReader {
                     ReadEvent::NeedSplits
                 });
             };
+            #[cfg(feature = "parquet")]
+            if let Some(rg) = split.row_group {
+                if self.open.is_none() {
+                    let r = crate::parquet::RowGroupReader::open(
+                        &split.path,
+                        rg,
+                        split.line,
+                        self.shared.format.schema().clone(),
+                        self.batch_size,
+                    )?;
+                    self.open = Some(OpenSplit::Parquet(r));
+                }
+                let Some(OpenSplit::Parquet(reader)) = self.open.as_mut() else {
+                    return Err(Error::internal(
+                        "filesystem source: a Parquet split has a line reader open",
+                    ));
+                };
+                let batch = reader.next_batch(&split.path)?;
+                let (total, compressed) = (reader.num_rows, reader.compressed_bytes);
+                let n = batch.as_ref().map_or(0, |b| b.num_rows() as u64);
+                split.line += n;
+                if let Some(b) = compressed.saturating_mul(n).checked_div(total) {
+                    self.metrics.add_bytes(b);
+                }
+                let current = split.clone();
+                if batch.is_none() || split.line >= total {
+                    tracing::debug!(path = %current.path, row_group = rg, rows = current.line, "filesystem: row group done");
+                    self.splits.pop_front();
+                    self.open = None;
+                }
+                match batch {
+                    Some(b) if b.num_rows() > 0 => {
+                        let decoded = ChangelogBatch::inserts(b);
+                        return Ok(ReadEvent::Batch(self.assemble(&current, decoded)?));
+                    }
+                    _ => continue,
+                }
+            }
             if self.open.is_none() {
                 let mut f = std::fs::File::open(&split.path).map_err(io(format!(
                     "filesystem source: cannot open '{}'",
@@ -524,10 +602,17 @@ impl SourceReader for FileReader {
                     split.offset, split.path
                 )))?;
                 tracing::debug!(path = %split.path, offset = split.offset, line = split.line, "filesystem: reading file");
-                self.open = Some(BufReader::new(f));
+                self.open = Some(OpenSplit::Lines(BufReader::new(f)));
             }
-            let Some(reader) = self.open.as_mut() else {
-                continue;
+            let Some(OpenSplit::Lines(reader)) = self.open.as_mut() else {
+                return Err(Error::internal(
+                    "filesystem source: a line split has a Parquet reader open",
+                ));
+            };
+            let Some(decoder) = self.decoder.as_mut() else {
+                return Err(Error::internal(
+                    "filesystem source: a line format has no decoder",
+                ));
             };
             let mut buf = Vec::new();
             let mut lines = 0usize;
@@ -557,7 +642,7 @@ impl SourceReader for FileReader {
                 if let RecordOrigin::File { line, .. } = &mut origin {
                     *line = split.line + 1;
                 }
-                self.decoder.decode(rec, &origin)?;
+                decoder.decode(rec, &origin)?;
                 split.offset += n as u64;
                 split.line += 1;
                 lines += 1;
@@ -570,8 +655,8 @@ impl SourceReader for FileReader {
                 self.splits.pop_front();
                 self.open = None;
             }
-            if self.decoder.buffered_rows() > 0 {
-                let decoded = self.decoder.finish()?;
+            if decoder.buffered_rows() > 0 {
+                let decoded = decoder.finish()?;
                 return Ok(ReadEvent::Batch(self.assemble(&current, decoded)?));
             }
         }
