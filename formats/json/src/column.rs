@@ -313,8 +313,9 @@ impl Col {
             v: &mut Vec<T>,
             nulls: Option<NullBuffer>,
         ) -> Result<ArrayRef> {
-            let vals = std::mem::take(v);
-            let len = vals.len();
+            let len = v.len();
+            // the next batch is likely as large: allocate once instead of growing
+            let vals = std::mem::replace(v, Vec::with_capacity(len));
             let data = ArrayData::builder(dt.clone())
                 .len(len)
                 .add_buffer(Buffer::from_vec(vals))
@@ -338,8 +339,10 @@ impl Col {
             Data::F64(v) => prim(&dt, v, nulls)?,
             Data::Decimal { vals, .. } => prim(&dt, vals, nulls)?,
             Data::Bytes { offsets, data, .. } => {
-                let offs = std::mem::replace(offsets, vec![0]);
-                let bytes = std::mem::take(data);
+                let mut next = Vec::with_capacity(offsets.len());
+                next.push(0);
+                let offs = std::mem::replace(offsets, next);
+                let bytes = std::mem::replace(data, Vec::with_capacity(data.len()));
                 let d = ArrayData::builder(dt)
                     .len(len)
                     .add_buffer(Buffer::from_vec(offs))

@@ -310,6 +310,9 @@ pub(crate) enum DecimalError {
 /// at `scale`, rounding half up as Java's `BigDecimal` does for Flink, and checking `precision`.
 pub(crate) fn parse_decimal(s: &str, precision: u8, scale: i8) -> Result<i128, DecimalError> {
     let b = s.trim().as_bytes();
+    if let Some(r) = parse_decimal_simple(b, precision, scale) {
+        return r;
+    }
     let mut i = 0;
     let neg = match b.first() {
         Some(b'-') => {
@@ -325,7 +328,6 @@ pub(crate) fn parse_decimal(s: &str, precision: u8, scale: i8) -> Result<i128, D
     // Significant digits (leading zeros dropped), how many of them follow the point.
     let mut digits: [u8; 80] = [0; 80];
     let mut n = 0usize;
-    let mut dropped_nonzero = false; // digits beyond the buffer (only matters for rounding)
     let mut frac_digits: i64 = 0;
     let mut any = false;
     let mut extra_int_digits: i64 = 0;
@@ -343,9 +345,7 @@ pub(crate) fn parse_decimal(s: &str, precision: u8, scale: i8) -> Result<i128, D
                 digits[n] = c - b'0';
                 n += 1;
             } else {
-                if c != b'0' {
-                    dropped_nonzero = true;
-                }
+                // beyond 80 significant digits: too large, or too fine to change the rounding
                 if !seen_point {
                     extra_int_digits += 1;
                 } else {
@@ -429,12 +429,52 @@ pub(crate) fn parse_decimal(s: &str, precision: u8, scale: i8) -> Result<i128, D
             }
         }
     }
-    let _ = dropped_nonzero;
     let limit = 10i128.pow(u32::from(precision.min(38)));
     if v >= limit {
         return Err(DecimalError::Overflow);
     }
     Ok(if neg { -v } else { v })
+}
+
+/// The common case without exponent, at most 18 digits and no rounding; `None` when the general
+/// parser must decide.
+#[inline]
+fn parse_decimal_simple(b: &[u8], precision: u8, scale: i8) -> Option<Result<i128, DecimalError>> {
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    let scale = u32::try_from(scale).ok()?;
+    let mut v: u64 = 0;
+    let mut n = 0u32;
+    let mut frac: Option<u32> = None;
+    for &c in digits {
+        if c.is_ascii_digit() {
+            if n == 18 {
+                return None;
+            }
+            v = v * 10 + u64::from(c - b'0');
+            n += 1;
+            if let Some(f) = frac.as_mut() {
+                *f += 1;
+            }
+        } else if c == b'.' && frac.is_none() {
+            frac = Some(0);
+        } else {
+            return None;
+        }
+    }
+    let frac = frac.unwrap_or(0);
+    if n == 0 || frac > scale {
+        return None;
+    }
+    let Some(x) = i128::from(v).checked_mul(10i128.pow(scale - frac)) else {
+        return Some(Err(DecimalError::Overflow));
+    };
+    if x >= 10i128.pow(u32::from(precision.min(38))) {
+        return Some(Err(DecimalError::Overflow));
+    }
+    Some(Ok(if neg { -x } else { x }))
 }
 
 /// Write an unscaled decimal as Java's `BigDecimal.toString()` (scientific notation for small
@@ -587,6 +627,16 @@ mod tests {
         assert_eq!(parse_decimal("0e999999999", 38, 0), Ok(0));
         assert_eq!(parse_decimal("1e-999999999", 38, 0), Ok(0));
         assert_eq!(parse_decimal("abc", 5, 0), Err(DecimalError::Syntax));
+        assert_eq!(
+            parse_decimal("999999999999999999", 38, 38),
+            Err(DecimalError::Overflow)
+        );
+        assert_eq!(parse_decimal("-0.5", 1, 1), Ok(-5));
+        assert_eq!(parse_decimal(".5", 2, 1), Ok(5));
+        assert_eq!(parse_decimal("5.", 2, 1), Ok(50));
+        assert_eq!(parse_decimal(".", 2, 1), Err(DecimalError::Syntax));
+        assert_eq!(parse_decimal("1.23", 38, 38), Err(DecimalError::Overflow));
+        assert_eq!(parse_decimal("0.23", 38, 38), Ok(23 * 10i128.pow(36)));
         assert_eq!(parse_decimal("1.2.3", 5, 0), Err(DecimalError::Syntax));
         assert_eq!(parse_decimal("", 5, 0), Err(DecimalError::Syntax));
         assert_eq!(parse_decimal("-", 5, 0), Err(DecimalError::Syntax));

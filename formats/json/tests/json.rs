@@ -561,6 +561,7 @@ fn random_bytes_and_mutations_never_panic() {
         let c = ctx(schema(FUZZ_SCHEMA), opts);
         let mut d = JsonFormatFactory.create_decoder(&c).unwrap();
         let mut ok_rows = 0usize;
+        let (mut total_ok, mut total_err) = (0usize, 0usize);
         for i in 0..4000 {
             let input: Vec<u8> = match i % 3 {
                 0 => (0..rng.below(64))
@@ -589,16 +590,28 @@ fn random_bytes_and_mutations_never_panic() {
             }
             if r.is_err() {
                 assert_eq!(d.buffered_rows(), before);
+                total_err += 1;
+            } else if d.buffered_rows() > before {
+                total_ok += 1;
             }
             ok_rows = d.buffered_rows();
             if i % 500 == 499 {
                 let b = d.finish().unwrap();
                 assert_eq!(b.num_rows(), ok_rows);
                 ok_rows = 0;
+                // whatever was accepted writes out and reads back to the same rows
+                let out = encode(&c, &b);
+                let refs: Vec<&str> = out.iter().map(String::as_str).collect();
+                assert_eq!(decode(&c, &refs).batch, b.batch, "{out:?}");
             }
         }
         let b = d.finish().unwrap();
         assert_eq!(b.num_rows(), ok_rows);
+        // the mutations leave some records valid and break others
+        assert!(total_ok > 10, "{total_ok}");
+        if !ignore {
+            assert!(total_err > 2000, "{total_err}");
+        }
     }
 }
 
