@@ -58,7 +58,13 @@
 //! The API is blocking (plain threads and sockets, no runtime). In a Tokio test, call
 //! it directly when nothing else must run meanwhile, or through
 //! `tokio::task::spawn_blocking` when tasks must keep running during a fault.
+//!
+//! # Connector conformance
+//!
+//! [`conformance`] is a suite of checks any connector gets by implementing one trait,
+//! [`conformance::ExternalContext`]; see `integration-tests/CONFORMANCE.md`.
 
+pub mod conformance;
 mod container;
 mod engine;
 mod error;
