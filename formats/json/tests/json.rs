@@ -665,3 +665,41 @@ fn registered_and_declared() {
     assert_eq!(headrace_format_json::factory().identifier(), "json");
     let _ = NullBuffer::new_null(1);
 }
+
+#[test]
+fn extreme_values_encode_without_panic() {
+    use arrow::array::{
+        Date32Array, Decimal128Array, Float64Array, Time32SecondArray, Time64NanosecondArray,
+        TimestampNanosecondArray, TimestampSecondArray,
+    };
+    let s = schema("d DATE, t TIME(0), tn TIME(9), ts TIMESTAMP(0), tsn TIMESTAMP(9), dec DECIMAL(38, 10), f DOUBLE");
+    let batch = RecordBatch::try_new(
+        s.clone(),
+        vec![
+            Arc::new(Date32Array::from(vec![i32::MIN, i32::MAX, 0])),
+            Arc::new(Time32SecondArray::from(vec![-1, i32::MAX, 0])),
+            Arc::new(Time64NanosecondArray::from(vec![i64::MIN, i64::MAX, 0])),
+            Arc::new(TimestampSecondArray::from(vec![i64::MIN, i64::MAX, 0])),
+            Arc::new(TimestampNanosecondArray::from(vec![i64::MIN, i64::MAX, 0])),
+            Arc::new(
+                Decimal128Array::from(vec![i128::MIN + 1, i128::MAX, 0])
+                    .with_precision_and_scale(38, 10)
+                    .unwrap(),
+            ),
+            Arc::new(Float64Array::from(vec![f64::NEG_INFINITY, f64::NAN, -0.0])),
+        ],
+    )
+    .unwrap();
+    let c = ctx(s, &[]);
+    let out = encode(&c, &ChangelogBatch::inserts(batch));
+    assert_eq!(out.len(), 3);
+    assert!(out[0].contains(r#""f":"-Infinity""#), "{}", out[0]);
+    assert!(out[1].contains(r#""f":"NaN""#), "{}", out[1]);
+    assert_eq!(
+        out[2],
+        r#"{"d":"1970-01-01","t":"00:00:00","tn":"00:00:00","ts":"1970-01-01 00:00:00","tsn":"1970-01-01 00:00:00","dec":0E-10,"f":-0.0}"#
+    );
+    // the last row reads back
+    let b = decode(&c, &[&out[2]]);
+    assert_eq!(encode(&c, &b)[0], out[2]);
+}
