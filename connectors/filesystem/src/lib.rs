@@ -57,7 +57,7 @@
 //!   the `parquet` module for types and options). The source lists each file's footer and
 //!   hands out **one split per row group**, whose state is the row group and the rows of it
 //!   already emitted; only the table's stored columns are decoded (projection by name; a missing
-//!   column or a type that does not convert losslessly is an error naming it). Partition and
+//!   column or a type that cannot be read as the column's is an error naming it). Partition and
 //!   metadata columns are filled as for line formats. The sink writes one Parquet file per part
 //!   file with the same in-progress → committed life cycle; a Parquet file is only valid once
 //!   its footer is written, so part files are finished at every checkpoint (Flink's

@@ -13,7 +13,8 @@
 //!
 //! Reading: one split per row group; the split's state is the row group and the rows of it already
 //! emitted. Only the table's columns (matched by name) are decoded; a file lacking one of them,
-//! or holding it with a type that does not convert losslessly, is an error naming the column.
+//! or holding it with a type that cannot be read as the column's (see [`compatible`]), is an
+//! error naming the column.
 
 use std::fs::File;
 use std::sync::Arc;
@@ -248,10 +249,11 @@ pub fn stored_schema<'a>(columns: impl IntoIterator<Item = (&'a str, &'a DataTyp
     ))
 }
 
-/// Whether values of Arrow type `from` (in a file) convert to `to` (the table's) without loss
-/// of meaning: the same type, a wider integer or float, a decimal with the same scale and at
-/// least the precision, another string or binary encoding, a timestamp or time of another
-/// unit, or nested types whose parts do.
+/// Whether values of Arrow type `from` (in a file) can be read as `to` (the table's): the same
+/// type, a wider integer or float, a decimal with the same scale and at least the precision,
+/// another string or binary encoding, a timestamp (with or without time zone) or time of
+/// another unit (finer values are truncated to the table's precision, as a cast would), or
+/// nested types whose parts can.
 pub fn compatible(from: &ArrowType, to: &ArrowType) -> bool {
     use ArrowType as A;
     if from == to {

@@ -688,3 +688,88 @@ async fn pyarrow_and_duckdb_read_the_files() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn files_written_by_pyarrow_and_duckdb_are_read() {
+    let Some(py) = python() else {
+        println!("SKIPPED: no Python venv with pyarrow and duckdb (see pyarrow_and_duckdb_read_the_files)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("foreign");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parquet_interop.py");
+    let out = std::process::Command::new(&py)
+        .arg(&script)
+        .arg("write")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cols = "tags ARRAY<STRING>, id BIGINT, name STRING, price DECIMAL(10, 2), \
+        ts TIMESTAMP(3), ltz TIMESTAMP_LTZ(6), day DATE, attrs MAP<STRING, BIGINT>, \
+        pos ROW<x DOUBLE, y DOUBLE>, f STRING METADATA FROM 'file.name' VIRTUAL";
+    let src = source(&dir, cols, &[]);
+    let out = run(&src, 1, 100).await;
+    let got = display_rows(&out[0]);
+    let expect = |file: &'static str| {
+        vec![
+            vec![
+                "[x, y]",
+                "1",
+                "a",
+                "1.50",
+                "2026-11-25T12:00:00.123",
+                "2026-11-25T12:00:00",
+                "2026-11-25",
+                "{k: 1}",
+                "{x: 1.0, y: 2.0}",
+                file,
+            ],
+            vec![
+                "[]", "2", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", file,
+            ],
+            vec![
+                "NULL",
+                "3",
+                "c",
+                "-2.25",
+                "1970-01-01T00:00:00",
+                "NULL",
+                "1999-12-31",
+                "{}",
+                "{x: NULL, y: 0.5}",
+                file,
+            ],
+        ]
+    };
+    let mut want = expect("duckdb.parquet");
+    want.extend(expect("pyarrow.parquet"));
+    let want: Vec<Vec<String>> = want
+        .into_iter()
+        .map(|r| r.into_iter().map(String::from).collect())
+        .collect();
+    assert_eq!(got, want);
+}
+
+/// Every row as Arrow displays its values (nested types too), NULL as "NULL".
+fn display_rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    let opts = FormatOptions::default().with_null("NULL");
+    let mut out = Vec::new();
+    for b in batches {
+        let fmts: Vec<ArrayFormatter> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).unwrap())
+            .collect();
+        for r in 0..b.num_rows() {
+            out.push(fmts.iter().map(|f| f.value(r).to_string()).collect());
+        }
+    }
+    out
+}

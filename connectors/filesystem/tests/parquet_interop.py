@@ -1,15 +1,62 @@
-"""Read a Parquet part file written by the filesystem sink (the `ALL` table of
-tests/parquet.rs, rows FULL and all-NULL) with pyarrow and DuckDB, and check types and values.
+"""Parquet interoperability checks, run by tests/parquet.rs.
 
-Usage: python parquet_interop.py <file>   (run by `pyarrow_and_duckdb_read_the_files`)
+python parquet_interop.py <file>
+    Read a part file written by the filesystem sink (the `ALL` table of tests/parquet.rs,
+    rows FULL and all-NULL) with pyarrow and DuckDB, and check types and values.
+    (`pyarrow_and_duckdb_read_the_files`)
+
+python parquet_interop.py write <dir>
+    Write <dir>/pyarrow.parquet with pyarrow and <dir>/duckdb.parquet with DuckDB (the same
+    three rows), for the connector to read. (`files_written_by_pyarrow_and_duckdb_are_read`)
 """
 import datetime as dt
 import decimal
+import os
 import sys
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+
+def write(d):
+    utc = dt.timezone.utc
+    t = pa.table(
+        {
+            "id": pa.array([1, 2, 3], pa.int64()),
+            "name": pa.array(["a", None, "c"], pa.large_string()),
+            "price": pa.array(
+                [decimal.Decimal("1.50"), None, decimal.Decimal("-2.25")], pa.decimal128(9, 2)
+            ),
+            "ts": pa.array(
+                [dt.datetime(2026, 11, 25, 12, 0, 0, 123456), None, dt.datetime(1970, 1, 1)],
+                pa.timestamp("us"),
+            ),
+            "ltz": pa.array(
+                [dt.datetime(2026, 11, 25, 12, 0, 0, tzinfo=utc), None, None],
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "day": pa.array([dt.date(2026, 11, 25), None, dt.date(1999, 12, 31)], pa.date32()),
+            "tags": pa.array([["x", "y"], [], None], pa.list_(pa.string())),
+            "attrs": pa.array([[("k", 1)], None, []], pa.map_(pa.string(), pa.int32())),
+            "pos": pa.array(
+                [{"x": 1.0, "y": 2.0}, None, {"x": None, "y": 0.5}],
+                pa.struct([("x", pa.float64()), ("y", pa.float64())]),
+            ),
+            "ignored": pa.array([b"1", b"2", b"3"], pa.binary()),
+        }
+    )
+    pq.write_table(t, os.path.join(d, "pyarrow.parquet"), row_group_size=2)
+    con = duckdb.connect()
+    con.register("t", t)
+    out = os.path.join(d, "duckdb.parquet").replace("'", "''")
+    con.execute(f"COPY (SELECT * FROM t ORDER BY id) TO '{out}' (FORMAT parquet)")
+    print("written")
+
+
+if len(sys.argv) == 3 and sys.argv[1] == "write":
+    write(sys.argv[2])
+    sys.exit(0)
 
 path = sys.argv[1]
 t = pq.read_table(path)
