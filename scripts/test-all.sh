@@ -13,4 +13,14 @@ if [ -x integration-tests/containers/setup.sh ] || [ -f integration-tests/contai
   fi
 fi
 
+# Tools nobody here wrote, which tests use to read what Headrace writes (pyarrow and DuckDB for
+# Parquet). Installed once into a venv under ~/.cache; the tests fail (not skip) when
+# HEADRACE_PARQUET_PYTHON names a Python without them.
+venv="$HOME/.cache/headrace/venv"
+if ! "$venv/bin/python" -c 'import pyarrow, duckdb' >/dev/null 2>&1; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet pyarrow duckdb
+fi
+export HEADRACE_PARQUET_PYTHON="$venv/bin/python"
+
 cargo test --workspace --no-fail-fast
