@@ -25,6 +25,8 @@ struct FileSystemJson {
     seq: AtomicU64,
     /// Drop every n-th row when writing test data (to show that the checks can fail).
     drop_every: Option<usize>,
+    /// Include TIMESTAMP_LTZ (a known failure, see `supported_types`).
+    with_ltz: bool,
 }
 
 impl FileSystemJson {
@@ -34,6 +36,7 @@ impl FileSystemJson {
             dir: tempfile::tempdir().unwrap(),
             seq: AtomicU64::new(0),
             drop_every: None,
+            with_ltz: false,
         }
     }
 
@@ -66,7 +69,7 @@ impl ExternalContext for FileSystemJson {
     fn supported_types(&self) -> Vec<DataType> {
         all_flink_types()
             .into_iter()
-            .filter(|t| !matches!(t.logical, LogicalType::TimestampLtz(_)))
+            .filter(|t| self.with_ltz || !matches!(t.logical, LogicalType::TimestampLtz(_)))
             .collect()
     }
 
@@ -579,4 +582,15 @@ fn a_context_that_drops_rows_fails_the_checks() {
     assert!(e.message.contains("BigInt(19)"), "{e}");
     let e = suite().parallel_read(&ctx).unwrap_err();
     assert!(e.message.contains("expected row(s) missing"), "{e}");
+}
+
+/// TIMESTAMP_LTZ through filesystem + json: fails today (the column reaches the format as a plain
+/// TIMESTAMP), passes once the SDK carries the Flink type into the Arrow schema.
+#[test]
+#[ignore = "known issue: TIMESTAMP_LTZ columns lose their type in TableSchema's Arrow schema"]
+fn timestamp_ltz_round_trips() {
+    let mut ctx = FileSystemJson::new();
+    ctx.with_ltz = true;
+    passed(suite().bounded_read(&ctx));
+    passed(suite().sink_round_trip(&ctx));
 }
