@@ -584,10 +584,9 @@ fn a_context_that_drops_rows_fails_the_checks() {
     assert!(e.message.contains("expected row(s) missing"), "{e}");
 }
 
-/// TIMESTAMP_LTZ through filesystem + json: fails today (the column reaches the format as a plain
-/// TIMESTAMP), passes once the SDK carries the Flink type into the Arrow schema.
+/// TIMESTAMP_LTZ through filesystem + json: the SDK carries the Flink type in the Arrow field
+/// metadata, so the format writes and reads the 'Z' form.
 #[test]
-#[ignore = "known issue: TIMESTAMP_LTZ columns lose their type in TableSchema's Arrow schema"]
 fn timestamp_ltz_round_trips() {
     let mut ctx = FileSystemJson::new();
     ctx.with_ltz = true;

@@ -17,6 +17,9 @@ use sqlparser::tokenizer::Token;
 
 use crate::error::{Error, Result};
 
+/// Arrow field metadata key holding the Flink type string where the Arrow type loses it.
+pub const FLINK_TYPE_METADATA_KEY: &str = "headrace.flink-type";
+
 /// Length Flink uses for `STRING` and `BYTES` (`VARCHAR(2147483647)`).
 pub const MAX_LENGTH: u32 = i32::MAX as u32;
 
@@ -138,9 +141,35 @@ impl DataType {
         self.logical.to_arrow()
     }
 
-    /// An Arrow field with this type and nullability.
+    /// An Arrow field with this type and nullability. Where the Arrow type alone does not tell the
+    /// Flink type (TIMESTAMP_LTZ, CHAR(n), BINARY(n), exact TIME/TIMESTAMP precision), the Flink
+    /// type string is kept in the field metadata under [`FLINK_TYPE_METADATA_KEY`] for formats.
     pub fn to_arrow_field(&self, name: &str) -> Field {
-        Field::new(name, self.to_arrow(), self.nullable)
+        let f = Field::new(name, self.to_arrow(), self.nullable);
+        let lossy = match &self.logical {
+            LogicalType::TimestampLtz(_) | LogicalType::Char(_) | LogicalType::Binary(_) => true,
+            LogicalType::Timestamp(p) | LogicalType::Time(p) => !matches!(p, 0 | 3 | 6 | 9),
+            _ => false,
+        };
+        if lossy {
+            f.with_metadata(std::collections::HashMap::from([(
+                FLINK_TYPE_METADATA_KEY.to_string(),
+                self.logical.to_string(),
+            )]))
+        } else {
+            f
+        }
+    }
+
+    /// The Flink type of an Arrow field: the metadata written by [`DataType::to_arrow_field`]
+    /// when present, else the type Flink maps the Arrow type back to.
+    pub fn from_arrow_field(f: &Field) -> Result<DataType> {
+        if let Some(t) = f.metadata().get(FLINK_TYPE_METADATA_KEY) {
+            if let Ok(d) = DataType::parse(t) {
+                return Ok(d.with_nullable(f.is_nullable()));
+            }
+        }
+        Ok(DataType::from_arrow(f.data_type())?.with_nullable(f.is_nullable()))
     }
 
     /// Whether this is a numeric type (integer, floating point or decimal).
@@ -700,6 +729,11 @@ mod tests {
         assert_eq!(t("DECIMAL(12, 3)"), ArrowType::Decimal128(12, 3));
         assert_eq!(t("CHAR(3)"), ArrowType::Utf8);
         assert!(matches!(t("MAP<STRING, INT>"), ArrowType::Map(_, false)));
+        let ltz = DataType::parse("TIMESTAMP_LTZ(3) NOT NULL").unwrap();
+        let f = ltz.to_arrow_field("ts");
+        assert_eq!(DataType::from_arrow_field(&f).unwrap(), ltz);
+        let plain = DataType::parse("TIMESTAMP(3)").unwrap().to_arrow_field("ts");
+        assert!(plain.metadata().is_empty());
         let back = DataType::from_arrow(&t("ROW<a INT, b ARRAY<STRING>>")).unwrap();
         assert_eq!(back.to_string(), "ROW<`a` INT, `b` ARRAY<STRING>>");
     }
