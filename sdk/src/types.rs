@@ -732,7 +732,9 @@ mod tests {
         let ltz = DataType::parse("TIMESTAMP_LTZ(3) NOT NULL").unwrap();
         let f = ltz.to_arrow_field("ts");
         assert_eq!(DataType::from_arrow_field(&f).unwrap(), ltz);
-        let plain = DataType::parse("TIMESTAMP(3)").unwrap().to_arrow_field("ts");
+        let plain = DataType::parse("TIMESTAMP(3)")
+            .unwrap()
+            .to_arrow_field("ts");
         assert!(plain.metadata().is_empty());
         let back = DataType::from_arrow(&t("ROW<a INT, b ARRAY<STRING>>")).unwrap();
         assert_eq!(back.to_string(), "ROW<`a` INT, `b` ARRAY<STRING>>");
