@@ -29,6 +29,7 @@ pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod state;
+pub mod testing;
 pub mod types;
 
 pub use error::{Error, Result};

@@ -28,56 +28,28 @@ pub fn build_err(b: DatagenSourceBuilder) -> String {
 
 /// A reader context.
 pub fn reader_ctx(subtask: usize, parallelism: usize, batch_size: usize) -> ReaderContext {
-    ReaderContext {
-        subtask,
-        parallelism,
-        batch_size,
-        metrics: Arc::new(SourceMetrics::default()),
-    }
+    headrace_sdk::testing::reader_context(subtask, parallelism, batch_size)
 }
 
-/// Run `parallelism` readers to the end, polling them round-robin; batches per reader.
+/// Run `parallelism` readers to the end, round-robin; batches per reader (insert-only).
 pub async fn run(
     source: &Arc<dyn DynamicSource>,
     parallelism: usize,
     batch_size: usize,
 ) -> Vec<Vec<RecordBatch>> {
-    let mut enumerator = source
-        .create_enumerator(EnumeratorContext { parallelism }, None)
-        .unwrap();
-    let mut readers: Vec<Box<dyn SourceReader>> = (0..parallelism)
-        .map(|s| {
-            source
-                .create_reader(reader_ctx(s, parallelism, batch_size))
-                .unwrap()
-        })
-        .collect();
-    let mut out = vec![Vec::new(); parallelism];
-    let mut done = vec![false; parallelism];
-    let mut polls = 0usize;
-    while done.iter().any(|d| !d) {
-        polls += 1;
-        assert!(polls < 1_000_000, "source did not end");
-        for s in 0..parallelism {
-            if done[s] {
-                continue;
-            }
-            match readers[s].poll_next().await.unwrap() {
-                ReadEvent::Batch(b) => {
+    headrace_sdk::testing::read_all(source, parallelism, batch_size, 1_000_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|bs| {
+            bs.into_iter()
+                .map(|b| {
                     assert!(b.is_insert_only());
-                    out[s].push(b.batch)
-                }
-                ReadEvent::Idle => {}
-                ReadEvent::NeedSplits => match enumerator.handle_split_request(s).await.unwrap() {
-                    SplitAssignment::Splits(v) => readers[s].add_splits(v).unwrap(),
-                    SplitAssignment::NotYet => {}
-                    SplitAssignment::NoMoreSplits => readers[s].no_more_splits(),
-                },
-                ReadEvent::End => done[s] = true,
-            }
-        }
-    }
-    out
+                    b.batch
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Poll one reader for `n` batches (asking `enumerator` for splits as needed).
