@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod exec;
 pub mod expr;
+pub mod harness;
 pub mod job;
 pub mod plan;
 pub mod sql;

@@ -7,12 +7,10 @@ mod common;
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{committed_lines, in_progress_files, registry, visible_files, write};
-use headrace_runtime::exec::{ExecOptions, JobMetrics, JobOutcome, JobSummary};
-use headrace_runtime::{execute, plan_job};
+use headrace_runtime::exec::{JobOutcome, JobSummary};
 
 /// Input: `day=<d>/` directories with `files` files of `lines` lines each; returns the lines
 /// the sink must hold, as `committed_lines` renders them.
@@ -54,43 +52,14 @@ async fn run(
     state: &Path,
     stop_when: Option<Box<dyn Fn(u64) -> bool + Send>>,
 ) -> JobSummary {
-    let plan = plan_job(sql, &registry()).unwrap();
-    let opts = ExecOptions {
-        state_dir: Some(state.to_path_buf()),
-        checkpoint_interval: plan.settings.checkpoint_interval().unwrap(),
-        retained_checkpoints: 3,
-        batch_size: plan.settings.batch_size().unwrap(),
-    };
-    let metrics = Arc::new(JobMetrics::default());
-    let (stop_tx, stop_rx) = tokio::sync::mpsc::channel(1);
-    if let Some(cond) = stop_when {
-        let m = metrics.clone();
-        tokio::spawn(async move {
-            loop {
-                let read: u64 = m
-                    .pipelines_snapshot()
-                    .iter()
-                    .map(|p| p.source.records.load(Ordering::Relaxed))
-                    .sum();
-                if cond(read) {
-                    let _ = stop_tx.send(()).await;
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        });
-    } else {
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            drop(stop_tx);
-        });
-    }
-    tokio::time::timeout(
+    headrace_runtime::harness::run_sql(
+        sql,
+        &registry(),
+        Some(state),
+        stop_when,
         Duration::from_secs(120),
-        execute(plan.pipelines, opts, metrics, stop_rx),
     )
     .await
-    .expect("the job ends")
     .unwrap()
 }
 
