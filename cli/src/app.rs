@@ -314,6 +314,7 @@ fn run(
                     "checkpoints": summary.checkpoints,
                     "rows_in": summary.rows_in,
                     "rows_out": summary.rows_out,
+                    "skipped": summary.skipped,
                 });
                 if let Err(e) = std::fs::write(p, v.to_string()) {
                     eprintln!("error: cannot write {}: {e}", p.display());
@@ -350,6 +351,14 @@ fn run(
                                 human(rout),
                                 human(rin / secs)
                             );
+                            let skipped = summary.skipped.get(i).copied().unwrap_or(0);
+                            if skipped > 0 {
+                                eprintln!(
+                                    "  {} -> {}: {skipped} bad record(s) skipped (ignore-parse-errors); \
+                                     run with HEADRACE_LOG=debug to see each one with its origin",
+                                    p.source_table, p.sink_table
+                                );
+                            }
                         }
                     }
                 }

@@ -348,3 +348,60 @@ fn runtime_cast_failure_names_the_task() {
         "{e}"
     );
 }
+
+#[test]
+fn skipped_bad_records_are_reported_not_silent() {
+    let d = tempfile::tempdir().unwrap();
+    let input = d.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("data.json"),
+        "{\"id\": 1}\n{\"id\": \"one\"}\nnot json\n{\"id\": 4}\n",
+    )
+    .unwrap();
+    let summary = d.path().join("summary.json");
+    let job = write_job(
+        d.path(),
+        "job.sql",
+        &format!(
+            "CREATE TABLE src (id BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}',
+                'format' = 'json', 'json.ignore-parse-errors' = 'true');
+             CREATE TABLE out (id BIGINT) WITH ('connector' = 'blackhole');
+             INSERT INTO out SELECT * FROM src;",
+            input.display()
+        ),
+    );
+    let o = run(&[
+        "run",
+        job.to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("2 bad record(s) skipped"), "{e}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(v["rows_out"][0], 2);
+    assert_eq!(v["skipped"][0], 2);
+
+    // Without ignore-parse-errors the job fails and names the file and line.
+    let strict = write_job(
+        d.path(),
+        "strict.sql",
+        &format!(
+            "CREATE TABLE src (id BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}',
+                'format' = 'json');
+             CREATE TABLE out (id BIGINT) WITH ('connector' = 'blackhole');
+             INSERT INTO out SELECT * FROM src;",
+            input.display()
+        ),
+    );
+    let o = run(&["run", strict.to_str().unwrap(), "--quiet"]);
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("data.json") && e.contains("line 2") && e.contains("'id'"),
+        "{e}"
+    );
+}

@@ -133,6 +133,8 @@ pub struct JobSummary {
     pub rows_in: Vec<u64>,
     /// Rows written per pipeline.
     pub rows_out: Vec<u64>,
+    /// Bad records skipped per pipeline (e.g. with a format's `ignore-parse-errors`).
+    pub skipped: Vec<u64>,
 }
 
 enum DataMsg {
@@ -247,6 +249,7 @@ pub async fn execute(
                 checkpoints: 0,
                 rows_in: vec![],
                 rows_out: vec![],
+                skipped: vec![],
             });
         }
     }
@@ -458,6 +461,11 @@ pub async fn execute(
             .pipelines_snapshot()
             .iter()
             .map(|p| p.sink.records.load(Ordering::Relaxed))
+            .collect(),
+        skipped: metrics
+            .pipelines_snapshot()
+            .iter()
+            .map(|p| p.source.skipped.load(Ordering::Relaxed))
             .collect(),
     })
 }

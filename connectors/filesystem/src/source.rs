@@ -248,6 +248,7 @@ impl DynamicSource for FileSource {
             no_more_splits: false,
             batch_size: ctx.batch_size.max(1),
             metrics: ctx.metrics,
+            skipped_seen: 0,
         }))
     }
 }
@@ -434,6 +435,8 @@ pub struct FileReader {
     no_more_splits: bool,
     batch_size: usize,
     metrics: Arc<SourceMetrics>,
+    /// The decoder's skipped-record count already added to `metrics`.
+    skipped_seen: u64,
 }
 
 impl std::fmt::Debug for FileReader {
@@ -649,6 +652,11 @@ impl SourceReader for FileReader {
                 bytes += n as u64;
             }
             self.metrics.add_bytes(bytes);
+            let skipped = decoder.skipped_records();
+            if skipped > self.skipped_seen {
+                self.metrics.add_skipped(skipped - self.skipped_seen);
+            }
+            self.skipped_seen = skipped;
             let current = split.clone();
             if eof {
                 tracing::debug!(path = %current.path, lines = current.line, "filesystem: file done");

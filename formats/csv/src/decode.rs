@@ -613,6 +613,10 @@ fn push_column(
 }
 
 impl Decoder for CsvDecoder {
+    fn skipped_records(&self) -> u64 {
+        self.skipped()
+    }
+
     fn decode(&mut self, record: &[u8], origin: &RecordOrigin) -> Result<()> {
         let outcome = match self.split(record) {
             Ok(false) => return Ok(()),

@@ -130,6 +130,10 @@ fn render_path(segs: &[String]) -> String {
 }
 
 impl Decoder for JsonDecoder {
+    fn skipped_records(&self) -> u64 {
+        self.skipped
+    }
+
     fn decode(&mut self, record: &[u8], origin: &RecordOrigin) -> Result<()> {
         let before = self.root.len();
         match self.decode_inner(record) {
