@@ -180,6 +180,7 @@ enum Event {
     },
     SinkFinished {
         pipeline: usize,
+        subtask: usize,
         committables: Vec<VersionedBytes>,
     },
     Failed(RuntimeError),
@@ -200,10 +201,10 @@ struct PipelineRuntime {
     enumerator: Box<dyn SplitEnumerator>,
     controls: Vec<Option<mpsc::UnboundedSender<Control>>>,
     source_alive: Vec<bool>,
-    sink_alive: Vec<bool>,
+    /// Writers that have ended (their input is fully written and prepared).
+    sink_finished: Vec<bool>,
     committer: Option<Box<dyn Committer>>,
     final_committables: Vec<VersionedBytes>,
-    finished_sinks: usize,
 }
 
 /// Run the pipelines of a job to completion (or until stopped by `stop`).
@@ -371,10 +372,9 @@ pub async fn execute(
             enumerator,
             controls,
             source_alive: vec![true; p.source_parallelism],
-            sink_alive: vec![true; p.sink_parallelism],
+            sink_finished: vec![false; p.sink_parallelism],
             committer: p.sink.create_committer()?,
             final_committables: Vec::new(),
-            finished_sinks: 0,
         });
     }
     drop(ev_tx);
@@ -514,7 +514,7 @@ impl Coordinator<'_> {
     fn all_sinks_finished(&self) -> bool {
         self.runtimes
             .iter()
-            .all(|r| r.finished_sinks == r.sink_alive.len())
+            .all(|r| r.sink_finished.iter().all(|f| *f))
     }
 
     fn all_sources_finished(&self) -> bool {
@@ -549,7 +549,8 @@ impl Coordinator<'_> {
                 waiting.push(w);
             }
             source_waiting.push(waiting);
-            sink_waiting.push(rt.sink_alive.clone());
+            // a writer that has ended answers no more checkpoints
+            sink_waiting.push(rt.sink_finished.iter().map(|f| !f).collect());
         }
         let n = self.runtimes.len();
         tracing::debug!("checkpoint {id} triggered");
@@ -563,7 +564,7 @@ impl Coordinator<'_> {
             writer_states: self
                 .runtimes
                 .iter()
-                .map(|r| vec![Vec::new(); r.sink_alive.len()])
+                .map(|r| vec![Vec::new(); r.sink_finished.len()])
                 .collect(),
             stop_after,
         });
@@ -631,18 +632,15 @@ impl Coordinator<'_> {
             }
             Event::SinkFinished {
                 pipeline,
+                subtask,
                 committables,
             } => {
                 let rt = &mut self.runtimes[pipeline];
-                rt.finished_sinks += 1;
+                rt.sink_finished[subtask] = true;
+                // its last committables go into the next checkpoint written
                 rt.final_committables.extend(committables);
                 if let Some(p) = self.pending.as_mut() {
-                    for w in p.sink_waiting[pipeline].iter_mut() {
-                        // a finished writer answers every pending checkpoint
-                        if rt.finished_sinks == rt.sink_alive.len() {
-                            *w = false;
-                        }
-                    }
+                    p.sink_waiting[pipeline][subtask] = false;
                 }
             }
         }
@@ -1102,6 +1100,7 @@ async fn run_writer(
             writer.close().await?;
             let _ = events.send(Event::SinkFinished {
                 pipeline,
+                subtask,
                 committables,
             });
             return Ok(());

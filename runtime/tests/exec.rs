@@ -387,3 +387,36 @@ async fn split_assignment_during_checkpoint_pause_does_not_hang() {
         assert_eq!(out.committed.lock().unwrap().len(), 120, "round {round}");
     }
 }
+
+/// One pipeline of a statement set ends long before the other while checkpoints keep coming: the
+/// ended pipeline's writers must not be waited for (they answer no more checkpoints).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_after_one_pipeline_finished_do_not_hang() {
+    let short = sink("id BIGINT");
+    let long = sink("id BIGINT");
+    let counting = |count| Counting {
+        count,
+        unbounded: false,
+        fail_at: None,
+        panic_at: None,
+    };
+    let (_tx, rx) = tokio::sync::mpsc::channel(1);
+    let job = Job::new()
+        .parallelism(2)
+        .checkpoint_interval(Duration::from_millis(1))
+        .from_source("short", Arc::new(counting(10)))
+        .sink_to("short_out", Arc::new(short.clone()))
+        .from_source("long", Arc::new(counting(100_000)))
+        .sink_to("long_out", Arc::new(long.clone()));
+    let summary = tokio::time::timeout(
+        Duration::from_secs(30),
+        job.execute_with(Arc::new(JobMetrics::default()), rx),
+    )
+    .await
+    .expect("the job hung")
+    .unwrap();
+    assert_eq!(summary.outcome, JobOutcome::Finished);
+    assert!(summary.checkpoints > 2, "{summary:?}");
+    assert_eq!(short.committed.lock().unwrap().len(), 20);
+    assert_eq!(long.committed.lock().unwrap().len(), 200_000);
+}
