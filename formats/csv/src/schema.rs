@@ -140,7 +140,17 @@ fn column(context: &str, f: &Field) -> Result<Column> {
                 .collect::<Result<_>>()?,
             fields: fields.clone(),
         },
-        other => Kind::Scalar(scalar(other).map_err(|w| describe(context, &name, t, w))?),
+        other => match scalar(other).map_err(|w| describe(context, &name, t, w))? {
+            // the SDK keeps TIMESTAMP_LTZ in the field metadata (Arrow's type is the same)
+            Scalar::Ts(u, false)
+                if DataType::from_arrow_field(f).is_ok_and(|d| {
+                    matches!(d.logical, headrace_sdk::types::LogicalType::TimestampLtz(_))
+                }) =>
+            {
+                Kind::Scalar(Scalar::Ts(u, true))
+            }
+            sc => Kind::Scalar(sc),
+        },
     };
     Ok(Column {
         name,

@@ -747,3 +747,38 @@ fn structured_random_rows_never_panic_and_reencode_stably() {
         }
     }
 }
+
+/// TIMESTAMP_LTZ declared in a schema (the SDK keeps it in the Arrow field metadata) is written
+/// with Flink's trailing 'Z'; plain TIMESTAMP is not.
+#[test]
+fn timestamp_ltz_from_the_declared_schema_writes_z() {
+    use headrace_sdk::format::{Encoder as _, FormatContext};
+    let schema =
+        headrace_sdk::schema::TableSchema::parse_columns("a TIMESTAMP_LTZ(3), b TIMESTAMP(3)")
+            .unwrap()
+            .physical_arrow_schema();
+    let ctx = FormatContext {
+        schema: schema.clone(),
+        options: headrace_sdk::options::Options::new("t", Default::default()),
+    };
+    let mut enc = headrace_format_csv::factory().create_encoder(&ctx).unwrap();
+    let ts = arrow::array::TimestampMillisecondArray::from(vec![0i64]);
+    let batch = arrow::array::RecordBatch::try_new(
+        schema,
+        vec![std::sync::Arc::new(ts.clone()), std::sync::Arc::new(ts)],
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    enc.encode(
+        &headrace_sdk::changelog::ChangelogBatch::inserts(batch),
+        &mut |_, b| {
+            out.push(String::from_utf8(b.to_vec()).unwrap());
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        out,
+        vec!["1970-01-01 00:00:00Z,1970-01-01 00:00:00".to_string()]
+    );
+}
