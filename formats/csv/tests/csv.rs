@@ -752,7 +752,7 @@ fn structured_random_rows_never_panic_and_reencode_stably() {
 /// with Flink's trailing 'Z'; plain TIMESTAMP is not.
 #[test]
 fn timestamp_ltz_from_the_declared_schema_writes_z() {
-    use headrace_sdk::format::{Encoder as _, FormatContext};
+    use headrace_sdk::format::FormatContext;
     let schema =
         headrace_sdk::schema::TableSchema::parse_columns("a TIMESTAMP_LTZ(3), b TIMESTAMP(3)")
             .unwrap()
