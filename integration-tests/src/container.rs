@@ -410,6 +410,26 @@ pub(crate) fn external(var: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// The service named by the variable `var` when it is set (connected with `connect`; a malformed
+/// value is reported as an error of the variable), else a fresh container from `start`.
+pub(crate) fn external_or<T>(
+    var: &'static str,
+    connect: impl FnOnce(&str) -> Result<T>,
+    start: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    match external(var) {
+        Some(value) => connect(&value).map_err(|e| match e {
+            Error::InvalidArgument(reason) => Error::InvalidEnv {
+                var,
+                value: value.clone(),
+                reason,
+            },
+            other => other,
+        }),
+        None => start(),
+    }
+}
+
 /// Describes an I/O error of a probe, spelling out timeouts.
 pub(crate) fn io_reason(what: &str, e: &std::io::Error, timeout: Duration) -> String {
     match e.kind() {

@@ -48,10 +48,7 @@ pub struct HBase {
 /// Uses the Thrift server named by `HEADRACE_TEST_HBASE` if set, else starts a
 /// container; returns once HBase answers.
 pub fn start() -> Result<HBase> {
-    match container::external(ENV) {
-        Some(address) => connect(&address),
-        None => start_container(),
-    }
+    container::external_or(ENV, connect, start_container)
 }
 
 /// Uses an already running Thrift 1 server (`host:port`) once `getTableNames`

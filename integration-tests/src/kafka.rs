@@ -57,10 +57,7 @@ pub fn start() -> Result<Kafka> {
 /// Property names are lower-case words joined by dots. An external cluster
 /// (`HEADRACE_TEST_KAFKA`) is used as it is: the properties are ignored then.
 pub fn start_with(broker_properties: &[(&str, &str)]) -> Result<Kafka> {
-    match container::external(ENV) {
-        Some(bootstrap) => connect(&bootstrap),
-        None => start_container_with(broker_properties),
-    }
+    container::external_or(ENV, connect, || start_container_with(broker_properties))
 }
 
 /// Uses an already running cluster (`host:port[,host:port...]`) once it answers

@@ -57,17 +57,7 @@ pub struct HttpResponse {
 /// Uses the server named by `HEADRACE_TEST_OPENSEARCH` if set, else starts a
 /// container; returns once the cluster health is at least yellow.
 pub fn start() -> Result<OpenSearch> {
-    match container::external(ENV) {
-        Some(url) => connect(&url).map_err(|e| match e {
-            Error::InvalidArgument(reason) => Error::InvalidEnv {
-                var: ENV,
-                value: url.clone(),
-                reason,
-            },
-            other => other,
-        }),
-        None => start_container(),
-    }
+    container::external_or(ENV, connect, start_container)
 }
 
 /// Uses an already running server (`http://host:port`) once its cluster health is at

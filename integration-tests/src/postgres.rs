@@ -48,17 +48,7 @@ pub struct Postgres {
 /// Uses the server named by `HEADRACE_TEST_POSTGRES` if set, else starts a container; returns
 /// once the server accepts connections.
 pub fn start() -> Result<Postgres> {
-    match container::external(ENV) {
-        Some(url) => connect(&url).map_err(|e| match e {
-            Error::InvalidArgument(reason) => Error::InvalidEnv {
-                var: ENV,
-                value: url.clone(),
-                reason,
-            },
-            other => other,
-        }),
-        None => start_container(),
-    }
+    container::external_or(ENV, connect, start_container)
 }
 
 /// Uses an already running server given by its URL once it accepts connections. The handle has
