@@ -88,6 +88,27 @@ impl FormatHandle {
         })
     }
 
+    /// The metadata keys the format can read (without any connector prefix).
+    pub fn metadata(&self) -> Vec<MetadataSpec> {
+        self.factory.metadata()
+    }
+
+    /// A new decoder reading rows of `schema` followed by the format metadata `keys` (see
+    /// [`crate::format`] for the column layout).
+    pub fn decoder_with_metadata(
+        &self,
+        schema: arrow::datatypes::SchemaRef,
+        keys: &[String],
+    ) -> Result<Box<dyn Decoder>> {
+        self.factory.create_decoder_with_metadata(
+            &FormatContext {
+                schema,
+                options: self.options.clone(),
+            },
+            keys,
+        )
+    }
+
     /// A new encoder writing rows of `schema`.
     pub fn encoder(&self, schema: arrow::datatypes::SchemaRef) -> Result<Box<dyn Encoder>> {
         self.factory.create_encoder(&FormatContext {
@@ -122,6 +143,22 @@ impl TableContext<'_> {
             key: slot.key().to_string(),
             description: "the format of the records".into(),
         })
+    }
+
+    /// Where each metadata column of the table is read from, for a connector whose format chosen
+    /// by `slot` exposes its metadata under `prefix` (`"value."` for Kafka, `""` for files), given
+    /// the connector's own keys. See [`split_metadata_columns`].
+    pub fn format_metadata_plan(
+        &self,
+        slot: &ConfigOption<String>,
+        prefix: &str,
+        connector: &[MetadataSpec],
+    ) -> Result<MetadataPlan> {
+        let offered = match self.format(slot)? {
+            Some(f) => f.metadata(),
+            None => Vec::new(),
+        };
+        split_metadata_columns(&self.schema, connector, prefix, &offered)
     }
 
     /// A decoder for the format chosen by `slot`, reading rows of `schema`.
@@ -163,6 +200,13 @@ pub trait ConnectorFactory: Send + Sync {
     /// Metadata keys for `METADATA` columns.
     fn metadata(&self) -> Vec<MetadataSpec> {
         Vec::new()
+    }
+    /// The prefix under which the metadata of the format chosen in `slot` is offered as
+    /// `METADATA FROM '<prefix><key>'` columns (Flink's Kafka connector uses `value.` for the value
+    /// format; the filesystem connector no prefix), or None (the default) when the connector does
+    /// not pass format metadata on. See [`crate::format`] for the whole contract.
+    fn format_metadata_prefix(&self, _slot: &FormatSlot) -> Option<&'static str> {
+        None
     }
     /// Whether the connector can be read from.
     fn supports_source(&self) -> bool;
@@ -212,6 +256,8 @@ pub fn validate_table(
         None => factory.options(),
     };
     let mut format_sets: Vec<(String, OptionSet)> = Vec::new();
+    // Format metadata offered as connector metadata: (full key, spec).
+    let mut format_meta: Vec<(String, MetadataSpec)> = Vec::new();
     for slot in factory.format_slots() {
         let d = slot.option.descriptor();
         let keys: Vec<&'static str> = d.all_keys().collect();
@@ -236,6 +282,11 @@ pub fn validate_table(
             })?;
             let prefix = key.strip_suffix("format").unwrap_or("");
             format_sets.push((format!("{prefix}{id}."), f.options()));
+            if let Some(mp) = factory.format_metadata_prefix(&slot) {
+                for m in f.metadata() {
+                    format_meta.push((format!("{mp}{}", m.key), m));
+                }
+            }
         }
     }
     let mut v = Validator::new();
@@ -249,8 +300,16 @@ pub fn validate_table(
     for c in &schema.columns {
         if let ColumnKind::Metadata { is_virtual, .. } = &c.kind {
             let key = c.metadata_key().unwrap_or(&c.name);
-            let Some(spec) = meta.iter().find(|m| m.key == key) else {
-                let keys: Vec<&str> = meta.iter().map(|m| m.key).collect();
+            let found = meta
+                .iter()
+                .find(|m| m.key == key)
+                .or_else(|| format_meta.iter().find(|(k, _)| k == key).map(|(_, m)| m));
+            let Some(spec) = found else {
+                let keys: Vec<&str> = meta
+                    .iter()
+                    .map(|m| m.key)
+                    .chain(format_meta.iter().map(|(k, _)| k.as_str()))
+                    .collect();
                 return Err(Error::Schema(format!(
                     "{context}: column '{}' reads metadata key '{key}', which the connector does not offer.{} Available metadata keys: {}",
                     c.name,
@@ -287,10 +346,82 @@ pub fn validate_table(
     Ok(Options::new(context, raw.clone()))
 }
 
+/// Where one metadata column of a table is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetadataSource {
+    /// The connector fills it from its own metadata key.
+    Connector {
+        /// The connector's key.
+        key: String,
+    },
+    /// The format fills it: it is the decoded batch's column number
+    /// `physical columns + position`, where `position` indexes [`MetadataPlan::format_keys`].
+    Format {
+        /// The format's key (connector prefix removed).
+        key: String,
+        /// Index into [`MetadataPlan::format_keys`].
+        position: usize,
+    },
+}
+
+/// For each metadata column of a table, who fills it; built by [`split_metadata_columns`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataPlan {
+    /// One entry per metadata column of the table, in declaration order (the order of
+    /// [`TableSchema::metadata_columns`]).
+    pub sources: Vec<MetadataSource>,
+    /// The distinct format keys to ask the decoder for, in order of first use (pass them to
+    /// [`FormatHandle::decoder_with_metadata`]).
+    pub format_keys: Vec<String>,
+}
+
+/// Split a table's metadata columns between the connector (keys in `connector`) and its format
+/// (keys in `format` offered as `<format_prefix><key>`). Connector keys win when both match. A key
+/// neither offers is an error naming the column (normally caught earlier by [`validate_table`]).
+pub fn split_metadata_columns(
+    schema: &TableSchema,
+    connector: &[MetadataSpec],
+    format_prefix: &str,
+    format: &[MetadataSpec],
+) -> Result<MetadataPlan> {
+    let mut plan = MetadataPlan::default();
+    for c in schema.metadata_columns() {
+        let key = c.metadata_key().unwrap_or(&c.name);
+        if connector.iter().any(|m| m.key == key) {
+            plan.sources.push(MetadataSource::Connector {
+                key: key.to_string(),
+            });
+            continue;
+        }
+        let fkey = key
+            .strip_prefix(format_prefix)
+            .filter(|k| format.iter().any(|m| m.key == *k));
+        let Some(fkey) = fkey else {
+            return Err(Error::Schema(format!(
+                "column '{}' reads metadata key '{key}', which neither the connector nor its format offers",
+                c.name
+            )));
+        };
+        let position = match plan.format_keys.iter().position(|k| k == fkey) {
+            Some(p) => p,
+            None => {
+                plan.format_keys.push(fkey.to_string());
+                plan.format_keys.len() - 1
+            }
+        };
+        plan.sources.push(MetadataSource::Format {
+            key: fkey.to_string(),
+            position,
+        });
+    }
+    Ok(plan)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::options::ConfigOption;
+    use crate::types::DataType;
 
     struct Fake;
     const TOPIC: ConfigOption<String> = ConfigOption::new("topic");
@@ -428,5 +559,235 @@ mod tests {
             e.contains("'format'") && e.contains("no format named 'jsn'"),
             "{e}"
         );
+    }
+
+    /// A format with two metadata keys, and a connector passing them on under `value.`.
+    struct MetaFormat;
+    impl FormatFactory for MetaFormat {
+        fn identifier(&self) -> &'static str {
+            "metaf"
+        }
+        fn description(&self) -> &'static str {
+            "metaf"
+        }
+        fn options(&self) -> OptionSet {
+            OptionSet::new()
+        }
+        fn metadata(&self) -> Vec<MetadataSpec> {
+            vec![
+                MetadataSpec {
+                    key: "source.table",
+                    data_type: "STRING NULL",
+                    description: "table",
+                    readable: true,
+                    writable: false,
+                },
+                MetadataSpec {
+                    key: "ingestion-timestamp",
+                    data_type: "TIMESTAMP_LTZ(3) NULL",
+                    description: "ts",
+                    readable: true,
+                    writable: false,
+                },
+            ]
+        }
+        fn create_decoder(&self, _ctx: &FormatContext) -> Result<Box<dyn Decoder>> {
+            Err(Error::Unsupported("no".into()))
+        }
+        fn create_encoder(&self, _ctx: &FormatContext) -> Result<Box<dyn Encoder>> {
+            Err(Error::Unsupported("no".into()))
+        }
+    }
+
+    const VALUE_FORMAT: ConfigOption<String> = ConfigOption::new("value.format");
+    const KEY_FORMAT: ConfigOption<String> = ConfigOption::new("key.format");
+
+    struct MetaConn;
+    impl ConnectorFactory for MetaConn {
+        fn identifier(&self) -> &'static str {
+            "mc"
+        }
+        fn description(&self) -> &'static str {
+            "mc"
+        }
+        fn options(&self) -> OptionSet {
+            OptionSet::new().required(VALUE_FORMAT).optional(KEY_FORMAT)
+        }
+        fn format_slots(&self) -> Vec<FormatSlot> {
+            vec![
+                FormatSlot {
+                    option: VALUE_FORMAT,
+                },
+                FormatSlot { option: KEY_FORMAT },
+            ]
+        }
+        fn format_metadata_prefix(&self, slot: &FormatSlot) -> Option<&'static str> {
+            (slot.option.key() == "value.format").then_some("value.")
+        }
+        fn metadata(&self) -> Vec<MetadataSpec> {
+            Fake.metadata()
+        }
+        fn supports_source(&self) -> bool {
+            true
+        }
+        fn supports_sink(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn format_metadata_is_offered_under_the_connector_prefix() {
+        let mut r = Registry::new();
+        r.register_format(Arc::new(MetaFormat));
+        let opts = raw(&[("connector", "mc"), ("value.format", "metaf")]);
+        let ok = TableSchema::parse_columns(
+            "v STRING, t STRING METADATA FROM 'value.source.table' VIRTUAL, \
+             o BIGINT METADATA FROM 'offset' VIRTUAL, \
+             ts TIMESTAMP_LTZ(3) METADATA FROM 'value.ingestion-timestamp' VIRTUAL, \
+             t2 STRING METADATA FROM 'value.source.table' VIRTUAL",
+        )
+        .unwrap();
+        validate_table(&r, &MetaConn, "t", &ok, &opts, Some(Usage::Source)).unwrap();
+
+        // Unprefixed: not offered, and the error lists the prefixed key.
+        let bare =
+            TableSchema::parse_columns("v STRING, t STRING METADATA FROM 'source.table' VIRTUAL")
+                .unwrap();
+        let e = validate_table(&r, &MetaConn, "t", &bare, &opts, Some(Usage::Source))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("value.source.table"), "{e}");
+
+        // Type checked against the format's declaration.
+        let bad = TableSchema::parse_columns(
+            "v STRING, t ARRAY<INT> METADATA FROM 'value.source.table' VIRTUAL",
+        )
+        .unwrap();
+        let e = validate_table(&r, &MetaConn, "t", &bad, &opts, Some(Usage::Source))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("declared ARRAY<INT>"), "{e}");
+
+        // Read-only: a persisted column is refused on a sink.
+        let persisted =
+            TableSchema::parse_columns("v STRING, t STRING METADATA FROM 'value.source.table'")
+                .unwrap();
+        let e = validate_table(&r, &MetaConn, "t", &persisted, &opts, Some(Usage::Sink))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("read-only"), "{e}");
+
+        // The key format's metadata is not passed on (no prefix for that slot).
+        let opts_k = raw(&[
+            ("connector", "mc"),
+            ("value.format", "metaf"),
+            ("key.format", "metaf"),
+        ]);
+        let keyed =
+            TableSchema::parse_columns("v STRING, t STRING METADATA FROM 'key.source.table'")
+                .unwrap();
+        assert!(validate_table(&r, &MetaConn, "t", &keyed, &opts_k, Some(Usage::Source)).is_err());
+
+        // The plan: connector key, then format keys deduplicated in order of first use.
+        let ctx = TableContext {
+            table_name: "t".into(),
+            schema: ok.clone(),
+            options: Options::new("t", opts.clone()),
+            registry: &r,
+        };
+        let plan = ctx
+            .format_metadata_plan(&VALUE_FORMAT, "value.", &MetaConn.metadata())
+            .unwrap();
+        assert_eq!(
+            plan.format_keys,
+            vec![
+                "source.table".to_string(),
+                "ingestion-timestamp".to_string()
+            ]
+        );
+        assert_eq!(
+            plan.sources,
+            vec![
+                MetadataSource::Format {
+                    key: "source.table".into(),
+                    position: 0
+                },
+                MetadataSource::Connector {
+                    key: "offset".into()
+                },
+                MetadataSource::Format {
+                    key: "ingestion-timestamp".into(),
+                    position: 1
+                },
+                MetadataSource::Format {
+                    key: "source.table".into(),
+                    position: 0
+                },
+            ]
+        );
+        // Without the prefix the same table does not split.
+        assert!(
+            split_metadata_columns(&ok, &MetaConn.metadata(), "", &MetaFormat.metadata()).is_err()
+        );
+
+        // The decoded layout: physical fields, then one per key, typed by the format.
+        let phys = ok.physical_arrow_schema();
+        let s = crate::format::format_metadata_schema(
+            "metaf",
+            &phys,
+            &MetaFormat.metadata(),
+            &plan.format_keys,
+        )
+        .unwrap();
+        let names: Vec<&str> = s.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["v", "source.table", "ingestion-timestamp"]);
+        assert_eq!(
+            DataType::from_arrow_field(s.field(2)).unwrap().to_string(),
+            "TIMESTAMP_LTZ(3)"
+        );
+        let e = crate::format::format_metadata_schema(
+            "metaf",
+            &phys,
+            &MetaFormat.metadata(),
+            &["source.tabel".to_string()],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("Did you mean 'source.table'?"), "{e}");
+
+        // A format without metadata refuses keys, and accepts none.
+        let handle = ctx.format(&VALUE_FORMAT).unwrap().unwrap();
+        assert_eq!(handle.metadata().len(), 2);
+        let e = Fake2Format
+            .create_decoder_with_metadata(
+                &FormatContext {
+                    schema: phys.clone(),
+                    options: Options::new("t", RawOptions::new()),
+                },
+                &["x".to_string()],
+            )
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("offers no metadata"), "{e}");
+    }
+
+    struct Fake2Format;
+    impl FormatFactory for Fake2Format {
+        fn identifier(&self) -> &'static str {
+            "plain"
+        }
+        fn description(&self) -> &'static str {
+            "plain"
+        }
+        fn options(&self) -> OptionSet {
+            OptionSet::new()
+        }
+        fn create_decoder(&self, _ctx: &FormatContext) -> Result<Box<dyn Decoder>> {
+            Err(Error::Unsupported("no".into()))
+        }
+        fn create_encoder(&self, _ctx: &FormatContext) -> Result<Box<dyn Encoder>> {
+            Err(Error::Unsupported("no".into()))
+        }
     }
 }

@@ -4,12 +4,44 @@
 //! [`TableContext`](crate::factory::TableContext) for a decoder or encoder of the format the user
 //! chose with `'format' = 'x'` (or `key.format` / `value.format`); the format's own options are
 //! given prefixed with its identifier (`json.ignore-parse-errors`).
+//!
+//! # Format metadata columns
+//!
+//! Some formats carry facts about each record besides its row, as Flink's changelog formats do
+//! (`debezium-json` offers `source.table`, `ingestion-timestamp`, ...). A format lists them in
+//! [`FormatFactory::metadata`] (keys without any prefix, Flink type strings, read-only). The
+//! contract between connector and format:
+//!
+//! 1. The connector decides under which prefix a format's keys appear in `METADATA FROM '...'`
+//!    by overriding [`ConnectorFactory::format_metadata_prefix`](crate::factory::ConnectorFactory::format_metadata_prefix):
+//!    Kafka uses `value.` for its value format (`'value.source.table'`), the filesystem connector
+//!    no prefix (`'source.table'`). Connector keys win over format keys of the same name.
+//!    [`validate_table`](crate::factory::validate_table) then accepts and type-checks those keys.
+//! 2. At run time the connector calls
+//!    [`split_metadata_columns`](crate::factory::split_metadata_columns) (or
+//!    [`TableContext::format_metadata_plan`](crate::factory::TableContext::format_metadata_plan)),
+//!    which says for each metadata column of the table whether the connector or the format fills
+//!    it, and gives the distinct format keys (prefix removed) in order of first use.
+//! 3. It asks for a decoder with [`FormatFactory::create_decoder_with_metadata`] (or
+//!    [`FormatHandle::decoder_with_metadata`](crate::factory::FormatHandle::decoder_with_metadata)),
+//!    passing the physical schema the format decodes and those keys.
+//! 4. Every batch the decoder returns has the physical columns of the context's schema, in order,
+//!    followed by one column per requested key, in the order requested, named after the key and
+//!    typed as the format declares it ([`format_metadata_schema`] builds that schema). The
+//!    connector moves those columns to where the table declares them and casts them to the
+//!    declared type when it differs (as Flink inserts a cast).
+//!
+//! A format without metadata keeps the default methods: asking it for keys is an error.
 
-use arrow::datatypes::SchemaRef;
+use std::sync::Arc;
+
+use arrow::datatypes::{Schema, SchemaRef};
 
 use crate::changelog::{ChangelogBatch, ChangelogMode};
-use crate::error::{RecordOrigin, Result};
+use crate::error::{Error, RecordOrigin, Result};
+use crate::factory::MetadataSpec;
 use crate::options::{OptionSet, Options};
+use crate::types::DataType;
 
 /// Decodes records into rows, buffering them until [`Decoder::finish`].
 pub trait Decoder: Send {
@@ -61,4 +93,60 @@ pub trait FormatFactory: Send + Sync {
     fn create_decoder(&self, ctx: &FormatContext) -> Result<Box<dyn Decoder>>;
     /// An encoder, or an error if the format cannot write.
     fn create_encoder(&self, ctx: &FormatContext) -> Result<Box<dyn Encoder>>;
+    /// The metadata the format can read from its records (Flink's
+    /// `DecodingFormat#listReadableMetadata`), keys without prefix. Empty by default.
+    fn metadata(&self) -> Vec<MetadataSpec> {
+        Vec::new()
+    }
+    /// A decoder whose batches carry, after the physical columns of `ctx.schema`, one column per
+    /// key of `metadata_keys` (in that order, named after the key, typed as
+    /// [`FormatFactory::metadata`] declares it: see [`format_metadata_schema`]). With no keys this
+    /// is [`FormatFactory::create_decoder`]; formats without metadata refuse any key.
+    fn create_decoder_with_metadata(
+        &self,
+        ctx: &FormatContext,
+        metadata_keys: &[String],
+    ) -> Result<Box<dyn Decoder>> {
+        if metadata_keys.is_empty() {
+            return self.create_decoder(ctx);
+        }
+        Err(Error::Schema(format!(
+            "format '{}' offers no metadata, but metadata key(s) {} were asked of it",
+            self.identifier(),
+            metadata_keys.join(", ")
+        )))
+    }
+}
+
+/// The schema of the batches a decoder made by
+/// [`FormatFactory::create_decoder_with_metadata`] returns: the `physical` fields, then one
+/// nullable field per key of `keys`, named after the key, with the type `offered` declares for it.
+/// Errors name a key the format does not offer.
+pub fn format_metadata_schema(
+    format: &str,
+    physical: &SchemaRef,
+    offered: &[MetadataSpec],
+    keys: &[String],
+) -> Result<SchemaRef> {
+    let mut fields: Vec<arrow::datatypes::FieldRef> = physical.fields().iter().cloned().collect();
+    for k in keys {
+        let spec = offered
+            .iter()
+            .find(|m| m.key == k.as_str())
+            .ok_or_else(|| {
+                let avail: Vec<&str> = offered.iter().map(|m| m.key).collect();
+                Error::Schema(format!(
+                    "format '{format}' offers no metadata key '{k}'.{} Available: {}",
+                    crate::error::did_you_mean(k, avail.iter().copied()),
+                    if avail.is_empty() {
+                        "none".to_string()
+                    } else {
+                        avail.join(", ")
+                    }
+                ))
+            })?;
+        let t = DataType::parse(spec.data_type)?.with_nullable(true);
+        fields.push(Arc::new(t.to_arrow_field(k)));
+    }
+    Ok(Arc::new(Schema::new(fields)))
 }
