@@ -1,0 +1,623 @@
+//! What the Java side can ask for, in plain Rust (the JNI glue in [`crate::glue`] only converts).
+//!
+//! Objects live in a handle table: Java holds `long` handles, never pointers, so a stale or
+//! repeated handle is an error, not a crash.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use arrow::datatypes::SchemaRef;
+use headrace_sdk::factory::{validate_table, TableContext, Usage, CONNECTOR};
+use headrace_sdk::options::{OptionDescriptor, OptionSet};
+use headrace_sdk::registry::Registry;
+use headrace_sdk::schema::TableSchema;
+use headrace_sdk::sink::{Committer, DynamicSink, SinkMetrics, SinkWriter, WriterContext};
+use headrace_sdk::source::{
+    Boundedness, DynamicSource, EnumeratorContext, ReadEvent, ReaderContext, SourceMetrics,
+    SourceReader, SplitAssignment, SplitEnumerator,
+};
+use headrace_sdk::state::VersionedBytes;
+use headrace_sdk::types::DataType;
+use headrace_sdk::{Error, Result};
+
+use crate::codec::{self, Writer};
+
+/// A table as Flink describes it to the bridge.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    /// The Headrace connector identifier (without the Flink-side prefix).
+    pub connector: String,
+    /// The table's name, for error messages.
+    pub table: String,
+    /// The physical columns as a Flink column list (`` `id` BIGINT NOT NULL, `name` STRING ``).
+    pub columns: String,
+    /// The table's options (`connector` is replaced by the Headrace identifier).
+    pub options: BTreeMap<String, String>,
+}
+
+/// Answer tags of [`Bridge::enumerator_request`].
+pub mod assignment_tag {
+    /// Splits follow.
+    pub const SPLITS: u8 = 0;
+    /// Nothing yet: ask again later.
+    pub const NOT_YET: u8 = 1;
+    /// No more splits for this reader.
+    pub const NO_MORE: u8 = 2;
+}
+
+/// Answer tags of [`Bridge::reader_poll`].
+pub mod poll_tag {
+    /// A row batch follows.
+    pub const BATCH: u8 = 0;
+    /// No data now.
+    pub const IDLE: u8 = 1;
+    /// The reader wants splits.
+    pub const NEED_SPLITS: u8 = 2;
+    /// The reader is done.
+    pub const END: u8 = 3;
+}
+
+struct SourceSlot {
+    source: Arc<dyn DynamicSource>,
+    types: Arc<Vec<DataType>>,
+}
+
+struct ReaderSlot {
+    reader: Box<dyn SourceReader>,
+    types: Arc<Vec<DataType>>,
+}
+
+struct SinkSlot {
+    sink: Arc<dyn DynamicSink>,
+    types: Arc<Vec<DataType>>,
+}
+
+struct WriterSlot {
+    writer: Box<dyn SinkWriter>,
+    types: Arc<Vec<DataType>>,
+    schema: SchemaRef,
+}
+
+#[derive(Clone)]
+enum Handle {
+    Source(Arc<SourceSlot>),
+    Sink(Arc<SinkSlot>),
+    Enumerator(Arc<Mutex<Box<dyn SplitEnumerator>>>),
+    Reader(Arc<Mutex<ReaderSlot>>),
+    Writer(Arc<Mutex<WriterSlot>>),
+    Committer(Arc<Mutex<Box<dyn Committer>>>),
+}
+
+/// The bridge's state in one loaded copy of the native library: the registry, the open handles and
+/// the async runtime that drives connector futures.
+pub struct Bridge {
+    registry: Registry,
+    handles: Mutex<HashMap<i64, Handle>>,
+    next: AtomicI64,
+    runtime: OnceLock<std::result::Result<tokio::runtime::Runtime, String>>,
+}
+
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge")
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock was already reported as an exception; the object may be
+    // half-updated, but refusing every later call would hide the first error behind new ones.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Bridge {
+    /// A bridge serving the connectors and formats of `registry`.
+    pub fn new(registry: Registry) -> Self {
+        Bridge {
+            registry,
+            handles: Mutex::new(HashMap::new()),
+            next: AtomicI64::new(1),
+            runtime: OnceLock::new(),
+        }
+    }
+
+    /// The registry served.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    fn block_on<F: std::future::Future>(&self, f: F) -> Result<F::Output> {
+        let rt = self.runtime.get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("headrace-bridge")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        });
+        match rt {
+            Ok(rt) => Ok(rt.block_on(f)),
+            Err(e) => Err(Error::internal(format!(
+                "could not start the bridge's async runtime: {e}"
+            ))),
+        }
+    }
+
+    fn insert(&self, h: Handle) -> i64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        lock(&self.handles).insert(id, h);
+        id
+    }
+
+    fn get(&self, id: i64) -> Result<Handle> {
+        lock(&self.handles).get(&id).cloned().ok_or_else(|| {
+            Error::internal(format!(
+                "bridge handle {id} is not open (closed already, or from another class loader)"
+            ))
+        })
+    }
+
+    /// Close a handle, releasing the object (readers and writers are closed first).
+    pub fn close(&self, id: i64) -> Result<()> {
+        let h = lock(&self.handles).remove(&id);
+        match h {
+            Some(Handle::Reader(r)) => {
+                let mut g = lock(&r);
+                self.block_on(g.reader.close())?
+            }
+            Some(Handle::Writer(w)) => {
+                let mut g = lock(&w);
+                self.block_on(g.writer.close())?
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Number of open handles (for leak checks in tests).
+    pub fn open_handles(&self) -> usize {
+        lock(&self.handles).len()
+    }
+
+    fn table(
+        &self,
+        spec: &TableSpec,
+        usage: Usage,
+    ) -> Result<(
+        Arc<dyn headrace_sdk::factory::ConnectorFactory>,
+        TableSchema,
+        headrace_sdk::options::Options,
+    )> {
+        let factory = self.registry.connector(&spec.connector)?;
+        let schema = if spec.columns.trim().is_empty() {
+            TableSchema::default()
+        } else {
+            TableSchema::parse_columns(&spec.columns).map_err(|e| {
+                Error::Schema(format!(
+                    "table '{}': the columns Flink declared ({}) are not understood by Headrace: {e}",
+                    spec.table, spec.columns
+                ))
+            })?
+        };
+        let mut raw = spec.options.clone();
+        raw.insert(CONNECTOR.key().to_string(), spec.connector.clone());
+        let options = validate_table(
+            &self.registry,
+            factory.as_ref(),
+            &spec.table,
+            &schema,
+            &raw,
+            Some(usage),
+        )?;
+        Ok((factory, schema, options))
+    }
+
+    /// Validate a table's options and create its source (no I/O).
+    pub fn create_source(&self, spec: &TableSpec) -> Result<i64> {
+        let (factory, schema, options) = self.table(spec, Usage::Source)?;
+        if !factory.supports_source() {
+            return Err(Error::Unsupported(format!(
+                "table '{}': connector '{}' cannot be read (it is sink-only)",
+                spec.table, spec.connector
+            )));
+        }
+        let types = schema.columns.iter().map(|c| c.data_type.clone()).collect();
+        let source = factory.create_source(&TableContext {
+            table_name: spec.table.clone(),
+            schema,
+            options,
+            registry: &self.registry,
+        })?;
+        Ok(self.insert(Handle::Source(Arc::new(SourceSlot {
+            source,
+            types: Arc::new(types),
+        }))))
+    }
+
+    /// Validate a table's options and create its sink (no I/O).
+    pub fn create_sink(&self, spec: &TableSpec) -> Result<i64> {
+        let (factory, schema, options) = self.table(spec, Usage::Sink)?;
+        if !factory.supports_sink() {
+            return Err(Error::Unsupported(format!(
+                "table '{}': connector '{}' cannot be written (it is source-only)",
+                spec.table, spec.connector
+            )));
+        }
+        let types = schema.columns.iter().map(|c| c.data_type.clone()).collect();
+        let sink = factory.create_sink(&TableContext {
+            table_name: spec.table.clone(),
+            schema,
+            options,
+            registry: &self.registry,
+        })?;
+        Ok(self.insert(Handle::Sink(Arc::new(SinkSlot {
+            sink,
+            types: Arc::new(types),
+        }))))
+    }
+
+    fn source(&self, id: i64) -> Result<Arc<SourceSlot>> {
+        match self.get(id)? {
+            Handle::Source(s) => Ok(s),
+            _ => Err(Error::internal(format!(
+                "bridge handle {id} is not a source"
+            ))),
+        }
+    }
+
+    fn sink(&self, id: i64) -> Result<Arc<SinkSlot>> {
+        match self.get(id)? {
+            Handle::Sink(s) => Ok(s),
+            _ => Err(Error::internal(format!("bridge handle {id} is not a sink"))),
+        }
+    }
+
+    /// Whether the source ends.
+    pub fn source_bounded(&self, id: i64) -> Result<bool> {
+        Ok(self.source(id)?.source.boundedness() == Boundedness::Bounded)
+    }
+
+    /// Create the split enumerator, fresh or from state (a versioned list holding one item).
+    pub fn enumerator_create(
+        &self,
+        source: i64,
+        parallelism: usize,
+        restored: Option<&[u8]>,
+    ) -> Result<i64> {
+        let s = self.source(source)?;
+        let restored = match restored {
+            Some(b) => codec::read_versioned(b)?.into_iter().next(),
+            None => None,
+        };
+        let e = s
+            .source
+            .create_enumerator(EnumeratorContext { parallelism }, restored)?;
+        Ok(self.insert(Handle::Enumerator(Arc::new(Mutex::new(e)))))
+    }
+
+    fn enumerator(&self, id: i64) -> Result<Arc<Mutex<Box<dyn SplitEnumerator>>>> {
+        match self.get(id)? {
+            Handle::Enumerator(e) => Ok(e),
+            _ => Err(Error::internal(format!(
+                "bridge handle {id} is not an enumerator"
+            ))),
+        }
+    }
+
+    /// A reader asks for work: an [`assignment_tag`] byte, then splits for `SPLITS`.
+    pub fn enumerator_request(&self, id: i64, subtask: usize) -> Result<Vec<u8>> {
+        let e = self.enumerator(id)?;
+        let mut g = lock(&e);
+        let a = self.block_on(g.handle_split_request(subtask))??;
+        drop(g);
+        let mut w = Writer::new();
+        match a {
+            SplitAssignment::Splits(s) => {
+                w.u8(assignment_tag::SPLITS);
+                codec::write_splits(&mut w, &s)?;
+            }
+            SplitAssignment::NotYet => w.u8(assignment_tag::NOT_YET),
+            SplitAssignment::NoMoreSplits => w.u8(assignment_tag::NO_MORE),
+        }
+        Ok(w.buf)
+    }
+
+    /// Splits come back from a failed reader.
+    pub fn enumerator_add_splits_back(&self, id: i64, splits: &[u8]) -> Result<()> {
+        let splits = codec::read_splits(splits)?;
+        lock(&*self.enumerator(id)?).add_splits_back(splits);
+        Ok(())
+    }
+
+    /// The enumerator's state, as a versioned list with one item.
+    pub fn enumerator_snapshot(&self, id: i64, checkpoint: u64) -> Result<Vec<u8>> {
+        let v = lock(&*self.enumerator(id)?).snapshot_state(checkpoint)?;
+        let mut w = Writer::new();
+        codec::write_versioned(&mut w, &[v])?;
+        Ok(w.buf)
+    }
+
+    /// A checkpoint completed.
+    pub fn enumerator_checkpoint_complete(&self, id: i64, checkpoint: u64) -> Result<()> {
+        let e = self.enumerator(id)?;
+        let mut g = lock(&e);
+        self.block_on(g.notify_checkpoint_complete(checkpoint))?
+    }
+
+    /// Create the reader of one subtask.
+    pub fn reader_create(
+        &self,
+        source: i64,
+        subtask: usize,
+        parallelism: usize,
+        batch_size: usize,
+    ) -> Result<i64> {
+        let s = self.source(source)?;
+        let reader = s.source.create_reader(ReaderContext {
+            subtask,
+            parallelism,
+            batch_size: batch_size.max(1),
+            metrics: Arc::new(SourceMetrics::default()),
+        })?;
+        Ok(self.insert(Handle::Reader(Arc::new(Mutex::new(ReaderSlot {
+            reader,
+            types: s.types.clone(),
+        })))))
+    }
+
+    fn reader(&self, id: i64) -> Result<Arc<Mutex<ReaderSlot>>> {
+        match self.get(id)? {
+            Handle::Reader(r) => Ok(r),
+            _ => Err(Error::internal(format!(
+                "bridge handle {id} is not a reader"
+            ))),
+        }
+    }
+
+    /// Hand splits to a reader.
+    pub fn reader_add_splits(&self, id: i64, splits: &[u8]) -> Result<()> {
+        let splits = codec::read_splits(splits)?;
+        lock(&*self.reader(id)?).reader.add_splits(splits)
+    }
+
+    /// No more splits will come.
+    pub fn reader_no_more_splits(&self, id: i64) -> Result<()> {
+        lock(&*self.reader(id)?).reader.no_more_splits();
+        Ok(())
+    }
+
+    /// Poll: a [`poll_tag`] byte, then rows for `BATCH`.
+    pub fn reader_poll(&self, id: i64) -> Result<Vec<u8>> {
+        let r = self.reader(id)?;
+        let mut slot = lock(&r);
+        let ev = self.block_on(slot.reader.poll_next())??;
+        let mut w = Writer::new();
+        match ev {
+            ReadEvent::Batch(b) => {
+                w.buf.reserve(b.byte_size() + 64);
+                w.u8(poll_tag::BATCH);
+                codec::write_rows(&mut w, &b, &slot.types)?;
+            }
+            ReadEvent::Idle => w.u8(poll_tag::IDLE),
+            ReadEvent::NeedSplits => w.u8(poll_tag::NEED_SPLITS),
+            ReadEvent::End => w.u8(poll_tag::END),
+        }
+        Ok(w.buf)
+    }
+
+    /// The state of the reader's unfinished splits.
+    pub fn reader_snapshot(&self, id: i64, checkpoint: u64) -> Result<Vec<u8>> {
+        let s = lock(&*self.reader(id)?).reader.snapshot_state(checkpoint)?;
+        let mut w = Writer::new();
+        codec::write_splits(&mut w, &s)?;
+        Ok(w.buf)
+    }
+
+    /// A checkpoint completed.
+    pub fn reader_checkpoint_complete(&self, id: i64, checkpoint: u64) -> Result<()> {
+        let r = self.reader(id)?;
+        let mut slot = lock(&r);
+        self.block_on(slot.reader.notify_checkpoint_complete(checkpoint))?
+    }
+
+    /// Create the writer of one subtask, with its restored state (a versioned list).
+    pub fn writer_create(
+        &self,
+        sink: i64,
+        subtask: usize,
+        parallelism: usize,
+        restored_checkpoint_id: u64,
+        restored_state: &[u8],
+    ) -> Result<i64> {
+        let s = self.sink(sink)?;
+        let restored_state = if restored_state.is_empty() {
+            Vec::new()
+        } else {
+            codec::read_versioned(restored_state)?
+        };
+        let writer = s.sink.create_writer(WriterContext {
+            subtask,
+            parallelism,
+            restored_state,
+            restored_checkpoint_id,
+            metrics: Arc::new(SinkMetrics::default()),
+        })?;
+        Ok(self.insert(Handle::Writer(Arc::new(Mutex::new(WriterSlot {
+            writer,
+            types: s.types.clone(),
+            schema: s.sink.consumed_schema(),
+        })))))
+    }
+
+    fn writer(&self, id: i64) -> Result<Arc<Mutex<WriterSlot>>> {
+        match self.get(id)? {
+            Handle::Writer(w) => Ok(w),
+            _ => Err(Error::internal(format!(
+                "bridge handle {id} is not a writer"
+            ))),
+        }
+    }
+
+    /// Write a batch of rows encoded by Java.
+    pub fn writer_write(&self, id: i64, rows: &[u8]) -> Result<()> {
+        let w = self.writer(id)?;
+        let mut slot = lock(&w);
+        let batch = codec::read_rows(rows, &slot.types, &slot.schema)?;
+        self.block_on(slot.writer.write(batch))?
+    }
+
+    /// Flush (at a checkpoint, or at the end of a bounded input).
+    pub fn writer_flush(&self, id: i64, end_of_input: bool) -> Result<()> {
+        let w = self.writer(id)?;
+        let mut slot = lock(&w);
+        self.block_on(slot.writer.flush(end_of_input))?
+    }
+
+    /// Close the current transaction: the committables, as a versioned list.
+    pub fn writer_prepare_commit(&self, id: i64, checkpoint: u64) -> Result<Vec<u8>> {
+        let w = self.writer(id)?;
+        let mut slot = lock(&w);
+        let c = self.block_on(slot.writer.prepare_commit(checkpoint))??;
+        let mut out = Writer::new();
+        codec::write_versioned(&mut out, &c)?;
+        Ok(out.buf)
+    }
+
+    /// The writer's state, as a versioned list.
+    pub fn writer_snapshot(&self, id: i64, checkpoint: u64) -> Result<Vec<u8>> {
+        let s = lock(&*self.writer(id)?).writer.snapshot_state(checkpoint)?;
+        let mut out = Writer::new();
+        codec::write_versioned(&mut out, &s)?;
+        Ok(out.buf)
+    }
+
+    /// The sink's committer, or 0 when it has none.
+    pub fn committer_create(&self, sink: i64) -> Result<i64> {
+        match self.sink(sink)?.sink.create_committer()? {
+            Some(c) => Ok(self.insert(Handle::Committer(Arc::new(Mutex::new(c))))),
+            None => Ok(0),
+        }
+    }
+
+    /// Commit the committables (a versioned list) of one checkpoint; idempotent.
+    pub fn committer_commit(&self, id: i64, checkpoint: u64, committables: &[u8]) -> Result<()> {
+        let c = match self.get(id)? {
+            Handle::Committer(c) => c,
+            _ => {
+                return Err(Error::internal(format!(
+                    "bridge handle {id} is not a committer"
+                )))
+            }
+        };
+        let items: Vec<VersionedBytes> = codec::read_versioned(committables)?;
+        let mut g = lock(&c);
+        self.block_on(g.commit(checkpoint, items))?
+    }
+
+    /// A connector's option declarations for Java, eight strings per option: kind (`required`,
+    /// `optional`, `template`, `prefix`), key, type, has-default (`1`/`0`), default, description,
+    /// fallback keys and deprecated keys (each joined by newlines). Format option families
+    /// (`json.*` for slot `format`, `value.json.*` for `value.format`) come as `prefix` entries.
+    pub fn connector_options(&self, connector: &str, source: bool) -> Result<Vec<String>> {
+        let f = self.registry.connector(connector)?;
+        let set = f.options_for(if source { Usage::Source } else { Usage::Sink });
+        let mut out = Vec::new();
+        let mut one = |kind: &str, o: &OptionDescriptor| {
+            out.extend([
+                kind.to_string(),
+                o.key.to_string(),
+                o.type_name.to_string(),
+                if o.default.is_some() { "1" } else { "0" }.to_string(),
+                o.default.unwrap_or("").to_string(),
+                o.description.to_string(),
+                o.fallback_keys.join("\n"),
+                o.deprecated_keys.join("\n"),
+            ]);
+        };
+        set.required.iter().for_each(|o| one("required", o));
+        set.optional.iter().for_each(|o| one("optional", o));
+        set.templates
+            .iter()
+            .for_each(|t| one("template", &t.option));
+        for p in &set.prefixes {
+            out.extend(prefix_entry(p.prefix, p.description));
+        }
+        for slot in f.format_slots() {
+            let d = slot.option.descriptor();
+            for key in d.all_keys() {
+                let pre = key.strip_suffix("format").unwrap_or("");
+                for fmt in self.registry.formats() {
+                    out.extend(prefix_entry(
+                        &format!("{pre}{}.", fmt.identifier()),
+                        &format!("options of the '{}' format", fmt.identifier()),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every connector and format with its options, in the shape `headrace connectors --format json`
+    /// prints, plus `source_options` / `sink_options` where they differ by use.
+    pub fn registry_json(&self) -> String {
+        use serde_json::{json, Value};
+        fn options_json(set: &OptionSet) -> Value {
+            let one = |o: &OptionDescriptor, required: bool| {
+                json!({
+                    "key": o.key, "required": required, "type": o.type_name, "default": o.default,
+                    "description": o.description, "fallback_keys": o.fallback_keys,
+                    "deprecated_keys": o.deprecated_keys, "allowed_values": o.allowed_values,
+                })
+            };
+            let mut v: Vec<Value> = set.required.iter().map(|o| one(o, true)).collect();
+            v.extend(set.optional.iter().map(|o| one(o, false)));
+            v.extend(set.templates.iter().map(|t| {
+                let mut j = one(&t.option, false);
+                j["template"] = json!(true);
+                j
+            }));
+            v.extend(set.prefixes.iter().map(|p| {
+                json!({"key": format!("{}*", p.prefix), "prefix": p.prefix, "required": false,
+                       "type": "String", "default": null, "description": p.description})
+            }));
+            Value::Array(v)
+        }
+        let r = &self.registry;
+        json!({
+            "connectors": r.connectors().map(|c| json!({
+                "identifier": c.identifier(),
+                "description": c.description(),
+                "source": c.supports_source(),
+                "sink": c.supports_sink(),
+                "options": options_json(&c.options()),
+                "source_options": options_json(&c.options_for(Usage::Source)),
+                "sink_options": options_json(&c.options_for(Usage::Sink)),
+                "format_slots": c.format_slots().iter().map(|s| s.option.key()).collect::<Vec<_>>(),
+                "metadata": c.metadata().iter().map(|m| json!({
+                    "key": m.key, "type": m.data_type, "description": m.description,
+                    "readable": m.readable, "writable": m.writable,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "formats": r.formats().map(|f| json!({
+                "identifier": f.identifier(),
+                "description": f.description(),
+                "options": options_json(&f.options()),
+            })).collect::<Vec<_>>(),
+        })
+        .to_string()
+    }
+}
+
+fn prefix_entry(prefix: &str, description: &str) -> [String; 8] {
+    [
+        "prefix".into(),
+        prefix.into(),
+        "String".into(),
+        "0".into(),
+        String::new(),
+        description.into(),
+        String::new(),
+        String::new(),
+    ]
+}
