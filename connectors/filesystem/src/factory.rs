@@ -12,6 +12,7 @@ use headrace_sdk::sink::DynamicSink;
 use headrace_sdk::source::DynamicSource;
 use headrace_sdk::{Error, Result};
 
+use crate::commit::PartitionCommit;
 use crate::options::*;
 use crate::sink::{FileSink, RollingPolicy};
 use crate::source::FileSource;
@@ -306,12 +307,14 @@ pub fn create_sink(ctx: &TableContext<'_>) -> Result<FileSink> {
         ctx.encoder(&FORMAT, file_schema)?;
     }
     tracing::debug!(table = %ctx.table_name, path = %path.display(), "creating filesystem sink");
-    FileSink::new(
+    let commit = PartitionCommit::from_options(o, &ctx.schema.partition_keys)?;
+    Ok(FileSink::new(
         path,
         format,
         &ctx.schema,
         default_name(ctx)?,
         policy,
         parallelism,
-    )
+    )?
+    .with_partition_commit(commit))
 }

@@ -30,6 +30,14 @@
 //! | `sink.rolling-policy.inactivity-interval` | 30 min | Duration | Roll idle part files. |
 //! | `sink.rolling-policy.check-interval` | 1 min | Duration | How often time rules are checked. |
 //! | `sink.parallelism` | (none) | Integer | Number of writers. |
+//! | `sink.partition-commit.policy.kind` | (none: no commit) | String | `success-file`. |
+//! | `sink.partition-commit.trigger` | `process-time` | Enum | Or `partition-time`. |
+//! | `sink.partition-commit.delay` | 0 s | Duration | Commit this long after. |
+//! | `sink.partition-commit.success-file.name` | `_SUCCESS` | String | Success file. |
+//! | `sink.partition-commit.watermark-time-zone` | `UTC` | String | Validated (see below). |
+//! | `partition.time-extractor.kind` | `default` | String | `custom` is rejected. |
+//! | `partition.time-extractor.timestamp-pattern` | (first value) | String | `$dt $hour:00:00`. |
+//! | `partition.time-extractor.timestamp-formatter` | `yyyy-MM-dd[ HH:mm:ss]` | String | Java pattern. |
 //!
 //! Metadata (read-only): `file.path` (STRING), `file.name` (STRING), `file.size` (BIGINT),
 //! `file.modification-time` (TIMESTAMP_LTZ(3)).
@@ -70,10 +78,18 @@
 //!   timestamps, which are never written: timestamps are INT64 Parquet timestamps of the
 //!   column's precision) and Parquet-MR's other `parquet.*` keys. Reading handles files
 //!   compressed with SNAPPY, ZSTD or none (the other codecs are not compiled in).
-//! - Not implemented yet (rejected as unknown options): `sink.partition-commit.*`,
-//!   `sink.shuffle-by-partition.enable`, `auto-compaction`, `compaction.file-size`,
-//!   `partition.time-extractor.*`, `source.report-statistics`.
+//! - Partition commit (`sink.partition-commit.policy.kind` = `success-file`, partitioned tables
+//!   only, as in Flink): an empty success file is written into a partition's directory once the
+//!   part files of the checkpoints that wrote to it are visible and the trigger says the
+//!   partition is finished; when a bounded job ends every partition written is committed. See
+//!   the [`commit`] module for the triggers, and for how `partition-time` takes its watermark
+//!   from partition values (the runner does not pass watermarks to sinks). `metastore` and
+//!   `custom` policies and the `custom` time extractor are rejected with an error.
+//! - Not implemented yet (rejected as unknown options): `sink.shuffle-by-partition.enable`,
+//!   `auto-compaction`, `compaction.file-size`, `compaction.parallelism`,
+//!   `source.report-statistics`.
 
+pub mod commit;
 pub mod factory;
 pub mod options;
 #[cfg(feature = "parquet")]

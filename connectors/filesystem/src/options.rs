@@ -1,13 +1,15 @@
 //! Options of the filesystem connector, with Flink's keys, defaults and meanings.
 //!
 //! Only the options this connector implements are declared; Flink's other filesystem keys
-//! (`sink.partition-commit.*`, `auto-compaction`, `partition.time-extractor.*`, ...) are rejected
-//! as unknown options rather than accepted and ignored.
+//! (`source.report-statistics`, `compaction.parallelism`) are rejected as unknown options rather
+//! than accepted and ignored.
 
 use std::time::Duration;
 
 use headrace_sdk::factory::FormatSlot;
 use headrace_sdk::options::{ConfigOption, MemorySize, OptionSet};
+
+use crate::commit::CommitTrigger;
 
 /// `path`: the file or directory read or written.
 pub const PATH: ConfigOption<String> = ConfigOption::new("path").description(
@@ -85,6 +87,115 @@ pub const SINK_ROLLING_POLICY_CHECK_INTERVAL: ConfigOption<Duration> =
 pub const SINK_PARALLELISM: ConfigOption<i32> = ConfigOption::new("sink.parallelism")
     .description("Number of parallel writers; 'parallelism.default' applies when unset.");
 
+/// `sink.partition-commit.trigger`: when a partition is committed.
+pub const SINK_PARTITION_COMMIT_TRIGGER: ConfigOption<CommitTrigger> =
+    ConfigOption::new("sink.partition-commit.trigger")
+        .default_value("process-time")
+        .description(
+            "When a partition is committed. 'process-time': once the wall clock passes the time \
+             the partition was first written plus the delay. 'partition-time': once the \
+             watermark passes the time extracted from the partition values plus the delay; the \
+             watermark is the greatest partition time among the rows the sink received (the \
+             runner does not pass watermarks to sinks). Checked at every checkpoint; every \
+             partition is committed when a bounded job ends.",
+        );
+
+/// `sink.partition-commit.delay`: how long after its time a partition is committed.
+pub const SINK_PARTITION_COMMIT_DELAY: ConfigOption<Duration> =
+    ConfigOption::new("sink.partition-commit.delay")
+        .default_value("0 s")
+        .description(
+            "A partition is not committed before this delay: '1 d' for day partitions, '1 h' \
+             for hour partitions.",
+        );
+
+/// `sink.partition-commit.watermark-time-zone`: the time zone of the watermark.
+pub const SINK_PARTITION_COMMIT_WATERMARK_TIME_ZONE: ConfigOption<String> =
+    ConfigOption::new("sink.partition-commit.watermark-time-zone")
+        .default_value("UTC")
+        .description(
+            "The time zone in which a watermark is compared with partition times ('UTC', a \
+             region such as 'America/Los_Angeles' or an offset such as 'GMT-08:00'). Validated; \
+             since the sink's watermark is itself taken from partition values, it does not \
+             change when partitions are committed.",
+        );
+
+/// `sink.partition-commit.policy.kind`: what committing a partition does.
+pub const SINK_PARTITION_COMMIT_POLICY_KIND: ConfigOption<String> =
+    ConfigOption::new("sink.partition-commit.policy.kind").description(
+        "What committing a partition does: 'success-file' writes an empty success file into the \
+         partition directory once its data is visible. Without this option partitions are not \
+         committed. 'metastore' (Hive tables only) and 'custom' (Java classes) are rejected.",
+    );
+
+/// `sink.partition-commit.policy.class`: a Java commit policy class (not supported).
+pub const SINK_PARTITION_COMMIT_POLICY_CLASS: ConfigOption<String> =
+    ConfigOption::new("sink.partition-commit.policy.class").description(
+        "The Java PartitionCommitPolicy class of the 'custom' policy; accepted for Flink DDL, \
+         but the 'custom' policy is rejected because Headrace cannot run Java classes.",
+    );
+
+/// `sink.partition-commit.policy.class.parameters`: parameters of the custom policy class.
+pub const SINK_PARTITION_COMMIT_POLICY_CLASS_PARAMETERS: ConfigOption<Vec<String>> =
+    ConfigOption::new("sink.partition-commit.policy.class.parameters").description(
+        "Constructor parameters of the 'custom' policy class, separated by ';' (accepted for \
+         Flink DDL; see 'sink.partition-commit.policy.class').",
+    );
+
+/// `sink.partition-commit.success-file.name`: the name of the success file.
+pub const SINK_PARTITION_COMMIT_SUCCESS_FILE_NAME: ConfigOption<String> =
+    ConfigOption::new("sink.partition-commit.success-file.name")
+        .default_value("_SUCCESS")
+        .description("The name of the file the 'success-file' policy writes.");
+
+/// `partition.time-extractor.kind`: how a partition's time is extracted.
+pub const PARTITION_TIME_EXTRACTOR_KIND: ConfigOption<String> =
+    ConfigOption::new("partition.time-extractor.kind")
+        .default_value("default")
+        .description(
+            "How the time of a partition is extracted from its values: 'default' (with \
+             'timestamp-pattern' and 'timestamp-formatter'). 'custom' (a Java class) is \
+             rejected.",
+        );
+
+/// `partition.time-extractor.class`: a Java extractor class (not supported).
+pub const PARTITION_TIME_EXTRACTOR_CLASS: ConfigOption<String> =
+    ConfigOption::new("partition.time-extractor.class").description(
+        "The Java PartitionTimeExtractor class of the 'custom' kind; accepted for Flink DDL, but \
+         the 'custom' kind is rejected.",
+    );
+
+/// `partition.time-extractor.timestamp-pattern`: how partition values form a timestamp.
+pub const PARTITION_TIME_EXTRACTOR_TIMESTAMP_PATTERN: ConfigOption<String> =
+    ConfigOption::new("partition.time-extractor.timestamp-pattern").description(
+        "How the partition values form a timestamp string: '$dt', '$year-$month-$day \
+         $hour:00:00' or '$dt $hour:00:00' ('$name' is replaced by the value of the partition \
+         column 'name'). By default the first partition value is used.",
+    );
+
+/// `partition.time-extractor.timestamp-formatter`: how the timestamp string is parsed.
+pub const PARTITION_TIME_EXTRACTOR_TIMESTAMP_FORMATTER: ConfigOption<String> =
+    ConfigOption::new("partition.time-extractor.timestamp-formatter").description(
+        "A Java DateTimeFormatter pattern parsing the timestamp string, e.g. 'yyyyMMdd' or \
+         'yyyy-MM-dd HH' (letters y, M, d, D, H, h, m, s, S, a, E; missing time fields are 0). \
+         By default 'yyyy-MM-dd HH:mm:ss' with an optional fraction, or a date alone.",
+    );
+
+/// The options read when the table is a sink and commit partitions.
+fn partition_commit_options(set: OptionSet) -> OptionSet {
+    set.optional(SINK_PARTITION_COMMIT_TRIGGER)
+        .optional(SINK_PARTITION_COMMIT_DELAY)
+        .optional(SINK_PARTITION_COMMIT_WATERMARK_TIME_ZONE)
+        .optional(SINK_PARTITION_COMMIT_POLICY_KIND)
+        .optional(SINK_PARTITION_COMMIT_POLICY_CLASS)
+        .optional(SINK_PARTITION_COMMIT_POLICY_CLASS_PARAMETERS)
+        .optional(SINK_PARTITION_COMMIT_SUCCESS_FILE_NAME)
+        .optional(PARTITION_TIME_EXTRACTOR_KIND)
+        .optional(PARTITION_TIME_EXTRACTOR_CLASS)
+        .optional(PARTITION_TIME_EXTRACTOR_TIMESTAMP_PATTERN)
+        .optional(PARTITION_TIME_EXTRACTOR_TIMESTAMP_FORMATTER)
+}
+
 /// The options read when the table is a source.
 pub fn source_options() -> OptionSet {
     OptionSet::new()
@@ -97,7 +208,7 @@ pub fn source_options() -> OptionSet {
 
 /// The options read when the table is a sink.
 pub fn sink_options() -> OptionSet {
-    OptionSet::new()
+    let set = OptionSet::new()
         .required(PATH)
         .required(FORMAT)
         .optional(PARTITION_DEFAULT_NAME)
@@ -105,12 +216,13 @@ pub fn sink_options() -> OptionSet {
         .optional(SINK_ROLLING_POLICY_ROLLOVER_INTERVAL)
         .optional(SINK_ROLLING_POLICY_INACTIVITY_INTERVAL)
         .optional(SINK_ROLLING_POLICY_CHECK_INTERVAL)
-        .optional(SINK_PARALLELISM)
+        .optional(SINK_PARALLELISM);
+    partition_commit_options(set)
 }
 
 /// Every option (source and sink), for docs and builders.
 pub fn all_options() -> OptionSet {
-    OptionSet::new()
+    let set = OptionSet::new()
         .required(PATH)
         .required(FORMAT)
         .optional(SOURCE_MONITOR_INTERVAL)
@@ -120,5 +232,6 @@ pub fn all_options() -> OptionSet {
         .optional(SINK_ROLLING_POLICY_ROLLOVER_INTERVAL)
         .optional(SINK_ROLLING_POLICY_INACTIVITY_INTERVAL)
         .optional(SINK_ROLLING_POLICY_CHECK_INTERVAL)
-        .optional(SINK_PARALLELISM)
+        .optional(SINK_PARALLELISM);
+    partition_commit_options(set)
 }

@@ -32,11 +32,18 @@ use headrace_sdk::state::VersionedBytes;
 use headrace_sdk::{Error, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::commit::CommitTrigger;
+use crate::commit::{
+    partitions_to_commit, write_success_file, PartitionCommit, PartitionReport, PartitionTracker,
+};
 use crate::factory::{FileSystemFactory, FormatHandle};
 use crate::options::{
-    FORMAT, PARTITION_DEFAULT_NAME, PATH, SINK_PARALLELISM, SINK_ROLLING_POLICY_CHECK_INTERVAL,
-    SINK_ROLLING_POLICY_FILE_SIZE, SINK_ROLLING_POLICY_INACTIVITY_INTERVAL,
-    SINK_ROLLING_POLICY_ROLLOVER_INTERVAL,
+    FORMAT, PARTITION_DEFAULT_NAME, PARTITION_TIME_EXTRACTOR_TIMESTAMP_FORMATTER,
+    PARTITION_TIME_EXTRACTOR_TIMESTAMP_PATTERN, PATH, SINK_PARALLELISM,
+    SINK_PARTITION_COMMIT_DELAY, SINK_PARTITION_COMMIT_POLICY_KIND,
+    SINK_PARTITION_COMMIT_SUCCESS_FILE_NAME, SINK_PARTITION_COMMIT_TRIGGER,
+    SINK_ROLLING_POLICY_CHECK_INTERVAL, SINK_ROLLING_POLICY_FILE_SIZE,
+    SINK_ROLLING_POLICY_INACTIVITY_INTERVAL, SINK_ROLLING_POLICY_ROLLOVER_INTERVAL,
 };
 use crate::partition::partition_dir;
 
@@ -71,6 +78,18 @@ headrace_sdk::connector_builder! {
         rolling_check_interval: SINK_ROLLING_POLICY_CHECK_INTERVAL as Duration,
         /// The number of writers.
         sink_parallelism: SINK_PARALLELISM as i32,
+        /// When partitions are committed.
+        partition_commit_trigger: SINK_PARTITION_COMMIT_TRIGGER as CommitTrigger,
+        /// How long after its time a partition is committed.
+        partition_commit_delay: SINK_PARTITION_COMMIT_DELAY as Duration,
+        /// What committing a partition does ('success-file').
+        partition_commit_policy_kind: SINK_PARTITION_COMMIT_POLICY_KIND as String,
+        /// The success file's name.
+        partition_commit_success_file_name: SINK_PARTITION_COMMIT_SUCCESS_FILE_NAME as String,
+        /// How partition values form a timestamp.
+        partition_time_extractor_timestamp_pattern: PARTITION_TIME_EXTRACTOR_TIMESTAMP_PATTERN as String,
+        /// How the timestamp string is parsed (Java DateTimeFormatter pattern).
+        partition_time_extractor_timestamp_formatter: PARTITION_TIME_EXTRACTOR_TIMESTAMP_FORMATTER as String,
     }
 }
 
@@ -86,9 +105,35 @@ impl FileSinkBuilder {
     }
 }
 
-/// The version of committables.
-const COMMITTABLE_VERSION: u32 = 1;
+/// The version of committables: 1 was a bare [`PendingFile`], 2 is a [`Committable`].
+const COMMITTABLE_VERSION: u32 = 2;
 const COMMITTABLE: &str = "filesystem committable";
+/// The version of writer state.
+const STATE_VERSION: u32 = 1;
+const STATE: &str = "filesystem writer state";
+
+/// What a writer hands to the committer at a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Committable {
+    /// A part file to make visible.
+    File(PendingFile),
+    /// The writer's partition commit report.
+    Partitions(PartitionReport),
+}
+
+impl Committable {
+    fn encode(&self) -> Result<VersionedBytes> {
+        VersionedBytes::encode(COMMITTABLE_VERSION, COMMITTABLE, self)
+    }
+
+    /// Decode a committable of any version.
+    pub fn decode(v: &VersionedBytes) -> Result<Self> {
+        if v.version == 1 {
+            return Ok(Committable::File(v.decode(1, COMMITTABLE)?));
+        }
+        v.decode(COMMITTABLE_VERSION, COMMITTABLE)
+    }
+}
 
 /// When part files are closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +164,7 @@ pub struct FileSink {
     default_name: String,
     policy: RollingPolicy,
     parallelism: Option<usize>,
+    commit: Option<PartitionCommit>,
 }
 
 impl FileSink {
@@ -185,7 +231,19 @@ impl FileSink {
             default_name,
             policy,
             parallelism,
+            commit: None,
         })
+    }
+
+    /// Commit partitions as `commit` says (`sink.partition-commit.*`); None: never.
+    pub fn with_partition_commit(mut self, commit: Option<PartitionCommit>) -> Self {
+        self.commit = commit;
+        self
+    }
+
+    /// The root directory written.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 }
 
@@ -277,7 +335,12 @@ impl DynamicSink for FileSink {
                 );
             }
         }
+        let mut tracker = PartitionTracker::default();
+        for s in &ctx.restored_state {
+            tracker.merge(s.decode(STATE_VERSION, STATE)?);
+        }
         Ok(Box::new(FileWriter {
+            tracker,
             sink: self.clone(),
             encoder: if self.format.is_bulk() {
                 None
@@ -295,7 +358,10 @@ impl DynamicSink for FileSink {
     }
 
     fn create_committer(&self) -> Result<Option<Box<dyn Committer>>> {
-        Ok(Some(Box::new(FileCommitter)))
+        Ok(Some(Box::new(FileCommitter {
+            root: self.root.clone(),
+            success_file_name: self.commit.as_ref().map(|c| c.success_file_name.clone()),
+        })))
     }
 }
 
@@ -357,6 +423,8 @@ pub struct FileWriter {
     pending: Vec<PendingFile>,
     last_check: Instant,
     metrics: Arc<SinkMetrics>,
+    /// Partitions written and not yet committed.
+    tracker: PartitionTracker,
 }
 
 impl std::fmt::Debug for FileWriter {
@@ -533,6 +601,9 @@ impl SinkWriter for FileWriter {
             data.columns().to_vec(),
         )?;
         for (dir, rows) in groups {
+            if let Some(c) = &self.sink.commit {
+                self.tracker.saw(&dir, c)?;
+            }
             let sub = if rows.len() == data.num_rows() {
                 data.clone()
             } else {
@@ -578,7 +649,10 @@ impl SinkWriter for FileWriter {
         Ok(())
     }
 
-    async fn flush(&mut self, _end_of_input: bool) -> Result<()> {
+    async fn flush(&mut self, end_of_input: bool) -> Result<()> {
+        if end_of_input {
+            self.tracker.end_of_input();
+        }
         for f in self.open.values_mut() {
             // Parquet part files cannot be flushed partially; they are finished when rolled.
             if let PartOut::Lines(out) = &mut f.out {
@@ -600,16 +674,38 @@ impl SinkWriter for FileWriter {
             files = pending.len(),
             "filesystem sink: part files prepared"
         );
-        pending
-            .iter()
-            .map(|p| VersionedBytes::encode(COMMITTABLE_VERSION, COMMITTABLE, p))
-            .collect()
+        let mut out = pending
+            .into_iter()
+            .map(|p| Committable::File(p).encode())
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(c) = &self.sink.commit {
+            if let Some(r) = self.tracker.report(c) {
+                out.push(Committable::Partitions(r).encode()?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Vec<VersionedBytes>> {
+        if self.sink.commit.is_none() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![VersionedBytes::encode(
+            STATE_VERSION,
+            STATE,
+            &self.tracker,
+        )?])
     }
 }
 
-/// Renames prepared part files to their visible names; idempotent.
-#[derive(Debug, Default)]
-pub struct FileCommitter;
+/// Renames prepared part files to their visible names, then commits the partitions the writers
+/// found ready (success files); idempotent.
+#[derive(Debug)]
+pub struct FileCommitter {
+    root: PathBuf,
+    /// The success file's name when partitions are committed.
+    success_file_name: Option<String>,
+}
 
 /// Commit one prepared part file (nothing to do when it is already visible).
 pub fn commit_file(p: &PendingFile) -> Result<()> {
@@ -637,15 +733,28 @@ impl Committer for FileCommitter {
         checkpoint_id: u64,
         committables: Vec<VersionedBytes>,
     ) -> Result<()> {
+        let mut files = 0;
+        let mut reports = Vec::new();
         for c in &committables {
-            let p: PendingFile = c.decode(COMMITTABLE_VERSION, COMMITTABLE)?;
-            commit_file(&p)?;
+            match Committable::decode(c)? {
+                Committable::File(p) => {
+                    commit_file(&p)?;
+                    files += 1;
+                }
+                Committable::Partitions(r) => reports.push(r),
+            }
         }
         tracing::debug!(
             checkpoint_id,
-            files = committables.len(),
+            files,
             "filesystem sink: part files committed"
         );
+        // Every part file of the checkpoint is visible: now the finished partitions.
+        if let Some(name) = &self.success_file_name {
+            for dir in partitions_to_commit(&reports) {
+                write_success_file(&self.root, &dir, name)?;
+            }
+        }
         Ok(())
     }
 }

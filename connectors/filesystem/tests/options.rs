@@ -115,7 +115,7 @@ fn unimplemented_flink_keys_are_rejected_and_usage_matters() {
     };
     let r = registry();
     for key in [
-        "sink.partition-commit.policy.kind",
+        "source.report-statistics",
         "auto-compaction",
         "sink.shuffle-by-partition.enable",
     ] {

@@ -1,0 +1,717 @@
+//! Partition commit: telling readers that a partition is finished, as Flink's filesystem sink
+//! does with `sink.partition-commit.*` and `partition.time-extractor.*`.
+//!
+//! Life cycle. Each writer tracks the partitions it wrote to since they were last committed
+//! ("pending" partitions, kept in the writer's checkpointed state). At every checkpoint, after its
+//! part files are rolled into the checkpoint's committables, the writer asks the trigger which
+//! pending partitions are ready and reports them, together with the ones still pending, in one
+//! committable. When the checkpoint completes, the committer first makes every part file of the
+//! checkpoint visible, then runs the commit policy (the success file) for each partition that
+//! at least one writer reported ready and no writer reported still pending. A success file
+//! therefore never appears before the data of the checkpoints that covered the partition is
+//! visible. When a bounded job ends, every pending partition is ready (Flink's end-of-input
+//! watermark), so every partition written is committed at the end.
+//!
+//! Triggers:
+//! - `process-time`: a partition is ready once the wall clock passes the time a writer first
+//!   wrote to it plus `sink.partition-commit.delay` (checked at each checkpoint; with the default
+//!   delay of 0 a partition is committed by the first checkpoint after it was written).
+//! - `partition-time`: a partition is ready once the watermark passes the time extracted from its
+//!   values plus the delay. The runner does not propagate watermarks to sinks yet, so the writer
+//!   uses the watermark it can see: the greatest partition time among the rows it has received.
+//!   A partition is ready when `watermark >= partition time + delay` (inclusive, because a row of
+//!   partition `11:00` means event time has reached at least `11:00`). With hourly partitions
+//!   and a delay of `1 h`, partition `10:00` is committed by the checkpoint after the first row
+//!   of partition `11:00` arrived, as Flink does with a watermark without lag. Rows arriving out
+//!   of order are not waited for (there is no watermark lag); a row written to a partition that
+//!   was already committed makes it pending again and it is committed again (the success file is
+//!   rewritten), as Flink does for late data.
+//!   Both the watermark and the partition times are local date-times taken from partition
+//!   values, so `sink.partition-commit.watermark-time-zone` is validated but does not change
+//!   the result.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use chrono::format::{Item, Parsed, StrftimeItems};
+use chrono::{NaiveDateTime, NaiveTime};
+use headrace_sdk::options::Options;
+use headrace_sdk::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::options::{
+    PARTITION_TIME_EXTRACTOR_CLASS, PARTITION_TIME_EXTRACTOR_KIND,
+    PARTITION_TIME_EXTRACTOR_TIMESTAMP_FORMATTER, PARTITION_TIME_EXTRACTOR_TIMESTAMP_PATTERN,
+    SINK_PARTITION_COMMIT_DELAY, SINK_PARTITION_COMMIT_POLICY_CLASS,
+    SINK_PARTITION_COMMIT_POLICY_KIND, SINK_PARTITION_COMMIT_SUCCESS_FILE_NAME,
+    SINK_PARTITION_COMMIT_TRIGGER, SINK_PARTITION_COMMIT_WATERMARK_TIME_ZONE,
+};
+use crate::partition::unescape;
+
+headrace_sdk::option_enum! {
+    /// `sink.partition-commit.trigger` values.
+    pub enum CommitTrigger {
+        /// Wall clock past the partition's creation time plus the delay.
+        ProcessTime = "process-time",
+        /// Watermark past the partition's time plus the delay.
+        PartitionTime = "partition-time",
+    }
+}
+
+/// How and when partitions are committed.
+#[derive(Debug, Clone)]
+pub struct PartitionCommit {
+    /// When a partition is ready.
+    pub trigger: CommitTrigger,
+    /// `sink.partition-commit.delay`.
+    pub delay: Duration,
+    /// The success file's name.
+    pub success_file_name: String,
+    /// Extracts a partition's time (used by the `partition-time` trigger).
+    pub extractor: TimeExtractor,
+}
+
+impl PartitionCommit {
+    /// The partition commit configured by `options`, or None when no commit policy is set (or
+    /// the table has no partition columns), as in Flink.
+    pub fn from_options(options: &Options, partition_keys: &[String]) -> Result<Option<Self>> {
+        let extractor = TimeExtractor::from_options(options)?;
+        let trigger = options.get(&SINK_PARTITION_COMMIT_TRIGGER)?;
+        let delay = options.get(&SINK_PARTITION_COMMIT_DELAY)?;
+        let tz = options.get(&SINK_PARTITION_COMMIT_WATERMARK_TIME_ZONE)?;
+        if !valid_zone_id(&tz) {
+            return Err(options.invalid(
+                &SINK_PARTITION_COMMIT_WATERMARK_TIME_ZONE,
+                tz,
+                "not a time zone id: use a region name such as 'America/Los_Angeles', 'UTC', \
+                 or an offset such as 'GMT-08:00'",
+            ));
+        }
+        let success_file_name = options.get(&SINK_PARTITION_COMMIT_SUCCESS_FILE_NAME)?;
+        if success_file_name.is_empty()
+            || success_file_name.contains('/')
+            || success_file_name == "."
+            || success_file_name == ".."
+        {
+            return Err(options.invalid(
+                &SINK_PARTITION_COMMIT_SUCCESS_FILE_NAME,
+                success_file_name,
+                "the success file name must be a plain file name such as '_SUCCESS'",
+            ));
+        }
+        let Some(kinds) = options.get_optional(&SINK_PARTITION_COMMIT_POLICY_KIND)? else {
+            return Ok(None);
+        };
+        let mut success = false;
+        for kind in kinds.split(',').map(str::trim) {
+            match kind {
+                "success-file" => success = true,
+                "metastore" => {
+                    return Err(options.invalid(
+                        &SINK_PARTITION_COMMIT_POLICY_KIND,
+                        kinds.clone(),
+                        "'metastore' adds partitions to a Hive metastore, which only Hive tables \
+                         have (Flink rejects it for filesystem tables too); the filesystem \
+                         connector's partitions are its directories: use 'success-file'",
+                    ))
+                }
+                "custom" => {
+                    let class = options
+                        .get_optional(&SINK_PARTITION_COMMIT_POLICY_CLASS)?
+                        .unwrap_or_default();
+                    return Err(options.invalid(
+                        &SINK_PARTITION_COMMIT_POLICY_KIND,
+                        kinds.clone(),
+                        format!(
+                            "'custom' runs a Java PartitionCommitPolicy class ('{class}' in \
+                             'sink.partition-commit.policy.class'), which Headrace cannot load; \
+                             use 'success-file' and react to the success file instead"
+                        ),
+                    ));
+                }
+                other => {
+                    return Err(options.invalid(
+                        &SINK_PARTITION_COMMIT_POLICY_KIND,
+                        kinds.clone(),
+                        format!(
+                            "unknown policy '{other}': expected 'success-file' (or a \
+                             comma-separated list of policies)"
+                        ),
+                    ))
+                }
+            }
+        }
+        if !success || partition_keys.is_empty() {
+            return Ok(None);
+        }
+        if trigger == CommitTrigger::PartitionTime {
+            extractor.check_keys(options, partition_keys)?;
+        }
+        Ok(Some(PartitionCommit {
+            trigger,
+            delay,
+            success_file_name,
+            extractor,
+        }))
+    }
+}
+
+/// Whether `tz` looks like a Java `ZoneId`: `Z`, `UTC`/`GMT`/`UT` with an optional offset,
+/// an offset, or a region name made of letters, digits, `/`, `_`, `-` and `+`.
+fn valid_zone_id(tz: &str) -> bool {
+    let offset = |s: &str| {
+        let Some(rest) = s.strip_prefix(['+', '-']) else {
+            return false;
+        };
+        let (h, m) = rest.split_once(':').unwrap_or((rest, "00"));
+        let ok = |p: &str, max: u32| {
+            !p.is_empty() && p.len() <= 2 && p.parse::<u32>().is_ok_and(|v| v <= max)
+        };
+        ok(h, 18) && ok(m, 59)
+    };
+    if tz == "Z" || offset(tz) {
+        return true;
+    }
+    for prefix in ["UTC", "GMT", "UT"] {
+        if let Some(rest) = tz.strip_prefix(prefix) {
+            return rest.is_empty() || offset(rest);
+        }
+    }
+    tz.contains('/')
+        && tz
+            .split('/')
+            .all(|p| !p.is_empty() && p.chars().next().is_some_and(|c| c.is_ascii_alphabetic()))
+        && tz
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'))
+}
+
+/// Flink's default partition time extractor: a timestamp string built from the partition values
+/// (`partition.time-extractor.timestamp-pattern`, the first value by default) and parsed with a
+/// Java `DateTimeFormatter` pattern (`partition.time-extractor.timestamp-formatter`; by default
+/// `yyyy-MM-dd HH:mm:ss[.fraction]` or a date alone).
+#[derive(Debug, Clone)]
+pub struct TimeExtractor {
+    pattern: Option<String>,
+    formatter: Option<(String, String)>,
+}
+
+impl TimeExtractor {
+    /// The extractor configured by `options`.
+    pub fn from_options(options: &Options) -> Result<Self> {
+        let kind = options.get(&PARTITION_TIME_EXTRACTOR_KIND)?;
+        match kind.as_str() {
+            "default" => {}
+            "custom" => {
+                let class = options
+                    .get_optional(&PARTITION_TIME_EXTRACTOR_CLASS)?
+                    .unwrap_or_default();
+                return Err(options.invalid(
+                    &PARTITION_TIME_EXTRACTOR_KIND,
+                    kind,
+                    format!(
+                        "'custom' runs a Java PartitionTimeExtractor class ('{class}' in \
+                         'partition.time-extractor.class'), which Headrace cannot load; use \
+                         'default' with 'partition.time-extractor.timestamp-pattern' and \
+                         '.timestamp-formatter'"
+                    ),
+                ));
+            }
+            _ => {
+                return Err(options.invalid(
+                    &PARTITION_TIME_EXTRACTOR_KIND,
+                    kind,
+                    "expected 'default' (or 'custom', which Headrace does not support)",
+                ))
+            }
+        }
+        let pattern = options.get_optional(&PARTITION_TIME_EXTRACTOR_TIMESTAMP_PATTERN)?;
+        let formatter = match options.get_optional(&PARTITION_TIME_EXTRACTOR_TIMESTAMP_FORMATTER)? {
+            Some(f) => {
+                let strftime = java_to_strftime(&f).map_err(|reason| {
+                    options.invalid(
+                        &PARTITION_TIME_EXTRACTOR_TIMESTAMP_FORMATTER,
+                        f.clone(),
+                        reason,
+                    )
+                })?;
+                Some((f, strftime))
+            }
+            None => None,
+        };
+        Ok(TimeExtractor { pattern, formatter })
+    }
+
+    /// Check that the pattern's `$name` references are partition columns.
+    fn check_keys(&self, options: &Options, keys: &[String]) -> Result<()> {
+        let Some(p) = &self.pattern else {
+            return Ok(());
+        };
+        let mut rest = p.as_str();
+        while let Some(i) = rest.find('$') {
+            let name: String = rest[i + 1..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !keys
+                .iter()
+                .any(|k| name.starts_with(k.as_str()) && !k.is_empty())
+            {
+                return Err(options.invalid(
+                    &PARTITION_TIME_EXTRACTOR_TIMESTAMP_PATTERN,
+                    p.clone(),
+                    format!(
+                        "'${name}' is not a partition column; the partition columns are {}",
+                        keys.join(", ")
+                    ),
+                ));
+            }
+            rest = &rest[i + 1..];
+        }
+        Ok(())
+    }
+
+    /// The time of the partition with these keys and values.
+    pub fn extract(&self, keys: &[String], values: &[String]) -> Result<NaiveDateTime> {
+        let text = match &self.pattern {
+            None => values.first().cloned().unwrap_or_default(),
+            Some(p) => {
+                // Longer names first, so '$hour' is not replaced by a key 'h'.
+                let mut order: Vec<usize> = (0..keys.len()).collect();
+                order.sort_by_key(|i| std::cmp::Reverse(keys[*i].len()));
+                let mut s = p.clone();
+                for i in order {
+                    if let Some(v) = values.get(i) {
+                        s = s.replace(&format!("${}", keys[i]), v);
+                    }
+                }
+                s
+            }
+        };
+        let parsed = match &self.formatter {
+            Some((_, f)) => parse_with(&text, f),
+            None => {
+                parse_with(&text, "%Y-%m-%d %H:%M:%S%.f").or_else(|| parse_with(&text, "%Y-%m-%d"))
+            }
+        };
+        parsed.ok_or_else(|| {
+            let formatter = self
+                .formatter
+                .as_ref()
+                .map_or("yyyy-MM-dd[ HH:mm:ss[.S]]", |(j, _)| j.as_str());
+            Error::user(format!(
+                "filesystem sink: cannot extract the time of partition {}: '{text}' does not \
+                 match the formatter '{formatter}'. Set 'partition.time-extractor.timestamp-pattern' \
+                 (e.g. '$dt $hour:00:00') and 'partition.time-extractor.timestamp-formatter' to \
+                 match the partition values, or use 'sink.partition-commit.trigger' = 'process-time'",
+                keys.iter()
+                    .zip(values)
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("/")
+            ))
+        })
+    }
+}
+
+/// Parse `text` entirely with a strftime pattern; missing time fields are 0.
+fn parse_with(text: &str, fmt: &str) -> Option<NaiveDateTime> {
+    let mut parsed = Parsed::new();
+    chrono::format::parse(&mut parsed, text, StrftimeItems::new(fmt)).ok()?;
+    let date = parsed.to_naive_date().ok()?;
+    let hour = parsed.hour_div_12().unwrap_or(0) * 12 + parsed.hour_mod_12().unwrap_or(0);
+    let time = NaiveTime::from_hms_nano_opt(
+        hour,
+        parsed.minute().unwrap_or(0),
+        parsed.second().unwrap_or(0),
+        parsed.nanosecond().unwrap_or(0),
+    )?;
+    Some(date.and_time(time))
+}
+
+/// Translate a Java `DateTimeFormatter` pattern into a strftime pattern (the letters partition
+/// values use: years, months, days, hours, minutes, seconds, fractions, AM/PM, day names).
+pub fn java_to_strftime(p: &str) -> std::result::Result<String, String> {
+    let chars: Vec<char> = p.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            // quoted literal; '' is a quote
+            if chars.get(i + 1) == Some(&'\'') {
+                out.push('\'');
+                i += 2;
+                continue;
+            }
+            let mut j = i + 1;
+            while j < chars.len() && chars[j] != '\'' {
+                push_literal(&mut out, chars[j]);
+                j += 1;
+            }
+            if j == chars.len() {
+                return Err("unterminated quoted text (a ' without its closing ')".into());
+            }
+            i = j + 1;
+            continue;
+        }
+        if !c.is_ascii_alphabetic() {
+            if matches!(c, '[' | ']' | '{' | '}' | '#') {
+                return Err(format!("'{c}' (optional sections) is not supported"));
+            }
+            push_literal(&mut out, c);
+            i += 1;
+            continue;
+        }
+        let mut n = 1;
+        while chars.get(i + n) == Some(&c) {
+            n += 1;
+        }
+        let spec = match (c, n) {
+            ('y' | 'u', 2) => "%y",
+            ('y' | 'u', _) => "%Y",
+            ('M' | 'L', 1 | 2) => "%m",
+            ('M' | 'L', 3) => "%b",
+            ('M' | 'L', _) => "%B",
+            ('d', 1 | 2) => "%d",
+            ('D', _) => "%j",
+            ('H', 1 | 2) => "%H",
+            ('h', 1 | 2) => "%I",
+            ('m', 1 | 2) => "%M",
+            ('s', 1 | 2) => "%S",
+            ('S', 3) => "%3f",
+            ('S', 6) => "%6f",
+            ('S', 9) => "%9f",
+            ('a', 1) => "%p",
+            ('E', 1..=3) => "%a",
+            ('E', _) => "%A",
+            _ => {
+                return Err(format!(
+                    "'{}' is not supported; use the letters y, M, d, D, H, h, m, s, S (3, 6 or \
+                     9 of them), a and E",
+                    c.to_string().repeat(n)
+                ))
+            }
+        };
+        out.push_str(spec);
+        i += n;
+    }
+    if StrftimeItems::new(&out).any(|it| matches!(it, Item::Error)) {
+        return Err("the pattern cannot be parsed".into());
+    }
+    Ok(out)
+}
+
+fn push_literal(out: &mut String, c: char) {
+    if c == '%' {
+        out.push_str("%%");
+    } else {
+        out.push(c);
+    }
+}
+
+/// The keys and (unescaped) values of a relative partition directory `k1=v1/k2=v2`.
+pub fn dir_values(dir: &str) -> (Vec<String>, Vec<String>) {
+    let mut keys = Vec::new();
+    let mut values = Vec::new();
+    for part in dir.split('/') {
+        if let Some((k, v)) = part.split_once('=') {
+            keys.push(unescape(k));
+            values.push(unescape(v));
+        }
+    }
+    (keys, values)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A partition a writer wrote to and has not reported ready since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Pending {
+    /// Wall-clock time (epoch ms) the writer first wrote to it.
+    created_ms: i64,
+    /// Its extracted time as milliseconds of the local date-time read as UTC (partition-time
+    /// trigger only).
+    time: Option<i64>,
+}
+
+/// A writer's pending partitions and watermark; part of its checkpointed state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionTracker {
+    pending: BTreeMap<String, Pending>,
+    /// The greatest partition time seen (partition-time trigger), as `Pending::time`.
+    watermark: Option<i64>,
+    #[serde(skip)]
+    ended: bool,
+}
+
+impl PartitionTracker {
+    /// Merge restored state.
+    pub fn merge(&mut self, other: PartitionTracker) {
+        for (k, p) in other.pending {
+            match self.pending.get(&k) {
+                Some(q) if q.created_ms <= p.created_ms => {}
+                _ => {
+                    self.pending.insert(k, p);
+                }
+            }
+        }
+        self.watermark = self.watermark.max(other.watermark);
+    }
+
+    /// A row was written to the partition `dir`.
+    pub fn saw(&mut self, dir: &str, commit: &PartitionCommit) -> Result<()> {
+        if self.pending.contains_key(dir) {
+            return Ok(());
+        }
+        let time = match commit.trigger {
+            CommitTrigger::ProcessTime => None,
+            CommitTrigger::PartitionTime => {
+                let (keys, values) = dir_values(dir);
+                let t = commit
+                    .extractor
+                    .extract(&keys, &values)?
+                    .and_utc()
+                    .timestamp_millis();
+                self.watermark = self.watermark.max(Some(t));
+                Some(t)
+            }
+        };
+        self.pending.insert(
+            dir.to_string(),
+            Pending {
+                created_ms: now_ms(),
+                time,
+            },
+        );
+        Ok(())
+    }
+
+    /// All input was written: every pending partition is ready at the next checkpoint.
+    pub fn end_of_input(&mut self) {
+        self.ended = true;
+    }
+
+    /// The report of a checkpoint: pending partitions the trigger finds ready (removed from
+    /// pending) and the ones still pending. None when there is nothing to report.
+    pub fn report(&mut self, commit: &PartitionCommit) -> Option<PartitionReport> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let now = now_ms();
+        let delay_ms = commit.delay.as_millis() as i64;
+        let ended = self.ended;
+        let wm = self.watermark;
+        let (ready, pending): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .partition(|(_, p)| {
+                ended
+                    || match commit.trigger {
+                        CommitTrigger::ProcessTime => now >= p.created_ms.saturating_add(delay_ms),
+                        CommitTrigger::PartitionTime => match (wm, p.time) {
+                            (Some(w), Some(t)) => w >= t.saturating_add(delay_ms),
+                            _ => false,
+                        },
+                    }
+            });
+        let report = PartitionReport {
+            ready: ready.iter().map(|(k, _)| k.clone()).collect(),
+            pending: pending.iter().map(|(k, _)| k.clone()).collect(),
+        };
+        self.pending = pending.into_iter().collect();
+        Some(report)
+    }
+
+    /// Partitions still pending (for tests and logs).
+    pub fn pending(&self) -> impl Iterator<Item = &str> {
+        self.pending.keys().map(String::as_str)
+    }
+}
+
+/// What one writer says about partitions at one checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionReport {
+    /// Partitions ready to be committed (relative directories).
+    pub ready: Vec<String>,
+    /// Partitions this writer still has uncommitted data for.
+    pub pending: Vec<String>,
+}
+
+/// The partitions to commit at one checkpoint: reported ready by a writer and pending at none.
+pub fn partitions_to_commit(reports: &[PartitionReport]) -> BTreeSet<String> {
+    let pending: BTreeSet<&String> = reports.iter().flat_map(|r| &r.pending).collect();
+    reports
+        .iter()
+        .flat_map(|r| &r.ready)
+        .filter(|p| !pending.contains(p))
+        .cloned()
+        .collect()
+}
+
+/// Write the success file of partition `dir` below `root` (an empty file, overwritten if it
+/// exists, as Flink's success-file policy does).
+pub fn write_success_file(root: &Path, dir: &str, name: &str) -> Result<()> {
+    let path = root.join(dir).join(name);
+    let f = std::fs::File::create(&path)
+        .map_err(|e| Error::io(format!("cannot create success file {}", path.display()), e))?;
+    f.sync_all()
+        .map_err(|e| Error::io(format!("cannot sync success file {}", path.display()), e))?;
+    tracing::info!(partition = dir, file = %path.display(), "filesystem sink: partition committed");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    fn extractor(pattern: Option<&str>, formatter: Option<&str>) -> TimeExtractor {
+        TimeExtractor {
+            pattern: pattern.map(String::from),
+            formatter: formatter.map(|f| (f.to_string(), java_to_strftime(f).unwrap())),
+        }
+    }
+
+    #[test]
+    fn default_extractor_reads_first_value_as_date_or_timestamp() {
+        let e = extractor(None, None);
+        let k = vec!["dt".to_string(), "hour".to_string()];
+        assert_eq!(
+            e.extract(&k, &["2026-11-24".into(), "10".into()]).unwrap(),
+            dt("2026-11-24 00:00:00")
+        );
+        assert_eq!(
+            e.extract(&k, &["2026-11-24 10:30:00".into(), "x".into()])
+                .unwrap(),
+            dt("2026-11-24 10:30:00")
+        );
+        let err = e
+            .extract(&k, &["yesterday".into(), "1".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("dt=yesterday/hour=1") && err.contains("timestamp-pattern"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn pattern_and_formatter() {
+        let k = vec!["dt".to_string(), "hour".to_string()];
+        let e = extractor(Some("$dt $hour:00:00"), None);
+        assert_eq!(
+            e.extract(&k, &["2026-11-24".into(), "10".into()]).unwrap(),
+            dt("2026-11-24 10:00:00")
+        );
+        let k3 = vec!["year".to_string(), "month".to_string(), "day".to_string()];
+        let e = extractor(Some("$year$month$day"), Some("yyyyMMdd"));
+        assert_eq!(
+            e.extract(&k3, &["2026".into(), "11".into(), "24".into()])
+                .unwrap(),
+            dt("2026-11-24 00:00:00")
+        );
+        let e = extractor(Some("$dt $hour"), Some("yyyy/MM/dd HH"));
+        assert_eq!(
+            e.extract(&k, &["2026/11/24".into(), "07".into()]).unwrap(),
+            dt("2026-11-24 07:00:00")
+        );
+        assert_eq!(
+            java_to_strftime("yyyy-MM-dd'T'HH:mm:ss.SSS").unwrap(),
+            "%Y-%m-%dT%H:%M:%S.%3f"
+        );
+        assert!(java_to_strftime("yyyy-QQ").unwrap_err().contains("'QQ'"));
+        assert!(java_to_strftime("yyyy'x").is_err());
+    }
+
+    #[test]
+    fn zone_ids() {
+        for ok in [
+            "UTC",
+            "GMT-08:00",
+            "UTC+8",
+            "Z",
+            "+05:30",
+            "America/Los_Angeles",
+            "Etc/GMT+1",
+        ] {
+            assert!(valid_zone_id(ok), "{ok}");
+        }
+        for bad in ["", "PST8", "GMT+99", "America/", "utc x", "Nowhere"] {
+            assert!(!valid_zone_id(bad), "{bad}");
+        }
+    }
+
+    fn commit(trigger: CommitTrigger, delay: Duration, pattern: Option<&str>) -> PartitionCommit {
+        PartitionCommit {
+            trigger,
+            delay,
+            success_file_name: "_SUCCESS".into(),
+            extractor: extractor(pattern, None),
+        }
+    }
+
+    #[test]
+    fn process_time_trigger_waits_for_the_delay() {
+        let c = commit(CommitTrigger::ProcessTime, Duration::ZERO, None);
+        let mut t = PartitionTracker::default();
+        assert!(t.report(&c).is_none());
+        t.saw("dt=a", &c).unwrap();
+        let r = t.report(&c).unwrap();
+        assert_eq!(r.ready, vec!["dt=a"]);
+        assert!(t.report(&c).is_none());
+
+        let c = commit(CommitTrigger::ProcessTime, Duration::from_secs(3600), None);
+        t.saw("dt=b", &c).unwrap();
+        let r = t.report(&c).unwrap();
+        assert!(r.ready.is_empty());
+        assert_eq!(r.pending, vec!["dt=b"]);
+        t.end_of_input();
+        assert_eq!(t.report(&c).unwrap().ready, vec!["dt=b"]);
+    }
+
+    #[test]
+    fn partition_time_trigger_follows_the_greatest_partition_time() {
+        let c = commit(
+            CommitTrigger::PartitionTime,
+            Duration::from_secs(3600),
+            Some("$dt $hour:00:00"),
+        );
+        let mut t = PartitionTracker::default();
+        t.saw("dt=2026-11-24/hour=10", &c).unwrap();
+        let r = t.report(&c).unwrap();
+        assert!(r.ready.is_empty());
+        t.saw("dt=2026-11-24/hour=11", &c).unwrap();
+        let r = t.report(&c).unwrap();
+        assert_eq!(r.ready, vec!["dt=2026-11-24/hour=10"]);
+        assert_eq!(r.pending, vec!["dt=2026-11-24/hour=11"]);
+        // state round trip keeps the watermark and the pending partition
+        let json = serde_json::to_string(&t).unwrap();
+        let mut back: PartitionTracker = serde_json::from_str(&json).unwrap();
+        back.saw("dt=2026-11-24/hour=12", &c).unwrap();
+        let r = back.report(&c).unwrap();
+        assert_eq!(r.ready, vec!["dt=2026-11-24/hour=11"]);
+    }
+
+    #[test]
+    fn a_partition_pending_at_any_writer_is_not_committed() {
+        let a = PartitionReport {
+            ready: vec!["p=1".into(), "p=2".into()],
+            pending: vec![],
+        };
+        let b = PartitionReport {
+            ready: vec![],
+            pending: vec!["p=2".into()],
+        };
+        let got = partitions_to_commit(&[a, b]);
+        assert_eq!(got.into_iter().collect::<Vec<_>>(), vec!["p=1".to_string()]);
+    }
+}

@@ -1,0 +1,361 @@
+//! Partition commit (`sink.partition-commit.*`): success files appear only for committed
+//! partitions, only once their part files are visible, and for every partition when a bounded
+//! job ends. Driven through the SDK traits (checkpoint by checkpoint) and through a SQL job.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use common::{committed_lines, in_progress_files, registry, sink_builder, visible_files, write};
+use headrace_sdk::prelude::*;
+
+fn batch(rows: &[(i64, &str, &str)]) -> ChangelogBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("dt", DataType::Utf8, true),
+        Field::new("hour", DataType::Utf8, true),
+    ]));
+    ChangelogBatch::inserts(
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(
+                    rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+                )),
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                )),
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                )),
+            ],
+        )
+        .unwrap(),
+    )
+}
+
+fn ctx(restored_state: Vec<headrace_sdk::state::VersionedBytes>) -> WriterContext {
+    WriterContext {
+        subtask: 0,
+        parallelism: 1,
+        restored_state,
+        restored_checkpoint_id: 0,
+        metrics: Arc::new(SinkMetrics::default()),
+    }
+}
+
+fn sink(dir: &Path, options: &[(&str, &str)]) -> Arc<dyn DynamicSink> {
+    let mut b = sink_builder(dir)
+        .columns("id BIGINT, dt STRING, hour STRING")
+        .unwrap()
+        .partitioned_by(["dt", "hour"]);
+    for (k, v) in options {
+        b = b.option(*k, *v);
+    }
+    b.build_sink().unwrap()
+}
+
+fn success(dir: &Path, partition: &str, name: &str) -> bool {
+    dir.join(partition).join(name).exists()
+}
+
+/// Every success file below `dir`, as relative partition directories.
+fn success_dirs(dir: &Path, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if e.file_name() == name {
+                out.push(
+                    p.parent()
+                        .unwrap()
+                        .strip_prefix(dir)
+                        .unwrap()
+                        .display()
+                        .to_string(),
+                );
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn process_time_success_file_follows_the_visible_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let s = sink(
+        &out,
+        &[
+            ("sink.partition-commit.policy.kind", "success-file"),
+            ("sink.partition-commit.success-file.name", "_DONE"),
+        ],
+    );
+    let mut w = s.create_writer(ctx(vec![])).unwrap();
+    let mut c = s.create_committer().unwrap().unwrap();
+    w.write(batch(&[(1, "2026-11-24", "10"), (2, "2026-11-24", "11")]))
+        .await
+        .unwrap();
+    w.flush(false).await.unwrap();
+    let prepared = w.prepare_commit(1).await.unwrap();
+    // Prepared, not committed: neither data nor success files are visible.
+    assert!(visible_files(&out).is_empty());
+    assert!(success_dirs(&out, "_DONE").is_empty());
+    assert_eq!(in_progress_files(&out).len(), 2);
+    c.commit(1, prepared).await.unwrap();
+    assert_eq!(visible_files(&out).len(), 2);
+    assert_eq!(
+        success_dirs(&out, "_DONE"),
+        vec!["dt=2026-11-24/hour=10", "dt=2026-11-24/hour=11"]
+    );
+    // The success file is hidden from readers of the table (name starts with '_').
+    assert!(visible_files(&out).iter().all(|p| !p.ends_with("_DONE")));
+
+    // A checkpoint that never completes (crash): its partition gets no success file.
+    w.write(batch(&[(3, "2026-11-25", "00")])).await.unwrap();
+    w.flush(false).await.unwrap();
+    let lost = w.prepare_commit(2).await.unwrap();
+    assert!(!lost.is_empty());
+    assert!(!success(&out, "dt=2026-11-25/hour=00", "_DONE"));
+    assert_eq!(
+        committed_lines(&out),
+        vec!["dt=2026-11-24/hour=10|1", "dt=2026-11-24/hour=11|2"]
+    );
+}
+
+#[tokio::test]
+async fn process_time_delay_holds_the_commit_until_the_end_of_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let s = sink(
+        &out,
+        &[
+            ("sink.partition-commit.policy.kind", "success-file"),
+            ("sink.partition-commit.delay", "1 h"),
+        ],
+    );
+    let mut w = s.create_writer(ctx(vec![])).unwrap();
+    let mut c = s.create_committer().unwrap().unwrap();
+    w.write(batch(&[(1, "2026-11-24", "10")])).await.unwrap();
+    w.flush(false).await.unwrap();
+    let p = w.prepare_commit(1).await.unwrap();
+    let state = w.snapshot_state(1).unwrap();
+    c.commit(1, p).await.unwrap();
+    assert_eq!(visible_files(&out).len(), 1);
+    assert!(
+        success_dirs(&out, "_SUCCESS").is_empty(),
+        "an hour has not passed"
+    );
+
+    // Restored from checkpoint 1, the pending partition is remembered and committed at the end.
+    let mut w = s.create_writer(ctx(state)).unwrap();
+    w.write(batch(&[(2, "2026-11-24", "11")])).await.unwrap();
+    w.flush(true).await.unwrap();
+    let p = w.prepare_commit(2).await.unwrap();
+    c.commit(2, p).await.unwrap();
+    assert_eq!(
+        success_dirs(&out, "_SUCCESS"),
+        vec!["dt=2026-11-24/hour=10", "dt=2026-11-24/hour=11"]
+    );
+}
+
+/// A checkpoint that completes: flush, prepare and commit.
+async fn checkpoint(w: &mut Box<dyn SinkWriter>, c: &mut Box<dyn Committer>, end: bool) {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    w.flush(end).await.unwrap();
+    let p = w.prepare_commit(id).await.unwrap();
+    c.commit(id, p).await.unwrap();
+}
+
+#[tokio::test]
+async fn partition_time_commits_a_partition_once_a_later_partition_arrives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let s = sink(
+        &out,
+        &[
+            ("sink.partition-commit.policy.kind", "success-file"),
+            ("sink.partition-commit.trigger", "partition-time"),
+            ("sink.partition-commit.delay", "1 h"),
+            (
+                "partition.time-extractor.timestamp-pattern",
+                "$dt $hour:00:00",
+            ),
+        ],
+    );
+    let mut w = s.create_writer(ctx(vec![])).unwrap();
+    let mut c = s.create_committer().unwrap().unwrap();
+    w.write(batch(&[(1, "2026-11-24", "10"), (2, "2026-11-24", "10")]))
+        .await
+        .unwrap();
+    checkpoint(&mut w, &mut c, false).await;
+    assert!(success_dirs(&out, "_SUCCESS").is_empty());
+    w.write(batch(&[(3, "2026-11-24", "11")])).await.unwrap();
+    checkpoint(&mut w, &mut c, false).await;
+    assert_eq!(
+        success_dirs(&out, "_SUCCESS"),
+        vec!["dt=2026-11-24/hour=10"]
+    );
+    w.write(batch(&[(4, "2026-11-24", "13")])).await.unwrap();
+    checkpoint(&mut w, &mut c, false).await;
+    assert_eq!(
+        success_dirs(&out, "_SUCCESS"),
+        vec!["dt=2026-11-24/hour=10", "dt=2026-11-24/hour=11"]
+    );
+    checkpoint(&mut w, &mut c, true).await;
+    assert_eq!(
+        success_dirs(&out, "_SUCCESS"),
+        vec![
+            "dt=2026-11-24/hour=10",
+            "dt=2026-11-24/hour=11",
+            "dt=2026-11-24/hour=13"
+        ]
+    );
+
+    // A value the extractor cannot read is an error naming the partition and the options.
+    let mut w = s.create_writer(ctx(vec![])).unwrap();
+    let e = w
+        .write(batch(&[(5, "someday", "1")]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("dt=someday/hour=1") && e.contains("partition.time-extractor.timestamp-pattern"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unsupported_policies_and_extractors_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let build = |opts: &[(&str, &str)]| {
+        let mut b = sink_builder(tmp.path())
+            .columns("id BIGINT, dt STRING")
+            .unwrap()
+            .partitioned_by(["dt"]);
+        for (k, v) in opts {
+            b = b.option(*k, *v);
+        }
+        b.build_sink()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let e = build(&[(
+        "sink.partition-commit.policy.kind",
+        "metastore,success-file",
+    )]);
+    assert!(
+        e.contains("metastore") && e.contains("use 'success-file'"),
+        "{e}"
+    );
+    let e = build(&[
+        ("sink.partition-commit.policy.kind", "custom"),
+        ("sink.partition-commit.policy.class", "com.acme.Policy"),
+    ]);
+    assert!(
+        e.contains("com.acme.Policy") && e.contains("cannot load"),
+        "{e}"
+    );
+    let e = build(&[("sink.partition-commit.policy.kind", "success")]);
+    assert!(e.contains("unknown policy 'success'"), "{e}");
+    let e = build(&[("partition.time-extractor.kind", "custom")]);
+    assert!(e.contains("partition.time-extractor.kind"), "{e}");
+    let e = build(&[("sink.partition-commit.trigger", "event-time")]);
+    assert!(e.contains("process-time, partition-time"), "{e}");
+    let e = build(&[("sink.partition-commit.watermark-time-zone", "Mars")]);
+    assert!(
+        e.contains("watermark-time-zone") && e.contains("GMT-08:00"),
+        "{e}"
+    );
+    let e = build(&[("partition.time-extractor.timestamp-formatter", "yyyy-QQ")]);
+    assert!(
+        e.contains("timestamp-formatter") && e.contains("'QQ'"),
+        "{e}"
+    );
+    let e = build(&[
+        ("sink.partition-commit.policy.kind", "success-file"),
+        ("sink.partition-commit.trigger", "partition-time"),
+        ("partition.time-extractor.timestamp-pattern", "$day"),
+    ]);
+    assert!(e.contains("'$day' is not a partition column"), "{e}");
+    // Accepted as Flink writes them.
+    assert_eq!(
+        build(&[
+            ("sink.partition-commit.policy.kind", "success-file"),
+            ("sink.partition-commit.trigger", "partition-time"),
+            ("sink.partition-commit.delay", "1 d"),
+            ("sink.partition-commit.watermark-time-zone", "Asia/Shanghai"),
+            ("partition.time-extractor.timestamp-formatter", "yyyy-MM-dd"),
+        ]),
+        ""
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bounded_sql_job_commits_every_partition_at_the_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inp, out, state) = (
+        tmp.path().join("in"),
+        tmp.path().join("out"),
+        tmp.path().join("state"),
+    );
+    let mut expected = Vec::new();
+    for f in 0..6 {
+        let mut content = String::new();
+        for l in 0..100 {
+            let id = f * 100 + l;
+            let day = format!("2026-11-{:02}", 20 + id % 4);
+            content.push_str(&format!("{id},{day}\n"));
+            expected.push(format!("day={day}|{id}"));
+        }
+        write(&inp.join(format!("f{f}.txt")), &content);
+    }
+    expected.sort();
+    let sql = format!(
+        "SET 'parallelism.default' = '2';
+         SET 'execution.checkpointing.interval' = '20 ms';
+         SET 'headrace.batch-size' = '30';
+         CREATE TABLE src (id BIGINT, day STRING)
+           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'testline');
+         CREATE TABLE dst (id BIGINT, day STRING) PARTITIONED BY (day)
+           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'testline',
+                 'sink.partition-commit.policy.kind' = 'success-file',
+                 'sink.partition-commit.trigger' = 'partition-time',
+                 'sink.partition-commit.delay' = '1 d');
+         INSERT INTO dst SELECT id, day FROM src;",
+        inp.display(),
+        out.display()
+    );
+    headrace_runtime::harness::run_sql(
+        &sql,
+        &registry(),
+        Some(&state),
+        None,
+        Duration::from_secs(120),
+    )
+    .await
+    .unwrap();
+    assert_eq!(committed_lines(&out), expected);
+    assert_eq!(
+        success_dirs(&out, "_SUCCESS"),
+        vec![
+            "day=2026-11-20",
+            "day=2026-11-21",
+            "day=2026-11-22",
+            "day=2026-11-23"
+        ]
+    );
+    assert!(in_progress_files(&out).is_empty());
+}
