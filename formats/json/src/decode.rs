@@ -98,6 +98,26 @@ impl JsonDecoder {
         self.skipped
     }
 
+    /// Decode one JSON value (an object, an array of objects, or `null`) into buffered rows,
+    /// without the format's error policy: on failure the rows it added are dropped and the reason,
+    /// naming the field (`field 'a.b': ...`), is returned. For formats that carry JSON rows inside
+    /// an envelope (the changelog formats).
+    pub fn decode_rows(&mut self, json: &[u8]) -> std::result::Result<(), String> {
+        let before = self.root.len();
+        let r = self.decode_inner(json);
+        if r.is_err() {
+            self.root.truncate(before);
+        }
+        r
+    }
+
+    /// Drop the buffered rows after the first `rows` (nothing when fewer are buffered).
+    pub fn truncate_rows(&mut self, rows: usize) {
+        if rows < self.root.len() {
+            self.root.truncate(rows);
+        }
+    }
+
     fn decode_inner(&mut self, record: &[u8]) -> std::result::Result<(), String> {
         self.cx.path.clear();
         let mut de = serde_json::Deserializer::from_slice(record);

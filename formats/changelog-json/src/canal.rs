@@ -1,0 +1,215 @@
+//! `canal-json`: Alibaba Canal's flat-message envelope.
+
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use headrace_sdk::changelog::RowKind;
+use headrace_sdk::factory::MetadataSpec;
+
+use crate::common::{
+    array_elements, as_text, describe, envelope, merge_before, raw_of, Envelope, MetaSlot, Reason,
+    Rows,
+};
+
+/// The format identifier.
+pub const FORMAT: &str = "canal-json";
+
+const fn meta(
+    key: &'static str,
+    data_type: &'static str,
+    description: &'static str,
+) -> MetadataSpec {
+    MetadataSpec {
+        key,
+        data_type,
+        description,
+        readable: true,
+        writable: false,
+    }
+}
+
+/// The metadata `canal-json` offers, as Flink's format does.
+pub fn metadata() -> Vec<MetadataSpec> {
+    vec![
+        meta(
+            "database",
+            "STRING NULL",
+            "The originating database ('database').",
+        ),
+        meta("table", "STRING NULL", "The originating table ('table')."),
+        meta(
+            "sql-type",
+            "MAP<STRING NULL, INT NULL> NULL",
+            "The SQL type of each column ('sqlType').",
+        ),
+        meta(
+            "pk-names",
+            "ARRAY<STRING NULL> NULL",
+            "The primary key columns ('pkNames').",
+        ),
+        meta(
+            "ingestion-timestamp",
+            "TIMESTAMP_LTZ(3) NULL",
+            "The time at which Canal processed the event ('ts').",
+        ),
+        meta(
+            "event-timestamp",
+            "TIMESTAMP_LTZ(3) NULL",
+            "The time at which the event was made in the database ('es').",
+        ),
+    ]
+}
+
+/// Where each metadata key is found.
+pub(crate) fn slot(key: &str) -> Option<MetaSlot> {
+    let (path, epoch_millis) = match key {
+        "database" => ("database", false),
+        "table" => ("table", false),
+        "sql-type" => ("sqlType", false),
+        "pk-names" => ("pkNames", false),
+        "ingestion-timestamp" => ("ts", true),
+        "event-timestamp" => ("es", true),
+        _ => return None,
+    };
+    Some(MetaSlot { path, epoch_millis })
+}
+
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    old: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    database: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    table: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "sqlType")]
+    sql_type: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "pkNames")]
+    pk_names: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    ts: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    es: Option<&'a RawValue>,
+}
+
+/// The Canal envelope reader.
+pub(crate) struct Canal {
+    pub(crate) database: Option<Regex>,
+    pub(crate) table: Option<Regex>,
+    pub(crate) slots: Vec<MetaSlot>,
+}
+
+fn not_null(r: Option<&RawValue>) -> Option<&RawValue> {
+    r.filter(|r| r.get().trim() != "null")
+}
+
+impl Envelope for Canal {
+    const FORMAT: &'static str = FORMAT;
+
+    fn decode(&mut self, record: &[u8], rows: &mut Rows) -> Result<(), Reason> {
+        let m: Message<'_> = envelope(record, "the record", "Canal")?;
+        // Filters first, on the text of 'database' and 'table' (a full match, as Java's).
+        if let Some(re) = &self.database {
+            if m.database.is_none() {
+                return Err(
+                    "field 'database' is missing but 'canal-json.database.include' is set".into(),
+                );
+            }
+            if !re.is_match(&as_text(m.database)) {
+                return Ok(());
+            }
+        }
+        if let Some(re) = &self.table {
+            if m.table.is_none() {
+                return Err(
+                    "field 'table' is missing but 'canal-json.table.include' is set".into(),
+                );
+            }
+            if !re.is_match(&as_text(m.table)) {
+                return Ok(());
+            }
+        }
+        let kind = match not_null(m.kind) {
+            None => return Err("field 'type' is missing or null".into()),
+            Some(k) => serde_json::from_str::<String>(k.get()).map_err(|_| {
+                format!(
+                    "field 'type': expected a string, found {}",
+                    describe(k.get())
+                )
+            })?,
+        };
+        let mark = rows.len();
+        match kind.as_str() {
+            "INSERT" | "DELETE" => {
+                let data = not_null(m.data)
+                    .ok_or_else(|| format!("field 'data' is missing or null in a message with 'type' = '{kind}'"))?;
+                let rk = if kind == "INSERT" { RowKind::Insert } else { RowKind::Delete };
+                for (i, r) in array_elements(data, "data")?.into_iter().enumerate() {
+                    rows.push(r.get(), rk, &format!("data[{i}]"))?;
+                }
+            }
+            "UPDATE" => {
+                let data = not_null(m.data)
+                    .ok_or_else(|| "field 'data' is missing or null in a message with 'type' = 'UPDATE'".to_string())?;
+                let old = not_null(m.old)
+                    .ok_or_else(|| "field 'old' is missing or null in a message with 'type' = 'UPDATE'".to_string())?;
+                let data = array_elements(data, "data")?;
+                let old = array_elements(old, "old")?;
+                if old.len() < data.len() {
+                    return Err(format!(
+                        "field 'old' has {} entries but 'data' has {}; every updated row needs its old values",
+                        old.len(),
+                        data.len()
+                    ));
+                }
+                for (i, (d, o)) in data.iter().zip(&old).enumerate() {
+                    let before = merge_before(o, d, &format!("old[{i}]"))
+                        .map_err(|r| r.replace("field 'data'", &format!("field 'data[{i}]'")))?;
+                    rows.push(&before, RowKind::UpdateBefore, &format!("old[{i}]"))?;
+                    rows.push(d.get(), RowKind::UpdateAfter, &format!("data[{i}]"))?;
+                }
+            }
+            // A DDL event: no rows (as Flink ignores it).
+            "CREATE" => return Ok(()),
+            other => {
+                return Err(format!(
+                    "field 'type': unknown value \"{other}\" (expected \"INSERT\", \"UPDATE\", \"DELETE\" or \"CREATE\")"
+                ))
+            }
+        }
+        if rows.wants_metadata() {
+            let values: Vec<Option<String>> = self
+                .slots
+                .iter()
+                .map(|s| match s.path {
+                    "database" => raw_of(m.database),
+                    "table" => raw_of(m.table),
+                    "sqlType" => raw_of(m.sql_type),
+                    "pkNames" => raw_of(m.pk_names),
+                    "ts" => raw_of(m.ts),
+                    "es" => raw_of(m.es),
+                    _ => None,
+                })
+                .collect();
+            rows.push_meta(&values, rows.len() - mark)?;
+        }
+        Ok(())
+    }
+}
+
+/// Write one changelog row as Flink's canal-json encoder does: `{"data":[{..}],"type":"INSERT"}`
+/// for inserts and update-afters, `"type":"DELETE"` for update-befores and deletes.
+pub(crate) fn wrap(kind: RowKind, row: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"data\":[");
+    out.extend_from_slice(row);
+    if kind.is_accumulate() {
+        out.extend_from_slice(b"],\"type\":\"INSERT\"}");
+    } else {
+        out.extend_from_slice(b"],\"type\":\"DELETE\"}");
+    }
+}

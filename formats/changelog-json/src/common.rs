@@ -1,0 +1,436 @@
+//! What the three envelopes share: rows decoded by the json format's decoder, row kinds, format
+//! metadata columns, the error policy, and envelope encoding around the json format's encoder.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use arrow::array::{ArrayRef, Int8Array, RecordBatch};
+use arrow::datatypes::{DataType as ArrowType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatchOptions;
+use serde_json::value::RawValue;
+
+use headrace_format_json::{DecodeConfig, JsonDecoder, JsonEncoder};
+use headrace_sdk::changelog::{ChangelogBatch, RowKind};
+use headrace_sdk::error::RecordOrigin;
+use headrace_sdk::factory::MetadataSpec;
+use headrace_sdk::format::{format_metadata_schema, Decoder, Encoder};
+use headrace_sdk::{Error, Result};
+
+/// A reason a record cannot be decoded, naming the field where possible.
+pub(crate) type Reason = String;
+
+/// Rows being decoded: the physical columns (by the json format's decoder), the kind of each
+/// row, and the requested metadata columns (by a second json decoder fed a small object per row).
+pub(crate) struct Rows {
+    physical: JsonDecoder,
+    kinds: Vec<RowKind>,
+    meta: Option<MetaColumns>,
+    schema: SchemaRef,
+}
+
+/// The metadata columns: decoded from `{"<path>": <raw value>, ...}` objects; timestamps are read
+/// as BIGINT epoch milliseconds and cast at the end.
+struct MetaColumns {
+    decoder: JsonDecoder,
+    /// The JSON name of each metadata column (its place in the envelope, for error messages).
+    names: Vec<&'static str>,
+    /// The final Arrow field of each metadata column.
+    fields: Vec<Field>,
+    scratch: String,
+}
+
+/// One requested metadata column: where it comes from in the envelope and how it is read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MetaSlot {
+    /// The path in the envelope, used as the column's JSON name in errors (`source.ts_ms`).
+    pub path: &'static str,
+    /// Whether the value is epoch milliseconds for a TIMESTAMP_LTZ(3) column.
+    pub epoch_millis: bool,
+}
+
+impl Rows {
+    /// Rows of `physical` followed by the metadata `keys` (offered by `offered`, mapped to
+    /// envelope places by `slot_of`).
+    pub(crate) fn new(
+        format: &str,
+        physical: SchemaRef,
+        config: DecodeConfig,
+        offered: &[MetadataSpec],
+        keys: &[String],
+        slot_of: impl Fn(&str) -> Option<MetaSlot>,
+    ) -> Result<(Rows, Vec<MetaSlot>)> {
+        let schema = format_metadata_schema(format, &physical, offered, keys)?;
+        let mut slots = Vec::with_capacity(keys.len());
+        for (i, k) in keys.iter().enumerate() {
+            if keys[..i].contains(k) {
+                return Err(Error::Schema(format!(
+                    "format '{format}': metadata key '{k}' was asked for twice; ask for each key once"
+                )));
+            }
+            let slot = slot_of(k).ok_or_else(|| {
+                Error::internal(format!(
+                    "format '{format}': no envelope place for metadata key '{k}'"
+                ))
+            })?;
+            slots.push(slot);
+        }
+        let meta = if keys.is_empty() {
+            None
+        } else {
+            let n = physical.fields().len();
+            let fields: Vec<Field> = schema.fields()[n..]
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+            let raw_fields: Vec<Field> = fields
+                .iter()
+                .zip(&slots)
+                .map(|(f, s)| {
+                    if s.epoch_millis {
+                        Field::new(s.path, ArrowType::Int64, true)
+                    } else {
+                        f.clone().with_name(s.path)
+                    }
+                })
+                .collect();
+            Some(MetaColumns {
+                decoder: JsonDecoder::new(Schema::new(raw_fields).into(), config)?,
+                names: slots.iter().map(|s| s.path).collect(),
+                fields,
+                scratch: String::new(),
+            })
+        };
+        Ok((
+            Rows {
+                physical: JsonDecoder::new(physical, config)?,
+                kinds: Vec::new(),
+                meta,
+                schema,
+            },
+            slots,
+        ))
+    }
+
+    /// Rows buffered.
+    pub(crate) fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    /// Whether metadata columns were asked for.
+    pub(crate) fn wants_metadata(&self) -> bool {
+        self.meta.is_some()
+    }
+
+    /// Append one row from the JSON object `raw` found at envelope field `field`.
+    pub(crate) fn push(&mut self, raw: &str, kind: RowKind, field: &str) -> Result<(), Reason> {
+        let t = raw.trim_start();
+        if !t.starts_with('{') {
+            return Err(format!(
+                "field '{field}': expected a JSON object holding the row, found {}",
+                describe(t)
+            ));
+        }
+        self.physical
+            .decode_rows(raw.as_bytes())
+            .map_err(|r| within(field, &r))?;
+        self.kinds.push(kind);
+        if self.physical.buffered_rows() != self.kinds.len() {
+            return Err(format!(
+                "field '{field}': expected exactly one row in the object"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Append the metadata values (raw JSON, None for absent) for the `rows` rows just pushed.
+    pub(crate) fn push_meta(
+        &mut self,
+        values: &[Option<String>],
+        rows: usize,
+    ) -> Result<(), Reason> {
+        let Some(m) = &mut self.meta else {
+            return Ok(());
+        };
+        m.scratch.clear();
+        m.scratch.push('{');
+        for (i, (name, v)) in m.names.iter().zip(values).enumerate() {
+            if i > 0 {
+                m.scratch.push(',');
+            }
+            let _ = write!(m.scratch, "{}:", json_string(name));
+            m.scratch.push_str(v.as_deref().unwrap_or("null"));
+        }
+        m.scratch.push('}');
+        for _ in 0..rows {
+            m.decoder.decode_rows(m.scratch.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Drop everything after the first `mark` rows (a record that failed halfway).
+    pub(crate) fn rollback(&mut self, mark: usize) {
+        self.kinds.truncate(mark);
+        self.physical.truncate_rows(mark);
+        if let Some(m) = &mut self.meta {
+            m.decoder.truncate_rows(mark);
+        }
+    }
+
+    /// The buffered rows as a changelog batch.
+    pub(crate) fn finish(&mut self) -> Result<ChangelogBatch> {
+        let rows = self.kinds.len();
+        let phys = self.physical.finish()?;
+        let mut columns: Vec<ArrayRef> = phys.batch.columns().to_vec();
+        if let Some(m) = &mut self.meta {
+            let meta = m.decoder.finish()?;
+            for (col, f) in meta.batch.columns().iter().zip(&m.fields) {
+                if col.data_type() == f.data_type() {
+                    columns.push(col.clone());
+                } else {
+                    columns.push(arrow::compute::cast(col, f.data_type())?);
+                }
+            }
+        }
+        let batch = RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )?;
+        let kinds = Int8Array::from(self.kinds.drain(..).map(|k| k as i8).collect::<Vec<_>>());
+        Ok(ChangelogBatch {
+            batch,
+            kinds: Some(kinds),
+        })
+    }
+}
+
+/// Prefix the field named in a json decoder error with the envelope field.
+fn within(field: &str, reason: &str) -> Reason {
+    match reason.strip_prefix("field '") {
+        Some(rest) => format!("field '{field}.{rest}"),
+        None => format!("field '{field}': {reason}"),
+    }
+}
+
+/// A short description of a JSON value for errors.
+pub(crate) fn describe(raw: &str) -> String {
+    let t = raw.trim();
+    match t.as_bytes().first() {
+        None => "nothing".into(),
+        Some(b'n') => "null".into(),
+        Some(b'[') => "an array".into(),
+        Some(b'{') => "an object".into(),
+        Some(b'"') => format!("the string {}", clip(t)),
+        _ => clip(t),
+    }
+}
+
+fn clip(s: &str) -> String {
+    if s.len() <= 40 {
+        return s.to_string();
+    }
+    let mut end = 40;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+/// `s` as a JSON string literal.
+pub(crate) fn json_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
+}
+
+/// The text of a scalar value as Jackson's `asText` gives it (strings unquoted, numbers and
+/// booleans as written), "" for null, objects and arrays.
+pub(crate) fn as_text(raw: Option<&RawValue>) -> String {
+    let Some(r) = raw else {
+        return String::new();
+    };
+    let t = r.get().trim();
+    if t.starts_with('"') {
+        return serde_json::from_str::<String>(t).unwrap_or_default();
+    }
+    if t == "null" || t.starts_with('{') || t.starts_with('[') {
+        return String::new();
+    }
+    t.to_string()
+}
+
+/// Raw JSON for a metadata value (absent stays None).
+pub(crate) fn raw_of(raw: Option<&RawValue>) -> Option<String> {
+    raw.map(|r| r.get().to_string())
+}
+
+/// Parse the envelope object `bytes` (`what` names it in errors, `envelope` is "Debezium" etc.).
+/// Only a JSON object is accepted (serde would read a struct from an array too).
+pub(crate) fn envelope<'a, T: serde::Deserialize<'a>>(
+    bytes: &'a [u8],
+    what: &str,
+    envelope: &str,
+) -> Result<T, Reason> {
+    let s = std::str::from_utf8(bytes).map_err(|e| format!("{what} is not UTF-8: {e}"))?;
+    if !s.trim_start().starts_with('{') {
+        return Err(format!(
+            "{what} is not a {envelope} JSON object; found {}",
+            describe(s)
+        ));
+    }
+    serde_json::from_str::<T>(s).map_err(|e| {
+        format!(
+            "{what} is not a {envelope} JSON object ({e}); found {}",
+            describe(s)
+        )
+    })
+}
+
+/// The elements of a JSON array.
+pub(crate) fn array_elements<'a>(
+    raw: &'a RawValue,
+    field: &str,
+) -> Result<Vec<&'a RawValue>, Reason> {
+    serde_json::from_str::<Vec<&RawValue>>(raw.get()).map_err(|e| {
+        format!(
+            "field '{field}': expected an array of row objects, found {} ({e})",
+            describe(raw.get())
+        )
+    })
+}
+
+/// The row before an update: the values of `old` where present and not null, else those of the
+/// row after (`data`), as Flink fills the fields Canal and Maxwell leave out of `old`.
+pub(crate) fn merge_before(
+    old: &RawValue,
+    data: &RawValue,
+    old_field: &str,
+) -> Result<String, Reason> {
+    let old_map: HashMap<String, &RawValue> = serde_json::from_str(old.get()).map_err(|e| {
+        format!(
+            "field '{old_field}': expected an object of the changed fields, found {} ({e})",
+            describe(old.get())
+        )
+    })?;
+    let data_map: HashMap<String, &RawValue> = serde_json::from_str(data.get()).map_err(|e| {
+        format!(
+            "field 'data': expected a row object, found {} ({e})",
+            describe(data.get())
+        )
+    })?;
+    let mut out = String::with_capacity(data.get().len() + old.get().len());
+    out.push('{');
+    let mut first = true;
+    let mut put = |out: &mut String, k: &str, v: &str| {
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push_str(&json_string(k));
+        out.push(':');
+        out.push_str(v);
+    };
+    for (k, d) in &data_map {
+        let v = match old_map.get(k) {
+            Some(o) if o.get().trim() != "null" => o.get(),
+            _ => d.get(),
+        };
+        put(&mut out, k, v);
+    }
+    for (k, o) in &old_map {
+        if !data_map.contains_key(k) {
+            put(&mut out, k, o.get());
+        }
+    }
+    out.push('}');
+    Ok(out)
+}
+
+/// One envelope: how a record becomes rows.
+pub(crate) trait Envelope: Send {
+    /// The format identifier, for errors.
+    const FORMAT: &'static str;
+    /// Decode one non-empty record, pushing its rows (and their metadata) into `rows`. Returning
+    /// Ok without rows skips the record (filtered out, or an event without rows).
+    fn decode(&mut self, record: &[u8], rows: &mut Rows) -> Result<(), Reason>;
+}
+
+/// A decoder for one envelope, with the error policy of `ignore-parse-errors`.
+pub(crate) struct ChangelogDecoder<E> {
+    pub(crate) envelope: E,
+    pub(crate) rows: Rows,
+    pub(crate) ignore_parse_errors: bool,
+    pub(crate) skipped: u64,
+}
+
+impl<E: Envelope> Decoder for ChangelogDecoder<E> {
+    fn decode(&mut self, record: &[u8], origin: &RecordOrigin) -> Result<()> {
+        // Tombstones (a Kafka record with a null or empty value) carry no change, as in Flink.
+        if record.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        let mark = self.rows.len();
+        match self.envelope.decode(record, &mut self.rows) {
+            Ok(()) => Ok(()),
+            Err(reason) => {
+                self.rows.rollback(mark);
+                if self.ignore_parse_errors {
+                    self.skipped += 1;
+                    tracing::debug!(format = E::FORMAT, %origin, %reason, "skipping a record that cannot be decoded");
+                    Ok(())
+                } else {
+                    Err(Error::BadRecord {
+                        format: E::FORMAT.to_string(),
+                        origin: origin.clone(),
+                        reason: format!(
+                            "{reason} (set '{}.ignore-parse-errors' = 'true' to skip such records)",
+                            E::FORMAT
+                        ),
+                    })
+                }
+            }
+        }
+    }
+
+    fn buffered_rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn finish(&mut self) -> Result<ChangelogBatch> {
+        self.rows.finish()
+    }
+
+    fn skipped_records(&self) -> u64 {
+        self.skipped
+    }
+}
+
+/// Writes each changelog row inside an envelope around the json format's text of the row.
+pub(crate) struct EnvelopeEncoder<F> {
+    pub(crate) json: JsonEncoder,
+    pub(crate) wrap: F,
+    pub(crate) rows: Vec<Vec<u8>>,
+    pub(crate) out: Vec<u8>,
+}
+
+impl<F> Encoder for EnvelopeEncoder<F>
+where
+    F: FnMut(RowKind, &[u8], &mut Vec<u8>) + Send,
+{
+    fn encode(
+        &mut self,
+        batch: &ChangelogBatch,
+        emit: &mut dyn FnMut(usize, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        self.rows.clear();
+        let rows = &mut self.rows;
+        self.json.encode(batch, &mut |_, bytes| {
+            rows.push(bytes.to_vec());
+            Ok(())
+        })?;
+        for (i, row) in self.rows.iter().enumerate() {
+            self.out.clear();
+            (self.wrap)(batch.kind(i), row, &mut self.out);
+            emit(i, &self.out)?;
+        }
+        Ok(())
+    }
+}
