@@ -80,6 +80,14 @@ impl FormatHandle {
         &self.options
     }
 
+    /// The same format with `key` (written without the format prefix) set to `value` unless the
+    /// user set it: how a connector supplies a default it alone knows, as Flink's Kafka connector
+    /// defaults `avro-confluent.subject` to `<topic>-value`.
+    pub fn with_default_option(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.options = self.options.with_default(key, value);
+        self
+    }
+
     /// A new decoder reading rows of `schema`.
     pub fn decoder(&self, schema: arrow::datatypes::SchemaRef) -> Result<Box<dyn Decoder>> {
         self.factory.create_decoder(&FormatContext {

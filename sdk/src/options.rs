@@ -533,6 +533,14 @@ impl Options {
         &self.map
     }
 
+    /// These options with `key` set to `value` unless it is already set.
+    pub fn with_default(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.map
+            .entry(key.to_string())
+            .or_insert_with(|| value.into());
+        self
+    }
+
     fn find<T: OptionValue>(&self, o: &ConfigOption<T>) -> Option<(&'static str, &str)> {
         std::iter::once(o.key)
             .chain(o.fallback_keys.iter().copied())

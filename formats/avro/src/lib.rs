@@ -1,0 +1,103 @@
+//! # Avro formats
+//!
+//! Two formats with Flink's identifiers, options and schema derivation:
+//!
+//! - `'format' = 'avro'`: each record is one Avro datum, without header or schema, encoded with
+//!   the schema derived from the table schema (what Flink's `avro` format puts in Kafka
+//!   messages). The filesystem connector's Avro files are object container files: see [`file`]
+//!   for the writer and reader.
+//! - `'format' = 'avro-confluent'`: Confluent's wire format (magic byte `0`, the schema id as 4
+//!   big-endian bytes, the Avro datum). Writing registers the schema under
+//!   `avro-confluent.subject` (once per encoder; ids are cached process-wide); reading fetches
+//!   each writer schema by id (cached) and resolves it to the table's schema with Avro's schema
+//!   resolution (fields matched by name, missing nullable fields NULL, int to long promotion
+//!   and so on).
+//!
+//! ## Schema derivation (Flink's `AvroSchemaConverter`)
+//!
+//! The top-level record is `org.apache.flink.avro.generated.record`; a ROW column `x` becomes a
+//! record named `..record_x` (nested ones append `_field` again; ARRAY elements and MAP values keep
+//! the name of their column). A nullable type `T` is the union `["null", T]`, and a nullable
+//! field has `"default": null`.
+//!
+//! | Flink type | Avro type |
+//! |---|---|
+//! | BOOLEAN | boolean |
+//! | TINYINT, SMALLINT, INT | int |
+//! | BIGINT | long |
+//! | FLOAT / DOUBLE | float / double |
+//! | DECIMAL(p, s) | bytes, logical type decimal(p, s) |
+//! | CHAR, VARCHAR, STRING | string |
+//! | BINARY, VARBINARY, BYTES | bytes |
+//! | DATE | int, date |
+//! | TIME(p), p <= 3 | int, time-millis |
+//! | TIMESTAMP(p), p <= 3 (legacy mapping, the default) | long, timestamp-millis |
+//! | TIMESTAMP(p) (`avro.timestamp_mapping.legacy` = false) | long, local-timestamp-millis / -micros / -nanos |
+//! | TIMESTAMP_LTZ(p) (`avro.timestamp_mapping.legacy` = false) | long, timestamp-millis / -micros / -nanos |
+//! | ARRAY<T> | array |
+//! | MAP<STRING, T> | map |
+//! | MULTISET<STRING> | map of nullable int counts |
+//! | ROW | record |
+//!
+//! As in Flink, TIME above precision 3, TIMESTAMP above precision 3 and TIMESTAMP_LTZ under the
+//! legacy mapping, maps with non-string keys, and timestamps other than TIMESTAMP(≤3) inside
+//! ARRAY/MAP (Flink derives those with the legacy mapping whatever the option says) are errors
+//! naming the column and the fix. `avro-confluent` always uses the legacy mapping, like Flink.
+//!
+//! ## Options of `avro`
+//!
+//! | Option | Default | Type | Description |
+//! |---|---|---|---|
+//! | `avro.codec` | `snappy` | Enum | Codec of Avro files: null, deflate, snappy, zstandard (bzip2, xz with cargo features). |
+//! | `avro.encoding` | `binary` | Enum | `binary` or `json` (Avro's JSON encoding). |
+//! | `avro.timestamp_mapping.legacy` | `true` | Boolean | Flink's legacy timestamp mapping. |
+//!
+//! ## Options of `avro-confluent`
+//!
+//! `avro-confluent.url` (required), `.subject`, `.schema`, `.auto.register.schemas` (default
+//! true), `.basic-auth.credentials-source` / `.basic-auth.user-info`,
+//! `.bearer-auth.credentials-source` / `.bearer-auth.token`, `.ssl.truststore.location` (PEM,
+//! cargo feature `tls`), `.ssl.*` keystore options (rejected: client certificates are not
+//! supported yet), `.properties.*`. The old `schema-registry.*` keys are read as fallbacks.
+//! A writer needs the subject: connectors that know their topic set it (Flink's Kafka connectors
+//! default it to `<topic>-value` / `<topic>-key`) with
+//! [`FormatHandle::with_default_option`](headrace_sdk::factory::FormatHandle::with_default_option).
+//!
+//! ## Errors
+//!
+//! A record that cannot be decoded (truncated, wrong magic byte, unknown schema id, bytes left
+//! over, a value that does not fit the column) is a `BadRecord` error naming the format, the
+//! reason and the record's origin; a registry that cannot be reached is an external error the
+//! runner retries.
+
+pub mod avro;
+pub mod confluent;
+mod convert;
+pub mod error;
+pub mod file;
+mod json;
+pub mod registry;
+pub mod rows;
+pub mod schema;
+
+use std::sync::Arc;
+
+use headrace_sdk::format::FormatFactory;
+
+pub use avro::{AvroConfig, AvroDecoder, AvroEncoder, AvroFormatFactory};
+pub use confluent::{AvroConfluentFormatFactory, ConfluentDecoder, ConfluentEncoder};
+pub use error::AvroError;
+pub use file::{read_file, AvroFileWriter};
+
+headrace_sdk::register_format!(AvroFormatFactory);
+headrace_sdk::register_format!(AvroConfluentFormatFactory);
+
+/// The `avro` format factory, for runners that register formats explicitly.
+pub fn factory() -> Arc<dyn FormatFactory> {
+    Arc::new(AvroFormatFactory)
+}
+
+/// The `avro-confluent` format factory, for runners that register formats explicitly.
+pub fn confluent_factory() -> Arc<dyn FormatFactory> {
+    Arc::new(AvroConfluentFormatFactory)
+}

@@ -1,0 +1,309 @@
+//! A minimal Confluent Schema Registry client (REST API v1) on `ureq`, with process-wide caches
+//! of schemas by id and of ids by (subject, schema).
+//!
+//! Calls used: `GET /schemas/ids/{id}` (read a writer schema), `POST /subjects/{subject}/versions`
+//! (register, returns the id of an equal schema when there is one) and `POST /subjects/{subject}`
+//! (look a schema up without registering, when `auto.register.schemas` is false).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use apache_avro::Schema;
+use base64::Engine;
+use serde_json::{json, Value as Json};
+
+use crate::error::AvroError;
+
+/// How requests authenticate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Auth {
+    /// No credentials.
+    #[default]
+    None,
+    /// HTTP basic authentication with `user:password`.
+    Basic(String),
+    /// A bearer token.
+    Bearer(String),
+}
+
+/// Connection settings of a registry client.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryConfig {
+    /// Base URL (`http://host:8081`); a trailing `/` is ignored.
+    pub url: String,
+    /// Credentials.
+    pub auth: Auth,
+    /// PEM file of the certificate authorities to trust for `https` URLs (in addition to the
+    /// public roots); needs the `tls` cargo feature.
+    pub truststore_pem: Option<String>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+/// A schema registry client; cheap to clone, caches shared by every client of the process.
+#[derive(Clone)]
+pub struct RegistryClient {
+    config: Arc<RegistryConfig>,
+    agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("url", &self.config.url)
+            .finish()
+    }
+}
+
+type SchemaCache = HashMap<(String, u32), Arc<Schema>>;
+type IdCache = HashMap<(String, String, String), u32>;
+
+fn schema_cache() -> &'static Mutex<SchemaCache> {
+    static C: OnceLock<Mutex<SchemaCache>> = OnceLock::new();
+    C.get_or_init(Default::default)
+}
+
+fn id_cache() -> &'static Mutex<IdCache> {
+    static C: OnceLock<Mutex<IdCache>> = OnceLock::new();
+    C.get_or_init(Default::default)
+}
+
+/// Characters a subject may contain unescaped in a URL path.
+fn escape_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl RegistryClient {
+    /// A client for `config`.
+    pub fn new(config: RegistryConfig) -> Result<RegistryClient, AvroError> {
+        let builder = ureq::Agent::config_builder()
+            .timeout_global(Some(config.timeout))
+            .http_status_as_error(false);
+        #[cfg(feature = "tls")]
+        let builder = match &config.truststore_pem {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|source| AvroError::Io {
+                    context: format!("avro-confluent: cannot read the truststore '{path}'"),
+                    source,
+                })?;
+                let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+                    .filter_map(|i| match i {
+                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                        _ => None,
+                    })
+                    .collect();
+                if certs.is_empty() {
+                    return Err(AvroError::Schema(format!(
+                        "avro-confluent: the truststore '{path}' holds no PEM certificate \
+                         (JKS and PKCS#12 stores are not read: export the CA certificates as PEM)"
+                    )));
+                }
+                builder.tls_config(
+                    ureq::tls::TlsConfig::builder()
+                        .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+                        .build(),
+                )
+            }
+            None => builder,
+        };
+        #[cfg(not(feature = "tls"))]
+        if config.truststore_pem.is_some() || config.url.starts_with("https:") {
+            return Err(AvroError::Schema(format!(
+                "avro-confluent: '{}' needs TLS, which this build of headrace-format-avro lacks; \
+                 rebuild it with the cargo feature 'tls'",
+                config.url
+            )));
+        }
+        let agent: ureq::Agent = builder.build().into();
+        Ok(RegistryClient {
+            config: Arc::new(config),
+            agent,
+        })
+    }
+
+    /// The registry's base URL.
+    pub fn url(&self) -> &str {
+        &self.config.url
+    }
+
+    fn err(&self, message: String, transient: bool) -> AvroError {
+        AvroError::Registry {
+            url: self.config.url.clone(),
+            message,
+            transient,
+        }
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Json>,
+    ) -> Result<(u16, Json), AvroError> {
+        let url = format!("{}{path}", self.config.url.trim_end_matches('/'));
+        let auth = match &self.config.auth {
+            Auth::None => None,
+            Auth::Basic(ui) => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(ui.as_bytes())
+            )),
+            Auth::Bearer(t) => Some(format!("Bearer {t}")),
+        };
+        let accept = "application/vnd.schemaregistry.v1+json";
+        let result = match body {
+            None => {
+                let mut r = self.agent.get(&url).header("Accept", accept);
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.call()
+            }
+            Some(b) => {
+                let mut r = self
+                    .agent
+                    .post(&url)
+                    .header("Accept", accept)
+                    .header("Content-Type", accept);
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.send(b.to_string().as_bytes())
+            }
+        };
+        let mut resp =
+            result.map_err(|e| self.err(format!("{method} {path} failed: {e}"), true))?;
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().map_err(|e| {
+            self.err(
+                format!("{method} {path}: cannot read the answer: {e}"),
+                true,
+            )
+        })?;
+        let j: Json = serde_json::from_str(&text).unwrap_or(Json::String(text));
+        Ok((status, j))
+    }
+
+    fn failure(&self, what: &str, status: u16, j: &Json) -> AvroError {
+        let msg = j
+            .get("message")
+            .and_then(|m| m.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| j.to_string());
+        let hint = match status {
+            401 | 403 => " (check 'avro-confluent.basic-auth.*' / 'avro-confluent.bearer-auth.*')",
+            _ => "",
+        };
+        self.err(
+            format!("{what}: HTTP {status}: {msg}{hint}"),
+            status >= 500 || status == 429,
+        )
+    }
+
+    /// The schema registered under `id` (cached).
+    pub fn schema_by_id(&self, id: u32) -> Result<Arc<Schema>, AvroError> {
+        let key = (self.config.url.clone(), id);
+        if let Some(s) = schema_cache()
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&key).cloned())
+        {
+            return Ok(s);
+        }
+        let (status, j) = self.request("GET", &format!("/schemas/ids/{id}"), None)?;
+        if status == 404 {
+            return Err(self.err(
+                format!("schema id {id} is unknown to the registry (was the record written against another registry?)"),
+                false,
+            ));
+        }
+        if status != 200 {
+            return Err(self.failure(&format!("reading schema id {id}"), status, &j));
+        }
+        if let Some(t) = j.get("schemaType").and_then(|t| t.as_str()) {
+            if t != "AVRO" {
+                return Err(self.err(
+                    format!("schema id {id} is a {t} schema, not an Avro one"),
+                    false,
+                ));
+            }
+        }
+        let text = j.get("schema").and_then(|s| s.as_str()).ok_or_else(|| {
+            self.err(
+                format!("schema id {id}: answer without 'schema': {j}"),
+                false,
+            )
+        })?;
+        let schema = Schema::parse_str(text).map_err(|e| {
+            self.err(
+                format!("schema id {id} is not a valid Avro schema: {e}"),
+                false,
+            )
+        })?;
+        let schema = Arc::new(schema);
+        if let Ok(mut c) = schema_cache().lock() {
+            c.insert(key, schema.clone());
+        }
+        Ok(schema)
+    }
+
+    /// The id of `schema_json` under `subject`: registered if `register`, else looked up (cached).
+    pub fn id_for(
+        &self,
+        subject: &str,
+        schema_json: &str,
+        register: bool,
+    ) -> Result<u32, AvroError> {
+        let key = (
+            self.config.url.clone(),
+            subject.to_string(),
+            schema_json.to_string(),
+        );
+        if let Some(id) = id_cache().lock().ok().and_then(|c| c.get(&key).copied()) {
+            return Ok(id);
+        }
+        let body = json!({ "schema": schema_json });
+        let path = if register {
+            format!("/subjects/{}/versions", escape_path(subject))
+        } else {
+            format!("/subjects/{}", escape_path(subject))
+        };
+        let (status, j) = self.request("POST", &path, Some(body))?;
+        if status == 404 && !register {
+            return Err(self.err(
+                format!(
+                    "the table's schema is not registered under subject '{subject}' and \
+                     'avro-confluent.auto.register.schemas' is false: register it first or \
+                     allow registration"
+                ),
+                false,
+            ));
+        }
+        if status != 200 {
+            let what = if register {
+                format!("registering the schema under subject '{subject}'")
+            } else {
+                format!("looking the schema up under subject '{subject}'")
+            };
+            return Err(self.failure(&what, status, &j));
+        }
+        let id = j
+            .get("id")
+            .and_then(|i| i.as_u64())
+            .and_then(|i| u32::try_from(i).ok())
+            .ok_or_else(|| self.err(format!("answer without an 'id': {j}"), false))?;
+        tracing::debug!(url = %self.config.url, subject, id, "avro-confluent: schema id");
+        if let Ok(mut c) = id_cache().lock() {
+            c.insert(key, id);
+        }
+        Ok(id)
+    }
+}

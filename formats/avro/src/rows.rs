@@ -1,0 +1,112 @@
+//! Row buffers shared by the decoders and encoders: Avro record values to Arrow batches and back.
+
+use std::sync::Arc;
+
+use apache_avro::types::Value;
+use arrow::array::{Array, RecordBatch, RecordBatchOptions};
+use arrow::datatypes::SchemaRef;
+use headrace_sdk::changelog::ChangelogBatch;
+use headrace_sdk::error::RecordOrigin;
+
+use crate::convert::{build_struct, column_values};
+use crate::error::AvroError;
+use crate::schema::{Kind, Node};
+
+/// Decoded records waiting to become an Arrow batch.
+#[derive(Debug)]
+pub struct RowBuffer {
+    format: &'static str,
+    schema: SchemaRef,
+    node: Node,
+    rows: Vec<Value>,
+    last_origin: RecordOrigin,
+}
+
+impl RowBuffer {
+    /// An empty buffer for rows of `schema`, whose derived record node is `node`.
+    pub fn new(format: &'static str, schema: SchemaRef, node: Node) -> Self {
+        RowBuffer {
+            format,
+            schema,
+            node,
+            rows: Vec::new(),
+            last_origin: RecordOrigin::Unknown,
+        }
+    }
+
+    /// Add one record value (already resolved to the table's schema).
+    pub fn push(&mut self, v: Value, origin: &RecordOrigin) {
+        self.rows.push(v);
+        if !matches!(origin, RecordOrigin::Unknown) {
+            self.last_origin = origin.clone();
+        }
+    }
+
+    /// Rows buffered.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Convert the buffered rows into a batch and clear the buffer.
+    pub fn finish(&mut self) -> Result<ChangelogBatch, AvroError> {
+        let rows = std::mem::take(&mut self.rows);
+        let Kind::Record { fields, .. } = &self.node.kind else {
+            return Err(AvroError::Schema("the table schema is not a record".into()));
+        };
+        let refs: Vec<Option<&Value>> = rows.iter().map(Some).collect();
+        let s = build_struct(fields, self.schema.fields(), &refs, "").map_err(|reason| {
+            AvroError::Record {
+                format: self.format,
+                origin: RecordOrigin::Other(format!(
+                    "a batch of {} records ending at {}",
+                    rows.len(),
+                    self.last_origin
+                )),
+                reason,
+            }
+        })?;
+        let (_, cols, _) = s.into_parts();
+        let batch = RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            cols,
+            &RecordBatchOptions::new().with_row_count(Some(rows.len())),
+        )
+        .map_err(|e| AvroError::Schema(format!("cannot build the batch: {e}")))?;
+        Ok(ChangelogBatch::inserts(batch))
+    }
+}
+
+/// The Avro record value of every row of a batch.
+pub fn record_values(node: &Node, batch: &RecordBatch) -> Result<Vec<Value>, String> {
+    let Kind::Record { fields, .. } = &node.kind else {
+        return Err("the table schema is not a record".into());
+    };
+    if fields.len() != batch.num_columns() {
+        return Err(format!(
+            "the batch has {} columns, the schema {}",
+            batch.num_columns(),
+            fields.len()
+        ));
+    }
+    let mut cols = Vec::with_capacity(fields.len());
+    for ((name, f), c) in fields.iter().zip(batch.columns()) {
+        cols.push(column_values(f, c.as_ref() as &dyn Array, name)?.into_iter());
+    }
+    let mut out = Vec::with_capacity(batch.num_rows());
+    for _ in 0..batch.num_rows() {
+        let mut rec = Vec::with_capacity(fields.len());
+        for (c, (name, _)) in cols.iter_mut().zip(fields) {
+            rec.push((name.clone(), c.next().unwrap_or(Value::Null)));
+        }
+        out.push(Value::Record(rec));
+    }
+    Ok(out)
+}
+
+/// Shared handle to a parsed schema.
+pub type SharedSchema = Arc<apache_avro::Schema>;

@@ -1,0 +1,507 @@
+//! Behaviour tests of the avro and avro-confluent formats through the SDK's format traits:
+//! schema derivation (compared with the schemas Flink's `AvroSchemaConverter` produces), round
+//! trips of every type, files, options and bad records. Rows are built with the json format.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use arrow::array::RecordBatch;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use headrace_format_avro::avro::AvroConfig;
+use headrace_format_avro::confluent::split_header;
+use headrace_format_avro::schema::table_schema_json;
+use headrace_format_avro::{
+    read_file, AvroConfluentFormatFactory, AvroFileWriter, AvroFormatFactory,
+};
+use headrace_format_json::JsonFormatFactory;
+use headrace_sdk::changelog::ChangelogBatch;
+use headrace_sdk::error::{Error, RecordOrigin};
+use headrace_sdk::format::{FormatContext, FormatFactory};
+use headrace_sdk::options::{Options, RawOptions};
+use headrace_sdk::schema::TableSchema;
+use headrace_sdk::types::{LogicalType, FLINK_TYPE_METADATA_KEY};
+use serde_json::{json, Value as Json};
+
+/// Every type the legacy (default) mapping supports.
+pub const LEGACY: &str = "b BOOLEAN NOT NULL, ti TINYINT, si SMALLINT, i INT, bi BIGINT, \
+    f FLOAT, d DOUBLE, dec DECIMAL(10, 3), big DECIMAL(38, 0), c CHAR(3), vc VARCHAR(10), \
+    s STRING NOT NULL, bin BINARY(4), vb BYTES, dt DATE, t0 TIME(0), t3 TIME(3), \
+    ts0 TIMESTAMP(0), ts3 TIMESTAMP(3), arr ARRAY<INT>, m MAP<STRING, BIGINT>, \
+    ms MULTISET<STRING>, r ROW<x INT, y STRING NOT NULL>, \
+    nested ARRAY<ROW<a INT, b ARRAY<STRING>, c MAP<STRING, DOUBLE>, inner ROW<z BOOLEAN>>>";
+
+/// The timestamps of the non-legacy mapping.
+pub const MODERN: &str = "id INT NOT NULL, ts3 TIMESTAMP(3), ts6 TIMESTAMP(6), ts9 TIMESTAMP(9), \
+    ltz3 TIMESTAMP_LTZ(3), ltz6 TIMESTAMP_LTZ(6), ltz9 TIMESTAMP_LTZ(9)";
+
+/// The Arrow schema of `cols`; MULTISET columns carry their Flink type in the field metadata.
+pub fn schema(cols: &str) -> SchemaRef {
+    let ts = TableSchema::parse_columns(cols).unwrap();
+    let fields: Vec<Field> = ts
+        .physical_columns()
+        .map(|c| {
+            let f = c.data_type.to_arrow_field(&c.name);
+            if matches!(c.data_type.logical, LogicalType::Multiset(_)) {
+                f.with_metadata(HashMap::from([(
+                    FLINK_TYPE_METADATA_KEY.to_string(),
+                    c.data_type.logical.to_string(),
+                )]))
+            } else {
+                f
+            }
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// A format context with options.
+pub fn ctx(schema: SchemaRef, fmt: &str, opts: &[(&str, &str)]) -> FormatContext {
+    let raw: RawOptions = opts
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    FormatContext {
+        schema,
+        options: Options::new(format!("table 't' (format '{fmt}')"), raw),
+    }
+}
+
+fn origin(offset: i64) -> RecordOrigin {
+    RecordOrigin::Log {
+        topic: "orders".into(),
+        partition: 1,
+        offset,
+    }
+}
+
+/// Rows of `cols` given as JSON objects (Flink's json format text forms).
+pub fn rows(cols: &str, json_rows: &[Json]) -> RecordBatch {
+    let c = ctx(schema(cols), "json", &[]);
+    let mut d = JsonFormatFactory.create_decoder(&c).unwrap();
+    for (i, r) in json_rows.iter().enumerate() {
+        d.decode(r.to_string().as_bytes(), &origin(i as i64))
+            .unwrap();
+    }
+    d.finish().unwrap().batch
+}
+
+/// Rows of [`LEGACY`] with edge values and NULLs.
+pub fn legacy_rows() -> Vec<Json> {
+    vec![
+        json!({"b": true, "ti": -128, "si": 32767, "i": -2147483648i64, "bi": 9223372036854775807i64,
+            "f": 1.5, "d": -2.25e300, "dec": 1234567.891, "big": "-99999999999999999999999999999999999999",
+            "c": "abc", "vc": "héllo", "s": "", "bin": "AAEC/w==", "vb": "",
+            "dt": "2026-11-25", "t0": "23:59:59", "t3": "12:34:56.789",
+            "ts0": "1969-12-31 23:59:59", "ts3": "2026-11-25 12:34:56.123",
+            "arr": [1, null, 3], "m": {"a": 1, "b": null}, "ms": {"x": 2, "y": 1},
+            "r": {"x": null, "y": "why"},
+            "nested": [{"a": 1, "b": ["p", null], "c": {"k": 0.5}, "inner": {"z": false}}, null,
+                       {"a": null, "b": [], "c": {}, "inner": null}]}),
+        json!({"b": false, "s": "only the NOT NULL columns", "ti": null, "r": null, "nested": []}),
+        json!({"b": false, "s": "negative", "dec": -0.001, "big": "1", "ts3": "1900-01-01 00:00:00.001",
+            "dt": "1000-01-01", "arr": [], "m": {}, "ms": {}, "r": {"x": 7, "y": ""}}),
+    ]
+}
+
+fn roundtrip(cols: &str, opts: &[(&str, &str)], data: &[Json]) -> (RecordBatch, RecordBatch) {
+    let input = rows(cols, data);
+    let c = ctx(input.schema(), "avro", opts);
+    let mut e = AvroFormatFactory.create_encoder(&c).unwrap();
+    let mut records = Vec::new();
+    e.encode(&ChangelogBatch::inserts(input.clone()), &mut |i, b| {
+        assert_eq!(i, records.len());
+        records.push(b.to_vec());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(records.len(), input.num_rows());
+    let mut d = AvroFormatFactory.create_decoder(&c).unwrap();
+    for (i, r) in records.iter().enumerate() {
+        d.decode(r, &origin(i as i64)).unwrap();
+    }
+    assert_eq!(d.buffered_rows(), input.num_rows());
+    (input, d.finish().unwrap().batch)
+}
+
+#[test]
+fn derived_schema_matches_flink() {
+    let nul = |t: Json| json!(["null", t]);
+    let f = |n: &str, t: Json| json!({"name": n, "type": t, "default": null});
+    let nn = |n: &str, t: Json| json!({"name": n, "type": t});
+    let lt = |b: &str, l: &str| json!({"type": b, "logicalType": l});
+    let expected = json!({
+        "type": "record", "name": "record", "namespace": "org.apache.flink.avro.generated",
+        "fields": [
+            nn("b", json!("boolean")),
+            f("ti", nul(json!("int"))), f("si", nul(json!("int"))), f("i", nul(json!("int"))),
+            f("bi", nul(json!("long"))), f("f", nul(json!("float"))), f("d", nul(json!("double"))),
+            f("dec", nul(json!({"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 3}))),
+            f("big", nul(json!({"type": "bytes", "logicalType": "decimal", "precision": 38, "scale": 0}))),
+            f("c", nul(json!("string"))), f("vc", nul(json!("string"))), nn("s", json!("string")),
+            f("bin", nul(json!("bytes"))), f("vb", nul(json!("bytes"))),
+            f("dt", nul(lt("int", "date"))),
+            f("t0", nul(lt("int", "time-millis"))), f("t3", nul(lt("int", "time-millis"))),
+            f("ts0", nul(lt("long", "timestamp-millis"))), f("ts3", nul(lt("long", "timestamp-millis"))),
+            f("arr", nul(json!({"type": "array", "items": nul(json!("int"))}))),
+            f("m", nul(json!({"type": "map", "values": nul(json!("long"))}))),
+            f("ms", nul(json!({"type": "map", "values": nul(json!("int"))}))),
+            f("r", nul(json!({"type": "record", "name": "record_r", "fields": [
+                f("x", nul(json!("int"))), nn("y", json!("string"))]}))),
+            f("nested", nul(json!({"type": "array", "items": nul(json!({
+                "type": "record", "name": "record_nested", "fields": [
+                    f("a", nul(json!("int"))),
+                    f("b", nul(json!({"type": "array", "items": nul(json!("string"))}))),
+                    f("c", nul(json!({"type": "map", "values": nul(json!("double"))}))),
+                    f("inner", nul(json!({"type": "record", "name": "record_nested_inner",
+                        "fields": [f("z", nul(json!("boolean")))]}))),
+                ]}))}))),
+        ]
+    });
+    let got: Json =
+        serde_json::from_str(&table_schema_json(&schema(LEGACY), true).unwrap()).unwrap();
+    assert_eq!(got, expected, "{got:#}");
+    // The SDK's Arrow schema keeps no trace of MULTISET (a map to INT NOT NULL counts), so
+    // unless the field metadata says MULTISET the column derives as that map.
+    let bare = TableSchema::parse_columns("ms MULTISET<STRING>")
+        .unwrap()
+        .physical_arrow_schema();
+    let plain: Json = serde_json::from_str(&table_schema_json(&bare, true).unwrap()).unwrap();
+    assert_eq!(plain["fields"][0]["type"][1]["values"], json!("int"));
+}
+
+#[test]
+fn modern_timestamp_mapping() {
+    let got: Json =
+        serde_json::from_str(&table_schema_json(&schema(MODERN), false).unwrap()).unwrap();
+    let types: Vec<Json> = got["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["type"].clone())
+        .collect();
+    let lt = |l: &str| json!(["null", {"type": "long", "logicalType": l}]);
+    assert_eq!(
+        types,
+        vec![
+            json!("int"),
+            lt("local-timestamp-millis"),
+            lt("local-timestamp-micros"),
+            lt("local-timestamp-nanos"),
+            lt("timestamp-millis"),
+            lt("timestamp-micros"),
+            lt("timestamp-nanos"),
+        ]
+    );
+}
+
+#[test]
+fn underivable_types_are_errors_naming_the_column_and_fix() {
+    for (cols, legacy, needle) in [
+        (
+            "ts TIMESTAMP(6)",
+            true,
+            "'avro.timestamp_mapping.legacy' = 'false'",
+        ),
+        (
+            "ltz TIMESTAMP_LTZ(3)",
+            true,
+            "'avro.timestamp_mapping.legacy' = 'false'",
+        ),
+        ("t TIME(6)", true, "TIME(3)"),
+        ("m MAP<INT, STRING>", true, "key type"),
+        ("ms MULTISET<INT>", true, "element type"),
+        // Flink derives array elements with the legacy mapping whatever the option says.
+        ("a ARRAY<TIMESTAMP(6)>", false, "legacy"),
+    ] {
+        let e = table_schema_json(&schema(cols), legacy)
+            .unwrap_err()
+            .to_string();
+        let col = cols.split(' ').next().unwrap();
+        assert!(e.contains(&format!("column '{col}'")), "{e}");
+        assert!(e.contains(needle), "{cols}: {e}");
+        let c = ctx(
+            schema(cols),
+            "avro",
+            &[("timestamp_mapping.legacy", &legacy.to_string())],
+        );
+        assert!(AvroFormatFactory.create_encoder(&c).is_err());
+        assert!(AvroFormatFactory.create_decoder(&c).is_err());
+    }
+}
+
+#[test]
+fn every_legacy_type_round_trips_in_binary_and_json() {
+    for enc in ["binary", "json"] {
+        let (input, output) = roundtrip(LEGACY, &[("encoding", enc)], &legacy_rows());
+        assert_eq!(input, output, "encoding {enc}");
+    }
+}
+
+#[test]
+fn modern_timestamps_round_trip() {
+    let data = vec![
+        json!({"id": 1, "ts3": "2026-11-25 12:34:56.123", "ts6": "2026-11-25 12:34:56.123456",
+            "ts9": "2026-11-25 12:34:56.123456789", "ltz3": "2026-11-25 12:34:56.123Z",
+            "ltz6": "1960-01-01 00:00:00.000001Z", "ltz9": "2200-01-01 00:00:00.999999999Z"}),
+        json!({"id": 2}),
+    ];
+    for enc in ["binary", "json"] {
+        let (input, output) = roundtrip(
+            MODERN,
+            &[("timestamp_mapping.legacy", "false"), ("encoding", enc)],
+            &data,
+        );
+        assert_eq!(input, output);
+    }
+}
+
+#[test]
+fn binary_records_have_the_avro_layout() {
+    // INT NOT NULL 1 -> zigzag 0x02; nullable STRING "hi" -> branch 1 (0x02), length 2 (0x04), "hi".
+    let input = rows(
+        "a INT NOT NULL, s STRING",
+        &[json!({"a": 1, "s": "hi"}), json!({"a": -1})],
+    );
+    let c = ctx(input.schema(), "avro", &[]);
+    let mut e = AvroFormatFactory.create_encoder(&c).unwrap();
+    let mut out = Vec::new();
+    e.encode(&ChangelogBatch::inserts(input), &mut |_, b| {
+        out.push(b.to_vec());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(out, vec![vec![2, 2, 4, b'h', b'i'], vec![1, 0]]);
+}
+
+#[test]
+fn bad_records_name_format_reason_and_origin() {
+    let c = ctx(schema("a INT NOT NULL, s STRING NOT NULL"), "avro", &[]);
+    let cases: [(&[u8], &str); 4] = [
+        (&[], "not an Avro datum"),
+        (&[2, 10, b'a'], "not an Avro datum"),
+        (&[2, 0, 7, 7], "left over"),
+        (
+            &[
+                0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            ],
+            "not an Avro datum",
+        ),
+    ];
+    for (bytes, reason) in cases {
+        let mut d = AvroFormatFactory.create_decoder(&c).unwrap();
+        let e = d
+            .decode(bytes, &origin(42))
+            .map(|_| format!("{bytes:?}"))
+            .unwrap_err();
+        assert!(matches!(e, Error::BadRecord { .. }), "{e:?}");
+        let m = e.to_string();
+        assert!(m.starts_with("avro: "), "{m}");
+        assert!(m.contains("topic 'orders' partition 1 offset 42"), "{m}");
+        assert!(m.contains(reason), "{m}");
+        assert_eq!(d.buffered_rows(), 0);
+    }
+    // JSON encoding: a missing NOT NULL field and invalid JSON.
+    let c = ctx(
+        schema("a INT NOT NULL, s STRING NOT NULL"),
+        "avro",
+        &[("encoding", "json")],
+    );
+    let mut d = AvroFormatFactory.create_decoder(&c).unwrap();
+    let e = d
+        .decode(br#"{"a": 1}"#, &origin(3))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("field 's' is missing") && e.contains("offset 3"),
+        "{e}"
+    );
+    let e = d.decode(b"{", &origin(4)).unwrap_err().to_string();
+    assert!(e.contains("not valid JSON"), "{e}");
+}
+
+#[test]
+fn values_that_do_not_fit_are_errors() {
+    // A NULL in a NOT NULL column cannot be written.
+    let input = rows("a INT, s STRING", &[json!({"a": null, "s": "x"})]);
+    let strict = schema("a INT NOT NULL, s STRING");
+    let batch = RecordBatch::try_new(strict.clone(), input.columns().to_vec());
+    // Arrow itself refuses the batch; the encoder reports such rows when given one anyway.
+    assert!(batch.is_err());
+    let c = ctx(strict, "avro", &[]);
+    let mut e = AvroFormatFactory.create_encoder(&c).unwrap();
+    let loose = ChangelogBatch::inserts(input);
+    let err = e
+        .encode(&loose, &mut |_, _| Ok(()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("column 'a' is NULL"), "{err}");
+}
+
+#[test]
+fn options_are_checked() {
+    let s = schema("a INT");
+    let e = AvroFormatFactory
+        .create_encoder(&ctx(s.clone(), "avro", &[("codec", "lz4")]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("'codec'") && e.contains("snappy"), "{e}");
+    let e = AvroFormatFactory
+        .create_decoder(&ctx(s.clone(), "avro", &[("encoding", "xml")]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("binary, json"), "{e}");
+    let e = AvroConfluentFormatFactory
+        .create_decoder(&ctx(s.clone(), "avro-confluent", &[]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("'url'"), "{e}");
+    let e = AvroConfluentFormatFactory
+        .create_encoder(&ctx(
+            s.clone(),
+            "avro-confluent",
+            &[("url", "http://localhost:1")],
+        ))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("avro-confluent.subject"), "{e}");
+    let e = AvroConfluentFormatFactory
+        .create_decoder(&ctx(
+            s.clone(),
+            "avro-confluent",
+            &[("url", "localhost:8081")],
+        ))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("http://"), "{e}");
+    let e = AvroConfluentFormatFactory
+        .create_decoder(&ctx(
+            s.clone(),
+            "avro-confluent",
+            &[
+                ("url", "http://r:1"),
+                ("basic-auth.credentials-source", "USER_INFO"),
+            ],
+        ))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("basic-auth.user-info"), "{e}");
+    let e = AvroConfluentFormatFactory
+        .create_decoder(&ctx(
+            s,
+            "avro-confluent",
+            &[("url", "http://r:1"), ("ssl.keystore.location", "/k.jks")],
+        ))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("not supported"), "{e}");
+    // The old key is a fallback.
+    assert!(AvroConfluentFormatFactory
+        .create_decoder(&ctx(
+            schema("a INT"),
+            "avro-confluent",
+            &[("schema-registry.url", "http://r:1")]
+        ))
+        .is_ok());
+}
+
+#[test]
+fn confluent_header_errors() {
+    assert_eq!(
+        split_header(&[0, 0, 0, 1, 2, 9]).unwrap(),
+        (258, &[9u8][..])
+    );
+    assert!(split_header(&[0, 0, 0])
+        .unwrap_err()
+        .contains("truncated: 3 bytes"));
+    assert!(split_header(&[1, 0, 0, 0, 1, 2])
+        .unwrap_err()
+        .contains("magic byte 1"));
+    // Through the decoder: the header is checked before the registry is asked.
+    let c = ctx(
+        schema("a INT"),
+        "avro-confluent",
+        &[("url", "http://127.0.0.1:9")],
+    );
+    let mut d = AvroConfluentFormatFactory.create_decoder(&c).unwrap();
+    let e = d.decode(&[7, 0, 0, 0, 1, 2], &origin(5)).unwrap_err();
+    assert!(matches!(e, Error::BadRecord { .. }));
+    let m = e.to_string();
+    assert!(
+        m.starts_with("avro-confluent: ") && m.contains("offset 5") && m.contains("magic byte 7"),
+        "{m}"
+    );
+    // An unreachable registry is an external error the runner may retry.
+    let e = d.decode(&[0, 0, 0, 0, 1, 2], &origin(6)).unwrap_err();
+    assert_eq!(e.retry(), headrace_sdk::error::Retry::Backoff, "{e}");
+    assert!(e.to_string().contains("http://127.0.0.1:9"), "{e}");
+}
+
+#[test]
+fn files_round_trip_with_every_codec() {
+    let input = rows(LEGACY, &legacy_rows());
+    let mut codecs = vec!["null", "deflate"];
+    if cfg!(feature = "snappy") {
+        codecs.push("snappy");
+    }
+    if cfg!(feature = "zstandard") {
+        codecs.push("zstandard");
+    }
+    for codec in codecs {
+        let c = ctx(input.schema(), "avro", &[("codec", codec)]);
+        let config = AvroConfig::from_context(&c).unwrap();
+        let mut w = AvroFileWriter::new(Vec::new(), &input.schema(), &config, "mem").unwrap();
+        w.write(&input).unwrap();
+        w.write(&input).unwrap();
+        let bytes = w.finish().unwrap();
+        assert_eq!(&bytes[..4], b"Obj\x01");
+        let mut got = Vec::new();
+        let n = read_file(
+            &bytes[..],
+            &input.schema(),
+            &config,
+            "mem.avro",
+            4,
+            &mut |b| {
+                got.push(b.batch);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(n, 6, "{codec}");
+        assert_eq!(got.len(), 2, "batches of at most 4 rows");
+        let all = arrow::compute::concat_batches(&input.schema(), &got).unwrap();
+        let twice =
+            arrow::compute::concat_batches(&input.schema(), &[input.clone(), input.clone()])
+                .unwrap();
+        assert_eq!(all, twice, "{codec}");
+    }
+    // A corrupt file names the file.
+    let e = read_file(
+        &b"Obj\x01garbage"[..],
+        &input.schema(),
+        &AvroConfig::from_context(&ctx(input.schema(), "avro", &[])).unwrap(),
+        "bad.avro",
+        10,
+        &mut |_| Ok(()),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("file 'bad.avro'"), "{e}");
+}
+
+#[test]
+fn registered_in_inventory() {
+    let r = headrace_sdk::registry::Registry::from_inventory();
+    assert!(r.format("avro").is_ok());
+    assert!(r.format("avro-confluent").is_ok());
+}
