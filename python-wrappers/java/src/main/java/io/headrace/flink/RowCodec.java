@@ -1,0 +1,428 @@
+package io.headrace.flink;
+
+import java.io.Serializable;
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.LocalTime;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.table.data.ArrayData;
+import org.apache.flink.table.data.DecimalData;
+import org.apache.flink.table.data.GenericArrayData;
+import org.apache.flink.table.data.GenericMapData;
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.MapData;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.data.StringData;
+import org.apache.flink.table.data.TimestampData;
+import org.apache.flink.table.types.logical.ArrayType;
+import org.apache.flink.table.types.logical.DecimalType;
+import org.apache.flink.table.types.logical.IntType;
+import org.apache.flink.table.types.logical.LogicalType;
+import org.apache.flink.table.types.logical.MapType;
+import org.apache.flink.table.types.logical.MultisetType;
+import org.apache.flink.table.types.logical.RowType;
+import org.apache.flink.types.Row;
+import org.apache.flink.types.RowKind;
+
+/**
+ * Rows to and from the bridge's compact row encoding (see headrace-bridge's codec module), either as
+ * Flink's internal {@link RowData} (Table API) or as external {@link Row}s (DataStream API: the Java
+ * types PyFlink's {@code Types} convert to Python values: {@code java.sql.Date/Time/Timestamp} for
+ * DATE/TIME/TIMESTAMP, {@code Instant} for TIMESTAMP_LTZ, {@code BigDecimal}, arrays and maps).
+ */
+public final class RowCodec implements Serializable {
+    private static final long serialVersionUID = 1L;
+    private final LogicalType[] types;
+    private final boolean external;
+
+    /** A codec for rows of {@code types}; {@code external} chooses {@link Row} over {@link RowData}. */
+    public RowCodec(LogicalType[] types, boolean external) {
+        this.types = types;
+        this.external = external;
+    }
+
+    // ---------------------------------------------------------------- decoding (Rust -> Java)
+
+    /** Decode the rows of one batch, handing each to {@code out}. */
+    public void decode(ByteBuffer in, java.util.function.Consumer<Object> out) {
+        int n = in.getInt();
+        for (int r = 0; r < n; r++) {
+            RowKind kind = RowKind.fromByteValue(in.get());
+            if (external) {
+                Row row = new Row(kind, types.length);
+                for (int c = 0; c < types.length; c++) {
+                    row.setField(c, read(in, types[c]));
+                }
+                out.accept(row);
+            } else {
+                GenericRowData row = new GenericRowData(kind, types.length);
+                for (int c = 0; c < types.length; c++) {
+                    row.setField(c, read(in, types[c]));
+                }
+                out.accept(row);
+            }
+        }
+    }
+
+    private Object read(ByteBuffer in, LogicalType t) {
+        if (in.get() == 0) {
+            return null;
+        }
+        switch (t.getTypeRoot()) {
+            case BOOLEAN:
+                return in.get() != 0;
+            case TINYINT:
+                return in.get();
+            case SMALLINT:
+                return in.getShort();
+            case INTEGER:
+                return in.getInt();
+            case BIGINT:
+                return in.getLong();
+            case FLOAT:
+                return in.getFloat();
+            case DOUBLE:
+                return in.getDouble();
+            case DATE: {
+                int days = in.getInt();
+                return external ? java.sql.Date.valueOf(LocalDate.ofEpochDay(days)) : (Object) days;
+            }
+            case TIME_WITHOUT_TIME_ZONE: {
+                int millis = in.getInt();
+                return external ? java.sql.Time.valueOf(LocalTime.ofNanoOfDay(millis * 1_000_000L)) : (Object) millis;
+            }
+            case DECIMAL: {
+                DecimalType d = (DecimalType) t;
+                BigDecimal v;
+                if (d.getPrecision() <= 18) {
+                    long unscaled = in.getLong();
+                    if (!external) {
+                        return DecimalData.fromUnscaledLong(unscaled, d.getPrecision(), d.getScale());
+                    }
+                    v = BigDecimal.valueOf(unscaled, d.getScale());
+                } else {
+                    byte[] be = new byte[16];
+                    in.get(be);
+                    v = new BigDecimal(new BigInteger(be), d.getScale());
+                }
+                return external ? v : DecimalData.fromBigDecimal(v, d.getPrecision(), d.getScale());
+            }
+            case CHAR:
+            case VARCHAR: {
+                byte[] b = Wire.bytes(in);
+                return external ? new String(b, StandardCharsets.UTF_8) : StringData.fromBytes(b);
+            }
+            case BINARY:
+            case VARBINARY:
+                return Wire.bytes(in);
+            case TIMESTAMP_WITHOUT_TIME_ZONE:
+            case TIMESTAMP_WITH_LOCAL_TIME_ZONE: {
+                long millis = in.getLong();
+                int nanos = in.getInt();
+                TimestampData ts = TimestampData.fromEpochMillis(millis, nanos);
+                if (!external) {
+                    return ts;
+                }
+                return t.getTypeRoot() == org.apache.flink.table.types.logical.LogicalTypeRoot.TIMESTAMP_WITHOUT_TIME_ZONE
+                        ? ts.toTimestamp()
+                        : ts.toInstant();
+            }
+            case ARRAY: {
+                LogicalType et = ((ArrayType) t).getElementType();
+                int n = in.getInt();
+                Object[] items = new Object[n];
+                for (int i = 0; i < n; i++) {
+                    items[i] = read(in, et);
+                }
+                return external ? items : new GenericArrayData(items);
+            }
+            case MAP:
+            case MULTISET: {
+                LogicalType kt;
+                LogicalType vt;
+                if (t instanceof MapType) {
+                    kt = ((MapType) t).getKeyType();
+                    vt = ((MapType) t).getValueType();
+                } else {
+                    kt = ((MultisetType) t).getElementType();
+                    vt = new IntType();
+                }
+                int n = in.getInt();
+                Map<Object, Object> m = new LinkedHashMap<>();
+                for (int i = 0; i < n; i++) {
+                    Object k = read(in, kt);
+                    m.put(k, read(in, vt));
+                }
+                return external ? m : new GenericMapData(m);
+            }
+            case ROW: {
+                List<LogicalType> fts = ((RowType) t).getChildren();
+                if (external) {
+                    Row row = new Row(fts.size());
+                    for (int i = 0; i < fts.size(); i++) {
+                        row.setField(i, read(in, fts.get(i)));
+                    }
+                    return row;
+                }
+                GenericRowData row = new GenericRowData(fts.size());
+                for (int i = 0; i < fts.size(); i++) {
+                    row.setField(i, read(in, fts.get(i)));
+                }
+                return row;
+            }
+            default:
+                throw new HeadraceException("the Headrace bridge does not carry Flink type " + t);
+        }
+    }
+
+    // ---------------------------------------------------------------- encoding (Java -> Rust)
+
+    /** Append one row (a {@link RowData}, or a {@link Row} when external) to {@code out}. */
+    public void encode(Wire.Out out, Object value) {
+        if (value instanceof RowData) {
+            RowData row = (RowData) value;
+            out.u8(row.getRowKind().toByteValue());
+            for (int c = 0; c < types.length; c++) {
+                writeInternal(out, fieldOf(row, c, types[c]), types[c]);
+            }
+        } else if (value instanceof Row) {
+            Row row = (Row) value;
+            out.u8(row.getKind().toByteValue());
+            for (int c = 0; c < types.length; c++) {
+                writeExternal(out, row.getField(c), types[c]);
+            }
+        } else {
+            throw new HeadraceException(
+                    "a Headrace sink got a " + (value == null ? "null" : value.getClass().getName())
+                            + " where it expects RowData or Row");
+        }
+    }
+
+    private static Object fieldOf(RowData row, int pos, LogicalType t) {
+        return RowData.createFieldGetter(t, pos).getFieldOrNull(row);
+    }
+
+    private static Object elementOf(ArrayData a, int pos, LogicalType t) {
+        return ArrayData.createElementGetter(t).getElementOrNull(a, pos);
+    }
+
+    private void writeInternal(Wire.Out out, Object v, LogicalType t) {
+        if (v == null) {
+            out.u8(0);
+            return;
+        }
+        out.u8(1);
+        switch (t.getTypeRoot()) {
+            case BOOLEAN:
+                out.u8(((Boolean) v) ? 1 : 0);
+                return;
+            case TINYINT:
+                out.u8((Byte) v);
+                return;
+            case SMALLINT:
+                out.i16((Short) v);
+                return;
+            case INTEGER:
+            case DATE:
+            case TIME_WITHOUT_TIME_ZONE:
+                out.i32((Integer) v);
+                return;
+            case BIGINT:
+                out.i64((Long) v);
+                return;
+            case FLOAT:
+                out.i32(Float.floatToRawIntBits((Float) v));
+                return;
+            case DOUBLE:
+                out.i64(Double.doubleToRawLongBits((Double) v));
+                return;
+            case DECIMAL:
+                writeDecimal(out, ((DecimalData) v).toBigDecimal(), (DecimalType) t);
+                return;
+            case CHAR:
+            case VARCHAR:
+                out.bytes(((StringData) v).toBytes());
+                return;
+            case BINARY:
+            case VARBINARY:
+                out.bytes((byte[]) v);
+                return;
+            case TIMESTAMP_WITHOUT_TIME_ZONE:
+            case TIMESTAMP_WITH_LOCAL_TIME_ZONE: {
+                TimestampData ts = (TimestampData) v;
+                out.i64(ts.getMillisecond());
+                out.i32(ts.getNanoOfMillisecond());
+                return;
+            }
+            case ARRAY: {
+                ArrayData a = (ArrayData) v;
+                LogicalType et = ((ArrayType) t).getElementType();
+                out.i32(a.size());
+                for (int i = 0; i < a.size(); i++) {
+                    writeInternal(out, elementOf(a, i, et), et);
+                }
+                return;
+            }
+            case MAP:
+            case MULTISET: {
+                MapData m = (MapData) v;
+                LogicalType kt;
+                LogicalType vt;
+                if (t instanceof MapType) {
+                    kt = ((MapType) t).getKeyType();
+                    vt = ((MapType) t).getValueType();
+                } else {
+                    kt = ((MultisetType) t).getElementType();
+                    vt = new IntType();
+                }
+                ArrayData ks = m.keyArray();
+                ArrayData vs = m.valueArray();
+                out.i32(m.size());
+                for (int i = 0; i < m.size(); i++) {
+                    writeInternal(out, elementOf(ks, i, kt), kt);
+                    writeInternal(out, elementOf(vs, i, vt), vt);
+                }
+                return;
+            }
+            case ROW: {
+                RowData r = (RowData) v;
+                List<LogicalType> fts = ((RowType) t).getChildren();
+                for (int i = 0; i < fts.size(); i++) {
+                    writeInternal(out, fieldOf(r, i, fts.get(i)), fts.get(i));
+                }
+                return;
+            }
+            default:
+                throw new HeadraceException("the Headrace bridge does not carry Flink type " + t);
+        }
+    }
+
+    private static void writeDecimal(Wire.Out out, BigDecimal v, DecimalType d) {
+        BigInteger unscaled = v.setScale(d.getScale(), java.math.RoundingMode.HALF_UP).unscaledValue();
+        if (d.getPrecision() <= 18) {
+            out.i64(unscaled.longValueExact());
+        } else {
+            byte[] be = unscaled.toByteArray();
+            byte[] full = new byte[16];
+            byte pad = (byte) (unscaled.signum() < 0 ? 0xff : 0);
+            int off = 16 - be.length;
+            for (int i = 0; i < off; i++) {
+                full[i] = pad;
+            }
+            System.arraycopy(be, 0, full, off, be.length);
+            out.raw(full);
+        }
+    }
+
+    private void writeExternal(Wire.Out out, Object v, LogicalType t) {
+        if (v == null) {
+            out.u8(0);
+            return;
+        }
+        switch (t.getTypeRoot()) {
+            case DATE:
+                out.u8(1);
+                out.i32((int) toLocalDate(v).toEpochDay());
+                return;
+            case TIME_WITHOUT_TIME_ZONE:
+                out.u8(1);
+                out.i32((int) (toLocalTime(v).toNanoOfDay() / 1_000_000L));
+                return;
+            case DECIMAL:
+                out.u8(1);
+                writeDecimal(out, (BigDecimal) v, (DecimalType) t);
+                return;
+            case CHAR:
+            case VARCHAR:
+                out.u8(1);
+                out.bytes(v.toString().getBytes(StandardCharsets.UTF_8));
+                return;
+            case TIMESTAMP_WITHOUT_TIME_ZONE: {
+                TimestampData ts =
+                        v instanceof java.sql.Timestamp
+                                ? TimestampData.fromTimestamp((java.sql.Timestamp) v)
+                                : TimestampData.fromLocalDateTime((LocalDateTime) v);
+                out.u8(1);
+                out.i64(ts.getMillisecond());
+                out.i32(ts.getNanoOfMillisecond());
+                return;
+            }
+            case TIMESTAMP_WITH_LOCAL_TIME_ZONE: {
+                TimestampData ts =
+                        v instanceof java.sql.Timestamp
+                                ? TimestampData.fromInstant(((java.sql.Timestamp) v).toInstant())
+                                : TimestampData.fromInstant((Instant) v);
+                out.u8(1);
+                out.i64(ts.getMillisecond());
+                out.i32(ts.getNanoOfMillisecond());
+                return;
+            }
+            case ARRAY: {
+                LogicalType et = ((ArrayType) t).getElementType();
+                out.u8(1);
+                if (v instanceof List) {
+                    List<?> l = (List<?>) v;
+                    out.i32(l.size());
+                    for (Object x : l) {
+                        writeExternal(out, x, et);
+                    }
+                } else {
+                    int n = java.lang.reflect.Array.getLength(v);
+                    out.i32(n);
+                    for (int i = 0; i < n; i++) {
+                        writeExternal(out, java.lang.reflect.Array.get(v, i), et);
+                    }
+                }
+                return;
+            }
+            case MAP:
+            case MULTISET: {
+                LogicalType kt;
+                LogicalType vt;
+                if (t instanceof MapType) {
+                    kt = ((MapType) t).getKeyType();
+                    vt = ((MapType) t).getValueType();
+                } else {
+                    kt = ((MultisetType) t).getElementType();
+                    vt = new IntType();
+                }
+                Map<?, ?> m = (Map<?, ?>) v;
+                out.u8(1);
+                out.i32(m.size());
+                for (Map.Entry<?, ?> e : new HashMap<>(m).entrySet()) {
+                    writeExternal(out, e.getKey(), kt);
+                    writeExternal(out, e.getValue(), vt);
+                }
+                return;
+            }
+            case ROW: {
+                Row r = (Row) v;
+                List<LogicalType> fts = ((RowType) t).getChildren();
+                out.u8(1);
+                for (int i = 0; i < fts.size(); i++) {
+                    writeExternal(out, r.getField(i), fts.get(i));
+                }
+                return;
+            }
+            default:
+                // Boxed primitives and byte[] are the same in both representations.
+                writeInternal(out, v, t);
+        }
+    }
+
+    private static LocalDate toLocalDate(Object v) {
+        return v instanceof java.sql.Date ? ((java.sql.Date) v).toLocalDate() : (LocalDate) v;
+    }
+
+    private static LocalTime toLocalTime(Object v) {
+        return v instanceof java.sql.Time ? ((java.sql.Time) v).toLocalTime() : (LocalTime) v;
+    }
+}

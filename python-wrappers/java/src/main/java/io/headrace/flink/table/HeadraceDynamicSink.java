@@ -1,0 +1,38 @@
+package io.headrace.flink.table;
+
+import io.headrace.flink.HeadraceSink;
+import io.headrace.flink.HeadraceSource;
+import io.headrace.flink.TableSpec;
+import org.apache.flink.table.connector.ChangelogMode;
+import org.apache.flink.table.connector.sink.DynamicTableSink;
+import org.apache.flink.table.connector.sink.SinkV2Provider;
+import org.apache.flink.table.data.RowData;
+
+/** A table written through a Headrace connector. */
+public final class HeadraceDynamicSink implements DynamicTableSink {
+    private final TableSpec spec;
+
+    HeadraceDynamicSink(TableSpec spec) {
+        this.spec = spec;
+    }
+
+    @Override
+    public ChangelogMode getChangelogMode(ChangelogMode requestedMode) {
+        return requestedMode;
+    }
+
+    @Override
+    public SinkRuntimeProvider getSinkRuntimeProvider(Context context) {
+        return SinkV2Provider.of(new HeadraceSink<RowData>(spec, false, HeadraceSource.DEFAULT_BATCH_SIZE));
+    }
+
+    @Override
+    public DynamicTableSink copy() {
+        return new HeadraceDynamicSink(spec);
+    }
+
+    @Override
+    public String asSummaryString() {
+        return "Headrace " + spec.connector;
+    }
+}

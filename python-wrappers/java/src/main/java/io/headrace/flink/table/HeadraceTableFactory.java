@@ -1,0 +1,200 @@
+package io.headrace.flink.table;
+
+import io.headrace.flink.HeadraceException;
+import io.headrace.flink.NativeBridge;
+import io.headrace.flink.TableSpec;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.table.api.ValidationException;
+import org.apache.flink.table.connector.sink.DynamicTableSink;
+import org.apache.flink.table.connector.source.DynamicTableSource;
+import org.apache.flink.table.factories.DynamicTableSinkFactory;
+import org.apache.flink.table.factories.DynamicTableSourceFactory;
+import org.apache.flink.table.factories.FactoryUtil;
+import org.apache.flink.table.types.logical.RowType;
+
+/**
+ * The table factory of one Headrace connector. Flink finds factories through {@code
+ * META-INF/services}, one class per identifier, so the jar carries numbered slot classes ({@link
+ * Slots}); the generated jar lists the used slots in its services file and names their connectors in
+ * {@code /headrace-connectors.properties} ({@code prefix=headrace-}, {@code slot.0=datagen}, ...).
+ *
+ * <p>Options are declared to Flink from the connector's Rust declarations. On table creation Headrace's
+ * own validator runs first (its messages name the option and the fix), then Flink's.
+ */
+public abstract class HeadraceTableFactory implements DynamicTableSourceFactory, DynamicTableSinkFactory {
+    /** The resource naming the connector of each slot. */
+    public static final String PROPERTIES = "/headrace-connectors.properties";
+
+    private final int slot;
+    private final String connector;
+    private final String prefix;
+
+    protected HeadraceTableFactory(int slot) {
+        this.slot = slot;
+        Properties p = new Properties();
+        try (InputStream in = HeadraceTableFactory.class.getResourceAsStream(PROPERTIES)) {
+            if (in != null) {
+                p.load(in);
+            }
+        } catch (IOException e) {
+            throw new HeadraceException("could not read " + PROPERTIES + ": " + e, e);
+        }
+        this.prefix = p.getProperty("prefix", "headrace-");
+        this.connector = p.getProperty("slot." + slot);
+    }
+
+    /** The Headrace connector served (without the prefix). */
+    public String connector() {
+        if (connector == null) {
+            throw new HeadraceException(
+                    "Headrace table factory slot " + slot + " has no connector in " + PROPERTIES
+                            + " (the jar's services file and properties disagree; rebuild the package)");
+        }
+        return connector;
+    }
+
+    @Override
+    public String factoryIdentifier() {
+        return prefix + (connector == null ? "unused-slot-" + slot : connector);
+    }
+
+    private List<String[]> declarations(boolean source) {
+        NativeBridge.ensureLoaded();
+        String[] flat = NativeBridge.connectorOptions(connector(), source);
+        List<String[]> out = new ArrayList<>();
+        for (int i = 0; i + 8 <= flat.length; i += 8) {
+            out.add(Arrays.copyOfRange(flat, i, i + 8));
+        }
+        return out;
+    }
+
+    private static ConfigOption<String> option(String[] d) {
+        ConfigOptions.TypedConfigOptionBuilder<String> b = ConfigOptions.key(d[1]).stringType();
+        ConfigOption<String> o = "1".equals(d[3]) ? b.defaultValue(d[4]) : b.noDefaultValue();
+        o = o.withDescription(d[5] + (d[2].equals("String") ? "" : " (" + d[2] + ")"));
+        if (!d[6].isEmpty()) {
+            o = o.withFallbackKeys(d[6].split("\n"));
+        }
+        if (!d[7].isEmpty()) {
+            o = o.withDeprecatedKeys(d[7].split("\n"));
+        }
+        return o;
+    }
+
+    private Set<ConfigOption<?>> options(String kind) {
+        Set<ConfigOption<?>> s = new HashSet<>();
+        // The union of source and sink declarations: Flink asks without saying which.
+        for (boolean source : new boolean[] {true, false}) {
+            for (String[] d : declarations(source)) {
+                if (d[0].equals(kind)) {
+                    s.add(option(d));
+                }
+            }
+        }
+        return s;
+    }
+
+    @Override
+    public Set<ConfigOption<?>> requiredOptions() {
+        Set<ConfigOption<?>> req = options("required");
+        // Required for one use only (e.g. a sink-only option) must not be required for the other.
+        return req.isEmpty() ? req : intersectRequired();
+    }
+
+    private Set<ConfigOption<?>> intersectRequired() {
+        Set<String> sourceKeys = new HashSet<>();
+        for (String[] d : declarations(true)) {
+            if (d[0].equals("required")) {
+                sourceKeys.add(d[1]);
+            }
+        }
+        Set<ConfigOption<?>> s = new HashSet<>();
+        for (String[] d : declarations(false)) {
+            if (d[0].equals("required") && sourceKeys.contains(d[1])) {
+                s.add(option(d));
+            }
+        }
+        return s;
+    }
+
+    @Override
+    public Set<ConfigOption<?>> optionalOptions() {
+        Set<String> required = new HashSet<>();
+        for (ConfigOption<?> o : requiredOptions()) {
+            required.add(o.key());
+        }
+        Set<ConfigOption<?>> s = new HashSet<>();
+        for (ConfigOption<?> o : options("required")) {
+            if (!required.contains(o.key())) {
+                s.add(o);
+            }
+        }
+        s.addAll(options("optional"));
+        return s;
+    }
+
+    private String[] prefixes(boolean source) {
+        List<String> p = new ArrayList<>();
+        for (String[] d : declarations(source)) {
+            if (d[0].equals("prefix")) {
+                p.add(d[1]);
+            } else if (d[0].equals("template")) {
+                int hash = d[1].indexOf('#');
+                p.add(hash < 0 ? d[1] : d[1].substring(0, hash));
+            }
+        }
+        return p.toArray(new String[0]);
+    }
+
+    private TableSpec spec(Context context) {
+        Map<String, String> options = new HashMap<>(context.getCatalogTable().getOptions());
+        options.remove(FactoryUtil.CONNECTOR.key());
+        RowType rowType = (RowType) context.getPhysicalRowDataType().getLogicalType();
+        return new TableSpec(connector(), context.getObjectIdentifier().getObjectName(), rowType, options);
+    }
+
+    private static ValidationException invalid(HeadraceException e) {
+        return new ValidationException(e.getMessage(), e);
+    }
+
+    @Override
+    public DynamicTableSource createDynamicTableSource(Context context) {
+        TableSpec spec = spec(context);
+        boolean bounded;
+        try {
+            long h = spec.openSource();
+            try {
+                bounded = NativeBridge.sourceBounded(h);
+            } finally {
+                NativeBridge.close(h);
+            }
+        } catch (HeadraceException e) {
+            throw invalid(e);
+        }
+        FactoryUtil.createTableFactoryHelper(this, context).validateExcept(prefixes(true));
+        return new HeadraceDynamicSource(spec, bounded);
+    }
+
+    @Override
+    public DynamicTableSink createDynamicTableSink(Context context) {
+        TableSpec spec = spec(context);
+        try {
+            NativeBridge.close(spec.openSink());
+        } catch (HeadraceException e) {
+            throw invalid(e);
+        }
+        FactoryUtil.createTableFactoryHelper(this, context).validateExcept(prefixes(false));
+        return new HeadraceDynamicSink(spec);
+    }
+}
