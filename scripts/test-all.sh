@@ -22,5 +22,12 @@ if ! "$venv/bin/python" -c 'import pyarrow, duckdb' >/dev/null 2>&1; then
   "$venv/bin/pip" install --quiet pyarrow duckdb
 fi
 export HEADRACE_PARQUET_PYTHON="$venv/bin/python"
+# Avro: fastavro and the Apache avro package (with the codec libraries fastavro needs for snappy
+# and zstandard) read and write the Avro records and files of formats/avro's interop tests.
+if ! "$venv/bin/python" -c 'import fastavro, avro, cramjam, backports.zstd' >/dev/null 2>&1; then
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet fastavro avro cramjam backports.zstd
+fi
+export HEADRACE_AVRO_PYTHON="$venv/bin/python"
 
 cargo test --workspace --no-fail-fast

@@ -264,11 +264,11 @@ fn plain_values(node: &Node, array: &dyn Array, path: &str) -> R<Vec<Option<Valu
                 }
                 let (s, e) = (offsets[i] as usize, offsets[i + 1] as usize);
                 let mut h = HashMap::with_capacity(e - s);
-                for j in s..e {
+                for (j, v) in vals.iter().enumerate().take(e).skip(s) {
                     if keys.is_null(j) {
                         return Err(format!("column '{path}': a map key is NULL"));
                     }
-                    h.insert(keys.value(j).to_string(), vals[j].clone());
+                    h.insert(keys.value(j).to_string(), v.clone());
                 }
                 out.push(Some(Value::Map(h)));
             }

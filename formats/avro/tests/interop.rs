@@ -1,0 +1,242 @@
+//! Cross-checks with Avro implementations nobody here wrote: Python's `fastavro` and the Apache
+//! `avro` package read the files and single records Headrace writes (and must agree with each
+//! other and with the expected values), then write them back for Headrace to read.
+//!
+//! The Python comes from `HEADRACE_AVRO_PYTHON`, else `HEADRACE_PARQUET_PYTHON` (set by
+//! `scripts/test-all.sh`, which installs fastavro and avro into its venv). The tests fail when
+//! neither names a Python with both packages.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use arrow::array::RecordBatch;
+use headrace_format_avro::avro::AvroConfig;
+use headrace_format_avro::schema::table_schema_json;
+use headrace_format_avro::{read_file, AvroFileWriter, AvroFormatFactory};
+use headrace_sdk::changelog::ChangelogBatch;
+use headrace_sdk::format::FormatFactory;
+use serde_json::{json, Value as Json};
+
+use common::*;
+
+fn python() -> String {
+    let py = std::env::var("HEADRACE_AVRO_PYTHON")
+        .or_else(|_| std::env::var("HEADRACE_PARQUET_PYTHON"))
+        .expect(
+            "set HEADRACE_AVRO_PYTHON (or HEADRACE_PARQUET_PYTHON) to a Python with fastavro and \
+             avro installed; scripts/test-all.sh does it",
+        );
+    let ok = Command::new(&py)
+        .args(["-c", "import fastavro, avro"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "{py} cannot import fastavro and avro: run `{py} -m pip install fastavro avro cramjam \
+         zstandard` (scripts/test-all.sh does it)"
+    );
+    py
+}
+
+fn run_py(args: &[&str]) -> Json {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/interop.py");
+    let out = Command::new(python())
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "interop.py {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The first row of `legacy_rows()` as both Python libraries must see it.
+fn expected_first_row() -> Json {
+    json!({
+        "arr": [1, null, 3], "b": true, "bi": 9223372036854775807i64,
+        "big": "dec:-99999999999999999999999999999999999999", "bin": "hex:000102ff",
+        "c": "abc", "d": "float:-2.25e+300", "dec": "dec:1234567.891", "dt": "date:2026-11-25",
+        "f": "float:1.5", "i": -2147483648i64, "m": {"a": 1, "b": null},
+        "ms": {"x": 2, "y": 1},
+        "nested": [
+            {"a": 1, "b": ["p", null], "c": {"k": "float:0.5"}, "inner": {"z": false}},
+            null,
+            {"a": null, "b": [], "c": {}, "inner": null}
+        ],
+        "r": {"x": null, "y": "why"}, "s": "", "si": 32767, "t0": "time:23:59:59",
+        "t3": "time:12:34:56.789000", "ti": -128, "ts0": "ts:1969-12-31T23:59:59",
+        "ts3": "ts:2026-11-25T12:34:56.123000", "vb": "hex:", "vc": "héllo"
+    })
+}
+
+fn read_back(path: &Path, input: &RecordBatch, config: &AvroConfig) -> RecordBatch {
+    let mut got = Vec::new();
+    let f = std::fs::File::open(path).unwrap();
+    read_file(
+        f,
+        &input.schema(),
+        config,
+        &path.display().to_string(),
+        1000,
+        &mut |b| {
+            got.push(b.batch);
+            Ok(())
+        },
+    )
+    .unwrap();
+    arrow::compute::concat_batches(&input.schema(), &got).unwrap()
+}
+
+#[test]
+fn files_cross_check_with_fastavro_and_avro() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = rows(LEGACY, &legacy_rows());
+    for codec in ["null", "deflate", "snappy", "zstandard"] {
+        let c = ctx(input.schema(), "avro", &[("codec", codec)]);
+        let config = AvroConfig::from_context(&c).unwrap();
+        let path = dir.path().join(format!("{codec}.avro"));
+        let f = std::fs::File::create(&path).unwrap();
+        let mut w = AvroFileWriter::new(f, &input.schema(), &config, "test").unwrap();
+        w.write(&input).unwrap();
+        w.finish().unwrap();
+        if codec == "snappy" {
+            // The Apache avro package has no snappy codec without python-snappy: fastavro only.
+            let out = Command::new(python())
+                .args(["-c", "import fastavro,sys,json; print(json.dumps(len(list(fastavro.reader(open(sys.argv[1],'rb'))))))"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "3");
+            continue;
+        }
+        let prefix = dir.path().join(format!("{codec}-back"));
+        let seen = run_py(&["file", path.to_str().unwrap(), prefix.to_str().unwrap()]);
+        let seen = &seen["fastavro"];
+        assert_eq!(seen.as_array().unwrap().len(), 3);
+        assert_eq!(seen[0], expected_first_row(), "{codec}: {:#}", seen[0]);
+        for lib in ["fastavro", "avro"] {
+            let back = dir.path().join(format!("{codec}-back.{lib}.avro"));
+            assert_eq!(
+                read_back(&back, &input, &config),
+                input,
+                "{codec} via {lib}"
+            );
+        }
+    }
+}
+
+#[test]
+fn modern_timestamps_cross_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let cols = "id INT NOT NULL, ts3 TIMESTAMP(3), ts6 TIMESTAMP(6), ltz3 TIMESTAMP_LTZ(3), \
+        ltz6 TIMESTAMP_LTZ(6)";
+    let input = rows(
+        cols,
+        &[
+            json!({"id": 1, "ts3": "2026-11-25 12:34:56.123", "ts6": "1960-01-01 00:00:00.000001",
+                "ltz3": "2026-11-25 12:34:56.123Z", "ltz6": "2200-01-01 00:00:00.999999Z"}),
+            json!({"id": 2}),
+        ],
+    );
+    let c = ctx(
+        input.schema(),
+        "avro",
+        &[("codec", "null"), ("timestamp_mapping.legacy", "false")],
+    );
+    let config = AvroConfig::from_context(&c).unwrap();
+    let path = dir.path().join("modern.avro");
+    let mut w = AvroFileWriter::new(
+        std::fs::File::create(&path).unwrap(),
+        &input.schema(),
+        &config,
+        "t",
+    )
+    .unwrap();
+    w.write(&input).unwrap();
+    w.finish().unwrap();
+    let prefix = dir.path().join("modern-back");
+    let seen = run_py(&[
+        "file",
+        path.to_str().unwrap(),
+        prefix.to_str().unwrap(),
+        "--lenient",
+    ]);
+    // The avro package knows no local-timestamp-* logical type and reads the longs.
+    assert_eq!(
+        seen["avro"][0],
+        json!({"id": 1, "ts3": 1795610096123i64, "ts6": -315619199999999i64,
+            "ltz3": "ts:2026-11-25T12:34:56.123000", "ltz6": "ts:2200-01-01T00:00:00.999999"})
+    );
+    let seen = &seen["fastavro"];
+    assert_eq!(
+        seen[0],
+        json!({"id": 1, "ts3": "ts:2026-11-25T12:34:56.123000", "ts6": "ts:1960-01-01T00:00:00.000001",
+            "ltz3": "ts:2026-11-25T12:34:56.123000", "ltz6": "ts:2200-01-01T00:00:00.999999"}),
+        "{:#}",
+        seen[0]
+    );
+    for lib in ["fastavro", "avro"] {
+        let back = dir.path().join(format!("modern-back.{lib}.avro"));
+        assert_eq!(read_back(&back, &input, &config), input, "via {lib}");
+    }
+}
+
+#[test]
+fn single_records_cross_check_with_schemaless_readers_and_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = rows(LEGACY, &legacy_rows());
+    let c = ctx(input.schema(), "avro", &[]);
+    let mut e = AvroFormatFactory.create_encoder(&c).unwrap();
+    let mut hex = String::new();
+    e.encode(&ChangelogBatch::inserts(input.clone()), &mut |_, b| {
+        for x in b {
+            hex.push_str(&format!("{x:02x}"));
+        }
+        hex.push('\n');
+        Ok(())
+    })
+    .unwrap();
+    let schema_path = dir.path().join("schema.avsc");
+    std::fs::write(
+        &schema_path,
+        table_schema_json(&input.schema(), true).unwrap(),
+    )
+    .unwrap();
+    let hex_path = dir.path().join("records.hex");
+    std::fs::write(&hex_path, hex).unwrap();
+    let prefix = dir.path().join("back");
+    let seen = run_py(&[
+        "datum",
+        schema_path.to_str().unwrap(),
+        hex_path.to_str().unwrap(),
+        prefix.to_str().unwrap(),
+    ]);
+    let seen = &seen["fastavro"];
+    assert_eq!(seen[0], expected_first_row(), "{:#}", seen[0]);
+    for lib in ["fastavro", "avro"] {
+        let text = std::fs::read_to_string(dir.path().join(format!("back.{lib}.hex"))).unwrap();
+        let mut d = AvroFormatFactory.create_decoder(&c).unwrap();
+        for (i, line) in text.split_whitespace().enumerate() {
+            let bytes: Vec<u8> = (0..line.len())
+                .step_by(2)
+                .map(|j| u8::from_str_radix(&line[j..j + 2], 16).unwrap())
+                .collect();
+            d.decode(&bytes, &origin(i as i64)).unwrap();
+        }
+        assert_eq!(d.finish().unwrap().batch, input, "records written by {lib}");
+    }
+}
