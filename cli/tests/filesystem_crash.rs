@@ -1,6 +1,7 @@
 //! A continuous filesystem job (`source.monitor-interval` watching a directory the test keeps
 //! adding CSV files to, written to a partitioned filesystem sink) run by the `headrace` binary,
-//! killed with SIGKILL at several points and restarted with the same `--state-dir`: every input
+//! with auto-compaction and success files, killed with SIGKILL at several points and restarted
+//! with the same `--state-dir`: every input
 //! row ends up exactly once in the finished files, and a concurrent reader that lists only
 //! visible files never sees an incomplete or changing file.
 
@@ -128,6 +129,7 @@ fn continuous_filesystem_job_survives_sigkill_exactly_once() {
              CREATE TABLE snk (id BIGINT, payload STRING, bucket INT) PARTITIONED BY (bucket) WITH (
                 'connector' = 'filesystem', 'path' = '{}', 'format' = 'csv',
                 'sink.rolling-policy.file-size' = '8 kb',
+                'auto-compaction' = 'true', 'compaction.file-size' = '32 kb',
                 'sink.partition-commit.policy.kind' = 'success-file'
              );
              INSERT INTO snk SELECT * FROM src;",

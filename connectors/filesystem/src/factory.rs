@@ -308,7 +308,24 @@ pub fn create_sink(ctx: &TableContext<'_>) -> Result<FileSink> {
     }
     tracing::debug!(table = %ctx.table_name, path = %path.display(), "creating filesystem sink");
     let commit = PartitionCommit::from_options(o, &ctx.schema.partition_keys)?;
-    Ok(FileSink::new(
+    let compaction = if o.get(&AUTO_COMPACTION)? {
+        let size = o
+            .get_optional(&COMPACTION_FILE_SIZE)?
+            .map_or(file_size.bytes(), |s| s.bytes());
+        if size == 0 {
+            return Err(o.invalid(
+                &COMPACTION_FILE_SIZE,
+                "0",
+                "the compaction file size must be greater than 0",
+            ));
+        }
+        Some(size)
+    } else {
+        None
+    };
+    // Accepted for Flink DDL: the runner has no keyed routing to writers (see the option).
+    let _ = o.get(&SINK_SHUFFLE_BY_PARTITION_ENABLE)?;
+    FileSink::new(
         path,
         format,
         &ctx.schema,
@@ -316,5 +333,6 @@ pub fn create_sink(ctx: &TableContext<'_>) -> Result<FileSink> {
         policy,
         parallelism,
     )?
-    .with_partition_commit(commit))
+    .with_partition_commit(commit)
+    .with_compaction(compaction)
 }

@@ -35,6 +35,9 @@
 //! | `sink.partition-commit.delay` | 0 s | Duration | Commit this long after. |
 //! | `sink.partition-commit.success-file.name` | `_SUCCESS` | String | Success file. |
 //! | `sink.partition-commit.watermark-time-zone` | `UTC` | String | Validated (see below). |
+//! | `auto-compaction` | false | Boolean | Merge each checkpoint's files. |
+//! | `compaction.file-size` | (rolling size) | MemorySize | Target of merged files. |
+//! | `sink.shuffle-by-partition.enable` | false | Boolean | Accepted (see below). |
 //! | `partition.time-extractor.kind` | `default` | String | `custom` is rejected. |
 //! | `partition.time-extractor.timestamp-pattern` | (first value) | String | `$dt $hour:00:00`. |
 //! | `partition.time-extractor.timestamp-formatter` | `yyyy-MM-dd[ HH:mm:ss]` | String | Java pattern. |
@@ -85,11 +88,18 @@
 //!   the [`commit`] module for the triggers, and for how `partition-time` takes its watermark
 //!   from partition values (the runner does not pass watermarks to sinks). `metastore` and
 //!   `custom` policies and the `custom` time extractor are rejected with an error.
-//! - Not implemented yet (rejected as unknown options): `sink.shuffle-by-partition.enable`,
-//!   `auto-compaction`, `compaction.file-size`, `compaction.parallelism`,
-//!   `source.report-statistics`.
+//! - `auto-compaction` (with `compaction.file-size`, the rolling size by default): the part
+//!   files each checkpoint wrote to a partition stay hidden until the checkpoint completes and
+//!   are then merged into files of at most that size named `compacted-part-...` (lines are
+//!   concatenated, Parquet rows re-encoded); see the [`compact`] module.
+//! - `sink.shuffle-by-partition.enable` is accepted, but the local runner routes rows to writers
+//!   round-robin (or one to one), not by key: with several writers each writes its own files of a
+//!   partition. `auto-compaction` merges them per checkpoint.
+//! - Not implemented (rejected as unknown options): `compaction.parallelism` (Flink's batch-mode
+//!   compaction operator), `source.report-statistics`.
 
 pub mod commit;
+pub mod compact;
 pub mod factory;
 pub mod options;
 #[cfg(feature = "parquet")]

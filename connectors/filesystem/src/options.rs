@@ -181,9 +181,38 @@ pub const PARTITION_TIME_EXTRACTOR_TIMESTAMP_FORMATTER: ConfigOption<String> =
          By default 'yyyy-MM-dd HH:mm:ss' with an optional fraction, or a date alone.",
     );
 
+/// `auto-compaction`: merge each checkpoint's part files before they become visible.
+pub const AUTO_COMPACTION: ConfigOption<bool> = ConfigOption::new("auto-compaction")
+    .default_value("false")
+    .description(
+        "Whether the part files each checkpoint writes to a partition are merged into files of \
+         'compaction.file-size' before they become visible (they stay hidden until then).",
+    );
+
+/// `compaction.file-size`: the size compacted files aim at.
+pub const COMPACTION_FILE_SIZE: ConfigOption<MemorySize> =
+    ConfigOption::new("compaction.file-size").description(
+        "The target size of compacted files: a checkpoint's part files of a partition are \
+         merged into files of at most this size; 'sink.rolling-policy.file-size' by default.",
+    );
+
+/// `sink.shuffle-by-partition.enable`: route rows of one partition to one writer.
+pub const SINK_SHUFFLE_BY_PARTITION_ENABLE: ConfigOption<bool> =
+    ConfigOption::new("sink.shuffle-by-partition.enable")
+        .default_value("false")
+        .description(
+            "In Flink, sends the rows of a partition to one writer to reduce the number of files. \
+             Accepted, but the local runner does not route rows by key: with several writers a \
+             partition still gets files from each of them (use 'auto-compaction' to merge each \
+             checkpoint's files of a partition).",
+        );
+
 /// The options read when the table is a sink and commit partitions.
 fn partition_commit_options(set: OptionSet) -> OptionSet {
-    set.optional(SINK_PARTITION_COMMIT_TRIGGER)
+    set.optional(SINK_SHUFFLE_BY_PARTITION_ENABLE)
+        .optional(AUTO_COMPACTION)
+        .optional(COMPACTION_FILE_SIZE)
+        .optional(SINK_PARTITION_COMMIT_TRIGGER)
         .optional(SINK_PARTITION_COMMIT_DELAY)
         .optional(SINK_PARTITION_COMMIT_WATERMARK_TIME_ZONE)
         .optional(SINK_PARTITION_COMMIT_POLICY_KIND)

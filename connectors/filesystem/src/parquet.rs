@@ -587,3 +587,32 @@ impl ParquetPart {
         self.writer.into_inner().map_err(|e| write_error(path, e))
     }
 }
+
+/// Merge Parquet part files written by this sink (all with the columns `stored`) into one file
+/// `out`, re-encoding their rows with `config` (used by `auto-compaction`).
+pub fn merge_files(
+    inputs: &[&std::path::Path],
+    out: File,
+    out_path: &std::path::Path,
+    stored: SchemaRef,
+    config: &ParquetConfig,
+) -> Result<File> {
+    let mut part = ParquetPart::new(out, out_path, stored, config)?;
+    for input in inputs {
+        let shown = input.display().to_string();
+        let f = open(&shown)?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+            .and_then(|b| b.with_batch_size(8192).build())
+            .map_err(|e| read_error(&shown, e))?;
+        for b in reader {
+            let b = b.map_err(|e| {
+                Error::user_with_source(
+                    format!("filesystem sink: cannot compact Parquet file '{shown}': {e}"),
+                    e,
+                )
+            })?;
+            part.write(&b, out_path)?;
+        }
+    }
+    part.finish(out_path)
+}

@@ -36,6 +36,7 @@ use crate::commit::CommitTrigger;
 use crate::commit::{
     partitions_to_commit, write_success_file, PartitionCommit, PartitionReport, PartitionTracker,
 };
+use crate::compact::{compact_unit, plan, Compaction, COMPACTED_PREFIX, COMPACTING_SUFFIX};
 use crate::factory::{FileSystemFactory, FormatHandle};
 use crate::options::{
     FORMAT, PARTITION_DEFAULT_NAME, PARTITION_TIME_EXTRACTOR_TIMESTAMP_FORMATTER,
@@ -165,6 +166,7 @@ pub struct FileSink {
     policy: RollingPolicy,
     parallelism: Option<usize>,
     commit: Option<PartitionCommit>,
+    compaction: Option<Compaction>,
 }
 
 impl FileSink {
@@ -232,6 +234,7 @@ impl FileSink {
             policy,
             parallelism,
             commit: None,
+            compaction: None,
         })
     }
 
@@ -239,6 +242,41 @@ impl FileSink {
     pub fn with_partition_commit(mut self, commit: Option<PartitionCommit>) -> Self {
         self.commit = commit;
         self
+    }
+
+    /// Compact each checkpoint's part files per partition into files of `target_size` bytes
+    /// (`auto-compaction`, `compaction.file-size`); None: no compaction.
+    pub fn with_compaction(mut self, target_size: Option<u64>) -> Result<Self> {
+        self.compaction = match target_size {
+            None => None,
+            Some(target_size) => {
+                #[cfg(feature = "parquet")]
+                if let (Some(config), Some(stored)) =
+                    (self.format.parquet(), self.stored_schema.as_ref())
+                {
+                    self.compaction = Some(Compaction {
+                        target_size,
+                        merge: crate::compact::Merge::Parquet {
+                            config: config.clone(),
+                            stored: stored.clone(),
+                        },
+                    });
+                    return Ok(self);
+                }
+                if self.format.is_bulk() {
+                    return Err(Error::user(format!(
+                        "filesystem sink '{}': 'auto-compaction' cannot merge files of this \
+                         bulk format; remove 'auto-compaction'",
+                        self.root.display()
+                    )));
+                }
+                Some(Compaction {
+                    target_size,
+                    merge: crate::compact::Merge::Lines,
+                })
+            }
+        };
+        Ok(self)
     }
 
     /// The root directory written.
@@ -251,9 +289,11 @@ fn io(ctx: String) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error::io(ctx, e)
 }
 
-/// Whether a file name is one of this sink's in-progress files.
+/// Whether a file name is one of this sink's in-progress files (or a compaction's output not
+/// yet renamed).
 fn is_in_progress(name: &str) -> bool {
-    name.starts_with(".part-") && name.contains(".inprogress.")
+    (name.starts_with(".part-") && name.contains(".inprogress."))
+        || (name.starts_with(&format!(".{COMPACTED_PREFIX}")) && name.ends_with(COMPACTING_SUFFIX))
 }
 
 /// Delete every in-progress part file below `root`; returns how many.
@@ -361,6 +401,7 @@ impl DynamicSink for FileSink {
         Ok(Some(Box::new(FileCommitter {
             root: self.root.clone(),
             success_file_name: self.commit.as_ref().map(|c| c.success_file_name.clone()),
+            compaction: self.compaction.clone(),
         })))
     }
 }
@@ -372,6 +413,10 @@ pub struct PendingFile {
     pub in_progress: PathBuf,
     /// The visible name it gets.
     pub target: PathBuf,
+    /// Its size in bytes when it was closed (0 in committables written before sizes were
+    /// recorded).
+    #[serde(default)]
+    pub size: u64,
 }
 
 /// Where a part file's rows go.
@@ -404,9 +449,14 @@ impl PartFile {
         };
         file.sync_all()
             .map_err(io(format!("cannot sync {}", p.display())))?;
+        let size = file
+            .metadata()
+            .map_err(io(format!("cannot stat {}", p.display())))?
+            .len();
         Ok(PendingFile {
             in_progress: p,
             target: self.target,
+            size,
         })
     }
 }
@@ -705,6 +755,8 @@ pub struct FileCommitter {
     root: PathBuf,
     /// The success file's name when partitions are committed.
     success_file_name: Option<String>,
+    /// Merge each checkpoint's files before they become visible.
+    compaction: Option<Compaction>,
 }
 
 /// Commit one prepared part file (nothing to do when it is already visible).
@@ -733,20 +785,29 @@ impl Committer for FileCommitter {
         checkpoint_id: u64,
         committables: Vec<VersionedBytes>,
     ) -> Result<()> {
-        let mut files = 0;
+        let mut files = Vec::new();
         let mut reports = Vec::new();
         for c in &committables {
             match Committable::decode(c)? {
-                Committable::File(p) => {
-                    commit_file(&p)?;
-                    files += 1;
-                }
+                Committable::File(p) => files.push(p),
                 Committable::Partitions(r) => reports.push(r),
+            }
+        }
+        match &self.compaction {
+            None => {
+                for p in &files {
+                    commit_file(p)?;
+                }
+            }
+            Some(c) => {
+                for unit in plan(&files, c.target_size) {
+                    compact_unit(&unit, &c.merge)?;
+                }
             }
         }
         tracing::debug!(
             checkpoint_id,
-            files,
+            files = files.len(),
             "filesystem sink: part files committed"
         );
         // Every part file of the checkpoint is visible: now the finished partitions.

@@ -114,11 +114,7 @@ fn unimplemented_flink_keys_are_rejected_and_usage_matters() {
         m
     };
     let r = registry();
-    for key in [
-        "source.report-statistics",
-        "auto-compaction",
-        "sink.shuffle-by-partition.enable",
-    ] {
+    for key in ["source.report-statistics", "compaction.parallelism"] {
         let e = validate_table(&r, &f, "t", &schema, &raw(&[(key, "x")]), None)
             .unwrap_err()
             .to_string();
