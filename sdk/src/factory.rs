@@ -117,6 +117,36 @@ impl FormatHandle {
         )
     }
 
+    /// A writer of one whole file of rows of `schema`, if the format writes whole files (see
+    /// [`FormatFactory::create_bulk_writer`]).
+    pub fn bulk_writer(
+        &self,
+        schema: arrow::datatypes::SchemaRef,
+        out: Box<dyn std::io::Write + Send>,
+        path: &str,
+    ) -> Option<Result<Box<dyn crate::format::BulkWriter>>> {
+        self.factory.create_bulk_writer(
+            &FormatContext {
+                schema,
+                options: self.options.clone(),
+            },
+            out,
+            path,
+        )
+    }
+
+    /// A reader of whole files of rows of `schema`, if the format reads whole files (see
+    /// [`FormatFactory::create_bulk_reader`]).
+    pub fn bulk_reader(
+        &self,
+        schema: arrow::datatypes::SchemaRef,
+    ) -> Option<Result<Box<dyn crate::format::BulkReader>>> {
+        self.factory.create_bulk_reader(&FormatContext {
+            schema,
+            options: self.options.clone(),
+        })
+    }
+
     /// A new encoder writing rows of `schema`.
     pub fn encoder(&self, schema: arrow::datatypes::SchemaRef) -> Result<Box<dyn Encoder>> {
         self.factory.create_encoder(&FormatContext {

@@ -77,6 +77,30 @@ pub struct FormatContext {
     pub options: Options,
 }
 
+/// Writes one whole file of a bulk format (a container with a header and blocks or a footer, such
+/// as Avro object container files), for file connectors.
+pub trait BulkWriter: Send {
+    /// Append the rows of `batch`.
+    fn write(&mut self, batch: &arrow::array::RecordBatch) -> Result<()>;
+    /// Bytes written so far plus those buffered, for rolling part files by size.
+    fn bytes_written(&self) -> u64;
+    /// Write what is buffered and the end of the file, and flush it. The file is valid only after.
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// Reads whole files of a bulk format, for file connectors.
+pub trait BulkReader: Send {
+    /// Read every row of `input` (the file `path`, named in errors), handing them to `emit` in
+    /// batches of at most `batch_rows`; returns the number of rows read.
+    fn read(
+        &mut self,
+        input: Box<dyn std::io::Read + Send>,
+        path: &str,
+        batch_rows: usize,
+        emit: &mut dyn FnMut(ChangelogBatch) -> Result<()>,
+    ) -> Result<u64>;
+}
+
 /// Creates decoders and encoders for one format identifier.
 pub trait FormatFactory: Send + Sync {
     /// The identifier used in `'format' = '...'`.
@@ -93,6 +117,22 @@ pub trait FormatFactory: Send + Sync {
     fn create_decoder(&self, ctx: &FormatContext) -> Result<Box<dyn Decoder>>;
     /// An encoder, or an error if the format cannot write.
     fn create_encoder(&self, ctx: &FormatContext) -> Result<Box<dyn Encoder>>;
+    /// A writer of whole files, for formats whose files are more than a sequence of records
+    /// (Avro containers); None (the default) for record formats, which file connectors write
+    /// with [`FormatFactory::create_encoder`], one record per line. `path` names the file.
+    fn create_bulk_writer(
+        &self,
+        _ctx: &FormatContext,
+        _out: Box<dyn std::io::Write + Send>,
+        _path: &str,
+    ) -> Option<Result<Box<dyn BulkWriter>>> {
+        None
+    }
+    /// A reader of whole files, for formats that offer [`FormatFactory::create_bulk_writer`];
+    /// None (the default) for record formats.
+    fn create_bulk_reader(&self, _ctx: &FormatContext) -> Option<Result<Box<dyn BulkReader>>> {
+        None
+    }
     /// The metadata the format can read from its records (Flink's
     /// `DecodingFormat#listReadableMetadata`), keys without prefix. Empty by default.
     fn metadata(&self) -> Vec<MetadataSpec> {

@@ -5,7 +5,9 @@ use apache_avro::{from_avro_datum, to_avro_datum};
 use arrow::datatypes::SchemaRef;
 use headrace_sdk::changelog::{ChangelogBatch, ChangelogMode};
 use headrace_sdk::error::RecordOrigin;
-use headrace_sdk::format::{Decoder, Encoder, FormatContext, FormatFactory};
+use headrace_sdk::format::{
+    BulkReader, BulkWriter, Decoder, Encoder, FormatContext, FormatFactory,
+};
 use headrace_sdk::options::{ConfigOption, OptionSet};
 use headrace_sdk::Result;
 
@@ -317,5 +319,31 @@ impl FormatFactory for AvroFormatFactory {
             ctx.schema.clone(),
             &AvroConfig::from_context(ctx)?,
         )?))
+    }
+
+    fn create_bulk_writer(
+        &self,
+        ctx: &FormatContext,
+        out: Box<dyn std::io::Write + Send>,
+        path: &str,
+    ) -> Option<Result<Box<dyn BulkWriter>>> {
+        let w = AvroConfig::from_context(ctx).and_then(|c| {
+            Ok(crate::file::AvroFileWriter::new(
+                out,
+                &ctx.schema,
+                &c,
+                path,
+            )?)
+        });
+        Some(w.map(|w| Box::new(w) as Box<dyn BulkWriter>))
+    }
+
+    fn create_bulk_reader(&self, ctx: &FormatContext) -> Option<Result<Box<dyn BulkReader>>> {
+        Some(AvroConfig::from_context(ctx).map(|config| {
+            Box::new(crate::file::AvroFileReader {
+                schema: ctx.schema.clone(),
+                config,
+            }) as Box<dyn BulkReader>
+        }))
     }
 }

@@ -262,3 +262,59 @@ pub fn read_file<R: Read>(
     }
     Ok(n)
 }
+
+impl<W: Write + Send> headrace_sdk::format::BulkWriter for AvroFileWriter<W> {
+    fn write(&mut self, batch: &RecordBatch) -> headrace_sdk::Result<()> {
+        Ok(AvroFileWriter::write(self, batch)?)
+    }
+
+    fn bytes_written(&self) -> u64 {
+        AvroFileWriter::bytes_written(self)
+    }
+
+    fn finish(self: Box<Self>) -> headrace_sdk::Result<()> {
+        AvroFileWriter::finish(*self)?;
+        Ok(())
+    }
+}
+
+/// Reads Avro container files as rows of a table (the format's
+/// [`BulkReader`](headrace_sdk::format::BulkReader)).
+#[derive(Debug, Clone)]
+pub struct AvroFileReader {
+    /// The table's rows.
+    pub schema: SchemaRef,
+    /// The format's settings.
+    pub config: AvroConfig,
+}
+
+impl headrace_sdk::format::BulkReader for AvroFileReader {
+    fn read(
+        &mut self,
+        input: Box<dyn Read + Send>,
+        path: &str,
+        batch_rows: usize,
+        emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
+    ) -> headrace_sdk::Result<u64> {
+        let mut failed: Option<headrace_sdk::Error> = None;
+        let r = read_file(
+            input,
+            &self.schema,
+            &self.config,
+            path,
+            batch_rows,
+            &mut |b| {
+                emit(b).map_err(|e| {
+                    let m = e.to_string();
+                    failed = Some(e);
+                    AvroError::Schema(m)
+                })
+            },
+        );
+        match (r, failed) {
+            (_, Some(e)) => Err(e),
+            (Ok(n), None) => Ok(n),
+            (Err(e), None) => Err(e.into()),
+        }
+    }
+}

@@ -4,8 +4,10 @@
 //!
 //! - `'format' = 'avro'`: each record is one Avro datum, without header or schema, encoded with
 //!   the schema derived from the table schema (what Flink's `avro` format puts in Kafka
-//!   messages). The filesystem connector's Avro files are object container files: see [`file`]
-//!   for the writer and reader.
+//!   messages). Avro files are object container files: [`file`] has the writer and reader, which
+//!   the format offers to file connectors through the SDK's bulk hooks
+//!   ([`FormatFactory::create_bulk_writer`](headrace_sdk::format::FormatFactory::create_bulk_writer),
+//!   [`create_bulk_reader`](headrace_sdk::format::FormatFactory::create_bulk_reader)).
 //! - `'format' = 'avro-confluent'`: Confluent's wire format (magic byte `0`, the schema id as 4
 //!   big-endian bytes, the Avro datum). Writing registers the schema under
 //!   `avro-confluent.subject` (once per encoder; ids are cached process-wide); reading fetches
@@ -87,7 +89,7 @@ use headrace_sdk::format::FormatFactory;
 pub use avro::{AvroConfig, AvroDecoder, AvroEncoder, AvroFormatFactory};
 pub use confluent::{AvroConfluentFormatFactory, ConfluentDecoder, ConfluentEncoder};
 pub use error::AvroError;
-pub use file::{read_file, AvroFileWriter};
+pub use file::{read_file, AvroFileReader, AvroFileWriter};
 
 headrace_sdk::register_format!(AvroFormatFactory);
 headrace_sdk::register_format!(AvroConfluentFormatFactory);

@@ -21,6 +21,7 @@ use headrace_sdk::schema::TableSchema;
 use serde_json::{json, Value as Json};
 
 use common::*;
+use headrace_format_json::JsonFormatFactory;
 
 fn roundtrip(cols: &str, opts: &[(&str, &str)], data: &[Json]) -> (RecordBatch, RecordBatch) {
     let input = rows(cols, data);
@@ -421,4 +422,50 @@ fn registered_in_inventory() {
     let r = headrace_sdk::registry::Registry::from_inventory();
     assert!(r.format("avro").is_ok());
     assert!(r.format("avro-confluent").is_ok());
+}
+
+#[test]
+fn bulk_hooks_write_and_read_container_files() {
+    let input = rows(LEGACY, &legacy_rows());
+    let c = ctx(input.schema(), "avro", &[("codec", "deflate")]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("part-0.avro");
+    let f = std::fs::File::create(&path).unwrap();
+    let mut w = AvroFormatFactory
+        .create_bulk_writer(&c, Box::new(f), "part-0.avro")
+        .unwrap()
+        .unwrap();
+    w.write(&input).unwrap();
+    assert!(w.bytes_written() > 0);
+    w.finish().unwrap();
+    let mut r = AvroFormatFactory.create_bulk_reader(&c).unwrap().unwrap();
+    let mut got = Vec::new();
+    let n = r
+        .read(
+            Box::new(std::fs::File::open(&path).unwrap()),
+            "part-0.avro",
+            2,
+            &mut |b| {
+                got.push(b.batch);
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(
+        arrow::compute::concat_batches(&input.schema(), &got).unwrap(),
+        input
+    );
+    // An error from the consumer comes back unchanged.
+    let e = r
+        .read(
+            Box::new(std::fs::File::open(&path).unwrap()),
+            "part-0.avro",
+            2,
+            &mut |_| Err(Error::user("stop here")),
+        )
+        .unwrap_err();
+    assert_eq!(e.to_string(), "stop here");
+    // Record formats offer no bulk hooks.
+    assert!(JsonFormatFactory.create_bulk_reader(&c).is_none());
 }
