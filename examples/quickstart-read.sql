@@ -1,4 +1,4 @@
--- Reads back what examples/quickstart.sql wrote (JSON lines partitioned by day) and prints the
+-- Reads back what examples/quickstart.sql wrote (Parquet files partitioned by day) and prints the
 -- largest orders with the day and file each came from.
 --   headrace run examples/quickstart-read.sql
 
@@ -12,7 +12,7 @@ CREATE TABLE big_orders (
 ) PARTITIONED BY (dt) WITH (
   'connector' = 'filesystem',
   'path' = 'quickstart-out',
-  'format' = 'json'
+  'format' = 'parquet'
 );
 
 CREATE TABLE largest (

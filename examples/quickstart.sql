@@ -1,6 +1,7 @@
 -- Headrace quickstart: runs on one machine with no server.
--- Generates 200,000 orders from the last three days, keeps the large ones, and writes them exactly
--- once as JSON lines into quickstart-out/, one directory per day (dt=YYYY-MM-DD).
+-- Reads the orders in examples/quickstart-orders.csv (a CSV file checked in with this example),
+-- keeps the large ones, and writes them exactly once as Parquet files into quickstart-out/, one
+-- directory per day (dt=YYYY-MM-DD), each marked with a _SUCCESS file once it is complete.
 --   headrace run examples/quickstart.sql [--state-dir state]
 
 SET 'execution.checkpointing.interval' = '2 s';
@@ -12,18 +13,12 @@ CREATE TABLE orders (
   amount     DECIMAL(10, 2),
   ordered_at TIMESTAMP(3),
   amount_with_tax AS amount * 1.2,
-  dt AS CAST(CAST(ordered_at AS DATE) AS STRING),
-  WATERMARK FOR ordered_at AS ordered_at - INTERVAL '5' SECOND
+  dt AS CAST(CAST(ordered_at AS DATE) AS STRING)
 ) WITH (
-  'connector' = 'datagen',
-  'rows-per-second' = '100000',
-  'fields.order_id.kind' = 'sequence',
-  'fields.order_id.start' = '1',
-  'fields.order_id.end' = '200000',
-  'fields.customer.length' = '6',
-  'fields.amount.min' = '1',
-  'fields.amount.max' = '500',
-  'fields.ordered_at.max-past' = '3 d'
+  'connector' = 'filesystem',
+  'path' = 'examples/quickstart-orders.csv',
+  'format' = 'csv',
+  'csv.allow-comments' = 'true'
 );
 
 CREATE TABLE big_orders (
@@ -35,7 +30,8 @@ CREATE TABLE big_orders (
 ) PARTITIONED BY (dt) WITH (
   'connector' = 'filesystem',
   'path' = 'quickstart-out',
-  'format' = 'json'
+  'format' = 'parquet',
+  'sink.partition-commit.policy.kind' = 'success-file'
 );
 
 INSERT INTO big_orders
