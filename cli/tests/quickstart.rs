@@ -44,16 +44,16 @@ fn quickstart_writes_partitioned_parquet_and_reads_it_back() {
 
     // The orders with amount > 250, counted from the CSV itself.
     let csv = std::fs::read_to_string(examples().join("quickstart-orders.csv")).unwrap();
-    let mut want_days = std::collections::BTreeMap::<String, usize>::new();
+    let mut want_days = std::collections::BTreeSet::<String>::new();
     for line in csv.lines().filter(|l| !l.starts_with('#')) {
         let f: Vec<&str> = line.split(',').collect();
         if f[2].parse::<f64>().unwrap() > 250.0 {
-            *want_days.entry(format!("dt={}", &f[3][..10])).or_default() += 1;
+            want_days.insert(format!("dt={}", &f[3][..10]));
         }
     }
     assert_eq!(want_days.len(), 3, "three days of orders");
     let out = d.path().join("quickstart-out");
-    for (day, _) in &want_days {
+    for day in &want_days {
         let dir = out.join(day);
         assert!(dir.join("_SUCCESS").exists(), "{day} is not committed");
         let parts: Vec<_> = std::fs::read_dir(&dir)
