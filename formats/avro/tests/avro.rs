@@ -16,7 +16,7 @@ use headrace_format_avro::{
 };
 use headrace_sdk::changelog::ChangelogBatch;
 use headrace_sdk::error::Error;
-use headrace_sdk::format::FormatFactory;
+use headrace_sdk::format::{FormatContext, FormatFactory};
 use headrace_sdk::schema::TableSchema;
 use serde_json::{json, Value as Json};
 
@@ -468,4 +468,185 @@ fn bulk_hooks_write_and_read_container_files() {
     assert_eq!(e.to_string(), "stop here");
     // Record formats offer no bulk hooks.
     assert!(JsonFormatFactory.create_bulk_reader(&c).is_none());
+}
+
+fn encode_all(f: &dyn FormatFactory, c: &FormatContext, batch: &RecordBatch) -> Vec<Vec<u8>> {
+    let mut e = f.create_encoder(c).unwrap();
+    let mut out = Vec::new();
+    e.encode(&ChangelogBatch::inserts(batch.clone()), &mut |_, b| {
+        out.push(b.to_vec());
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+#[test]
+fn confluent_round_trip_registers_once_and_caches_ids() {
+    let reg = common::registry::FakeRegistry::start();
+    let input = rows(LEGACY, &legacy_rows());
+    let c = ctx(
+        input.schema(),
+        "avro-confluent",
+        &[
+            ("url", reg.url.as_str()),
+            ("subject", "orders-value"),
+            ("basic-auth.user-info", "user:secret"),
+        ],
+    );
+    let records = encode_all(&AvroConfluentFormatFactory, &c, &input);
+    let again = encode_all(&AvroConfluentFormatFactory, &c, &input);
+    // (apache-avro writes map entries in hash order, so only rows without maps are byte-equal.)
+    assert_eq!(records[1], again[1]);
+    for r in &records {
+        assert_eq!(&r[..5], &[0, 0, 0, 0, 1], "magic byte and schema id 1");
+    }
+    // The body is the plain Avro datum of the derived schema.
+    let plain = encode_all(
+        &AvroFormatFactory,
+        &ctx(input.schema(), "avro", &[]),
+        &input,
+    );
+    assert_eq!(&records[1][5..], &plain[1][..]);
+    let mut d = AvroConfluentFormatFactory.create_decoder(&c).unwrap();
+    for (i, r) in records.iter().enumerate() {
+        d.decode(r, &origin(i as i64)).unwrap();
+    }
+    assert_eq!(d.finish().unwrap().batch, input);
+    let mut d2 = AvroConfluentFormatFactory.create_decoder(&c).unwrap();
+    d2.decode(&records[0], &origin(0)).unwrap();
+    assert_eq!(
+        reg.requests(),
+        vec![
+            "POST /subjects/orders-value/versions".to_string(),
+            "GET /schemas/ids/1".to_string()
+        ],
+        "one registration and one schema fetch for two encoders and two decoders"
+    );
+    let st = reg.state.lock().unwrap();
+    assert!(
+        st.auth.iter().all(|a| a == "Basic dXNlcjpzZWNyZXQ="),
+        "{:?}",
+        st.auth
+    );
+    // What was registered is Flink's derived schema.
+    let registered: Json = serde_json::from_str(&st.schemas[0]).unwrap();
+    let derived: Json =
+        serde_json::from_str(&table_schema_json(&input.schema(), true).unwrap()).unwrap();
+    assert_eq!(registered, derived);
+}
+
+#[test]
+fn confluent_resolves_writer_schemas_to_the_table() {
+    let reg = common::registry::FakeRegistry::start();
+    let writer = rows(
+        "a INT NOT NULL, extra STRING NOT NULL, m MAP<STRING, INT>",
+        &[json!({"a": 7, "extra": "dropped", "m": {"k": 1}})],
+    );
+    let wc = ctx(
+        writer.schema(),
+        "avro-confluent",
+        &[("url", reg.url.as_str()), ("subject", "evolving-value")],
+    );
+    let records = encode_all(&AvroConfluentFormatFactory, &wc, &writer);
+    // The table reads a as BIGINT (int -> long promotion), lacks 'extra', has a new nullable 's'.
+    let reader_cols = "a BIGINT NOT NULL, s STRING, m MAP<STRING, BIGINT>";
+    let rc = ctx(
+        schema(reader_cols),
+        "avro-confluent",
+        &[("url", reg.url.as_str())],
+    );
+    let mut d = AvroConfluentFormatFactory.create_decoder(&rc).unwrap();
+    d.decode(&records[0], &origin(0)).unwrap();
+    let got = d.finish().unwrap().batch;
+    assert_eq!(got, rows(reader_cols, &[json!({"a": 7, "m": {"k": 1}})]));
+}
+
+#[test]
+fn confluent_bad_records_and_registry_errors() {
+    let reg = common::registry::FakeRegistry::start();
+    let c = ctx(
+        schema("a INT NOT NULL"),
+        "avro-confluent",
+        &[("url", reg.url.as_str()), ("subject", "s-value")],
+    );
+    let mut d = AvroConfluentFormatFactory.create_decoder(&c).unwrap();
+    let e = d.decode(&[0, 0, 0, 0, 99, 2], &origin(8)).unwrap_err();
+    assert!(matches!(e, Error::BadRecord { .. }), "{e:?}");
+    let m = e.to_string();
+    assert!(
+        m.starts_with("avro-confluent: ") && m.contains("schema id 99") && m.contains("offset 8"),
+        "{m}"
+    );
+    // A body that does not match its writer schema.
+    let id = reg.register(
+        "s-value",
+        &table_schema_json(&schema("a INT NOT NULL"), true).unwrap(),
+    );
+    let mut rec = vec![0];
+    rec.extend_from_slice(&id.to_be_bytes());
+    let e = d.decode(&rec, &origin(9)).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("schema id {id}")) && e.contains("offset 9"),
+        "{e}"
+    );
+    rec.extend_from_slice(&[2, 2]);
+    let e = d.decode(&rec, &origin(10)).unwrap_err().to_string();
+    assert!(e.contains("left over"), "{e}");
+    // auto.register.schemas = false: the schema must already be there.
+    let other = schema("b STRING NOT NULL");
+    let oc = ctx(
+        other.clone(),
+        "avro-confluent",
+        &[
+            ("url", reg.url.as_str()),
+            ("subject", "manual-value"),
+            ("auto.register.schemas", "false"),
+        ],
+    );
+    let batch = rows("b STRING NOT NULL", &[json!({"b": "x"})]);
+    let mut e = AvroConfluentFormatFactory.create_encoder(&oc).unwrap();
+    let err = e
+        .encode(&ChangelogBatch::inserts(batch.clone()), &mut |_, _| Ok(()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("not registered under subject 'manual-value'"),
+        "{err}"
+    );
+    let id = reg.register("manual-value", &table_schema_json(&other, true).unwrap());
+    let out = encode_all(&AvroConfluentFormatFactory, &oc, &batch);
+    assert_eq!(&out[0][1..5], &id.to_be_bytes());
+    assert!(reg
+        .requests()
+        .contains(&"POST /subjects/manual-value".to_string()));
+}
+
+#[test]
+fn confluent_with_a_given_schema() {
+    let reg = common::registry::FakeRegistry::start();
+    let cols = "id INT NOT NULL, name STRING";
+    // The user's schema: another record name and the union written the other way round.
+    let given = r#"{"type":"record","name":"Order","namespace":"com.example","fields":[
+        {"name":"id","type":"int"},{"name":"name","type":["string","null"]}]}"#;
+    let c = ctx(
+        schema(cols),
+        "avro-confluent",
+        &[
+            ("url", reg.url.as_str()),
+            ("subject", "o-value"),
+            ("schema", given),
+        ],
+    );
+    let input = rows(cols, &[json!({"id": 1, "name": "a"}), json!({"id": 2})]);
+    let records = encode_all(&AvroConfluentFormatFactory, &c, &input);
+    // "a": branch 0 (string) first in the given union.
+    assert_eq!(&records[0][5..], &[2, 0, 2, b'a']);
+    let mut d = AvroConfluentFormatFactory.create_decoder(&c).unwrap();
+    for r in &records {
+        d.decode(r, &origin(0)).unwrap();
+    }
+    assert_eq!(d.finish().unwrap().batch, input);
+    let st = reg.state.lock().unwrap();
+    assert_eq!(st.schemas, vec![given.to_string()]);
 }

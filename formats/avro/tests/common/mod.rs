@@ -96,3 +96,4 @@ pub fn legacy_rows() -> Vec<Json> {
             "dt": "1000-01-01", "arr": [], "m": {}, "ms": {}, "r": {"x": 7, "y": ""}}),
     ]
 }
+pub mod registry;
