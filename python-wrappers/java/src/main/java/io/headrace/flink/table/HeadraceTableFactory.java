@@ -168,6 +168,15 @@ public abstract class HeadraceTableFactory implements DynamicTableSourceFactory,
         return new ValidationException(e.getMessage(), e);
     }
 
+    private void flinkValidate(Context context, String[] prefixes) {
+        FactoryUtil.TableFactoryHelper helper = FactoryUtil.createTableFactoryHelper(this, context);
+        if (prefixes.length == 0) {
+            helper.validate();
+        } else {
+            helper.validateExcept(prefixes);
+        }
+    }
+
     @Override
     public DynamicTableSource createDynamicTableSource(Context context) {
         TableSpec spec = spec(context);
@@ -182,7 +191,7 @@ public abstract class HeadraceTableFactory implements DynamicTableSourceFactory,
         } catch (HeadraceException e) {
             throw invalid(e);
         }
-        FactoryUtil.createTableFactoryHelper(this, context).validateExcept(prefixes(true));
+        flinkValidate(context, prefixes(true));
         return new HeadraceDynamicSource(spec, bounded);
     }
 
@@ -194,7 +203,7 @@ public abstract class HeadraceTableFactory implements DynamicTableSourceFactory,
         } catch (HeadraceException e) {
             throw invalid(e);
         }
-        FactoryUtil.createTableFactoryHelper(this, context).validateExcept(prefixes(false));
+        flinkValidate(context, prefixes(false));
         return new HeadraceDynamicSink(spec);
     }
 }
