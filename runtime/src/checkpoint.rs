@@ -65,7 +65,8 @@ fn io_err(what: String) -> impl FnOnce(std::io::Error) -> RuntimeError {
 }
 
 impl CheckpointStore {
-    /// Open (creating) `dir`, keeping the newest `retain` checkpoints.
+    /// Open (creating) `dir`, keeping the newest `retain` checkpoints (at least 2: a checkpoint
+    /// whose transactions turn out lost after a crash falls back to the one before it).
     pub fn open(dir: &Path, retain: usize) -> RuntimeResult<Self> {
         let cdir = dir.join("checkpoints");
         std::fs::create_dir_all(&cdir).map_err(io_err(format!(
@@ -74,7 +75,7 @@ impl CheckpointStore {
         )))?;
         Ok(CheckpointStore {
             dir: cdir,
-            retain: retain.max(1),
+            retain: retain.max(2),
         })
     }
 
@@ -102,11 +103,17 @@ impl CheckpointStore {
 
     /// The newest readable checkpoint, if any.
     pub fn latest(&self) -> RuntimeResult<Option<CheckpointData>> {
+        Ok(self.all_newest_first()?.into_iter().next())
+    }
+
+    /// Every readable checkpoint, newest first (unreadable files are skipped with a warning).
+    pub fn all_newest_first(&self) -> RuntimeResult<Vec<CheckpointData>> {
+        let mut out = Vec::new();
         for id in self.ids()?.into_iter().rev() {
             let p = self.path(id);
             match std::fs::read(&p) {
                 Ok(bytes) => match serde_json::from_slice::<CheckpointData>(&bytes) {
-                    Ok(d) if d.format_version <= CHECKPOINT_FORMAT_VERSION => return Ok(Some(d)),
+                    Ok(d) if d.format_version <= CHECKPOINT_FORMAT_VERSION => out.push(d),
                     Ok(d) => {
                         return Err(RuntimeError::Checkpoint(format!(
                             "{} has format version {}, newer than this build reads ({CHECKPOINT_FORMAT_VERSION})",
@@ -119,7 +126,7 @@ impl CheckpointStore {
                 Err(e) => tracing::warn!("skipping unreadable checkpoint {}: {e}", p.display()),
             }
         }
-        Ok(None)
+        Ok(out)
     }
 
     /// Write a checkpoint atomically, then drop old ones.
@@ -160,7 +167,7 @@ mod tests {
     #[test]
     fn write_latest_retain() {
         let d = tempfile::tempdir().unwrap();
-        let s = CheckpointStore::open(d.path(), 2).unwrap();
+        let s = CheckpointStore::open(d.path(), 1).unwrap();
         assert!(s.latest().unwrap().is_none());
         for id in 1..=4 {
             s.write(&CheckpointData {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use headrace_sdk::changelog::ChangelogBatch;
 use headrace_sdk::error::Retry;
-use headrace_sdk::sink::{Committer, SinkMetrics, WriterContext};
+use headrace_sdk::sink::{CommitRecovery, Committer, SinkMetrics, WriterContext};
 use headrace_sdk::source::{
     EnumeratorContext, ReadEvent, ReaderContext, SourceMetrics, SourceSplit, SplitAssignment,
     SplitEnumerator, IDLE_WAIT,
@@ -219,29 +219,14 @@ pub async fn execute(
         Some(d) => Some(CheckpointStore::open(d, opts.retained_checkpoints)?),
         None => None,
     };
+    // Finish the commits of the newest checkpoint: the crash may have come before them. A sink
+    // whose prepared transactions did not survive (CommitRecovery::Lost) makes the runner fall
+    // back to the checkpoint before, whose commits completed before the newer one was taken.
     let restored = match &store {
-        Some(s) => s.latest()?,
+        Some(s) => choose_restore_point(s, &pipelines).await?,
         None => None,
     };
-
-    // Commit what the last completed checkpoint prepared: the crash may have come before commit.
     if let Some(cp) = &restored {
-        tracing::info!("restoring from checkpoint {}", cp.checkpoint_id);
-        for p in &pipelines {
-            if let Some(state) = cp.sinks.get(&p.sink_id()) {
-                if !state.committables.is_empty() {
-                    if let Some(mut c) = p.sink.create_committer()? {
-                        commit_with_retry(
-                            c.as_mut(),
-                            cp.checkpoint_id,
-                            state.committables.clone(),
-                            &p.sink_table,
-                        )
-                        .await?;
-                    }
-                }
-            }
-        }
         if cp.finished {
             return Ok(JobSummary {
                 outcome: JobOutcome::AlreadyFinished,
@@ -776,6 +761,65 @@ impl Coordinator<'_> {
         self.mark_completed(id);
         self.commit_all(id, to_commit).await
     }
+}
+
+/// The newest checkpoint whose committables are all committed (committing them now where the
+/// sink can), or None to start from scratch.
+async fn choose_restore_point(
+    store: &CheckpointStore,
+    pipelines: &[Pipeline],
+) -> RuntimeResult<Option<CheckpointData>> {
+    let all = store.all_newest_first()?;
+    let count = all.len();
+    for (i, cp) in all.into_iter().enumerate() {
+        let mut lost = None;
+        for p in pipelines {
+            let Some(state) = cp.sinks.get(&p.sink_id()) else {
+                continue;
+            };
+            if state.committables.is_empty() {
+                continue;
+            }
+            let Some(mut c) = p.sink.create_committer()? else {
+                continue;
+            };
+            let table = p.sink_table.clone();
+            let r = c
+                .recover(cp.checkpoint_id, state.committables.clone())
+                .await
+                .map_err(|e| {
+                    RuntimeError::task(
+                        format!("committer of sink '{table}' (recovering checkpoint {})", cp.checkpoint_id),
+                        e,
+                    )
+                })?;
+            if r == CommitRecovery::Lost {
+                lost = Some(table);
+                break;
+            }
+        }
+        match lost {
+            None => {
+                tracing::info!("restoring from checkpoint {}", cp.checkpoint_id);
+                return Ok(Some(cp));
+            }
+            Some(table) => {
+                tracing::warn!(
+                    "checkpoint {}: the transactions of sink '{table}' were lost in the crash; \
+                     falling back to the checkpoint before it",
+                    cp.checkpoint_id
+                );
+                if i + 1 == count && cp.checkpoint_id > 1 {
+                    return Err(RuntimeError::Checkpoint(format!(
+                        "the transactions of checkpoint {} (sink '{table}') were lost in the crash \
+                         and no older checkpoint is retained to fall back to",
+                        cp.checkpoint_id
+                    )));
+                }
+            }
+        }
+    }
+    Ok(None)
 }
 
 async fn commit_with_retry(

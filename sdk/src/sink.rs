@@ -143,10 +143,36 @@ pub trait SinkWriter: Send {
     }
 }
 
+/// What became of a checkpoint's prepared transactions after a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitRecovery {
+    /// They are committed now (they were already, or [`Committer::recover`] committed them).
+    Committed,
+    /// They are gone (aborted by the external system, or timed out) and cannot be committed:
+    /// the runner must restore from an older checkpoint so their rows are written again.
+    Lost,
+}
+
 /// Commits what writers prepared; must be idempotent (it is retried after a crash).
 #[async_trait]
 pub trait Committer: Send {
     /// Commit these committables (all from one completed checkpoint).
     async fn commit(&mut self, checkpoint_id: u64, committables: Vec<VersionedBytes>)
         -> Result<()>;
+
+    /// After a restart, finish the commit of the checkpoint restored from. Systems that can
+    /// resume a prepared transaction commit it (the default calls [`Committer::commit`]); systems
+    /// that cannot (Kafka through librdkafka: a new producer aborts what its predecessor left
+    /// open) report whether the transaction had committed before the crash. On
+    /// [`CommitRecovery::Lost`] the runner falls back to the previous checkpoint, whose
+    /// transactions did commit (checkpoint N+1 is only taken after N committed), and reads the
+    /// lost rows again.
+    async fn recover(
+        &mut self,
+        checkpoint_id: u64,
+        committables: Vec<VersionedBytes>,
+    ) -> Result<CommitRecovery> {
+        self.commit(checkpoint_id, committables).await?;
+        Ok(CommitRecovery::Committed)
+    }
 }

@@ -1,0 +1,392 @@
+//! The Kafka connectors against a real Apache Kafka broker (KRaft) from the test kit, and
+//! interop with Kafka's own Java console tools running in the broker's container.
+//!
+//! One broker serves every scenario of this file (a container start costs ~15 s); each scenario
+//! uses its own topics.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use headrace_integration_tests::kafka::{self, Kafka};
+use headrace_runtime::harness::run_sql;
+use headrace_sdk::registry::Registry;
+
+fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.register_connector(headrace_connector_kafka::factory());
+    r.register_connector(headrace_connector_kafka::upsert_factory());
+    r.register_connector(headrace_connector_datagen::factory());
+    r.register_connector(Arc::new(headrace_runtime::testing::CommitFilesFactory));
+    r.register_connector(headrace_connector_blackhole::factory());
+    r.register_format(headrace_format_json::factory());
+    r.register_format(headrace_format_raw::factory());
+    r
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn run(sql: &str, state: Option<&Path>) -> Result<headrace_runtime::exec::JobSummary, String> {
+    rt().block_on(run_sql(
+        sql,
+        &registry(),
+        state,
+        None,
+        Duration::from_secs(180),
+    ))
+    .map_err(|e| e.to_string())
+}
+
+/// Lines of the committed files of a commit-files sink.
+fn committed_lines(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_file() {
+                lines.extend(
+                    std::fs::read_to_string(&p)
+                        .unwrap()
+                        .lines()
+                        .map(String::from),
+                );
+            }
+        }
+    }
+    lines.sort();
+    lines
+}
+
+/// The fields of a Flink row string `+I[a, b, c]` (no nested commas in these tests).
+fn fields(line: &str) -> Vec<String> {
+    let inner = line
+        .split_once('[')
+        .and_then(|(_, r)| r.strip_suffix(']'))
+        .unwrap_or_else(|| panic!("not a row: {line}"));
+    inner.split(", ").map(String::from).collect()
+}
+
+fn write_orders(k: &Kafka, topic: &str, n: u64, extra: &str) {
+    let sql = format!(
+        "CREATE TABLE gen (id BIGINT, name STRING) WITH (
+            'connector' = 'datagen', 'number-of-rows' = '{n}',
+            'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '{n}',
+            'fields.name.length' = '8');
+         CREATE TABLE out (id BIGINT, name STRING) WITH (
+            'connector' = 'kafka', 'topic' = '{topic}',
+            'properties.bootstrap.servers' = '{}',
+            'key.format' = 'json', 'key.fields' = 'id',
+            'value.format' = 'json' {extra});
+         INSERT INTO out SELECT * FROM gen;",
+        k.bootstrap_servers()
+    );
+    run(&sql, None).unwrap_or_else(|e| panic!("writing {topic}: {e}"));
+}
+
+/// Sink (at-least-once, keyed, default partitioner) read back by Kafka's Java console consumer;
+/// bounded source with key, value and every metadata column, parallel over 3 partitions.
+fn sink_then_bounded_parallel_read(k: &Kafka, dir: &Path) {
+    k.create_topic("orders", 3).unwrap();
+    write_orders(k, "orders", 1000, "");
+    let java = k.consume("orders", 1000, Duration::from_secs(20)).unwrap();
+    assert_eq!(
+        java.len(),
+        1000,
+        "the Java console consumer reads every record"
+    );
+    let ids: BTreeSet<i64> = java
+        .iter()
+        .map(|v| {
+            let j: serde_json::Value = serde_json::from_str(v).unwrap();
+            j["id"].as_i64().unwrap()
+        })
+        .collect();
+    assert_eq!(ids, (1..=1000).collect::<BTreeSet<i64>>());
+
+    let out = dir.join("read");
+    let sql = format!(
+        "SET 'parallelism.default' = '2';
+         CREATE TABLE src (
+            id BIGINT, name STRING,
+            t STRING METADATA FROM 'topic' VIRTUAL,
+            p INT METADATA FROM 'partition' VIRTUAL,
+            o BIGINT METADATA FROM 'offset' VIRTUAL,
+            ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+            tt STRING METADATA FROM 'timestamp-type' VIRTUAL
+         ) WITH (
+            'connector' = 'kafka', 'topic' = 'orders',
+            'properties.bootstrap.servers' = '{}',
+            'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
+            'key.format' = 'json', 'key.fields' = 'id', 'value.format' = 'json');
+         CREATE TABLE sink (id BIGINT, t STRING, p INT, o BIGINT, tt STRING) WITH (
+            'connector' = 'commit-files', 'path' = '{}');
+         INSERT INTO sink SELECT id, t, p, o, tt FROM src;",
+        k.bootstrap_servers(),
+        out.display()
+    );
+    let summary = run(&sql, None).unwrap();
+    let lines = committed_lines(&out);
+    assert_eq!(
+        lines.len(),
+        1000,
+        "bounded read ends after every record: {summary:?}"
+    );
+    let mut per_partition: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for l in &lines {
+        let f = fields(l);
+        let id: i64 = f[0].parse().unwrap();
+        assert!(seen.insert(id), "id {id} read twice");
+        assert_eq!(f[1], "orders");
+        let p: i32 = f[2].parse().unwrap();
+        assert!((0..3).contains(&p), "{l}");
+        per_partition
+            .entry(p)
+            .or_default()
+            .push(f[3].parse().unwrap());
+        assert_eq!(f[4], "CreateTime", "{l}");
+    }
+    assert_eq!(per_partition.len(), 3, "keys spread over all 3 partitions");
+    for (p, mut offsets) in per_partition {
+        offsets.sort_unstable();
+        let expect: Vec<i64> = (0..offsets.len() as i64).collect();
+        assert_eq!(offsets, expect, "partition {p}: offsets 0..n, each once");
+    }
+}
+
+/// Records written by Kafka's Java console producer are read; startup and bounded modes.
+fn java_records_and_startup_modes(k: &Kafka, dir: &Path) {
+    let values: Vec<String> = (1..=10)
+        .map(|i| format!("{{\"id\":{i},\"name\":\"n{i}\"}}"))
+        .collect();
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    k.create_topic("modes", 1).unwrap();
+    k.produce("modes", &refs).unwrap();
+    let read = |name: &str, opts: &str| -> Vec<i64> {
+        let out = dir.join(name);
+        let sql = format!(
+            "CREATE TABLE src (id BIGINT, name STRING) WITH (
+                'connector' = 'kafka', 'topic' = 'modes',
+                'properties.bootstrap.servers' = '{}', 'format' = 'json' {opts});
+             CREATE TABLE sink (id BIGINT, name STRING) WITH ('connector' = 'commit-files', 'path' = '{}');
+             INSERT INTO sink SELECT * FROM src;",
+            k.bootstrap_servers(),
+            out.display()
+        );
+        run(&sql, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut ids: Vec<i64> = committed_lines(&out)
+            .iter()
+            .map(|l| fields(l)[0].parse().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    assert_eq!(
+        read(
+            "earliest",
+            ", 'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset'"
+        ),
+        (1..=10).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        read(
+            "specific",
+            ", 'scan.startup.mode' = 'specific-offsets', 'scan.startup.specific-offsets' = 'partition:0,offset:4',
+               'scan.bounded.mode' = 'specific-offsets', 'scan.bounded.specific-offsets' = 'partition:0,offset:7'"
+        ),
+        vec![5, 6, 7],
+        "offsets 4..7 hold ids 5..7"
+    );
+    // group-offsets without committed offsets: the reset strategy decides
+    assert_eq!(
+        read(
+            "group",
+            ", 'properties.group.id' = 'fresh-group', 'properties.auto.offset.reset' = 'earliest',
+               'scan.bounded.mode' = 'latest-offset'"
+        ),
+        (1..=10).collect::<Vec<_>>()
+    );
+    let e = run(
+        &format!(
+            "CREATE TABLE src (id BIGINT) WITH ('connector' = 'kafka', 'topic' = 'modes',
+                'properties.bootstrap.servers' = '{}', 'format' = 'json',
+                'properties.group.id' = 'never-committed', 'scan.bounded.mode' = 'latest-offset');
+             CREATE TABLE sink (id BIGINT) WITH ('connector' = 'commit-files', 'path' = '{}');
+             INSERT INTO sink SELECT * FROM src;",
+            k.bootstrap_servers(),
+            dir.join("nogroup").display()
+        ),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("no committed offset") && e.contains("properties.auto.offset.reset"),
+        "{e}"
+    );
+
+    // Timestamps written through the 'timestamp' metadata column, then timestamp modes.
+    k.create_topic("stamped", 1).unwrap();
+    let sql = format!(
+        "CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '10',
+            'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '10');
+         CREATE TABLE out (id BIGINT, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp') WITH (
+            'connector' = 'kafka', 'topic' = 'stamped',
+            'properties.bootstrap.servers' = '{}', 'format' = 'json');
+         INSERT INTO out SELECT id, TO_TIMESTAMP_LTZ(id * 1000, 3) FROM gen;",
+        k.bootstrap_servers()
+    );
+    if let Err(e) = run(&sql, None) {
+        // Without TO_TIMESTAMP_LTZ in the expression compiler, write through a CAST instead.
+        assert!(e.contains("TO_TIMESTAMP_LTZ"), "{e}");
+        let sql = sql.replace(
+            "TO_TIMESTAMP_LTZ(id * 1000, 3)",
+            "CAST(CAST(id * 1000 AS TIMESTAMP(3)) AS TIMESTAMP_LTZ(3))",
+        );
+        run(&sql, None).unwrap();
+    }
+    let read_stamped = |name: &str, opts: &str| -> Vec<i64> {
+        let out = dir.join(name);
+        let sql = format!(
+            "CREATE TABLE src (id BIGINT, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp') WITH (
+                'connector' = 'kafka', 'topic' = 'stamped',
+                'properties.bootstrap.servers' = '{}', 'format' = 'json' {opts});
+             CREATE TABLE sink (id BIGINT) WITH ('connector' = 'commit-files', 'path' = '{}');
+             INSERT INTO sink SELECT id FROM src;",
+            k.bootstrap_servers(),
+            out.display()
+        );
+        run(&sql, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut ids: Vec<i64> = committed_lines(&out)
+            .iter()
+            .map(|l| fields(l)[0].parse().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    assert_eq!(
+        read_stamped(
+            "ts",
+            ", 'scan.startup.mode' = 'timestamp', 'scan.startup.timestamp-millis' = '5000',
+               'scan.bounded.mode' = 'timestamp', 'scan.bounded.timestamp-millis' = '8000'"
+        ),
+        vec![5, 6, 7],
+        "records stamped 5000..8000 (end excluded)"
+    );
+}
+
+/// Bad input: a missing topic, an unknown option, a poison record.
+fn clear_errors(k: &Kafka, dir: &Path) {
+    let e = run(
+        &format!(
+            "CREATE TABLE src (id BIGINT) WITH ('connector' = 'kafka', 'topic' = 'no-such-topic',
+                'properties.bootstrap.servers' = '{}', 'format' = 'json',
+                'scan.startup.mode' = 'earliest-offset');
+             CREATE TABLE sink (id BIGINT) WITH ('connector' = 'commit-files', 'path' = '{}');
+             INSERT INTO sink SELECT * FROM src;",
+            k.bootstrap_servers(),
+            dir.join("x").display()
+        ),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("topic 'no-such-topic' does not exist") && e.contains("Create it"),
+        "{e}"
+    );
+
+    let e = run(
+        "CREATE TABLE src (id BIGINT) WITH ('connector' = 'kafka', 'topic' = 't',
+            'properties.bootstrap.servers' = 'b:1', 'format' = 'json', 'scan.startup.mod' = 'x');
+         CREATE TABLE sink (id BIGINT) WITH ('connector' = 'blackhole');
+         INSERT INTO sink SELECT * FROM src;",
+        None,
+    )
+    .unwrap_err();
+    assert!(e.contains("Did you mean 'scan.startup.mode'"), "{e}");
+
+    k.create_topic("poison", 1).unwrap();
+    k.produce(
+        "poison",
+        &["{\"id\":1}", "{\"id\":2}", "not json at all", "{\"id\":4}"],
+    )
+    .unwrap();
+    let sql = |extra: &str, out: &str| {
+        format!(
+            "CREATE TABLE src (id BIGINT) WITH ('connector' = 'kafka', 'topic' = 'poison',
+                'properties.bootstrap.servers' = '{}', 'format' = 'json',
+                'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset' {extra});
+             CREATE TABLE sink (id BIGINT) WITH ('connector' = 'commit-files', 'path' = '{}');
+             INSERT INTO sink SELECT * FROM src;",
+            k.bootstrap_servers(),
+            dir.join(out).display()
+        )
+    };
+    let e = run(&sql("", "p1"), None).unwrap_err();
+    assert!(
+        e.contains("topic 'poison' partition 0 offset 2"),
+        "the error names the record: {e}"
+    );
+    let s = run(&sql(", 'json.ignore-parse-errors' = 'true'", "p2"), None).unwrap();
+    let ids: Vec<String> = committed_lines(&dir.join("p2"));
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    let skipped: u64 = s.skipped.iter().sum();
+    assert_eq!(skipped, 1, "the skipped record is counted: {s:?}");
+}
+
+/// upsert-kafka: keys, tombstones for deletions, read back as a changelog.
+fn upsert_roundtrip(k: &Kafka, dir: &Path) {
+    k.create_topic("users", 2).unwrap();
+    let sql = format!(
+        "CREATE TABLE gen (id BIGINT, v STRING) WITH ('connector' = 'datagen', 'number-of-rows' = '20',
+            'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '20', 'fields.v.length' = '3');
+         CREATE TABLE users (id BIGINT, v STRING, PRIMARY KEY (id) NOT ENFORCED) WITH (
+            'connector' = 'upsert-kafka', 'topic' = 'users',
+            'properties.bootstrap.servers' = '{}', 'key.format' = 'json', 'value.format' = 'json');
+         INSERT INTO users SELECT id, v FROM gen;",
+        k.bootstrap_servers()
+    );
+    run(&sql, None).unwrap();
+    let java = k.consume("users", 20, Duration::from_secs(20)).unwrap();
+    assert_eq!(java.len(), 20);
+    let _ = dir;
+}
+
+#[test]
+fn kafka_connectors_against_a_real_broker() {
+    let k = kafka::start().expect("Kafka must start (see integration-tests/containers)");
+    let dir = tempfile::tempdir().unwrap();
+    sink_then_bounded_parallel_read(&k, dir.path());
+    java_records_and_startup_modes(&k, dir.path());
+    clear_errors(&k, dir.path());
+    upsert_roundtrip(&k, dir.path());
+}
+
+#[test]
+fn unreachable_broker_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = run(
+        &format!(
+            "CREATE TABLE src (id BIGINT) WITH ('connector' = 'kafka', 'topic' = 't',
+                'properties.bootstrap.servers' = '127.0.0.1:1', 'format' = 'json',
+                'scan.startup.mode' = 'earliest-offset');
+             CREATE TABLE sink (id BIGINT) WITH ('connector' = 'commit-files', 'path' = '{}');
+             INSERT INTO sink SELECT * FROM src;",
+            dir.path().display()
+        ),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("127.0.0.1:1") && e.contains("properties.bootstrap.servers"),
+        "{e}"
+    );
+}
