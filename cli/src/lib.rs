@@ -17,9 +17,16 @@ pub fn builtin_registry() -> Registry {
     r.register_connector(headrace_connector_print::factory());
     r.register_connector(headrace_connector_blackhole::factory());
     r.register_connector(headrace_connector_filesystem::factory());
+    #[cfg(feature = "kafka")]
+    {
+        r.register_connector(headrace_connector_kafka::factory());
+        r.register_connector(headrace_connector_kafka::upsert_factory());
+    }
     r.register_format(headrace_format_json::factory());
     r.register_format(headrace_format_csv::factory());
     r.register_format(headrace_format_raw::factory());
+    r.register_format(headrace_format_avro::factory());
+    r.register_format(headrace_format_avro::confluent_factory());
     r.register_connector(Arc::new(headrace_runtime::testing::CommitFilesFactory));
     r
 }
