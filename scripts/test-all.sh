@@ -23,10 +23,11 @@ if ! "$venv/bin/python" -c 'import pyarrow, duckdb' >/dev/null 2>&1; then
 fi
 export HEADRACE_PARQUET_PYTHON="$venv/bin/python"
 # Avro: fastavro and the Apache avro package (with the codec libraries fastavro needs for snappy
-# and zstandard) read and write the Avro records and files of formats/avro's interop tests.
-if ! "$venv/bin/python" -c 'import fastavro, avro, cramjam, backports.zstd' >/dev/null 2>&1; then
+# and zstandard) read and write the Avro records and files of formats/avro's interop tests, and
+# confluent-kafka's AvroSerializer/AvroDeserializer check the Confluent wire format.
+if ! "$venv/bin/python" -c 'import fastavro, avro, cramjam, backports.zstd, confluent_kafka.schema_registry.avro' >/dev/null 2>&1; then
   [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet fastavro avro cramjam backports.zstd
+  "$venv/bin/pip" install --quiet fastavro avro cramjam backports.zstd "confluent-kafka[avro,schemaregistry]"
 fi
 export HEADRACE_AVRO_PYTHON="$venv/bin/python"
 

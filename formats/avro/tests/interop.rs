@@ -240,3 +240,82 @@ fn single_records_cross_check_with_schemaless_readers_and_writers() {
         assert_eq!(d.finish().unwrap().batch, input, "records written by {lib}");
     }
 }
+
+/// Confluent wire format against confluent-kafka's AvroSerializer / AvroDeserializer (with
+/// confluent-kafka's own in-memory registry on the Python side and the test kit's fake registry
+/// on the Rust side: both hand out id 1 for the first schema).
+#[test]
+fn confluent_wire_format_cross_checks_with_confluent_kafka() {
+    let py = python();
+    let ok = Command::new(&py)
+        .args(["-c", "import confluent_kafka.schema_registry.avro"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "{py} cannot import confluent_kafka: run `{py} -m pip install confluent-kafka` \
+         (scripts/test-all.sh does it)"
+    );
+    let reg = common::registry::FakeRegistry::start();
+    let input = rows(LEGACY, &legacy_rows());
+    let c = ctx(
+        input.schema(),
+        "avro-confluent",
+        &[("url", reg.url.as_str()), ("subject", "orders-value")],
+    );
+    let mut e = headrace_format_avro::AvroConfluentFormatFactory
+        .create_encoder(&c)
+        .unwrap();
+    let mut hex = String::new();
+    e.encode(&ChangelogBatch::inserts(input.clone()), &mut |_, b| {
+        for x in b {
+            hex.push_str(&format!("{x:02x}"));
+        }
+        hex.push('\n');
+        Ok(())
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let schema_path = dir.path().join("schema.avsc");
+    std::fs::write(
+        &schema_path,
+        table_schema_json(&input.schema(), true).unwrap(),
+    )
+    .unwrap();
+    let in_path = dir.path().join("in.hex");
+    std::fs::write(&in_path, hex).unwrap();
+    let out_path = dir.path().join("out.hex");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/confluent.py");
+    let out = Command::new(&py)
+        .arg(script)
+        .args([&schema_path, &in_path, &out_path])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "confluent.py failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Json = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["id"], json!(1));
+    assert_eq!(
+        seen["rows"][0],
+        expected_first_row(),
+        "{:#}",
+        seen["rows"][0]
+    );
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    let mut d = headrace_format_avro::AvroConfluentFormatFactory
+        .create_decoder(&c)
+        .unwrap();
+    for (i, line) in text.split_whitespace().enumerate() {
+        let bytes: Vec<u8> = (0..line.len())
+            .step_by(2)
+            .map(|j| u8::from_str_radix(&line[j..j + 2], 16).unwrap())
+            .collect();
+        assert_eq!(&bytes[..5], &[0, 0, 0, 0, 1], "confluent-kafka's header");
+        d.decode(&bytes, &origin(i as i64)).unwrap();
+    }
+    assert_eq!(d.finish().unwrap().batch, input);
+}
