@@ -22,6 +22,11 @@ if ! "$venv/bin/python" -c 'import pyarrow, duckdb' >/dev/null 2>&1; then
   "$venv/bin/pip" install --quiet pyarrow duckdb
 fi
 export HEADRACE_PARQUET_PYTHON="$venv/bin/python"
+
+# Apache Flink itself (PyFlink, ~850 MB venv under ~/.cache; setup.sh is idempotent and prints the
+# venv): the changelog-format tests cross-check Headrace against Flink's own formats.
+pyflink_venv="$(bash benches/flink/setup.sh)"
+export HEADRACE_PYFLINK_PYTHON="$pyflink_venv/bin/python"
 # Avro: fastavro and the Apache avro package (with the codec libraries fastavro needs for snappy
 # and zstandard) read and write the Avro records and files of formats/avro's interop tests, and
 # confluent-kafka's AvroSerializer/AvroDeserializer check the Confluent wire format.

@@ -8,8 +8,8 @@ use headrace_sdk::changelog::RowKind;
 use headrace_sdk::factory::MetadataSpec;
 
 use crate::common::{
-    array_elements, as_text, describe, envelope, merge_before, raw_of, Envelope, MetaSlot, Reason,
-    Rows,
+    array_elements, as_text, describe, envelope, keys_anywhere, merge_before, raw_of, Envelope,
+    MetaSlot, Reason, Rows,
 };
 
 /// The format identifier.
@@ -156,10 +156,10 @@ impl Envelope for Canal {
             "UPDATE" => {
                 let data = not_null(m.data)
                     .ok_or_else(|| "field 'data' is missing or null in a message with 'type' = 'UPDATE'".to_string())?;
-                let old = not_null(m.old)
+                let old_raw = not_null(m.old)
                     .ok_or_else(|| "field 'old' is missing or null in a message with 'type' = 'UPDATE'".to_string())?;
                 let data = array_elements(data, "data")?;
-                let old = array_elements(old, "old")?;
+                let old = array_elements(old_raw, "old")?;
                 if old.len() < data.len() {
                     return Err(format!(
                         "field 'old' has {} entries but 'data' has {}; every updated row needs its old values",
@@ -167,9 +167,9 @@ impl Envelope for Canal {
                         data.len()
                     ));
                 }
+                let changed = keys_anywhere(old_raw);
                 for (i, (d, o)) in data.iter().zip(&old).enumerate() {
-                    let before = merge_before(o, d, &format!("old[{i}]"))
-                        .map_err(|r| r.replace("field 'data'", &format!("field 'data[{i}]'")))?;
+                    let before = merge_before(o, d, &changed, &format!("old[{i}]"), &format!("data[{i}]"))?;
                     rows.push(&before, RowKind::UpdateBefore, &format!("old[{i}]"))?;
                     rows.push(d.get(), RowKind::UpdateAfter, &format!("data[{i}]"))?;
                 }

@@ -1,7 +1,7 @@
 //! What the three envelopes share: rows decoded by the json format's decoder, row kinds, format
 //! metadata columns, the error policy, and envelope encoding around the json format's encoder.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use arrow::array::{ArrayRef, Int8Array, RecordBatch};
@@ -297,12 +297,37 @@ pub(crate) fn array_elements<'a>(
     })
 }
 
-/// The row before an update: the values of `old` where present and not null, else those of the
-/// row after (`data`), as Flink fills the fields Canal and Maxwell leave out of `old`.
+/// Every object key anywhere inside `raw` (what Jackson's `findValue` would find).
+pub(crate) fn keys_anywhere(raw: &RawValue) -> HashSet<String> {
+    fn walk(v: &serde_json::Value, out: &mut HashSet<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    out.insert(k.clone());
+                    walk(x, out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = HashSet::new();
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(raw.get()) {
+        walk(&v, &mut out);
+    }
+    out
+}
+
+/// The row before an update, as Flink builds it for Canal and Maxwell: a field keeps its value in
+/// `old` when it has one there; a field named nowhere in the message's whole `old` part (`changed`,
+/// from [`keys_anywhere`]) did not change and takes the value of the row after (`data`); any other
+/// field is null.
 pub(crate) fn merge_before(
     old: &RawValue,
     data: &RawValue,
+    changed: &HashSet<String>,
     old_field: &str,
+    data_field: &str,
 ) -> Result<String, Reason> {
     let old_map: HashMap<String, &RawValue> = serde_json::from_str(old.get()).map_err(|e| {
         format!(
@@ -312,7 +337,7 @@ pub(crate) fn merge_before(
     })?;
     let data_map: HashMap<String, &RawValue> = serde_json::from_str(data.get()).map_err(|e| {
         format!(
-            "field 'data': expected a row object, found {} ({e})",
+            "field '{data_field}': expected a row object, found {} ({e})",
             describe(data.get())
         )
     })?;
@@ -328,16 +353,13 @@ pub(crate) fn merge_before(
         out.push(':');
         out.push_str(v);
     };
-    for (k, d) in &data_map {
-        let v = match old_map.get(k) {
-            Some(o) if o.get().trim() != "null" => o.get(),
-            _ => d.get(),
-        };
-        put(&mut out, k, v);
-    }
     for (k, o) in &old_map {
-        if !data_map.contains_key(k) {
-            put(&mut out, k, o.get());
+        put(&mut out, k, o.get());
+    }
+    for (k, d) in &data_map {
+        let in_old = old_map.get(k).is_some_and(|o| o.get().trim() != "null");
+        if !in_old && !changed.contains(k) {
+            put(&mut out, k, d.get());
         }
     }
     out.push('}');

@@ -6,7 +6,9 @@ use serde_json::value::RawValue;
 use headrace_sdk::changelog::RowKind;
 use headrace_sdk::factory::MetadataSpec;
 
-use crate::common::{describe, envelope, merge_before, raw_of, Envelope, MetaSlot, Reason, Rows};
+use crate::common::{
+    describe, envelope, keys_anywhere, merge_before, raw_of, Envelope, MetaSlot, Reason, Rows,
+};
 
 /// The format identifier.
 pub const FORMAT: &str = "maxwell-json";
@@ -136,7 +138,7 @@ impl Envelope for Maxwell {
                 let old = not_null(m.old).ok_or_else(|| {
                     "field 'old' is missing or null in a message with 'type' = 'update'".to_string()
                 })?;
-                let before = merge_before(old, d, "old")?;
+                let before = merge_before(old, d, &keys_anywhere(old), "old", "data")?;
                 rows.push(&before, RowKind::UpdateBefore, "old")?;
                 rows.push(d.get(), RowKind::UpdateAfter, "data")?;
             }

@@ -358,10 +358,12 @@ fn canal_batches_old_values_and_ddl() {
         [
             "+I[101, scooter, 3.14]",
             "+I[102, car battery, 8.10]",
-            "-U[101, scooter, 3.14]",
+            // As in Flink, a field named anywhere in 'old' (here 'name', in old[1]) counts as
+            // changed: where an entry lacks it, it is null rather than copied from 'data'.
+            "-U[101, null, 3.14]",
             "+U[101, scooter, 5.15]",
-            // 'weight' null in 'old' is taken from 'data', as Flink does.
-            "-U[102, battery, 8.20]",
+            // 'weight' explicitly null in 'old' stays null.
+            "-U[102, battery, null]",
             "+U[102, car battery, 8.20]",
             "-D[111, scooter, 5.17]",
             "+I[1, other, 1.00]",
@@ -471,7 +473,7 @@ fn canal_bad_records_and_round_trip() {
     );
     assert_eq!(
         out[2],
-        r#"{"data":[{"id":101,"name":"scooter","weight":3.14}],"type":"DELETE"}"#
+        r#"{"data":[{"id":101,"name":null,"weight":3.14}],"type":"DELETE"}"#
     );
     let recs: Vec<&str> = out.iter().map(String::as_str).collect();
     let mut d = CanalJsonFormatFactory.create_decoder(&c).unwrap();
