@@ -27,6 +27,9 @@ pub fn builtin_registry() -> Registry {
     r.register_format(headrace_format_raw::factory());
     r.register_format(headrace_format_avro::factory());
     r.register_format(headrace_format_avro::confluent_factory());
+    for f in headrace_format_changelog_json::factories() {
+        r.register_format(f);
+    }
     r.register_connector(Arc::new(headrace_runtime::testing::CommitFilesFactory));
     r
 }
