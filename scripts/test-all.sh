@@ -37,3 +37,7 @@ fi
 export HEADRACE_AVRO_PYTHON="$venv/bin/python"
 
 cargo test --workspace --no-fail-fast
+
+# The Flink bridge: PyFlink 2.3.0 from PyPI (cached venv under ~/.cache/headrace), the Maven-built
+# jar (~/.m2) and the native libraries, then pytest in PyFlink's local mode.
+bash python-wrappers/run-tests.sh
