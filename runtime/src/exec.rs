@@ -695,7 +695,9 @@ impl Coordinator<'_> {
                 let _ = c.send(next());
             }
         }
+        fault_point("after-checkpoint-file", p.id);
         self.commit_all(p.id, to_commit).await?;
+        fault_point("after-commit", p.id);
         for rt in self.runtimes.iter_mut() {
             rt.enumerator.notify_checkpoint_complete(p.id).await?;
             for c in rt.controls.iter().flatten() {
@@ -759,7 +761,29 @@ impl Coordinator<'_> {
             s.write(&data)?;
         }
         self.mark_completed(id);
-        self.commit_all(id, to_commit).await
+        fault_point("after-checkpoint-file", id);
+        self.commit_all(id, to_commit).await?;
+        fault_point("after-commit", id);
+        Ok(())
+    }
+}
+
+/// Crash tests: with `HEADRACE_FAULT=<point>:<checkpoint id>` the process aborts (as a crash would:
+/// no cleanup, no final checkpoint) when it reaches that point of that checkpoint. Points:
+/// `after-checkpoint-file` (checkpoint written, nothing committed) and `after-commit` (committed,
+/// readers and enumerators not yet told).
+fn fault_point(point: &str, checkpoint_id: u64) {
+    static FAULT: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
+    let fault = FAULT.get_or_init(|| {
+        let v = std::env::var("HEADRACE_FAULT").ok()?;
+        let (p, id) = v.rsplit_once(':')?;
+        Some((p.to_string(), id.trim().parse().ok()?))
+    });
+    if let Some((p, id)) = fault {
+        if p == point && *id == checkpoint_id {
+            eprintln!("HEADRACE_FAULT: aborting at {point} of checkpoint {checkpoint_id}");
+            std::process::abort();
+        }
     }
 }
 
@@ -789,7 +813,10 @@ async fn choose_restore_point(
                 .await
                 .map_err(|e| {
                     RuntimeError::task(
-                        format!("committer of sink '{table}' (recovering checkpoint {})", cp.checkpoint_id),
+                        format!(
+                            "committer of sink '{table}' (recovering checkpoint {})",
+                            cp.checkpoint_id
+                        ),
                         e,
                     )
                 })?;

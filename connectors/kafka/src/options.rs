@@ -371,9 +371,11 @@ pub fn parse_specific_offsets(s: &str) -> Result<Vec<PartitionOffset>, String> {
                         format!("entry '{entry}': offset '{}' is not a number", v.trim())
                     })?)
                 }
-                other => return Err(format!(
+                other => {
+                    return Err(format!(
                     "entry '{entry}': unknown field '{other}' (expected 'partition' and 'offset')"
-                )),
+                ))
+                }
             }
         }
         match (partition, offset) {

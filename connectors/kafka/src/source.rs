@@ -1117,10 +1117,7 @@ fn meta_array(
 }
 
 /// `MAP<STRING, BYTES>` from per-message header lists, shaped as the column's Arrow type.
-fn headers_array(
-    headers: &[HeaderList],
-    target: &ArrowType,
-) -> Result<ArrayRef> {
+fn headers_array(headers: &[HeaderList], target: &ArrowType) -> Result<ArrayRef> {
     let ArrowType::Map(entries_field, sorted) = target else {
         return Err(Error::user(format!(
             "metadata 'headers' must be declared MAP<STRING, BYTES>, not {target}"
