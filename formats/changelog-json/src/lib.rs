@@ -80,7 +80,9 @@
 //! A record that is not an envelope of the format, or whose row does not fit the table, is an
 //! error naming the format, the record's origin, the field (`after.weight`, `data[1].id`) and the
 //! reason. With `*.ignore-parse-errors` it is skipped and counted
-//! ([`Decoder::skipped_records`]).
+//! ([`Decoder::skipped_records`]). Unlike Flink, which with that option sets a value that does
+//! not fit its column to NULL and keeps the row, Headrace skips the whole record (as its `json`
+//! format does); records that are not envelopes are skipped by both.
 //!
 //! ## Options (each prefixed with the format identifier, e.g. `canal-json.table.include`)
 //!

@@ -684,3 +684,34 @@ fn garbage_never_panics() {
         let _ = b.batch.column(0).as_primitive::<Int64Type>();
     }
 }
+
+/// Schema-change events carry no rows: Debezium's (on the schema-change topic, no 'op') is an
+/// error as in Flink, skipped and counted with ignore-parse-errors; Canal's CREATE gives nothing,
+/// its other DDL types are unknown to Flink's format and so errors too.
+#[test]
+fn schema_change_events() {
+    let dbz_ddl = r#"{"source":{"version":"2.5.0.Final","connector":"mysql","name":"dbserver1","ts_ms":1700000000000,"db":"inventory","table":"products"},"databaseName":"inventory","schemaName":null,"ddl":"ALTER TABLE products ADD COLUMN color VARCHAR(10)","tableChanges":[{"type":"ALTER","id":"\"inventory\".\"products\""}]}"#;
+    let c = ctx("debezium-json", COLS, &[]);
+    let mut d = DebeziumJsonFormatFactory.create_decoder(&c).unwrap();
+    let e = d
+        .decode(dbz_ddl.as_bytes(), &origin(3))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("field 'op' is missing"), "{e}");
+    let c = ctx("debezium-json", COLS, &[("ignore-parse-errors", "true")]);
+    let mut d = DebeziumJsonFormatFactory.create_decoder(&c).unwrap();
+    let b = decode_with(&mut d, &[dbz_ddl, DBZ[1]]);
+    assert_eq!(show(&b), ["+I[2, car battery, 8.10]"]);
+    assert_eq!(d.skipped_records(), 1);
+
+    let c = ctx("canal-json", COLS, &[]);
+    let mut d = CanalJsonFormatFactory.create_decoder(&c).unwrap();
+    let b = decode_with(&mut d, &[CANAL[2]]);
+    assert_eq!(b.num_rows(), 0);
+    let alter = r#"{"data":null,"database":"inventory","es":1589373560000,"isDdl":true,"sql":"ALTER TABLE products ADD COLUMN c INT","table":"products","ts":1589373560799,"type":"ALTER"}"#;
+    let e = d
+        .decode(alter.as_bytes(), &origin(9))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown value \"ALTER\""), "{e}");
+}
