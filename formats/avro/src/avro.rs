@@ -1,7 +1,7 @@
 //! The `avro` format: one Avro datum (no header) per record.
 
+use apache_avro::from_avro_datum;
 use apache_avro::types::Value;
-use apache_avro::{from_avro_datum, to_avro_datum};
 use arrow::datatypes::SchemaRef;
 use headrace_sdk::changelog::{ChangelogBatch, ChangelogMode};
 use headrace_sdk::error::RecordOrigin;
@@ -11,6 +11,7 @@ use headrace_sdk::format::{
 use headrace_sdk::options::{ConfigOption, OptionSet};
 use headrace_sdk::Result;
 
+use crate::direct::{batch_writers, write_row};
 use crate::error::AvroError;
 use crate::json;
 use crate::rows::{record_values, RowBuffer, SharedSchema};
@@ -268,15 +269,23 @@ impl Encoder for AvroEncoder {
         batch: &ChangelogBatch,
         emit: &mut dyn FnMut(usize, &[u8]) -> Result<()>,
     ) -> Result<()> {
+        if self.encoding == AvroEncoding::Binary {
+            let cols =
+                batch_writers(&self.node, &batch.batch).map_err(|r| encode_error(FORMAT, r))?;
+            let mut buf = Vec::new();
+            for i in 0..batch.num_rows() {
+                buf.clear();
+                write_row(&cols, i, &mut buf)
+                    .map_err(|r| encode_error(FORMAT, format!("row {i}: {r}")))?;
+                emit(i, &buf)?;
+            }
+            return Ok(());
+        }
         let values =
             record_values(&self.node, &batch.batch).map_err(|r| encode_error(FORMAT, r))?;
         for (i, v) in values.into_iter().enumerate() {
-            let bytes = match self.encoding {
-                AvroEncoding::Binary => to_avro_datum(&self.schema, v)
-                    .map_err(|e| encode_error(FORMAT, format!("row {i}: {e}")))?,
-                AvroEncoding::Json => json::encode(&self.schema, &v)
-                    .map_err(|e| encode_error(FORMAT, format!("row {i}: {e}")))?,
-            };
+            let bytes = json::encode(&self.schema, &v)
+                .map_err(|e| encode_error(FORMAT, format!("row {i}: {e}")))?;
             emit(i, &bytes)?;
         }
         Ok(())

@@ -15,6 +15,7 @@ use headrace_sdk::options::{ConfigOption, OptionSet, Options};
 use headrace_sdk::Result;
 
 use crate::avro::{decode_datum, encode_error, table_schema};
+use crate::direct::{batch_writers, write_row};
 use crate::error::AvroError;
 use crate::registry::{Auth, RegistryClient, RegistryConfig};
 use crate::rows::{record_values, RowBuffer, SharedSchema};
@@ -410,9 +411,22 @@ impl Encoder for ConfluentEncoder {
             return Ok(());
         }
         let id = self.schema_id()?;
+        let mut buf = Vec::new();
+        if !self.given {
+            let cols =
+                batch_writers(&self.node, &batch.batch).map_err(|r| encode_error(FORMAT, r))?;
+            for i in 0..batch.num_rows() {
+                buf.clear();
+                buf.push(MAGIC_BYTE);
+                buf.extend_from_slice(&id.to_be_bytes());
+                write_row(&cols, i, &mut buf)
+                    .map_err(|r| encode_error(FORMAT, format!("row {i}: {r}")))?;
+                emit(i, &buf)?;
+            }
+            return Ok(());
+        }
         let values =
             record_values(&self.node, &batch.batch).map_err(|r| encode_error(FORMAT, r))?;
-        let mut buf = Vec::new();
         for (i, v) in values.into_iter().enumerate() {
             let v = if self.given {
                 v.resolve(&self.schema).map_err(|e| {

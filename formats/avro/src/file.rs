@@ -10,15 +10,16 @@
 use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Write};
 
-use apache_avro::{to_avro_datum, Codec, Reader};
+use apache_avro::{Codec, Reader};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use headrace_sdk::changelog::ChangelogBatch;
 use headrace_sdk::error::RecordOrigin;
 
 use crate::avro::{table_schema, AvroCodec, AvroConfig};
+use crate::direct::{batch_writers, write_row};
 use crate::error::AvroError;
-use crate::rows::{record_values, RowBuffer, SharedSchema};
+use crate::rows::{RowBuffer, SharedSchema};
 use crate::schema::Node;
 
 /// The `apache-avro` codec for `avro.codec`, or why it is not available in this build.
@@ -156,12 +157,17 @@ impl<W: Write> AvroFileWriter<W> {
 
     /// Append the rows of `batch`.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), AvroError> {
-        let values = record_values(&self.node, batch)
+        let cols = batch_writers(&self.node, batch)
             .map_err(|r| crate::avro::encode_error(crate::avro::FORMAT, r))?;
-        for v in values {
-            let b = to_avro_datum(&self.schema, v)
-                .map_err(|e| crate::avro::encode_error(crate::avro::FORMAT, e.to_string()))?;
-            self.block.extend_from_slice(&b);
+        for i in 0..batch.num_rows() {
+            let start = self.block.len();
+            if let Err(r) = write_row(&cols, i, &mut self.block) {
+                self.block.truncate(start);
+                return Err(crate::avro::encode_error(
+                    crate::avro::FORMAT,
+                    format!("row {i}: {r}"),
+                ));
+            }
             self.block_rows += 1;
             if self.block.len() >= Self::BLOCK_BYTES {
                 self.flush_block()?;

@@ -75,6 +75,7 @@
 pub mod avro;
 pub mod confluent;
 mod convert;
+mod direct;
 pub mod error;
 pub mod file;
 mod json;
