@@ -413,6 +413,50 @@ pub struct MetadataPlan {
     pub format_keys: Vec<String>,
 }
 
+impl MetadataPlan {
+    /// The table's metadata columns, in declaration order, for one decoded batch: a format column
+    /// is taken from `decoded` (column `physical + position`), a connector column from
+    /// `connector(key)` (which must return one value per row of `decoded`); each is cast to the
+    /// type of its field in `fields` (the metadata fields of
+    /// [`TableSchema::produced_arrow_schema`], in order) when it differs.
+    pub fn metadata_columns(
+        &self,
+        decoded: &arrow::array::RecordBatch,
+        physical: usize,
+        fields: &[arrow::datatypes::FieldRef],
+        mut connector: impl FnMut(&str) -> Result<arrow::array::ArrayRef>,
+    ) -> Result<Vec<arrow::array::ArrayRef>> {
+        if fields.len() != self.sources.len() {
+            return Err(Error::internal(format!(
+                "metadata plan has {} columns but {} fields were given",
+                self.sources.len(),
+                fields.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(fields.len());
+        for (src, field) in self.sources.iter().zip(fields) {
+            let col = match src {
+                MetadataSource::Connector { key } => connector(key)?,
+                MetadataSource::Format { key, position } => decoded
+                    .columns()
+                    .get(physical + position)
+                    .cloned()
+                    .ok_or_else(|| {
+                        Error::internal(format!(
+                            "the decoder returned no column for format metadata key '{key}'"
+                        ))
+                    })?,
+            };
+            out.push(if col.data_type() == field.data_type() {
+                col
+            } else {
+                arrow::compute::cast(&col, field.data_type())?
+            });
+        }
+        Ok(out)
+    }
+}
+
 /// Split a table's metadata columns between the connector (keys in `connector`) and its format
 /// (keys in `format` offered as `<format_prefix><key>`). Connector keys win when both match. A key
 /// neither offers is an error naming the column (normally caught earlier by [`validate_table`]).
@@ -808,6 +852,41 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("offers no metadata"), "{e}");
+    }
+
+    #[test]
+    fn metadata_columns_are_taken_in_table_order_and_cast() {
+        use arrow::array::{Array, ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
+        let schema = TableSchema::parse_columns(
+            "v STRING, o BIGINT METADATA FROM 'offset' VIRTUAL, \
+             t STRING METADATA FROM 'source.table' VIRTUAL",
+        )
+        .unwrap();
+        let plan =
+            split_metadata_columns(&schema, &Fake.metadata(), "", &MetaFormat.metadata()).unwrap();
+        let decoded = RecordBatch::try_from_iter([
+            ("v", Arc::new(StringArray::from(vec!["a", "b"])) as ArrayRef),
+            (
+                "source.table",
+                Arc::new(StringArray::from(vec!["t1", "t2"])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let produced = schema.produced_arrow_schema();
+        let cols = plan
+            .metadata_columns(&decoded, 1, &produced.fields()[1..], |key| {
+                assert_eq!(key, "offset");
+                // An INT column where the table says BIGINT: cast.
+                Ok(Arc::new(Int32Array::from(vec![7, 8])) as ArrayRef)
+            })
+            .unwrap();
+        let off = cols[0].as_any().downcast_ref::<Int64Array>().unwrap();
+        assert_eq!(off.values(), &[7, 8]);
+        let t = cols[1].as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(t.value(1), "t2");
+        assert!(plan
+            .metadata_columns(&decoded, 1, &produced.fields()[2..], |_| unreachable!())
+            .is_err());
     }
 
     struct Fake2Format;

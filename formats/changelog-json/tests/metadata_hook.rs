@@ -11,7 +11,7 @@ use arrow::datatypes::TimestampMillisecondType;
 use headrace_format_changelog_json::factories;
 use headrace_sdk::error::RecordOrigin;
 use headrace_sdk::factory::{
-    validate_table, ConnectorFactory, FormatSlot, MetadataSource, MetadataSpec, TableContext, Usage,
+    validate_table, ConnectorFactory, FormatSlot, MetadataSpec, TableContext, Usage,
 };
 use headrace_sdk::options::{ConfigOption, OptionSet, RawOptions};
 use headrace_sdk::registry::Registry;
@@ -138,30 +138,21 @@ fn a_connector_reads_format_metadata_through_the_sdk_hook() {
     assert_eq!(decoded.batch.num_columns(), n_phys + plan.format_keys.len());
 
     // Assemble the produced row: physical columns, then each metadata column from its source.
+    let produced_schema = schema.produced_arrow_schema();
     let mut columns: Vec<ArrayRef> = decoded.batch.columns()[..n_phys].to_vec();
-    for (src, field) in plan
-        .sources
-        .iter()
-        .zip(schema.produced_arrow_schema().fields()[n_phys..].iter())
-    {
-        let col: ArrayRef = match src {
-            MetadataSource::Connector { key } => {
+    columns.extend(
+        plan.metadata_columns(
+            &decoded.batch,
+            n_phys,
+            &produced_schema.fields()[n_phys..],
+            |key| {
                 assert_eq!(key, "offset");
-                Arc::new(Int64Array::from(offsets.clone()))
-            }
-            MetadataSource::Format { position, .. } => {
-                decoded.batch.column(n_phys + position).clone()
-            }
-        };
-        let col = if col.data_type() == field.data_type() {
-            col
-        } else {
-            arrow::compute::cast(&col, field.data_type()).unwrap()
-        };
-        columns.push(col);
-    }
-    let produced =
-        decoded.with_batch(RecordBatch::try_new(schema.produced_arrow_schema(), columns).unwrap());
+                Ok(Arc::new(Int64Array::from(offsets.clone())) as ArrayRef)
+            },
+        )
+        .unwrap(),
+    );
+    let produced = decoded.with_batch(RecordBatch::try_new(produced_schema, columns).unwrap());
     assert_eq!(produced.num_rows(), 3);
     let b = &produced.batch;
     assert_eq!(b.column(2).as_string::<i32>().value(2), "t1");
