@@ -29,7 +29,11 @@
 //!    followed by one column per requested key, in the order requested, named after the key and
 //!    typed as the format declares it ([`format_metadata_schema`] builds that schema). The
 //!    connector moves those columns to where the table declares them and casts them to the
-//!    declared type when it differs (as Flink inserts a cast).
+//!    declared type when it differs (as Flink inserts a cast):
+//!    [`MetadataPlan::metadata_columns`](crate::factory::MetadataPlan::metadata_columns) does both,
+//!    asking the connector only for its own keys. The batch's row kinds must be kept (changelog
+//!    formats return `-U`/`+U`/`-D` rows), e.g. with
+//!    [`ChangelogBatch::with_batch`](crate::changelog::ChangelogBatch::with_batch).
 //!
 //! A format without metadata keeps the default methods: asking it for keys is an error.
 
