@@ -14,7 +14,7 @@ use headrace_sdk::Result;
 use crate::direct::{batch_writers, write_row};
 use crate::error::AvroError;
 use crate::json;
-use crate::rows::{record_values, RowBuffer, SharedSchema};
+use crate::rows::{record_values, Buffer, SharedSchema};
 use crate::schema::{derive_table, Node, DEFAULT_RECORD_NAME};
 
 /// The format identifier.
@@ -123,7 +123,7 @@ pub fn table_schema(
 pub struct AvroDecoder {
     schema: SharedSchema,
     encoding: AvroEncoding,
-    rows: RowBuffer,
+    rows: Buffer,
 }
 
 impl AvroDecoder {
@@ -133,7 +133,7 @@ impl AvroDecoder {
         Ok(AvroDecoder {
             schema: avro,
             encoding: config.encoding,
-            rows: RowBuffer::new(FORMAT, schema, node),
+            rows: Buffer::new(FORMAT, schema, node),
         })
     }
 
@@ -206,6 +206,16 @@ impl std::io::Read for Guarded<'_> {
 
 impl Decoder for AvroDecoder {
     fn decode(&mut self, record: &[u8], origin: &RecordOrigin) -> Result<()> {
+        if let (AvroEncoding::Binary, Buffer::Direct(r, _)) = (self.encoding, &mut self.rows) {
+            return r.read(record).map_err(|reason| {
+                AvroError::Record {
+                    format: FORMAT,
+                    origin: origin.clone(),
+                    reason: format!("not an Avro datum of the table's schema: {reason}"),
+                }
+                .into()
+            });
+        }
         let v = match self.encoding {
             AvroEncoding::Binary => decode_datum(FORMAT, &self.schema, None, record, origin)?,
             AvroEncoding::Json => {
@@ -216,7 +226,7 @@ impl Decoder for AvroDecoder {
                 })?
             }
         };
-        self.rows.push(v, origin);
+        self.rows.push_value(FORMAT, v, origin)?;
         Ok(())
     }
 
@@ -225,7 +235,7 @@ impl Decoder for AvroDecoder {
     }
 
     fn finish(&mut self) -> Result<ChangelogBatch> {
-        Ok(self.rows.finish()?)
+        Ok(self.rows.finish(FORMAT)?)
     }
 }
 

@@ -18,7 +18,7 @@ use crate::avro::{decode_datum, encode_error, table_schema};
 use crate::direct::{batch_writers, write_row};
 use crate::error::AvroError;
 use crate::registry::{Auth, RegistryClient, RegistryConfig};
-use crate::rows::{record_values, RowBuffer, SharedSchema};
+use crate::rows::{record_values, Buffer, SharedSchema};
 use crate::schema::Node;
 
 /// The format identifier.
@@ -272,9 +272,11 @@ pub struct ConfluentDecoder {
     client: RegistryClient,
     reader: SharedSchema,
     reader_form: String,
+    /// Whether the reader schema is the user's (`avro-confluent.schema`), not the derived one.
+    given: bool,
     /// Writer schemas by id, and whether each equals the reader schema (no resolution needed).
     writers: HashMap<u32, (Arc<Schema>, bool)>,
-    rows: RowBuffer,
+    rows: Buffer,
 }
 
 impl std::fmt::Debug for ConfluentDecoder {
@@ -292,9 +294,10 @@ impl ConfluentDecoder {
         Ok(ConfluentDecoder {
             client: RegistryClient::new(config.registry.clone())?,
             reader_form: reader.canonical_form(),
+            given: config.schema.is_some(),
             reader,
             writers: HashMap::new(),
-            rows: RowBuffer::new(FORMAT, schema, node),
+            rows: Buffer::new(FORMAT, schema, node),
         })
     }
 }
@@ -325,12 +328,17 @@ impl Decoder for ConfluentDecoder {
                 "avro-confluent: writer schema cache lost an entry",
             ));
         };
+        if let (true, false, Buffer::Direct(r, _)) = (*same, self.given, &mut self.rows) {
+            return r
+                .read(body)
+                .map_err(|reason| bad(format!("schema id {id}: {reason}")).into());
+        }
         let reader = if *same { None } else { Some(&*self.reader) };
         let v = decode_datum(FORMAT, writer, reader, body, origin).map_err(|e| match e {
             AvroError::Record { reason, .. } => bad(format!("schema id {id}: {reason}")),
             other => other,
         })?;
-        self.rows.push(v, origin);
+        self.rows.push_value(FORMAT, v, origin)?;
         Ok(())
     }
 
@@ -339,7 +347,7 @@ impl Decoder for ConfluentDecoder {
     }
 
     fn finish(&mut self) -> Result<ChangelogBatch> {
-        Ok(self.rows.finish()?)
+        Ok(self.rows.finish(FORMAT)?)
     }
 }
 

@@ -79,6 +79,7 @@ mod direct;
 pub mod error;
 pub mod file;
 mod json;
+mod read;
 pub mod registry;
 pub mod rows;
 pub mod schema;

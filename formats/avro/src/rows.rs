@@ -110,3 +110,86 @@ pub fn record_values(node: &Node, batch: &RecordBatch) -> Result<Vec<Value>, Str
 
 /// Shared handle to a parsed schema.
 pub type SharedSchema = Arc<apache_avro::Schema>;
+
+/// Where decoded rows wait: read straight into Arrow columns when the table's Arrow types allow
+/// it (always, for schemas made by the SDK), else as `apache_avro` values.
+pub enum Buffer {
+    /// Binary records read straight into columns (with the table's record node).
+    Direct(crate::read::RecordReader, Node),
+    /// Decoded values.
+    Values(RowBuffer),
+}
+
+impl std::fmt::Debug for Buffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Buffer::Direct(r, _) => write!(f, "Direct({} rows)", r.len()),
+            Buffer::Values(r) => write!(f, "Values({} rows)", r.len()),
+        }
+    }
+}
+
+impl Buffer {
+    /// The buffer for rows of `schema` whose record node is `node`.
+    pub fn new(format: &'static str, schema: SchemaRef, node: Node) -> Buffer {
+        match crate::read::RecordReader::new(&node, &schema) {
+            Some(r) => Buffer::Direct(r, node),
+            None => Buffer::Values(RowBuffer::new(format, schema, node)),
+        }
+    }
+
+    /// Rows buffered.
+    pub fn len(&self) -> usize {
+        match self {
+            Buffer::Direct(r, _) => r.len(),
+            Buffer::Values(r) => r.len(),
+        }
+    }
+
+    /// Whether nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Add a record given as a value with the table's shape (from the table's schema or one
+    /// resolved to it; unions in any order, fields matched by name).
+    pub fn push_value(
+        &mut self,
+        format: &'static str,
+        v: Value,
+        origin: &RecordOrigin,
+    ) -> Result<(), AvroError> {
+        match self {
+            Buffer::Values(r) => {
+                r.push(v, origin);
+                Ok(())
+            }
+            Buffer::Direct(r, node) => {
+                let bad = |reason: String| AvroError::Record {
+                    format,
+                    origin: origin.clone(),
+                    reason,
+                };
+                let mut bytes = Vec::new();
+                crate::read::value_bytes(node, &v, "", &mut bytes).map_err(bad)?;
+                r.read(&bytes).map_err(bad)
+            }
+        }
+    }
+
+    /// Take the buffered rows as a batch.
+    pub fn finish(&mut self, format: &'static str) -> Result<ChangelogBatch, AvroError> {
+        match self {
+            Buffer::Values(r) => r.finish(),
+            Buffer::Direct(r, _) => {
+                r.finish()
+                    .map(ChangelogBatch::inserts)
+                    .map_err(|reason| AvroError::Record {
+                        format,
+                        origin: RecordOrigin::Other("the batch being finished".into()),
+                        reason,
+                    })
+            }
+        }
+    }
+}

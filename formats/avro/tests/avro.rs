@@ -652,3 +652,21 @@ fn confluent_with_a_given_schema() {
     let st = reg.state.lock().unwrap();
     assert_eq!(st.schemas, vec![given.to_string()]);
 }
+
+#[test]
+fn a_bad_record_leaves_no_partial_row_behind() {
+    let input = rows(LEGACY, &legacy_rows());
+    let c = ctx(input.schema(), "avro", &[]);
+    let records = encode_all(&AvroFormatFactory, &c, &input);
+    let mut d = AvroFormatFactory.create_decoder(&c).unwrap();
+    d.decode(&records[0], &origin(0)).unwrap();
+    // Cut row 0 at every length: each fails (or leaves bytes over) without keeping anything.
+    for cut in 1..records[0].len() {
+        let e = d.decode(&records[0][..cut], &origin(1)).unwrap_err();
+        assert!(matches!(e, Error::BadRecord { .. }), "cut {cut}: {e}");
+        assert_eq!(d.buffered_rows(), 1, "cut {cut}");
+    }
+    d.decode(&records[1], &origin(2)).unwrap();
+    d.decode(&records[2], &origin(3)).unwrap();
+    assert_eq!(d.finish().unwrap().batch, input);
+}
