@@ -4,9 +4,9 @@
 //!
 //! - `'format' = 'avro'`: each record is one Avro datum, without header or schema, encoded with
 //!   the schema derived from the table schema (what Flink's `avro` format puts in Kafka
-//!   messages). Avro files are object container files: [`file`] has the writer and reader, which
+//!   messages). Avro files are object container files: [`file`](mod@file) has the writer and reader, which
 //!   the format offers to file connectors through the SDK's bulk hooks
-//!   ([`FormatFactory::create_bulk_writer`](headrace_sdk::format::FormatFactory::create_bulk_writer),
+//!   ([`headrace_sdk::format::FormatFactory::create_bulk_writer`],
 //!   [`create_bulk_reader`](headrace_sdk::format::FormatFactory::create_bulk_reader)).
 //! - `'format' = 'avro-confluent'`: Confluent's wire format (magic byte `0`, the schema id as 4
 //!   big-endian bytes, the Avro datum). Writing registers the schema under
@@ -36,9 +36,9 @@
 //! | TIMESTAMP(p), p <= 3 (legacy mapping, the default) | long, timestamp-millis |
 //! | TIMESTAMP(p) (`avro.timestamp_mapping.legacy` = false) | long, local-timestamp-millis / -micros / -nanos |
 //! | TIMESTAMP_LTZ(p) (`avro.timestamp_mapping.legacy` = false) | long, timestamp-millis / -micros / -nanos |
-//! | ARRAY<T> | array |
-//! | MAP<STRING, T> | map |
-//! | MULTISET<STRING> | map of nullable int counts |
+//! | `ARRAY<T>` | array |
+//! | `MAP<STRING, T>` | map |
+//! | `MULTISET<STRING>` | map of nullable int counts |
 //! | ROW | record |
 //!
 //! As in Flink, TIME above precision 3, TIMESTAMP above precision 3 and TIMESTAMP_LTZ under the
@@ -65,12 +65,30 @@
 //! default it to `<topic>-value` / `<topic>-key`) with
 //! [`FormatHandle::with_default_option`](headrace_sdk::factory::FormatHandle::with_default_option).
 //!
+//! ## How records are read and written
+//!
+//! Rows are written as Avro binary straight from the Arrow columns (map entries in their Arrow
+//! order, so equal rows give equal bytes) and read straight into Arrow columns when the writer
+//! schema is the table's own. Records written with another schema (`avro-confluent` with an
+//! evolved writer schema, or a given `avro-confluent.schema`) are decoded with `apache-avro`,
+//! resolved to the table's schema, and then take the same path. Files are read with
+//! `apache-avro`'s container reader, which resolves the file's writer schema to the table's.
+//!
 //! ## Errors
 //!
 //! A record that cannot be decoded (truncated, wrong magic byte, unknown schema id, bytes left
 //! over, a value that does not fit the column) is a `BadRecord` error naming the format, the
 //! reason and the record's origin; a registry that cannot be reached is an external error the
-//! runner retries.
+//! runner retries. A record that fails leaves nothing of itself in the batch being built.
+//!
+//! ## Not supported
+//!
+//! TLS client certificates for the registry (`avro-confluent.ssl.keystore.*` is rejected), JKS or
+//! PKCS#12 truststores (PEM only), schema references in the registry, Flink's
+//! `avro.open.fastread` (rejected as unknown). The SDK's Arrow schema does not keep MULTISET
+//! (it is a map to INT NOT NULL counts there), so a `MULTISET<STRING>` column derives as
+//! `{"type": "map", "values": "int"}` unless its Arrow field carries the Flink type in the
+//! `headrace.flink-type` metadata, in which case the values are `["null", "int"]` as in Flink.
 
 pub mod avro;
 pub mod confluent;
