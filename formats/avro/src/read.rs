@@ -118,6 +118,9 @@ pub struct Col {
     vals: Vals,
     valid: Vec<bool>,
     nullable: bool,
+    /// Whether the Arrow field takes NULLs (a nullable Avro value read into a NOT NULL field,
+    /// such as MULTISET counts, fails per record when NULL).
+    arrow_nullable: bool,
     arrow: ArrowType,
     path: String,
 }
@@ -143,7 +146,7 @@ fn scale(from: i64, to: i64) -> Scale {
 
 impl Col {
     /// A column reading `node` into the Arrow type `t`; None when this reader cannot do it.
-    pub fn new(node: &Node, t: &ArrowType, path: &str) -> Option<Col> {
+    pub fn new(node: &Node, t: &ArrowType, arrow_nullable: bool, path: &str) -> Option<Col> {
         let int = |lo: i64, hi: i64| Some(Vals::Int(Vec::new(), Scale::Same, lo, hi));
         let vals = match (&node.kind, t) {
             (Kind::Boolean, ArrowType::Boolean) => Some(Vals::Bool(Vec::new())),
@@ -182,12 +185,17 @@ impl Col {
                 Some(Vals::Dec(Vec::new()))
             }
             (Kind::Array(e), ArrowType::List(f)) => {
-                let child = Col::new(e, f.data_type(), &format!("{path}[]"))?;
+                let child = Col::new(e, f.data_type(), f.is_nullable(), &format!("{path}[]"))?;
                 Some(Vals::List(vec![0], Box::new(child)))
             }
             (Kind::Map(v), ArrowType::Map(entries, _)) => match entries.data_type() {
                 ArrowType::Struct(kv) if kv.len() == 2 && kv[0].data_type() == &ArrowType::Utf8 => {
-                    let child = Col::new(v, kv[1].data_type(), &format!("{path}{{}}"))?;
+                    let child = Col::new(
+                        v,
+                        kv[1].data_type(),
+                        kv[1].is_nullable(),
+                        &format!("{path}{{}}"),
+                    )?;
                     Some(Vals::Map(vec![0], Vec::new(), vec![0], Box::new(child)))
                 }
                 _ => None,
@@ -200,7 +208,7 @@ impl Col {
                     } else {
                         format!("{path}.{name}")
                     };
-                    cols.push(Col::new(n, f.data_type(), &p)?);
+                    cols.push(Col::new(n, f.data_type(), f.is_nullable(), &p)?);
                 }
                 Some(Vals::Record(cols))
             }
@@ -210,6 +218,7 @@ impl Col {
             vals,
             valid: Vec::new(),
             nullable: node.nullable,
+            arrow_nullable,
             arrow: t.clone(),
             path: path.to_string(),
         })
@@ -239,9 +248,12 @@ impl Col {
     pub fn read(&mut self, c: &mut Cursor<'_>) -> R<()> {
         if self.nullable {
             match c.long().map_err(|e| self.at(e))? {
-                0 => {
+                0 if self.arrow_nullable => {
                     self.push_null();
                     return Ok(());
+                }
+                0 => {
+                    return Err(self.at("NULL, but the column is NOT NULL".into()));
                 }
                 1 => {}
                 b => {
@@ -518,6 +530,7 @@ impl RecordReader {
                 nullable: false,
             },
             &t,
+            false,
             "",
         )?;
         Some(RecordReader {

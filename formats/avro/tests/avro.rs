@@ -670,3 +670,18 @@ fn a_bad_record_leaves_no_partial_row_behind() {
     d.decode(&records[2], &origin(3)).unwrap();
     assert_eq!(d.finish().unwrap().batch, input);
 }
+
+#[test]
+fn a_null_multiset_count_is_a_record_error() {
+    let w = rows(
+        "ms MAP<STRING, INT>",
+        &[json!({"ms": {"a": null}}), json!({"ms": {"a": 2}})],
+    );
+    let records = encode_all(&AvroFormatFactory, &ctx(w.schema(), "avro", &[]), &w);
+    let c = ctx(schema("ms MULTISET<STRING>"), "avro", &[]);
+    let mut d = AvroFormatFactory.create_decoder(&c).unwrap();
+    let e = d.decode(&records[0], &origin(0)).unwrap_err().to_string();
+    assert!(e.contains("field 'ms{}'") && e.contains("NOT NULL"), "{e}");
+    d.decode(&records[1], &origin(1)).unwrap();
+    assert_eq!(d.finish().unwrap().num_rows(), 1);
+}
