@@ -271,7 +271,6 @@ pub fn split_header(record: &[u8]) -> std::result::Result<(u32, &[u8]), String> 
 pub struct ConfluentDecoder {
     client: RegistryClient,
     reader: SharedSchema,
-    reader_form: String,
     /// Whether the reader schema is the user's (`avro-confluent.schema`), not the derived one.
     given: bool,
     /// Writer schemas by id, and whether each equals the reader schema (no resolution needed).
@@ -293,7 +292,6 @@ impl ConfluentDecoder {
         let (node, reader, _) = schemas(&schema, config.schema.as_deref())?;
         Ok(ConfluentDecoder {
             client: RegistryClient::new(config.registry.clone())?,
-            reader_form: reader.canonical_form(),
             given: config.schema.is_some(),
             reader,
             writers: HashMap::new(),
@@ -320,7 +318,7 @@ impl Decoder for ConfluentDecoder {
                 }) => return Err(bad(format!("schema id {id}: registry {url}: {message}")).into()),
                 Err(e) => return Err(e.into()),
             };
-            let same = w.canonical_form() == self.reader_form;
+            let same = crate::schema::same_layout(&w, &self.reader);
             self.writers.insert(id, (w, same));
         }
         let Some((writer, same)) = self.writers.get(&id) else {

@@ -311,3 +311,35 @@ pub fn table_schema_json(schema: &SchemaRef, legacy: bool) -> Result<String, Avr
         .map(|n| n.to_json().to_string())
         .map_err(AvroError::Schema)
 }
+
+fn strip_names(j: &mut Json) {
+    match j {
+        Json::Object(o) => {
+            for k in ["name", "namespace", "doc", "aliases", "default", "order"] {
+                // A field or type named "name" keeps its key: only attributes are removed.
+                if o.get(k)
+                    .is_some_and(|v| !v.is_object() && !v.is_array() || k == "aliases")
+                {
+                    o.remove(k);
+                }
+            }
+            o.values_mut().for_each(strip_names);
+        }
+        Json::Array(a) => a.iter_mut().for_each(strip_names),
+        _ => {}
+    }
+}
+
+/// Whether data written with `a` has exactly the layout and meaning of data written with `b`:
+/// equal but for names, namespaces, docs, aliases and defaults (unlike Avro's Parsing Canonical
+/// Form, logical types, precision and scale count).
+pub fn same_layout(a: &Schema, b: &Schema) -> bool {
+    match (serde_json::to_value(a), serde_json::to_value(b)) {
+        (Ok(mut x), Ok(mut y)) => {
+            strip_names(&mut x);
+            strip_names(&mut y);
+            x == y
+        }
+        _ => false,
+    }
+}

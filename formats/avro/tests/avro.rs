@@ -685,3 +685,45 @@ fn a_null_multiset_count_is_a_record_error() {
     d.decode(&records[1], &origin(1)).unwrap();
     assert_eq!(d.finish().unwrap().num_rows(), 1);
 }
+
+#[test]
+fn confluent_writer_schemas_differing_only_in_logical_types_are_not_misread() {
+    let reg = common::registry::FakeRegistry::start();
+    // Written as timestamp-micros (TIMESTAMP_LTZ(6), modern mapping) and DECIMAL(10, 4).
+    let wcols = "ts TIMESTAMP_LTZ(6) NOT NULL, d DECIMAL(10, 4) NOT NULL";
+    let w = rows(
+        wcols,
+        &[json!({"ts": "2026-11-25 12:34:56.123456Z", "d": 1.5})],
+    );
+    let body = encode_all(
+        &AvroFormatFactory,
+        &ctx(w.schema(), "avro", &[("timestamp_mapping.legacy", "false")]),
+        &w,
+    );
+    let id = reg.register("t-value", &table_schema_json(&w.schema(), false).unwrap());
+    let mut rec = vec![0];
+    rec.extend_from_slice(&id.to_be_bytes());
+    rec.extend_from_slice(&body[0]);
+    // Read as timestamp-millis and DECIMAL(10, 2): same Parsing Canonical Form, other meaning.
+    let rcols = "ts TIMESTAMP(3) NOT NULL, d DECIMAL(10, 2) NOT NULL";
+    let c = ctx(
+        schema(rcols),
+        "avro-confluent",
+        &[("url", reg.url.as_str())],
+    );
+    let mut d = AvroConfluentFormatFactory.create_decoder(&c).unwrap();
+    match d.decode(&rec, &origin(0)) {
+        Ok(()) => {
+            let got = d.finish().unwrap().batch;
+            assert_eq!(
+                got,
+                rows(rcols, &[json!({"ts": "2026-11-25 12:34:56.123", "d": 1.5})]),
+                "converted, not misread"
+            );
+        }
+        Err(e) => {
+            println!("logical-type mismatch refused: {e}");
+            assert!(matches!(e, Error::BadRecord { .. }), "{e}")
+        }
+    }
+}
