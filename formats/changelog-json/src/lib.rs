@@ -79,10 +79,10 @@
 //!
 //! A record that is not an envelope of the format, or whose row does not fit the table, is an
 //! error naming the format, the record's origin, the field (`after.weight`, `data[1].id`) and the
-//! reason. With `*.ignore-parse-errors` it is skipped and counted
-//! ([`Decoder::skipped_records`]). Unlike Flink, which with that option sets a value that does
-//! not fit its column to NULL and keeps the row, Headrace skips the whole record (as its `json`
-//! format does); records that are not envelopes are skipped by both.
+//! reason. With `*.ignore-parse-errors`, as in Flink, a field whose value does not fit its
+//! (nullable) column reads as NULL and the row is kept, and a record that cannot be read at all
+//! (not JSON, not an envelope, an unknown `op`/`type`, a missing `before`) is skipped and counted
+//! ([`Decoder::skipped_records`]).
 //!
 //! ## Options (each prefixed with the format identifier, e.g. `canal-json.table.include`)
 //!
@@ -167,6 +167,8 @@ fn decoder<E: Envelope + 'static>(
     let ignore_parse_errors = config.ignore_parse_errors;
     config.ignore_parse_errors = false;
     config.fail_on_missing_field = false;
+    // As Flink: with ignore-parse-errors a value that does not fit its column reads as NULL.
+    config.null_on_bad_field = ignore_parse_errors;
     let (rows, slots) = Rows::new(format, ctx.schema.clone(), config, offered, keys, slot_of)?;
     Ok(Box::new(ChangelogDecoder {
         envelope: make(slots)?,
@@ -366,7 +368,12 @@ impl FormatFactory for MaxwellJsonFormatFactory {
             &maxwell::metadata(),
             metadata_keys,
             maxwell::slot,
-            |slots| Ok(maxwell::Maxwell { slots }),
+            |slots| {
+                Ok(maxwell::Maxwell {
+                    slots,
+                    lenient: ctx.options.get(&IGNORE_PARSE_ERRORS)?,
+                })
+            },
         )
     }
 

@@ -82,6 +82,8 @@ struct Message<'a> {
 /// The Maxwell envelope reader.
 pub(crate) struct Maxwell {
     pub(crate) slots: Vec<MetaSlot>,
+    /// `ignore-parse-errors`: a `ts` that is not a number reads as NULL.
+    pub(crate) lenient: bool,
 }
 
 fn not_null(r: Option<&RawValue>) -> Option<&RawValue> {
@@ -155,7 +157,11 @@ impl Envelope for Maxwell {
                     "database" => raw_of(m.database),
                     "table" => raw_of(m.table),
                     "primary_key_columns" => raw_of(m.primary_key_columns),
-                    "ts" => seconds_to_millis(m.ts)?,
+                    "ts" => match seconds_to_millis(m.ts) {
+                        Ok(v) => v,
+                        Err(_) if self.lenient => None,
+                        Err(e) => return Err(e),
+                    },
                     _ => None,
                 });
             }

@@ -272,6 +272,8 @@ fn debezium_bad_records_name_field_origin_and_option() {
         assert_eq!(d.buffered_rows(), 0, "{rec}");
     }
 
+    // With ignore-parse-errors, as in Flink: values that do not fit read as NULL (rows kept),
+    // records that cannot be read are skipped and counted.
     let c = ctx("debezium-json", COLS, &[("ignore-parse-errors", "true")]);
     let mut d = DebeziumJsonFormatFactory
         .create_decoder_with_metadata(&c, &["source.table".into()])
@@ -282,11 +284,31 @@ fn debezium_bad_records_name_field_origin_and_option() {
     assert_eq!(
         show(&b),
         [
+            "+I[null, null, null, null]",
             "-U[1, scooter, 5.18, products]",
-            "+U[1, scooter, 5.15, products]"
+            "+U[1, scooter, 5.15, products]",
+            "-U[1, null, null, null]",
+            "+U[null, null, null, null]",
         ]
     );
-    assert_eq!(d.skipped_records(), bad.len() as u64);
+    assert_eq!(d.skipped_records(), bad.len() as u64 - 2);
+
+    // A NOT NULL column cannot take the NULL: the record is skipped.
+    let c = ctx(
+        "debezium-json",
+        "id BIGINT NOT NULL, name STRING",
+        &[("ignore-parse-errors", "true")],
+    );
+    let mut d = DebeziumJsonFormatFactory.create_decoder(&c).unwrap();
+    let b = decode_with(
+        &mut d,
+        &[
+            r#"{"after":{"id":"x","name":"a"},"op":"c"}"#,
+            r#"{"after":{"id":2,"name":{"nested":[1,2]}},"op":"c"}"#,
+        ],
+    );
+    assert_eq!(show(&b), [r#"+I[2, {"nested":[1,2]}]"#]);
+    assert_eq!(d.skipped_records(), 1);
 }
 
 #[test]
@@ -714,4 +736,24 @@ fn schema_change_events() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("unknown value \"ALTER\""), "{e}");
+}
+
+/// With ignore-parse-errors a bad value inside a ROW nulls just that nested field (Flink's
+/// converters are nullable at every level).
+#[test]
+fn ignore_parse_errors_nulls_nested_fields() {
+    let c = ctx(
+        "maxwell-json",
+        "id BIGINT, r ROW<x INT, y STRING>",
+        &[("ignore-parse-errors", "true")],
+    );
+    let mut d = MaxwellJsonFormatFactory.create_decoder(&c).unwrap();
+    let b = decode_with(
+        &mut d,
+        &[r#"{"type":"insert","data":{"id":1,"r":{"x":"bad","y":"ok"}},"ts":"soon"}"#],
+    );
+    assert_eq!(show(&b), ["+I[1, {x: , y: ok}]"]);
+    let r = b.batch.column(1).as_struct();
+    assert!(r.column(0).is_null(0) && !r.is_null(0));
+    assert_eq!(d.skipped_records(), 0);
 }

@@ -38,6 +38,11 @@ pub struct DecodeConfig {
     pub ignore_parse_errors: bool,
     /// How TIMESTAMP and TIMESTAMP_LTZ values are written.
     pub timestamp_standard: TimestampStandard,
+    /// Read a field of an object whose value does not fit its type as NULL (when the column is
+    /// nullable) instead of failing the record, as Flink's JSON deserializer does with
+    /// `ignore-parse-errors`. Off by default; the `json` format leaves it off (it skips the whole
+    /// record), the changelog formats turn it on with their `ignore-parse-errors`.
+    pub null_on_bad_field: bool,
 }
 
 impl Default for DecodeConfig {
@@ -46,6 +51,7 @@ impl Default for DecodeConfig {
             fail_on_missing_field: false,
             ignore_parse_errors: false,
             timestamp_standard: TimestampStandard::Sql,
+            null_on_bad_field: false,
         }
     }
 }
@@ -53,6 +59,7 @@ impl Default for DecodeConfig {
 /// Decoding state shared by the visitors.
 struct Cx {
     fail_on_missing: bool,
+    null_on_bad_field: bool,
     iso: bool,
     /// Where the current error happened, innermost first.
     path: Vec<String>,
@@ -85,6 +92,7 @@ impl JsonDecoder {
             schema,
             cx: Cx {
                 fail_on_missing: config.fail_on_missing_field,
+                null_on_bad_field: config.null_on_bad_field,
                 iso: config.timestamp_standard == TimestampStandard::Iso8601,
                 path: Vec::new(),
             },
@@ -284,7 +292,23 @@ fn fill_struct<'de, A: MapAccess<'de>>(
             // a duplicate key: the last one wins
             child.truncate(row);
         }
-        if let Err(e) = map.next_value_seed(ValueSeed { col: child, cx }) {
+        if cx.null_on_bad_field {
+            // Take the value's text first (syntax errors still fail the record), then decode it
+            // on its own: a value that does not fit becomes NULL, as in Flink.
+            let raw = map.next_value::<&'de RawValue>()?;
+            let before = child.len();
+            let path_len = cx.path.len();
+            let mut de = serde_json::Deserializer::from_str(raw.get());
+            if let Err(e) = (ValueSeed { col: child, cx }).deserialize(&mut de) {
+                child.truncate(before);
+                cx.path.truncate(path_len);
+                if !child.nullable {
+                    cx.path.push(lookup.names[i].to_string());
+                    return Err(A::Error::custom(e));
+                }
+                child.push_null();
+            }
+        } else if let Err(e) = map.next_value_seed(ValueSeed { col: child, cx }) {
             cx.path.push(lookup.names[i].to_string());
             return Err(e);
         }

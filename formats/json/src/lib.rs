@@ -145,6 +145,7 @@ impl JsonFormatFactory {
             fail_on_missing_field: o.get(&FAIL_ON_MISSING_FIELD)?,
             ignore_parse_errors: o.get(&IGNORE_PARSE_ERRORS)?,
             timestamp_standard: o.get(&TIMESTAMP_FORMAT_STANDARD)?,
+            null_on_bad_field: false,
         };
         if c.fail_on_missing_field && c.ignore_parse_errors {
             return Err(o.conflict(
