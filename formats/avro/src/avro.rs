@@ -186,9 +186,11 @@ pub(crate) fn decode_datum(
 }
 
 /// A reader over a record that remembers whether anyone read past its end.
-struct Guarded<'a> {
-    data: &'a [u8],
-    eof: bool,
+pub(crate) struct Guarded<'a> {
+    /// The bytes not read yet.
+    pub(crate) data: &'a [u8],
+    /// Whether a read found no byte left.
+    pub(crate) eof: bool,
 }
 
 impl std::io::Read for Guarded<'_> {

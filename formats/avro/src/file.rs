@@ -10,7 +10,7 @@
 use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Write};
 
-use apache_avro::{Codec, Reader};
+use apache_avro::Codec;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use headrace_sdk::changelog::ChangelogBatch;
@@ -19,7 +19,7 @@ use headrace_sdk::error::RecordOrigin;
 use crate::avro::{table_schema, AvroCodec, AvroConfig};
 use crate::direct::{batch_writers, write_row};
 use crate::error::AvroError;
-use crate::rows::{RowBuffer, SharedSchema};
+use crate::rows::SharedSchema;
 use crate::schema::Node;
 
 /// The `apache-avro` codec for `avro.codec`, or why it is not available in this build.
@@ -220,10 +220,53 @@ impl<W: Write> AvroFileWriter<W> {
     }
 }
 
-/// Read every record of an Avro container file as rows of `schema`, resolving the file's
-/// writer schema to the table's derived schema (fields matched by name, absent nullable
-/// fields NULL, numbers promoted as Avro allows). Rows are handed to `emit` in batches of at
-/// most `batch_rows`. `path` names the file in errors (record numbers are one-based).
+fn read_varint<R: Read>(r: &mut R) -> std::io::Result<Option<i64>> {
+    let mut v: u64 = 0;
+    let mut shift = 0;
+    let mut b = [0u8; 1];
+    loop {
+        if r.read(&mut b)? == 0 {
+            if shift == 0 {
+                return Ok(None);
+            }
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file ends inside a number",
+            ));
+        }
+        if shift > 63 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "a number is longer than 64 bits",
+            ));
+        }
+        v |= ((b[0] & 0x7f) as u64) << shift;
+        if b[0] & 0x80 == 0 {
+            return Ok(Some((v >> 1) as i64 ^ -((v & 1) as i64)));
+        }
+        shift += 7;
+    }
+}
+
+fn codec_by_name(name: &str) -> Result<Codec, String> {
+    let c = match name {
+        "null" => AvroCodec::Null,
+        "deflate" => AvroCodec::Deflate,
+        "snappy" => AvroCodec::Snappy,
+        "zstandard" => AvroCodec::Zstandard,
+        "bzip2" => AvroCodec::Bzip2,
+        "xz" => AvroCodec::Xz,
+        other => return Err(format!("unknown codec '{other}'")),
+    };
+    codec(c)
+}
+
+/// Read every record of an Avro container file as rows of `schema`. When the file's writer
+/// schema is the table's (as in files Headrace and Flink write) records are read straight into
+/// Arrow columns; otherwise each is decoded with `apache-avro` and resolved to the table's schema
+/// (fields matched by name, absent nullable fields NULL, numbers promoted as Avro allows). Rows
+/// are handed to `emit` in batches of at most `batch_rows`. `path` names the file in errors
+/// (record numbers are one-based).
 pub fn read_file<R: Read>(
     input: R,
     schema: &SchemaRef,
@@ -241,30 +284,131 @@ pub fn read_file<R: Read>(
         },
         reason,
     };
-    let reader = Reader::with_schema(&avro, input).map_err(|e| {
-        bad(
+    let mut input = std::io::BufReader::new(input);
+    let io =
+        |line: u64| move |e: std::io::Error| bad(line, format!("not a readable Avro file: {e}"));
+    let mut magic = [0u8; 4];
+    input.read_exact(&mut magic).map_err(io(0))?;
+    if &magic != b"Obj\x01" {
+        return Err(bad(
             0,
-            format!("not a readable Avro file for the table's schema: {e}"),
-        )
-    })?;
-    let mut rows = RowBuffer::new(crate::avro::FORMAT, schema.clone(), node);
+            "not an Avro object container file (no 'Obj\\x01' magic)".into(),
+        ));
+    }
+    // The metadata map: blocks of (key, bytes value) pairs.
+    let mut meta = std::collections::HashMap::new();
+    loop {
+        let n = read_varint(&mut input)
+            .map_err(io(0))?
+            .ok_or_else(|| bad(0, "the file ends inside its header".into()))?;
+        if n == 0 {
+            break;
+        }
+        if n < 0 {
+            read_varint(&mut input).map_err(io(0))?;
+        }
+        for _ in 0..n.unsigned_abs() {
+            let mut item = || -> Result<Vec<u8>, AvroError> {
+                let len = read_varint(&mut input)
+                    .map_err(io(0))?
+                    .filter(|l| (0..1 << 24).contains(l))
+                    .ok_or_else(|| bad(0, "bad length in the file header".into()))?;
+                let mut b = vec![0; len as usize];
+                input.read_exact(&mut b).map_err(io(0))?;
+                Ok(b)
+            };
+            let k = item()?;
+            let v = item()?;
+            meta.insert(String::from_utf8_lossy(&k).into_owned(), v);
+        }
+    }
+    let mut sync = [0u8; 16];
+    input.read_exact(&mut sync).map_err(io(0))?;
+    let writer_text = meta
+        .get("avro.schema")
+        .ok_or_else(|| bad(0, "the file header has no 'avro.schema'".into()))?;
+    let writer = apache_avro::Schema::parse_str(&String::from_utf8_lossy(writer_text))
+        .map_err(|e| bad(0, format!("the file's schema is not valid: {e}")))?;
+    let codec_name = meta
+        .get("avro.codec")
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .unwrap_or_else(|| "null".into());
+    let file_codec = codec_by_name(&codec_name).map_err(|e| bad(0, e))?;
+    let direct = crate::schema::same_layout(&writer, &avro);
+    let mut rows = crate::rows::Buffer::new(crate::avro::FORMAT, schema.clone(), node);
     let mut n = 0u64;
-    for v in reader {
-        n += 1;
-        let v = v.map_err(|e| bad(n, e.to_string()))?;
-        rows.push(
-            v,
-            &RecordOrigin::File {
-                path: path.to_string(),
-                line: n,
-            },
-        );
-        if rows.len() >= batch_rows.max(1) {
-            emit(rows.finish()?)?;
+    while let Some(count) = read_varint(&mut input).map_err(io(n + 1))? {
+        let size = read_varint(&mut input)
+            .map_err(io(n + 1))?
+            .filter(|s| *s >= 0)
+            .ok_or_else(|| bad(n + 1, "a block ends early or has a negative size".into()))?;
+        if count < 0 {
+            return Err(bad(n + 1, format!("a block has a negative count {count}")));
+        }
+        let mut data = Vec::new();
+        (&mut input)
+            .take(size as u64)
+            .read_to_end(&mut data)
+            .map_err(io(n + 1))?;
+        if data.len() as i64 != size {
+            return Err(bad(n + 1, "the file ends inside a block".into()));
+        }
+        let mut marker = [0u8; 16];
+        input.read_exact(&mut marker).map_err(io(n + 1))?;
+        if marker != sync {
+            return Err(bad(
+                n + 1,
+                "a block's sync marker does not match the header's".into(),
+            ));
+        }
+        file_codec.decompress(&mut data).map_err(|e| {
+            bad(
+                n + 1,
+                format!("cannot decompress a '{codec_name}' block: {e}"),
+            )
+        })?;
+        let mut cur = crate::read::Cursor::new(&data);
+        for _ in 0..count {
+            n += 1;
+            match (&mut rows, direct) {
+                (crate::rows::Buffer::Direct(r, _), true) => {
+                    r.read_next(&mut cur).map_err(|e| bad(n, e))?
+                }
+                _ => {
+                    let mut g = crate::avro::Guarded {
+                        data: cur.rest(),
+                        eof: false,
+                    };
+                    let before = g.data.len();
+                    let v = apache_avro::from_avro_datum(&writer, &mut g, Some(&avro))
+                        .map_err(|e| bad(n, e.to_string()))?;
+                    if g.eof {
+                        return Err(bad(n, "truncated record".into()));
+                    }
+                    cur.advance(before - g.data.len());
+                    rows.push_value(
+                        crate::avro::FORMAT,
+                        v,
+                        &RecordOrigin::File {
+                            path: path.to_string(),
+                            line: n,
+                        },
+                    )?;
+                }
+            }
+            if rows.len() >= batch_rows.max(1) {
+                emit(rows.finish(crate::avro::FORMAT)?)?;
+            }
+        }
+        if cur.remaining() > 0 {
+            return Err(bad(
+                n,
+                format!("{} bytes left over at the end of a block", cur.remaining()),
+            ));
         }
     }
     if !rows.is_empty() {
-        emit(rows.finish()?)?;
+        emit(rows.finish(crate::avro::FORMAT)?)?;
     }
     Ok(n)
 }

@@ -71,8 +71,9 @@
 //! order, so equal rows give equal bytes) and read straight into Arrow columns when the writer
 //! schema is the table's own. Records written with another schema (`avro-confluent` with an
 //! evolved writer schema, or a given `avro-confluent.schema`) are decoded with `apache-avro`,
-//! resolved to the table's schema, and then take the same path. Files are read with
-//! `apache-avro`'s container reader, which resolves the file's writer schema to the table's.
+//! resolved to the table's schema, and then take the same path. Container files are read block by
+//! block the same way: straight into columns when the file's writer schema is the table's (as in
+//! the files Headrace and Flink write), through `apache-avro`'s resolution otherwise.
 //!
 //! ## Errors
 //!

@@ -35,6 +35,16 @@ impl<'a> Cursor<'a> {
         self.data.len() - self.pos
     }
 
+    /// The bytes not read yet.
+    pub fn rest(&self) -> &'a [u8] {
+        &self.data[self.pos..]
+    }
+
+    /// Skip `n` bytes (at most the remaining ones).
+    pub fn advance(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.data.len());
+    }
+
     fn long(&mut self) -> R<i64> {
         let mut v: u64 = 0;
         let mut shift = 0;
@@ -565,6 +575,17 @@ impl RecordReader {
                 Ok(())
             }
         });
+        if r.is_err() {
+            self.root.truncate(n);
+        }
+        r
+    }
+
+    /// Read the next record at the cursor (records follow each other in a file block); on error
+    /// nothing of it is kept.
+    pub fn read_next(&mut self, c: &mut Cursor<'_>) -> R<()> {
+        let n = self.root.len();
+        let r = self.root.read(c);
         if r.is_err() {
             self.root.truncate(n);
         }

@@ -727,3 +727,71 @@ fn confluent_writer_schemas_differing_only_in_logical_types_are_not_misread() {
         }
     }
 }
+
+#[test]
+fn files_with_another_writer_schema_are_resolved_and_corruption_is_named() {
+    let wcols = "a INT NOT NULL, extra STRING, m MAP<STRING, INT>";
+    let w = rows(
+        wcols,
+        &[
+            json!({"a": 1, "extra": "x", "m": {"k": 2}}),
+            json!({"a": 2}),
+        ],
+    );
+    let wc = ctx(w.schema(), "avro", &[("codec", "deflate")]);
+    let mut fw = AvroFileWriter::new(
+        Vec::new(),
+        &w.schema(),
+        &AvroConfig::from_context(&wc).unwrap(),
+        "w",
+    )
+    .unwrap();
+    fw.write(&w).unwrap();
+    let bytes = fw.finish().unwrap();
+    let rcols = "a BIGINT NOT NULL, s STRING, m MAP<STRING, BIGINT>";
+    let rs = schema(rcols);
+    let config = AvroConfig::from_context(&ctx(rs.clone(), "avro", &[])).unwrap();
+    let mut got = Vec::new();
+    read_file(&bytes[..], &rs, &config, "w.avro", 100, &mut |b| {
+        got.push(b.batch);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        got,
+        vec![rows(
+            rcols,
+            &[json!({"a": 1, "m": {"k": 2}}), json!({"a": 2})]
+        )]
+    );
+    // A damaged sync marker and a file cut short name the file.
+    let wconfig = AvroConfig::from_context(&wc).unwrap();
+    let mut damaged = bytes.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0xff;
+    let e = read_file(
+        &damaged[..],
+        &w.schema(),
+        &wconfig,
+        "w.avro",
+        100,
+        &mut |_| Ok(()),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("file 'w.avro'") && e.contains("sync marker"),
+        "{e}"
+    );
+    let e = read_file(
+        &bytes[..bytes.len() - 20],
+        &w.schema(),
+        &wconfig,
+        "w.avro",
+        100,
+        &mut |_| Ok(()),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("file 'w.avro'"), "{e}");
+}
