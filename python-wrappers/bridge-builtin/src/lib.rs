@@ -1,6 +1,7 @@
 //! The native library that the Flink bridge loads for Headrace's own connectors (`datagen`,
-//! `print`, `blackhole`, `filesystem`) and formats (`json`, `csv`, `raw`). Built as
-//! `libheadrace_bridge_builtin.so`; a user's connector crate makes its own the same way.
+//! `print`, `blackhole`, `filesystem`) and formats (`json`, `csv`, `raw`, `debezium-json`,
+//! `canal-json`, `maxwell-json`). Built as `libheadrace_bridge_builtin.so`; a user's connector
+//! crate makes its own the same way.
 
 use headrace_sdk::registry::Registry;
 
@@ -14,6 +15,9 @@ pub fn registry() -> Registry {
     r.register_format(headrace_format_json::factory());
     r.register_format(headrace_format_csv::factory());
     r.register_format(headrace_format_raw::factory());
+    for f in headrace_format_changelog_json::factories() {
+        r.register_format(f);
+    }
     r
 }
 

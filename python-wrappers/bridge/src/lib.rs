@@ -102,6 +102,16 @@ macro_rules! export_bridge {
 
             #[allow(unsafe_code)]
             #[no_mangle]
+            extern "system" fn Java_io_headrace_flink_NativeBridge_changelogMode<'l>(
+                mut env: JNIEnv<'l>,
+                _c: JClass<'l>,
+                handle: jlong,
+            ) -> jint {
+                glue::guard(&mut env, 0, |_| bridge().changelog_mode(handle))
+            }
+
+            #[allow(unsafe_code)]
+            #[no_mangle]
             extern "system" fn Java_io_headrace_flink_NativeBridge_sourceBounded<'l>(
                 mut env: JNIEnv<'l>,
                 _c: JClass<'l>,

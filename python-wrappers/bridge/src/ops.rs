@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use arrow::datatypes::SchemaRef;
+use headrace_sdk::changelog::ChangelogMode;
 use headrace_sdk::factory::{validate_table, TableContext, Usage, CONNECTOR};
 use headrace_sdk::options::{OptionDescriptor, OptionSet};
 use headrace_sdk::registry::Registry;
@@ -271,6 +272,25 @@ impl Bridge {
             Handle::Sink(s) => Ok(s),
             _ => Err(Error::internal(format!("bridge handle {id} is not a sink"))),
         }
+    }
+
+    /// The row kinds a source produces or a sink accepts: 0 insert-only, 1 upsert (+I, +U, -D),
+    /// 2 every kind.
+    pub fn changelog_mode(&self, id: i64) -> Result<i32> {
+        let mode = match self.get(id)? {
+            Handle::Source(s) => s.source.changelog_mode(),
+            Handle::Sink(s) => s.sink.changelog_mode(),
+            _ => {
+                return Err(Error::internal(format!(
+                    "bridge handle {id} is neither a source nor a sink"
+                )))
+            }
+        };
+        Ok(match mode {
+            ChangelogMode::InsertOnly => 0,
+            ChangelogMode::Upsert => 1,
+            ChangelogMode::All => 2,
+        })
     }
 
     /// Whether the source ends.

@@ -68,6 +68,9 @@ public final class NativeBridge {
 
     public static native long createSink(String connector, String table, String columns, String[] options);
 
+    /** 0 insert-only, 1 upsert, 2 every row kind (of a source or sink handle). */
+    public static native int changelogMode(long handle);
+
     public static native boolean sourceBounded(long source);
 
     public static native long enumeratorCreate(long source, int parallelism, byte[] restored);

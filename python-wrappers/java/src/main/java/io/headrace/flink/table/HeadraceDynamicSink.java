@@ -11,14 +11,17 @@ import org.apache.flink.table.data.RowData;
 /** A table written through a Headrace connector. */
 public final class HeadraceDynamicSink implements DynamicTableSink {
     private final TableSpec spec;
+    private final int mode;
 
-    HeadraceDynamicSink(TableSpec spec) {
+    HeadraceDynamicSink(TableSpec spec, int mode) {
         this.spec = spec;
+        this.mode = mode;
     }
 
     @Override
     public ChangelogMode getChangelogMode(ChangelogMode requestedMode) {
-        return requestedMode;
+        // Sinks taking every kind accept what the query produces; others say what they take.
+        return mode == 2 ? requestedMode : HeadraceTableFactory.flinkMode(mode);
     }
 
     @Override
@@ -28,7 +31,7 @@ public final class HeadraceDynamicSink implements DynamicTableSink {
 
     @Override
     public DynamicTableSink copy() {
-        return new HeadraceDynamicSink(spec);
+        return new HeadraceDynamicSink(spec, mode);
     }
 
     @Override

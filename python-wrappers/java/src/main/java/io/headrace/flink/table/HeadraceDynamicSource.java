@@ -12,15 +12,17 @@ import org.apache.flink.table.data.RowData;
 public final class HeadraceDynamicSource implements ScanTableSource {
     private final TableSpec spec;
     private final boolean bounded;
+    private final int mode;
 
-    HeadraceDynamicSource(TableSpec spec, boolean bounded) {
+    HeadraceDynamicSource(TableSpec spec, boolean bounded, int mode) {
         this.spec = spec;
         this.bounded = bounded;
+        this.mode = mode;
     }
 
     @Override
     public ChangelogMode getChangelogMode() {
-        return ChangelogMode.insertOnly();
+        return HeadraceTableFactory.flinkMode(mode);
     }
 
     @Override
@@ -30,7 +32,7 @@ public final class HeadraceDynamicSource implements ScanTableSource {
 
     @Override
     public DynamicTableSource copy() {
-        return new HeadraceDynamicSource(spec, bounded);
+        return new HeadraceDynamicSource(spec, bounded, mode);
     }
 
     @Override

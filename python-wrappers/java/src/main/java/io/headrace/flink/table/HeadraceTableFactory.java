@@ -164,6 +164,18 @@ public abstract class HeadraceTableFactory implements DynamicTableSourceFactory,
         return new TableSpec(connector(), context.getObjectIdentifier().getObjectName(), rowType, options);
     }
 
+    /** Flink's changelog mode for the bridge's code (0 insert-only, 1 upsert, 2 all). */
+    static org.apache.flink.table.connector.ChangelogMode flinkMode(int mode) {
+        switch (mode) {
+            case 0:
+                return org.apache.flink.table.connector.ChangelogMode.insertOnly();
+            case 1:
+                return org.apache.flink.table.connector.ChangelogMode.upsert();
+            default:
+                return org.apache.flink.table.connector.ChangelogMode.all();
+        }
+    }
+
     private static ValidationException invalid(HeadraceException e) {
         return new ValidationException(e.getMessage(), e);
     }
@@ -181,10 +193,12 @@ public abstract class HeadraceTableFactory implements DynamicTableSourceFactory,
     public DynamicTableSource createDynamicTableSource(Context context) {
         TableSpec spec = spec(context);
         boolean bounded;
+        int mode;
         try {
             long h = spec.openSource();
             try {
                 bounded = NativeBridge.sourceBounded(h);
+                mode = NativeBridge.changelogMode(h);
             } finally {
                 NativeBridge.close(h);
             }
@@ -192,18 +206,24 @@ public abstract class HeadraceTableFactory implements DynamicTableSourceFactory,
             throw invalid(e);
         }
         flinkValidate(context, prefixes(true));
-        return new HeadraceDynamicSource(spec, bounded);
+        return new HeadraceDynamicSource(spec, bounded, mode);
     }
 
     @Override
     public DynamicTableSink createDynamicTableSink(Context context) {
         TableSpec spec = spec(context);
+        int mode;
         try {
-            NativeBridge.close(spec.openSink());
+            long h = spec.openSink();
+            try {
+                mode = NativeBridge.changelogMode(h);
+            } finally {
+                NativeBridge.close(h);
+            }
         } catch (HeadraceException e) {
             throw invalid(e);
         }
         flinkValidate(context, prefixes(false));
-        return new HeadraceDynamicSink(spec);
+        return new HeadraceDynamicSink(spec, mode);
     }
 }
