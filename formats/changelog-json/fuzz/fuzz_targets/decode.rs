@@ -1,5 +1,5 @@
 //! Arbitrary bytes into the debezium-json, canal-json and maxwell-json decoders (the first byte
-//! picks the format and whether metadata columns are read): they must never panic, a failed
+//! picks the format, whether metadata columns are read and whether parse errors are ignored): they must never panic, a failed
 //! record must leave no partial row behind, and every accepted batch must have one kind per row
 //! and encode again.
 
@@ -32,6 +32,9 @@ fuzz_target!(|data: &[u8]| {
     if f.identifier() != "debezium-json" {
         raw.clear();
     }
+    if pick & 0x40 != 0 {
+        raw.insert("ignore-parse-errors".into(), "true".into());
+    }
     let ctx = FormatContext {
         schema: schema.physical_arrow_schema(),
         options: Options::new("fuzz", raw),
@@ -53,7 +56,7 @@ fuzz_target!(|data: &[u8]| {
         batch.kinds.as_ref().map(|k| k.len()).unwrap_or(0),
         batch.num_rows()
     );
-    if keys.is_empty() && !ctx.options.raw().contains_key("schema-include") {
+    if keys.is_empty() && pick & 0x10 == 0 {
         let mut e = f.create_encoder(&ctx).expect("encoder");
         e.encode(&batch, &mut |_, _| Ok(()))
             .expect("accepted rows encode");
