@@ -10,7 +10,7 @@ use headrace_sdk::{Error, Result};
 use regex::Regex;
 
 use crate::client::ClientSettings;
-use crate::layout::Layout;
+use crate::layout::{KeySpec, Layout};
 use crate::options::*;
 use crate::sink::{KafkaSink, KafkaSinkConfig};
 use crate::source::{KafkaSource, KafkaSourceConfig};
@@ -47,7 +47,7 @@ pub fn metadata_specs() -> Vec<MetadataSpec> {
         MetadataSpec {
             key: "leader-epoch",
             data_type: "INT NULL",
-            description: "Leader epoch of the record, if available (NULL: librdkafka does not report it through the Rust client yet).",
+            description: "Leader epoch of the partition leader that wrote the record, if the broker reports it.",
             readable: true,
             writable: false,
         },
@@ -106,6 +106,9 @@ impl ConnectorFactory for KafkaFactory {
     }
     fn metadata(&self) -> Vec<MetadataSpec> {
         metadata_specs()
+    }
+    fn format_metadata_prefix(&self, slot: &FormatSlot) -> Option<&'static str> {
+        (slot.option.key() == VALUE_FORMAT.key()).then_some("value.")
     }
     fn supports_source(&self) -> bool {
         true
@@ -237,14 +240,20 @@ fn source(ctx: &TableContext<'_>, upsert: bool) -> Result<KafkaSource> {
         (false, None) => None,
     };
     let (keys, include, prefix) = key_fields(ctx, upsert)?;
+    let format_keys = ctx
+        .format_metadata_plan(&VALUE_FORMAT, "value.", &metadata_specs())?
+        .format_keys;
     let layout = Layout::new(
         o.context(),
         &ctx.schema,
-        &keys,
-        prefix.as_deref(),
-        include,
+        &KeySpec {
+            fields: &keys,
+            prefix: prefix.as_deref(),
+            include,
+        },
         false,
         upsert,
+        &format_keys,
     )?;
     let (startup, bounded) = if upsert {
         (StartupMode::EarliestOffset, BoundedMode::Unbounded)
@@ -314,6 +323,7 @@ fn source(ctx: &TableContext<'_>, upsert: bool) -> Result<KafkaSource> {
         layout,
         key_format,
         value_format,
+        format_keys,
         upsert,
         parallelism: o.get_optional(&SCAN_PARALLELISM)?,
     }))
@@ -329,11 +339,14 @@ fn sink(ctx: &TableContext<'_>, upsert: bool) -> Result<KafkaSink> {
     let layout = Layout::new(
         o.context(),
         &ctx.schema,
-        &keys,
-        prefix.as_deref(),
-        include,
+        &KeySpec {
+            fields: &keys,
+            prefix: prefix.as_deref(),
+            include,
+        },
         true,
         upsert,
+        &[],
     )?;
     let guarantee: DeliveryGuarantee = o.get(&SINK_DELIVERY_GUARANTEE)?.into();
     let prefix_opt = o.get_optional(&SINK_TRANSACTIONAL_ID_PREFIX)?;

@@ -43,6 +43,17 @@ impl MetaKey {
     }
 }
 
+/// Which columns make the message key, and whether the value repeats them.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySpec<'a> {
+    /// Table column names of the key fields (with the prefix).
+    pub fields: &'a [String],
+    /// `key.fields-prefix`.
+    pub prefix: Option<&'a str>,
+    /// `value.fields-include`.
+    pub include: ValueFieldsInclude,
+}
+
 /// Where an output column comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnSource {
@@ -52,6 +63,9 @@ pub enum ColumnSource {
     Value(usize),
     /// Connector metadata.
     Meta(MetaKey),
+    /// Metadata of the value format (`value.<key>`): column `position` after the value columns
+    /// of the decoded value batch.
+    FormatMeta(usize),
 }
 
 /// The mapping between a table's columns and Kafka messages.
@@ -72,17 +86,17 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Work out the layout. `key_fields` are table column names (with the prefix);
+    /// Work out the layout. Key field names are table column names (with the prefix);
     /// `for_sink` selects the consumed schema (persisted metadata only) instead of the produced one.
     pub fn new(
         context: &str,
         schema: &TableSchema,
-        key_fields: &[String],
-        prefix: Option<&str>,
-        include: ValueFieldsInclude,
+        keys: &KeySpec<'_>,
         for_sink: bool,
         upsert: bool,
+        format_keys: &[String],
     ) -> Result<Layout> {
+        let (key_fields, prefix, include) = (keys.fields, keys.prefix, keys.include);
         let physical: Vec<(usize, &headrace_sdk::schema::Column)> = schema
             .columns
             .iter()
@@ -170,6 +184,15 @@ impl Layout {
                         continue;
                     }
                     let key = c.metadata_key().unwrap_or(&c.name);
+                    if let Some(pos) = key
+                        .strip_prefix("value.")
+                        .and_then(|k| format_keys.iter().position(|f| f == k))
+                        .filter(|_| MetaKey::parse(key).is_none())
+                    {
+                        columns.push(ColumnSource::FormatMeta(pos));
+                        out_fields.push(c.data_type.to_arrow_field(&c.name));
+                        continue;
+                    }
                     let Some(m) = MetaKey::parse(key) else {
                         return Err(Error::user(format!(
                             "{context}: metadata key '{key}' (column '{}') is not offered by the Kafka connector",

@@ -22,7 +22,7 @@ use headrace_sdk::source::{
 };
 use headrace_sdk::state::VersionedBytes;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use regex::Regex;
@@ -63,6 +63,8 @@ pub struct KafkaSourceConfig {
     pub key_format: Option<FormatHandle>,
     /// The value format.
     pub value_format: FormatHandle,
+    /// Metadata keys asked of the value format (`value.<key>` columns), prefix removed.
+    pub format_keys: Vec<String>,
     /// upsert-kafka semantics (tombstones are deletions).
     pub upsert: bool,
     /// `scan.parallelism`.
@@ -592,10 +594,10 @@ impl KafkaReader {
                 (Some(f), Some(s)) => Some(f.decoder(s.clone())?),
                 _ => None,
             };
-            let value_dec = self
-                .cfg
-                .value_format
-                .decoder(self.cfg.layout.value_schema.clone())?;
+            let value_dec = self.cfg.value_format.decoder_with_metadata(
+                self.cfg.layout.value_schema.clone(),
+                &self.cfg.format_keys,
+            )?;
             self.core = Some(Box::new(ReaderCore {
                 cfg: self.cfg.clone(),
                 consumer,
@@ -605,6 +607,7 @@ impl KafkaReader {
                 metrics: self.metrics.clone(),
                 skipped_reported: 0,
                 check_positions: false,
+                last_warning: None,
             }));
         }
         self.core
@@ -761,6 +764,16 @@ struct MetaScratch {
     timestamp: Vec<Option<i64>>,
     timestamp_type: Vec<&'static str>,
     headers: Vec<HeaderList>,
+    leader_epoch: Vec<Option<i32>>,
+}
+
+/// The leader epoch librdkafka recorded for a message, if the broker sent one.
+#[allow(unsafe_code)]
+fn leader_epoch(msg: &rdkafka::message::BorrowedMessage<'_>) -> Option<i32> {
+    // SAFETY: `ptr()` is the message librdkafka handed out, valid while `msg` is borrowed;
+    // rd_kafka_message_leader_epoch only reads a field of it.
+    let e = unsafe { rdkafka::bindings::rd_kafka_message_leader_epoch(msg.ptr()) };
+    (e >= 0).then_some(e)
 }
 
 struct ReaderCore {
@@ -772,6 +785,26 @@ struct ReaderCore {
     metrics: Arc<SourceMetrics>,
     skipped_reported: u64,
     check_positions: bool,
+    last_warning: Option<Instant>,
+}
+
+/// Consumer errors that end the job; librdkafka recovers from the others by itself.
+fn is_fatal(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::AutoOffsetReset
+                | RDKafkaErrorCode::Fatal
+                | RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::GroupAuthorizationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed
+                | RDKafkaErrorCode::SaslAuthenticationFailed
+                | RDKafkaErrorCode::Authentication
+                | RDKafkaErrorCode::UnknownTopicOrPartition
+                | RDKafkaErrorCode::UnknownTopic
+                | RDKafkaErrorCode::InvalidArgument
+        )
+    )
 }
 
 impl ReaderCore {
@@ -865,8 +898,35 @@ impl ReaderCore {
                     }
                     break;
                 }
+                Err(e) if is_fatal(&e) => {
+                    let doing = if e.rdkafka_error_code() == Some(RDKafkaErrorCode::AutoOffsetReset)
+                    {
+                        "cannot read messages: a split's offset is out of range (deleted by \
+                         retention, or beyond the end); set 'properties.auto.offset.reset' to \
+                         'earliest' or 'latest' to skip to a valid offset"
+                    } else {
+                        "cannot read messages"
+                    };
+                    return Err(kafka_error(&self.cfg.settings, doing, e));
+                }
                 Err(e) => {
-                    return Err(kafka_error(&self.cfg.settings, "cannot read messages", e));
+                    // librdkafka reconnects by itself (broker restarts, network blips): report
+                    // and keep polling.
+                    if self
+                        .last_warning
+                        .is_none_or(|t| t.elapsed() > Duration::from_secs(10))
+                    {
+                        tracing::warn!(
+                            "{}: {e} (cluster '{}'); librdkafka keeps retrying",
+                            self.cfg.settings.context,
+                            self.cfg.settings.bootstrap()
+                        );
+                        self.last_warning = Some(Instant::now());
+                    }
+                    if rows_msg.is_empty() {
+                        continue;
+                    }
+                    break;
                 }
             };
             let topic = msg.topic();
@@ -959,6 +1019,7 @@ impl ReaderCore {
                     }
                 }
                 meta.headers.push(hs);
+                meta.leader_epoch.push(leader_epoch(&msg));
             }
             for v in produced {
                 rows_msg.push(if want_meta {
@@ -1025,6 +1086,20 @@ impl ReaderCore {
                         c
                     } else {
                         take(c.as_ref(), &value_idx, None)?
+                    }
+                }
+                ColumnSource::FormatMeta(pos) => {
+                    let j = self.cfg.layout.value_schema.fields().len() + pos;
+                    let c = value.batch.column(j).clone();
+                    let c = if value_identity {
+                        c
+                    } else {
+                        take(c.as_ref(), &value_idx, None)?
+                    };
+                    if c.data_type() == field.data_type() {
+                        c
+                    } else {
+                        cast(c.as_ref(), field.data_type())?
                     }
                 }
                 ColumnSource::Key(j) => match &key {
@@ -1100,14 +1175,13 @@ fn meta_array(
     if let Some(a) = cache.get(name) {
         return Ok(a.clone());
     }
-    let n = meta.offset.len();
     let a: ArrayRef = match m {
         MetaKey::Topic => Arc::new(StringArray::from_iter_values(
             meta.topic.iter().map(|t| &**t),
         )),
         MetaKey::Partition => Arc::new(Int32Array::from(meta.partition.clone())),
         MetaKey::Offset => Arc::new(Int64Array::from(meta.offset.clone())),
-        MetaKey::LeaderEpoch => Arc::new(Int32Array::from(vec![None; n])),
+        MetaKey::LeaderEpoch => Arc::new(Int32Array::from(meta.leader_epoch.clone())),
         MetaKey::Timestamp => Arc::new(TimestampMillisecondArray::from(meta.timestamp.clone())),
         MetaKey::TimestampType => Arc::new(StringArray::from(meta.timestamp_type.clone())),
         MetaKey::Headers => headers_array(&meta.headers, target)?,

@@ -24,6 +24,9 @@ fn registry() -> Registry {
     r.register_connector(headrace_connector_blackhole::factory());
     r.register_format(headrace_format_json::factory());
     r.register_format(headrace_format_raw::factory());
+    for f in headrace_format_changelog_json::factories() {
+        r.register_format(f);
+    }
     r
 }
 
@@ -121,15 +124,16 @@ fn sink_then_bounded_parallel_read(k: &Kafka, dir: &Path) {
             p INT METADATA FROM 'partition' VIRTUAL,
             o BIGINT METADATA FROM 'offset' VIRTUAL,
             ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-            tt STRING METADATA FROM 'timestamp-type' VIRTUAL
+            tt STRING METADATA FROM 'timestamp-type' VIRTUAL,
+            le INT METADATA FROM 'leader-epoch' VIRTUAL
          ) WITH (
             'connector' = 'kafka', 'topic' = 'orders',
             'properties.bootstrap.servers' = '{}',
             'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
             'key.format' = 'json', 'key.fields' = 'id', 'value.format' = 'json');
-         CREATE TABLE sink (id BIGINT, t STRING, p INT, o BIGINT, tt STRING) WITH (
+         CREATE TABLE sink (id BIGINT, t STRING, p INT, o BIGINT, tt STRING, le INT) WITH (
             'connector' = 'commit-files', 'path' = '{}');
-         INSERT INTO sink SELECT id, t, p, o, tt FROM src;",
+         INSERT INTO sink SELECT id, t, p, o, tt, le FROM src;",
         k.bootstrap_servers(),
         out.display()
     );
@@ -154,6 +158,7 @@ fn sink_then_bounded_parallel_read(k: &Kafka, dir: &Path) {
             .or_default()
             .push(f[3].parse().unwrap());
         assert_eq!(f[4], "CreateTime", "{l}");
+        assert_eq!(f[5], "0", "a single KRaft broker's leader epoch: {l}");
     }
     assert_eq!(per_partition.len(), 3, "keys spread over all 3 partitions");
     for (p, mut offsets) in per_partition {
@@ -360,6 +365,56 @@ fn upsert_roundtrip(k: &Kafka, dir: &Path) {
     let _ = dir;
 }
 
+/// Debezium change events read as a changelog, with the format's metadata under `value.`.
+fn debezium_value_metadata(k: &Kafka, dir: &Path) {
+    k.create_topic("dbz", 1).unwrap();
+    let ev = |op: &str, before: &str, after: &str| {
+        format!(
+            "{{\"before\":{before},\"after\":{after},\"op\":\"{op}\",\"ts_ms\":1700000000000,\
+             \"source\":{{\"db\":\"shop\",\"schema\":\"public\",\"table\":\"items\",\"ts_ms\":1699999999000}}}}"
+        )
+    };
+    let events = [
+        ev("c", "null", "{\"id\":1,\"name\":\"a\"}"),
+        ev(
+            "u",
+            "{\"id\":1,\"name\":\"a\"}",
+            "{\"id\":1,\"name\":\"b\"}",
+        ),
+        ev("d", "{\"id\":1,\"name\":\"b\"}", "null"),
+    ];
+    let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+    k.produce("dbz", &refs).unwrap();
+    let out = dir.join("dbz");
+    run(
+        &format!(
+            "CREATE TABLE src (id BIGINT, name STRING,
+                tbl STRING METADATA FROM 'value.source.table' VIRTUAL,
+                db STRING METADATA FROM 'value.source.database' VIRTUAL,
+                o BIGINT METADATA FROM 'offset' VIRTUAL) WITH (
+                'connector' = 'kafka', 'topic' = 'dbz', 'properties.bootstrap.servers' = '{}',
+                'value.format' = 'debezium-json', 'scan.startup.mode' = 'earliest-offset',
+                'scan.bounded.mode' = 'latest-offset');
+             CREATE TABLE sink (id BIGINT, name STRING, tbl STRING, db STRING, o BIGINT) WITH (
+                'connector' = 'commit-files', 'path' = '{}');
+             INSERT INTO sink SELECT * FROM src;",
+            k.bootstrap_servers(),
+            out.display()
+        ),
+        None,
+    )
+    .unwrap();
+    let lines = committed_lines(&out); // sorted
+    let mut expect = vec![
+        "+I[1, a, items, shop, 0]",
+        "-U[1, a, items, shop, 1]",
+        "+U[1, b, items, shop, 1]",
+        "-D[1, b, items, shop, 2]",
+    ];
+    expect.sort_unstable();
+    assert_eq!(lines, expect);
+}
+
 #[test]
 fn kafka_connectors_against_a_real_broker() {
     let k = kafka::start().expect("Kafka must start (see integration-tests/containers)");
@@ -368,6 +423,128 @@ fn kafka_connectors_against_a_real_broker() {
     java_records_and_startup_modes(&k, dir.path());
     clear_errors(&k, dir.path());
     upsert_roundtrip(&k, dir.path());
+    debezium_value_metadata(&k, dir.path());
+}
+
+/// Run an unbounded job on a thread until `rows` rows were read; returns its handle.
+fn run_until(sql: String, rows: u64) -> std::thread::JoinHandle<Result<(), String>> {
+    std::thread::spawn(move || {
+        rt().block_on(run_sql(
+            &sql,
+            &registry(),
+            None,
+            Some(Box::new(move |read| read >= rows)),
+            Duration::from_secs(120),
+        ))
+        .map(drop)
+        .map_err(|e| e.to_string())
+    })
+}
+
+fn produce_to(bootstrap: &str, topic: &str, partition: i32, values: &[String]) {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let p: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    for v in values {
+        p.send(
+            BaseRecord::<(), str>::to(topic)
+                .partition(partition)
+                .payload(v.as_str()),
+        )
+        .map_err(|(e, _)| e)
+        .unwrap();
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+}
+
+/// A partition added while an unbounded job runs is found by discovery and read from its start.
+#[test]
+fn partition_discovery_while_running() {
+    let k = kafka::start().expect("Kafka must start (see integration-tests/containers)");
+    let dir = tempfile::tempdir().unwrap();
+    k.create_topic("grow", 1).unwrap();
+    let values =
+        |r: std::ops::Range<i64>| -> Vec<String> { r.map(|i| format!("{{\"id\":{i}}}")).collect() };
+    produce_to(k.bootstrap_servers(), "grow", 0, &values(1..11));
+    let out = dir.path().join("out");
+    let job = run_until(
+        format!(
+            "SET 'execution.checkpointing.interval' = '200 ms';
+             CREATE TABLE src (id BIGINT, p INT METADATA FROM 'partition' VIRTUAL) WITH (
+                'connector' = 'kafka', 'topic' = 'grow', 'properties.bootstrap.servers' = '{}',
+                'format' = 'json', 'scan.startup.mode' = 'earliest-offset',
+                'scan.topic-partition-discovery.interval' = '500 ms');
+             CREATE TABLE sink (id BIGINT, p INT) WITH ('connector' = 'commit-files', 'path' = '{}');
+             INSERT INTO sink SELECT * FROM src;",
+            k.bootstrap_servers(),
+            out.display()
+        ),
+        20,
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    k.tool(
+        "kafka-topics.sh",
+        &[
+            "--bootstrap-server",
+            kafka::INTERNAL_BOOTSTRAP,
+            "--alter",
+            "--topic",
+            "grow",
+            "--partitions",
+            "2",
+        ],
+    )
+    .unwrap();
+    produce_to(k.bootstrap_servers(), "grow", 1, &values(11..21));
+    job.join().unwrap().unwrap();
+    let lines = committed_lines(&out);
+    let mut ids: Vec<i64> = lines
+        .iter()
+        .map(|l| fields(l)[0].parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..21).collect::<Vec<_>>(), "{lines:?}");
+    let from_new: Vec<&String> = lines.iter().filter(|l| fields(l)[1] == "1").collect();
+    assert_eq!(from_new.len(), 10, "the new partition's records: {lines:?}");
+}
+
+/// The broker stopped and started again mid-job: the job waits and carries on, nothing lost.
+#[test]
+fn broker_restart_mid_job() {
+    let k = kafka::start_container().expect("Kafka must start (see integration-tests/containers)");
+    let dir = tempfile::tempdir().unwrap();
+    k.create_topic("bounce", 2).unwrap();
+    let values =
+        |r: std::ops::Range<i64>| -> Vec<String> { r.map(|i| format!("{{\"id\":{i}}}")).collect() };
+    produce_to(k.bootstrap_servers(), "bounce", 0, &values(1..51));
+    let out = dir.path().join("out");
+    let job = run_until(
+        format!(
+            "SET 'execution.checkpointing.interval' = '200 ms';
+             CREATE TABLE src (id BIGINT) WITH (
+                'connector' = 'kafka', 'topic' = 'bounce', 'properties.bootstrap.servers' = '{}',
+                'format' = 'json', 'scan.startup.mode' = 'earliest-offset');
+             CREATE TABLE sink (id BIGINT) WITH ('connector' = 'commit-files', 'path' = '{}');
+             INSERT INTO sink SELECT * FROM src;",
+            k.bootstrap_servers(),
+            out.display()
+        ),
+        100,
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    k.stop().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    k.start().unwrap();
+    produce_to(k.bootstrap_servers(), "bounce", 1, &values(51..101));
+    job.join().unwrap().unwrap();
+    let mut ids: Vec<i64> = committed_lines(&out)
+        .iter()
+        .map(|l| fields(l)[0].parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..101).collect::<Vec<_>>());
 }
 
 #[test]
