@@ -9,7 +9,7 @@
 //! the runner has already committed what the last completed checkpoint prepared, so what remains
 //! belongs to transactions no checkpoint covers, whose rows the source will replay.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, RandomState};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -635,26 +635,33 @@ impl SinkWriter for FileWriter {
             )));
         }
         self.check_time()?;
-        let dirs = self.partition_dirs(&batch)?;
         let mut groups: Vec<(String, Vec<u32>)> = Vec::new();
-        let mut index: BTreeMap<&str, usize> = BTreeMap::new();
-        for (r, d) in dirs.iter().enumerate() {
-            let g = *index.entry(d.as_str()).or_insert_with(|| {
-                groups.push((d.clone(), Vec::new()));
-                groups.len() - 1
-            });
-            groups[g].1.push(r as u32);
+        if !self.sink.partition_indices.is_empty() {
+            let dirs = self.partition_dirs(&batch)?;
+            let mut index: HashMap<&str, usize> = HashMap::new();
+            for (r, d) in dirs.iter().enumerate() {
+                let g = *index.entry(d.as_str()).or_insert_with(|| {
+                    groups.push((d.clone(), Vec::new()));
+                    groups.len() - 1
+                });
+                groups[g].1.push(r as u32);
+            }
         }
         let data = batch.batch.project(&self.sink.data_indices)?;
         let data = arrow::array::RecordBatch::try_new(
             self.sink.data_schema.clone(),
             data.columns().to_vec(),
         )?;
+        // Unpartitioned: one group of every row.
+        let whole = groups.is_empty();
+        if whole {
+            groups.push((String::new(), Vec::new()));
+        }
         for (dir, rows) in groups {
             if let Some(c) = &self.sink.commit {
                 self.tracker.saw(&dir, c)?;
             }
-            let sub = if rows.len() == data.num_rows() {
+            let sub = if whole || rows.len() == data.num_rows() {
                 data.clone()
             } else {
                 take_record_batch(&data, &UInt32Array::from(rows))?
@@ -669,31 +676,44 @@ impl SinkWriter for FileWriter {
                     "filesystem sink: a line format has no encoder",
                 ));
             };
-            let mut records: Vec<Vec<u8>> = Vec::with_capacity(sub.num_rows());
+            // Every record followed by a newline, in one buffer; `ends[i]` is where record i ends.
+            let mut buf: Vec<u8> = Vec::new();
+            let mut ends: Vec<usize> = Vec::with_capacity(sub.num_rows());
             encoder.encode(&ChangelogBatch::inserts(sub), &mut |_, bytes| {
-                let mut line = Vec::with_capacity(bytes.len() + 1);
-                line.extend_from_slice(bytes);
-                line.push(b'\n');
-                records.push(line);
+                buf.extend_from_slice(bytes);
+                buf.push(b'\n');
+                ends.push(buf.len());
                 Ok(())
             })?;
             let limit = self.sink.policy.file_size;
-            for rec in records {
+            let mut start = 0;
+            while start < buf.len() {
                 let f = self.part_file(&dir)?;
                 let PartOut::Lines(out) = &mut f.out else {
                     return Err(Error::internal(
                         "filesystem sink: a line table has a Parquet part file open",
                     ));
                 };
-                out.write_all(&rec)
-                    .map_err(io(format!("cannot write {}", f.in_progress.display())))?;
-                f.size += rec.len() as u64;
+                // Records up to and including the one that takes the file to the rolling size
+                // (after which it rolls, as when writing one record at a time), or all the rest.
+                let room = limit.saturating_sub(f.size);
+                let first = ends.partition_point(|e| *e <= start);
+                let rest = &ends[first..];
+                let k = rest.partition_point(|e| ((*e - start) as u64) < room);
+                let end_idx = first + k.min(rest.len() - 1);
+                let end = ends[end_idx];
+                out.write_all(&buf[start..end]).map_err(|e| {
+                    Error::io(format!("cannot write {}", f.in_progress.display()), e)
+                })?;
+                let n = (end - start) as u64;
+                f.size += n;
                 f.last_write = Instant::now();
                 let full = f.size >= limit;
-                self.metrics.add_bytes(rec.len() as u64);
+                self.metrics.add_bytes(n);
                 if full {
                     self.roll(&dir)?;
                 }
+                start = end;
             }
         }
         Ok(())

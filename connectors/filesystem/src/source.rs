@@ -75,6 +75,8 @@ impl FileSourceBuilder {
 const STATE_VERSION: u32 = 1;
 /// Upper bound of the bytes read for one batch.
 const MAX_BATCH_BYTES: u64 = 8 << 20;
+/// Bytes read from a file at a time.
+const READ_BUFFER: usize = 256 << 10;
 
 /// One file and how far it has been read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -605,7 +607,7 @@ impl SourceReader for FileReader {
                     split.offset, split.path
                 )))?;
                 tracing::debug!(path = %split.path, offset = split.offset, line = split.line, "filesystem: reading file");
-                self.open = Some(OpenSplit::Lines(BufReader::new(f)));
+                self.open = Some(OpenSplit::Lines(BufReader::with_capacity(READ_BUFFER, f)));
             }
             let Some(OpenSplit::Lines(reader)) = self.open.as_mut() else {
                 return Err(Error::internal(
@@ -627,10 +629,16 @@ impl SourceReader for FileReader {
             };
             while lines < self.batch_size && bytes < MAX_BATCH_BYTES {
                 buf.clear();
-                let n = reader.read_until(b'\n', &mut buf).map_err(io(format!(
-                    "filesystem source: cannot read '{}' at byte {}",
-                    split.path, split.offset
-                )))?;
+                // (the message is only formatted on error: this runs once per line)
+                let n = reader.read_until(b'\n', &mut buf).map_err(|e| {
+                    Error::io(
+                        format!(
+                            "filesystem source: cannot read '{}' at byte {}",
+                            split.path, split.offset
+                        ),
+                        e,
+                    )
+                })?;
                 if n == 0 {
                     eof = true;
                     break;
