@@ -125,7 +125,9 @@ impl<W: Write> AvroFileWriter<W> {
         let mut w = AvroFileWriter {
             out,
             node: node.clone(),
-            schema_json: node.to_json().to_string(),
+            // Like Flink's file writer: the rows' type is nullable, so the file's schema is the
+            // union of null and the record, and each record starts with branch 1.
+            schema_json: serde_json::json!(["null", node.to_json()]).to_string(),
             schema: avro,
             codec: codec_v,
             sync: sync_marker(),
@@ -161,6 +163,7 @@ impl<W: Write> AvroFileWriter<W> {
             .map_err(|r| crate::avro::encode_error(crate::avro::FORMAT, r))?;
         for i in 0..batch.num_rows() {
             let start = self.block.len();
+            self.block.push(2);
             if let Err(r) = write_row(&cols, i, &mut self.block) {
                 self.block.truncate(start);
                 return Err(crate::avro::encode_error(
@@ -204,7 +207,8 @@ impl<W: Write> AvroFileWriter<W> {
         self.written + self.block.len() as u64
     }
 
-    /// The Avro schema of the file.
+    /// The Avro schema of the rows (the file's schema is the union of null and it, as in Flink's
+    /// files).
     pub fn avro_schema(&self) -> &apache_avro::Schema {
         &self.schema
     }
@@ -334,7 +338,15 @@ pub fn read_file<R: Read>(
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .unwrap_or_else(|| "null".into());
     let file_codec = codec_by_name(&codec_name).map_err(|e| bad(0, e))?;
-    let direct = crate::schema::same_layout(&writer, &avro);
+    // Flink (and Headrace) write the union of null and the record; other writers the record.
+    let (direct, in_union) = match &writer {
+        apache_avro::Schema::Union(u)
+            if u.variants().len() == 2 && matches!(u.variants()[0], apache_avro::Schema::Null) =>
+        {
+            (crate::schema::same_layout(&u.variants()[1], &avro), true)
+        }
+        w => (crate::schema::same_layout(w, &avro), false),
+    };
     let mut rows = crate::rows::Buffer::new(crate::avro::FORMAT, schema.clone(), node);
     let mut n = 0u64;
     while let Some(count) = read_varint(&mut input).map_err(io(n + 1))? {
@@ -372,6 +384,15 @@ pub fn read_file<R: Read>(
             n += 1;
             match (&mut rows, direct) {
                 (crate::rows::Buffer::Direct(r, _), true) => {
+                    if in_union {
+                        let b = cur.long().map_err(|e| bad(n, e))?;
+                        if b != 1 {
+                            return Err(bad(
+                                n,
+                                format!("union branch {b} where a row (branch 1) was expected"),
+                            ));
+                        }
+                    }
                     r.read_next(&mut cur).map_err(|e| bad(n, e))?
                 }
                 _ => {

@@ -65,6 +65,15 @@
 //! default it to `<topic>-value` / `<topic>-key`) with
 //! [`FormatHandle::with_default_option`](headrace_sdk::factory::FormatHandle::with_default_option).
 //!
+//! ## Files
+//!
+//! As Flink's filesystem format does, a file's schema is the union `["null", <record>]` (the
+//! rows' type is nullable there), each record starting with branch 1; files whose schema is the
+//! bare record (other writers) are read too. Flink 2.3's file format always derives its schema
+//! with the legacy timestamp mapping (it ignores `avro.timestamp_mapping.legacy`); Headrace
+//! honours the option for files too, so with `'false'` its files hold local-timestamp-* /
+//! timestamp-micros types Flink's file reader refuses to derive.
+//!
 //! ## How records are read and written
 //!
 //! Rows are written as Avro binary straight from the Arrow columns (map entries in their Arrow

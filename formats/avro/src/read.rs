@@ -45,7 +45,8 @@ impl<'a> Cursor<'a> {
         self.pos = (self.pos + n).min(self.data.len());
     }
 
-    fn long(&mut self) -> R<i64> {
+    /// Read a zig-zag variable-length long.
+    pub fn long(&mut self) -> R<i64> {
         let mut v: u64 = 0;
         let mut shift = 0;
         loop {

@@ -17,11 +17,11 @@ use serde_json::{json, Value as Json};
 
 /// Every type the legacy (default) mapping supports.
 pub const LEGACY: &str = "b BOOLEAN NOT NULL, ti TINYINT, si SMALLINT, i INT, bi BIGINT, \
-    f FLOAT, d DOUBLE, dec DECIMAL(10, 3), big DECIMAL(38, 0), c CHAR(3), vc VARCHAR(10), \
+    f FLOAT, d DOUBLE, `dec` DECIMAL(10, 3), big DECIMAL(38, 0), c CHAR(3), vc VARCHAR(10), \
     s STRING NOT NULL, bin BINARY(4), vb BYTES, dt DATE, t0 TIME(0), t3 TIME(3), \
     ts0 TIMESTAMP(0), ts3 TIMESTAMP(3), arr ARRAY<INT>, m MAP<STRING, BIGINT>, \
     ms MULTISET<STRING>, r ROW<x INT, y STRING NOT NULL>, \
-    nested ARRAY<ROW<a INT, b ARRAY<STRING>, c MAP<STRING, DOUBLE>, inner ROW<z BOOLEAN>>>";
+    nested ARRAY<ROW<a INT, b ARRAY<STRING>, c MAP<STRING, DOUBLE>, `inner` ROW<z BOOLEAN>>>";
 
 /// The timestamps of the non-legacy mapping.
 pub const MODERN: &str = "id INT NOT NULL, ts3 TIMESTAMP(3), ts6 TIMESTAMP(6), ts9 TIMESTAMP(9), \

@@ -13,7 +13,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from interop import norm
+from norm import norm
 
 schema_text = open(sys.argv[1]).read()
 client = SchemaRegistryClient.new_client({"url": "mock://headrace"})
