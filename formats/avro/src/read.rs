@@ -118,7 +118,8 @@ enum Vals {
     F64(Vec<f64>),
     Str(Vec<u8>, Vec<i32>),
     Bin(Vec<u8>, Vec<i32>),
-    Dec(Vec<i128>),
+    /// Unscaled values and the largest magnitude the precision allows.
+    Dec(Vec<i128>, i128),
     List(Vec<i32>, Box<Col>),
     Map(Vec<i32>, Vec<u8>, Vec<i32>, Box<Col>),
     Record(Vec<Col>),
@@ -193,7 +194,7 @@ impl Col {
             (Kind::Decimal { precision, scale }, ArrowType::Decimal128(p, s))
                 if p == precision && *s == *scale as i8 =>
             {
-                Some(Vals::Dec(Vec::new()))
+                Some(Vals::Dec(Vec::new(), 10i128.pow(*precision as u32) - 1))
             }
             (Kind::Array(e), ArrowType::List(f)) => {
                 let child = Col::new(e, f.data_type(), f.is_nullable(), &format!("{path}[]"))?;
@@ -248,7 +249,7 @@ impl Col {
             Vals::F32(v) => v.push(0.0),
             Vals::F64(v) => v.push(0.0),
             Vals::Str(d, o) | Vals::Bin(d, o) => o.push(d.len() as i32),
-            Vals::Dec(v) => v.push(0),
+            Vals::Dec(v, _) => v.push(0),
             Vals::List(o, _) => o.push(o.last().copied().unwrap_or(0)),
             Vals::Map(o, ..) => o.push(o.last().copied().unwrap_or(0)),
             Vals::Record(cols) => cols.iter_mut().for_each(Col::push_null),
@@ -312,7 +313,7 @@ impl Col {
                 d.extend_from_slice(b);
                 o.push(offset(d.len()).map_err(at)?);
             }
-            Vals::Dec(v) => {
+            Vals::Dec(v, max) => {
                 let b = c.bytes().map_err(at)?;
                 if b.len() > 16 {
                     return Err(at(format!("decimal of {} bytes does not fit", b.len())));
@@ -324,7 +325,13 @@ impl Col {
                 };
                 let mut full = [fill; 16];
                 full[16 - b.len()..].copy_from_slice(b);
-                v.push(i128::from_be_bytes(full));
+                let x = i128::from_be_bytes(full);
+                if x > *max || x < -*max {
+                    return Err(at(format!(
+                        "unscaled value {x} has more digits than the column's precision"
+                    )));
+                }
+                v.push(x);
             }
             Vals::List(o, child) => {
                 loop {
@@ -381,7 +388,7 @@ impl Col {
                 o.truncate(n + 1);
                 d.truncate(o.last().copied().unwrap_or(0) as usize);
             }
-            Vals::Dec(v) => v.truncate(n),
+            Vals::Dec(v, _) => v.truncate(n),
             Vals::List(o, child) => {
                 o.truncate(n + 1);
                 child.truncate(o.last().copied().unwrap_or(0) as usize);
@@ -467,7 +474,7 @@ impl Col {
                     BinaryArray::try_new(offsets, std::mem::take(d).into(), nulls).map_err(err)?,
                 )
             }
-            Vals::Dec(v) => {
+            Vals::Dec(v, _) => {
                 let ArrowType::Decimal128(p, s) = t else {
                     return Err(format!("field '{path}': not a decimal column"));
                 };

@@ -837,3 +837,55 @@ fn files_whose_schema_is_the_bare_record_are_read_too() {
         input.project(&keep).unwrap()
     );
 }
+
+#[test]
+fn random_and_mutated_records_never_panic() {
+    let input = rows(LEGACY, &legacy_rows());
+    let c = ctx(input.schema(), "avro", &[]);
+    let records = encode_all(&AvroFormatFactory, &c, &input);
+    let mut d = AvroFormatFactory.create_decoder(&c).unwrap();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut ok = 0;
+    for i in 0..20_000 {
+        let mut r = records[i % records.len()].clone();
+        match i % 3 {
+            // Flip a few bytes.
+            0 => {
+                for _ in 0..1 + next() % 3 {
+                    let j = (next() as usize) % r.len();
+                    r[j] ^= (next() % 255 + 1) as u8;
+                }
+            }
+            // Random bytes.
+            1 => {
+                let n = (next() % 64) as usize;
+                r = (0..n).map(|_| next() as u8).collect();
+            }
+            // Insert or drop a byte.
+            _ => {
+                let j = (next() as usize) % r.len();
+                if next() % 2 == 0 {
+                    r.remove(j);
+                } else {
+                    r.insert(j, next() as u8);
+                }
+            }
+        }
+        match d.decode(&r, &origin(i as i64)) {
+            Ok(()) => ok += 1,
+            Err(e) => assert!(matches!(e, Error::BadRecord { .. }), "{e:?}"),
+        }
+        if d.buffered_rows() >= 1000 {
+            // Whatever was accepted must still build a valid batch.
+            d.finish().unwrap();
+        }
+    }
+    let last = d.finish().unwrap();
+    assert!(last.num_rows() <= ok);
+}
