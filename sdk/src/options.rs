@@ -901,4 +901,18 @@ mod tests {
         assert_eq!(t.matches("fields..kind"), None);
         assert_eq!(t.matches("fields.a.min"), None);
     }
+
+    #[test]
+    fn defaults_added_by_connectors_never_override_the_user() {
+        let mut raw = RawOptions::new();
+        raw.insert("topic".into(), "mine".into());
+        let o = Options::new("t", raw)
+            .with_default("topic", "theirs")
+            .with_default("subject", "orders-value");
+        assert_eq!(o.get(&TOPIC).unwrap(), "mine");
+        assert_eq!(
+            o.raw().get("subject").map(String::as_str),
+            Some("orders-value")
+        );
+    }
 }
