@@ -273,6 +273,8 @@ pub struct ConfluentDecoder {
     reader: SharedSchema,
     /// Whether the reader schema is the user's (`avro-confluent.schema`), not the derived one.
     given: bool,
+    /// The table's record node.
+    node: Node,
     /// Writer schemas by id, and whether each equals the reader schema (no resolution needed).
     writers: HashMap<u32, (Arc<Schema>, bool)>,
     rows: Buffer,
@@ -293,6 +295,7 @@ impl ConfluentDecoder {
         Ok(ConfluentDecoder {
             client: RegistryClient::new(config.registry.clone())?,
             given: config.schema.is_some(),
+            node: node.clone(),
             reader,
             writers: HashMap::new(),
             rows: Buffer::new(FORMAT, schema, node),
@@ -331,7 +334,17 @@ impl Decoder for ConfluentDecoder {
                 .read(body)
                 .map_err(|reason| bad(format!("schema id {id}: {reason}")).into());
         }
-        let reader = if *same { None } else { Some(&*self.reader) };
+        // Another writer schema: decoded as written, then mapped to the table by field name (with
+        // Avro's promotions) unless its decimals differ in scale, which apache-avro resolves.
+        let by_name = !*same
+            && !self.given
+            && matches!(self.rows, Buffer::Direct(..))
+            && crate::schema::decimals_agree(writer, &self.node);
+        let reader = if *same || by_name {
+            None
+        } else {
+            Some(&*self.reader)
+        };
         let v = decode_datum(FORMAT, writer, reader, body, origin).map_err(|e| match e {
             AvroError::Record { reason, .. } => bad(format!("schema id {id}: {reason}")),
             other => other,

@@ -347,7 +347,15 @@ pub fn read_file<R: Read>(
         }
         w => (crate::schema::same_layout(w, &avro), false),
     };
+    // Records of another schema are decoded as written and mapped by field name, unless decimals
+    // differ in scale (then apache-avro resolves them).
+    let by_name = crate::schema::decimals_agree(&writer, &node);
     let mut rows = crate::rows::Buffer::new(crate::avro::FORMAT, schema.clone(), node);
+    let resolve_with = if by_name && matches!(rows, crate::rows::Buffer::Direct(..)) {
+        None
+    } else {
+        Some(&*avro)
+    };
     let mut n = 0u64;
     while let Some(count) = read_varint(&mut input).map_err(io(n + 1))? {
         let size = read_varint(&mut input)
@@ -401,7 +409,7 @@ pub fn read_file<R: Read>(
                         eof: false,
                     };
                     let before = g.data.len();
-                    let v = apache_avro::from_avro_datum(&writer, &mut g, Some(&avro))
+                    let v = apache_avro::from_avro_datum(&writer, &mut g, resolve_with)
                         .map_err(|e| bad(n, e.to_string()))?;
                     if g.eof {
                         return Err(bad(n, "truncated record".into()));

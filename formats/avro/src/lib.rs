@@ -79,8 +79,11 @@
 //! Rows are written as Avro binary straight from the Arrow columns (map entries in their Arrow
 //! order, so equal rows give equal bytes) and read straight into Arrow columns when the writer
 //! schema is the table's own. Records written with another schema (`avro-confluent` with an
-//! evolved writer schema, or a given `avro-confluent.schema`) are decoded with `apache-avro`,
-//! resolved to the table's schema, and then take the same path. Container files are read block by
+//! evolved writer schema, other writers' files) are decoded with `apache-avro` as written and
+//! mapped to the table by field name with Avro's promotions (int to long, float and double,
+//! string and bytes; absent nullable fields NULL), then take the same path. Only when a DECIMAL's
+//! scale differs, or with a given `avro-confluent.schema`, does `apache-avro`'s own resolution
+//! run (its 0.21 decimal check rejects values Java writes, such as a DECIMAL(10, 3) in 4 bytes). Container files are read block by
 //! block the same way: straight into columns when the file's writer schema is the table's (as in
 //! the files Headrace and Flink write), through `apache-avro`'s resolution otherwise.
 //!

@@ -343,3 +343,36 @@ pub fn same_layout(a: &Schema, b: &Schema) -> bool {
         _ => false,
     }
 }
+
+/// Whether every DECIMAL of the table (`node`) that `writer` also has (fields matched by name)
+/// has the same scale there, so that a writer value can be taken as is (see
+/// [`crate::rows::Buffer::push_value`]) instead of going through `apache-avro`'s resolution, whose
+/// decimal checks reject values Java and Headrace write (`Precision 10 too small to hold decimal
+/// values with 4 bytes` in 0.21).
+pub fn decimals_agree(writer: &Schema, node: &Node) -> bool {
+    match writer {
+        Schema::Union(u) => u.variants().iter().all(|v| decimals_agree(v, node)),
+        Schema::Decimal(d) => match &node.kind {
+            Kind::Decimal { scale, .. } => d.scale == *scale as usize,
+            _ => true,
+        },
+        Schema::Record(r) => match &node.kind {
+            Kind::Record { fields, .. } => fields.iter().all(|(name, n)| {
+                r.fields
+                    .iter()
+                    .find(|f| &f.name == name)
+                    .is_none_or(|f| decimals_agree(&f.schema, n))
+            }),
+            _ => true,
+        },
+        Schema::Array(a) => match &node.kind {
+            Kind::Array(e) => decimals_agree(&a.items, e),
+            _ => true,
+        },
+        Schema::Map(m) => match &node.kind {
+            Kind::Map(v) => decimals_agree(&m.types, v),
+            _ => true,
+        },
+        _ => true,
+    }
+}

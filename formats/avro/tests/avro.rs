@@ -889,3 +889,33 @@ fn random_and_mutated_records_never_panic() {
     let last = d.finish().unwrap();
     assert!(last.num_rows() <= ok);
 }
+
+#[test]
+fn confluent_resolution_with_decimals() {
+    let reg = common::registry::FakeRegistry::start();
+    let wcols = "d DECIMAL(10, 3), extra INT";
+    let w = rows(
+        wcols,
+        &[json!({"d": 1234567.891, "extra": 1}), json!({"d": -0.001})],
+    );
+    let wc = ctx(
+        w.schema(),
+        "avro-confluent",
+        &[("url", reg.url.as_str()), ("subject", "dec-value")],
+    );
+    let records = encode_all(&AvroConfluentFormatFactory, &wc, &w);
+    let rcols = "d DECIMAL(10, 3)";
+    let rc = ctx(
+        schema(rcols),
+        "avro-confluent",
+        &[("url", reg.url.as_str())],
+    );
+    let mut d = AvroConfluentFormatFactory.create_decoder(&rc).unwrap();
+    for (i, r) in records.iter().enumerate() {
+        d.decode(r, &origin(i as i64)).unwrap();
+    }
+    assert_eq!(
+        d.finish().unwrap().batch,
+        rows(rcols, &[json!({"d": 1234567.891}), json!({"d": -0.001})])
+    );
+}
