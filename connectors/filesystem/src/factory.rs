@@ -141,9 +141,24 @@ impl FormatHandle {
         } else {
             None
         };
+        let ctx_f = FormatContext { schema, options };
+        #[cfg(feature = "parquet")]
+        let own_bulk = parquet.is_some();
+        #[cfg(not(feature = "parquet"))]
+        let own_bulk = false;
+        // Formats that write whole files through the SDK's bulk hooks (avro) are not wired into
+        // this connector yet: refuse them rather than write one record per line.
+        if !own_bulk && factory.create_bulk_reader(&ctx_f).is_some() {
+            return Err(Error::Unsupported(format!(
+                "{}: format '{id}' reads and writes whole files (BulkReader/BulkWriter), which \
+                 the filesystem connector does not support yet; use 'json', 'csv', 'raw' or \
+                 'parquet'",
+                ctx.options.context()
+            )));
+        }
         Ok(FormatHandle {
             factory,
-            ctx: FormatContext { schema, options },
+            ctx: ctx_f,
             #[cfg(feature = "parquet")]
             parquet,
         })

@@ -47,8 +47,10 @@
 //!
 //! Semantics:
 //! - Source: `path` is a file or a directory read recursively; names starting with `.` or `_`
-//!   (files and directories) are skipped. One split per file, whose state is the byte offset and
-//!   line number reached, so a checkpoint restores mid-file. Each line is one record for the
+//!   (files and directories) are skipped. One split per file, or per 64 MB block of a larger
+//!   file (a block reads the lines that start in it, so parallel readers share a large file);
+//!   a split's state is the byte offset and line number reached, so a checkpoint restores
+//!   mid-file. Each line is one record for the
 //!   format, reported as `file '<path>' line <n>` in errors. `k=v` directories fill the
 //!   `PARTITIONED BY` columns (cast from text to the column type; `partition.default-name` and
 //!   a missing directory give NULL). With `source.monitor-interval` the enumerator lists the path

@@ -77,6 +77,10 @@ const STATE_VERSION: u32 = 1;
 const MAX_BATCH_BYTES: u64 = 8 << 20;
 /// Bytes read from a file at a time.
 const READ_BUFFER: usize = 256 << 10;
+/// Files of lines larger than this are read as several splits of this many bytes, so that
+/// parallel readers share a large file (each record is one line, so a split can start at any
+/// line).
+pub const LINE_SPLIT_BYTES: u64 = 64 << 20;
 
 /// One file and how far it has been read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +101,22 @@ pub struct FileSplit {
     /// For bulk formats (Parquet), the row group this split reads; None for line formats.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row_group: Option<usize>,
+    /// For a block of a large file of lines: the split reads the lines that start before this
+    /// byte offset (None: to the end of the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<u64>,
+    /// Where the block started in the file (0 for a whole file or its first block). A block
+    /// after the first starts in the middle of a line, whose rest belongs to the block before;
+    /// its line numbers are counted from the file's start only when an error needs one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub block_start: u64,
+    /// Whether `offset` is still the block's raw start (the partial line is not skipped yet).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unaligned: bool,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl SplitState for FileSplit {
@@ -105,6 +125,9 @@ impl SplitState for FileSplit {
     fn split_id(&self) -> String {
         match self.row_group {
             Some(rg) => format!("{}#row-group-{rg}", self.path),
+            None if self.end.is_some() || self.block_start > 0 => {
+                format!("{}#bytes-{}", self.path, self.block_start)
+            }
             None => self.path.clone(),
         }
     }
@@ -332,10 +355,32 @@ fn list_files(shared: &Shared) -> Result<Vec<FileSplit>> {
             offset: 0,
             line: 0,
             row_group: None,
+            end: None,
+            block_start: 0,
+            unaligned: false,
         });
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
+}
+
+/// The number of newlines in the first `offset` bytes of the file at `path`.
+fn lines_before(path: &str, offset: u64) -> Result<u64> {
+    use std::io::Read;
+    let f = std::fs::File::open(path)
+        .map_err(io(format!("filesystem source: cannot open '{path}'")))?;
+    let mut r = BufReader::with_capacity(READ_BUFFER, f).take(offset);
+    let mut buf = vec![0u8; READ_BUFFER];
+    let mut n = 0u64;
+    loop {
+        let k = r
+            .read(&mut buf)
+            .map_err(io(format!("filesystem source: cannot read '{path}'")))?;
+        if k == 0 {
+            return Ok(n);
+        }
+        n += buf[..k].iter().filter(|b| **b == b'\n').count() as u64;
+    }
 }
 
 /// Lists the path and hands out one file at a time.
@@ -370,7 +415,22 @@ impl FileEnumerator {
                 continue;
             }
             self.state.seen.insert(f.path.clone());
-            self.state.pending.push_back(f);
+            if f.size > LINE_SPLIT_BYTES {
+                let mut start = 0;
+                while start < f.size {
+                    let end = start + LINE_SPLIT_BYTES;
+                    self.state.pending.push_back(FileSplit {
+                        offset: start,
+                        end: (end < f.size).then_some(end),
+                        block_start: start,
+                        unaligned: start > 0,
+                        ..f.clone()
+                    });
+                    start = end;
+                }
+            } else {
+                self.state.pending.push_back(f);
+            }
             added += 1;
         }
         self.state.listed = true;
@@ -602,12 +662,29 @@ impl SourceReader for FileReader {
                     "filesystem source: cannot open '{}'",
                     split.path
                 )))?;
-                f.seek(SeekFrom::Start(split.offset)).map_err(io(format!(
-                    "filesystem source: cannot seek to byte {} of '{}'",
-                    split.offset, split.path
+                // A block starting mid-file skips the line it starts in (the block before reads
+                // it): from the byte before its start to the next newline.
+                let seek_to = if split.unaligned {
+                    split.offset - 1
+                } else {
+                    split.offset
+                };
+                f.seek(SeekFrom::Start(seek_to)).map_err(io(format!(
+                    "filesystem source: cannot seek to byte {seek_to} of '{}'",
+                    split.path
                 )))?;
+                let mut reader = BufReader::with_capacity(READ_BUFFER, f);
+                if split.unaligned {
+                    let mut skipped = Vec::new();
+                    let n = reader.read_until(b'\n', &mut skipped).map_err(io(format!(
+                        "filesystem source: cannot read '{}' at byte {seek_to}",
+                        split.path
+                    )))?;
+                    split.offset = seek_to + n as u64;
+                    split.unaligned = false;
+                }
                 tracing::debug!(path = %split.path, offset = split.offset, line = split.line, "filesystem: reading file");
-                self.open = Some(OpenSplit::Lines(BufReader::with_capacity(READ_BUFFER, f)));
+                self.open = Some(OpenSplit::Lines(reader));
             }
             let Some(OpenSplit::Lines(reader)) = self.open.as_mut() else {
                 return Err(Error::internal(
@@ -628,6 +705,10 @@ impl SourceReader for FileReader {
                 line: 0,
             };
             while lines < self.batch_size && bytes < MAX_BATCH_BYTES {
+                if split.end.is_some_and(|end| split.offset >= end) {
+                    eof = true;
+                    break;
+                }
                 buf.clear();
                 // (the message is only formatted on error: this runs once per line)
                 let n = reader.read_until(b'\n', &mut buf).map_err(|e| {
@@ -653,7 +734,18 @@ impl SourceReader for FileReader {
                 if let RecordOrigin::File { line, .. } = &mut origin {
                     *line = split.line + 1;
                 }
-                decoder.decode(rec, &origin)?;
+                if let Err(e) = decoder.decode(rec, &origin) {
+                    if split.block_start == 0 {
+                        return Err(e);
+                    }
+                    // Line numbers of a later block are relative to it: count the lines before
+                    // the record and decode it again for an error naming the right line.
+                    if let RecordOrigin::File { line, .. } = &mut origin {
+                        *line = lines_before(&split.path, split.offset)? + 1;
+                    }
+                    decoder.decode(rec, &origin)?;
+                    return Err(e);
+                }
                 split.offset += n as u64;
                 split.line += 1;
                 lines += 1;
