@@ -919,3 +919,44 @@ fn confluent_resolution_with_decimals() {
         rows(rcols, &[json!({"d": 1234567.891}), json!({"d": -0.001})])
     );
 }
+
+#[test]
+fn confluent_credentials_from_every_option_form() {
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[("bearer-auth.token", "tok")], "Bearer tok"),
+        (
+            &[
+                ("bearer-auth.credentials-source", "STATIC_TOKEN"),
+                ("bearer-auth.token", "t2"),
+            ],
+            "Bearer t2",
+        ),
+        (&[("properties.basic.auth.user.info", "a:b")], "Basic YTpi"),
+        (&[("basic-auth.credentials-source", "URL")], "Basic dTpw"),
+    ];
+    for (opts, header) in cases {
+        let reg = common::registry::FakeRegistry::start();
+        let id = reg.register(
+            "x-value",
+            &table_schema_json(&schema("a INT NOT NULL"), true).unwrap(),
+        );
+        let url = if opts.iter().any(|(_, v)| *v == "URL") {
+            reg.url.replace("http://", "http://u:p@")
+        } else {
+            reg.url.clone()
+        };
+        let mut all = vec![("url", url.as_str())];
+        all.extend_from_slice(opts);
+        let c = ctx(schema("a INT NOT NULL"), "avro-confluent", &all);
+        let mut d = AvroConfluentFormatFactory.create_decoder(&c).unwrap();
+        let mut rec = vec![0];
+        rec.extend_from_slice(&id.to_be_bytes());
+        rec.push(2);
+        d.decode(&rec, &origin(0)).unwrap();
+        assert_eq!(
+            reg.state.lock().unwrap().auth,
+            vec![header.to_string()],
+            "{opts:?}"
+        );
+    }
+}
