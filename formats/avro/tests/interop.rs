@@ -419,3 +419,50 @@ fn flink_reads_and_writes_the_same_avro_files() {
     });
     flink_round_trip(LEGACY, &legacy_rows(), &[], flink_first_row);
 }
+
+/// `avro.encoding` = `json` against fastavro's Avro JSON reader and writer.
+#[test]
+fn json_encoding_cross_checks_with_fastavro() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = rows(LEGACY, &legacy_rows());
+    let c = ctx(input.schema(), "avro", &[("encoding", "json")]);
+    let mut e = AvroFormatFactory.create_encoder(&c).unwrap();
+    let mut text = String::new();
+    e.encode(&ChangelogBatch::inserts(input.clone()), &mut |_, b| {
+        text.push_str(std::str::from_utf8(b).unwrap());
+        text.push('\n');
+        Ok(())
+    })
+    .unwrap();
+    let schema_path = dir.path().join("schema.avsc");
+    std::fs::write(
+        &schema_path,
+        table_schema_json(&input.schema(), true).unwrap(),
+    )
+    .unwrap();
+    let in_path = dir.path().join("in.jsonl");
+    std::fs::write(&in_path, text).unwrap();
+    let out_path = dir.path().join("out.jsonl");
+    let seen = run_py(&[
+        "json",
+        schema_path.to_str().unwrap(),
+        in_path.to_str().unwrap(),
+        out_path.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        seen["fastavro"][0],
+        expected_first_row(),
+        "{:#}",
+        seen["fastavro"][0]
+    );
+    let mut d = AvroFormatFactory.create_decoder(&c).unwrap();
+    for (i, line) in std::fs::read_to_string(&out_path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+    {
+        d.decode(line.as_bytes(), &origin(i as i64)).unwrap();
+    }
+    assert_eq!(d.finish().unwrap().batch, input);
+}

@@ -75,6 +75,16 @@ def datums(schema_path, hex_path, out):
     return rows
 
 
+def json_records(schema_path, in_path, out_path):
+    """Avro's JSON encoding, one record per line, read and written by fastavro."""
+    fs = fastavro.parse_schema(json.loads(open(schema_path).read()))
+    with open(in_path) as f:
+        rows = list(fastavro.json_reader(f, fs))
+    with open(out_path, "w") as f:
+        fastavro.json_writer(f, fs, rows)
+    return {"fastavro": norm(rows)}
+
+
 STRICT = True
 
 if __name__ == "__main__":
@@ -84,6 +94,8 @@ if __name__ == "__main__":
         STRICT = False
     if sys.argv[1] == "file":
         rows = files(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "json":
+        rows = json_records(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         rows = datums(sys.argv[2], sys.argv[3], sys.argv[4])
     print(json.dumps(rows))
