@@ -41,6 +41,18 @@
 //! (tombstones) are skipped by `kafka` and are deletions for `upsert-kafka`. Errors name the
 //! topic, partition and offset of the record.
 //!
+//! ## upsert-kafka
+//! The primary key is the message key (`key.format`), the other columns the value. The sink
+//! writes `+I`/`+U` rows as values and `-D` rows as tombstones (key, no value); `-U` rows are
+//! dropped. With `sink.buffer-flush.max-rows` and `.interval` (both > 0) rows are buffered per key
+//! and only the last one is sent. The source normalizes the topic as Flink's planner does with
+//! its ChangelogNormalize step: the first value of a key is `+I`, a changed value `-U` (the
+//! previous row) then `+U`, a value equal to the previous one nothing, a tombstone `-D` with the
+//! last row (nothing for a key never seen). The latest value of every key is kept per partition
+//! and checkpointed with the partition's split, so state grows with the number of distinct keys
+//! (Flink keeps the same in its normalization state); a key must always land in the same
+//! partition, as the default partitioner guarantees.
+//!
 //! ## Sink and delivery guarantees
 //! - `none`: records are handed to librdkafka; a checkpoint does not wait for them.
 //! - `at-least-once` (default): each checkpoint flushes the producer and fails if any record was

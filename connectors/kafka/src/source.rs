@@ -12,6 +12,8 @@ use arrow::buffer::OffsetBuffer;
 use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType as ArrowType, SchemaRef};
 use async_trait::async_trait;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
 use headrace_sdk::changelog::{ChangelogBatch, ChangelogMode, RowKind};
 use headrace_sdk::error::{Error, RecordOrigin, Result};
 use headrace_sdk::factory::FormatHandle;
@@ -192,6 +194,11 @@ pub struct KafkaSplit {
     pub next_offset: i64,
     /// The offset where a bounded read stops (not read), if any.
     pub stop_offset: Option<i64>,
+    /// upsert-kafka: the latest value per key read so far from this partition (base64 key ->
+    /// base64 value), so updates and deletes can carry the previous row as Flink's
+    /// normalization does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upsert_state: Vec<(String, String)>,
 }
 
 impl SplitState for KafkaSplit {
@@ -347,6 +354,7 @@ fn discover_splits(
             partition,
             next_offset: start,
             stop_offset: stop,
+            upsert_state: Vec::new(),
         });
     }
     Ok(out)
@@ -608,6 +616,7 @@ impl KafkaReader {
                 skipped_reported: 0,
                 check_positions: false,
                 last_warning: None,
+                upsert_state: HashMap::new(),
             }));
         }
         self.core
@@ -636,6 +645,21 @@ impl SourceReader for KafkaReader {
             }
             tpl.add_partition_offset(&k.topic, k.partition, Offset::Offset(k.next_offset))
                 .map_err(|e| kafka_error(&core.cfg.settings, "cannot assign a partition", e))?;
+            if core.cfg.upsert {
+                let mut m = HashMap::new();
+                for (key, value) in &k.upsert_state {
+                    let (Ok(key), Ok(value)) = (B64.decode(key), B64.decode(value)) else {
+                        return Err(Error::internal(format!(
+                            "split {}: unreadable upsert state",
+                            s.id
+                        )));
+                    };
+                    m.insert(key, value);
+                }
+                core.upsert_state.insert((k.topic.clone(), k.partition), m);
+            }
+            let mut k = k;
+            k.upsert_state.clear();
             core.splits.insert((k.topic.clone(), k.partition), k);
         }
         if tpl.count() > 0 {
@@ -701,7 +725,20 @@ impl SourceReader for KafkaReader {
         let splits: Vec<SourceSplit> = core
             .splits
             .values()
-            .map(SplitState::to_split)
+            .map(|sp| {
+                if !core.cfg.upsert {
+                    return sp.to_split();
+                }
+                let mut with_state = sp.clone();
+                if let Some(m) = core.upsert_state.get(&(sp.topic.clone(), sp.partition)) {
+                    with_state.upsert_state = m
+                        .iter()
+                        .map(|(k, v)| (B64.encode(k), B64.encode(v)))
+                        .collect();
+                    with_state.upsert_state.sort();
+                }
+                with_state.to_split()
+            })
             .collect::<Result<_>>()?;
         self.offsets_by_checkpoint.insert(
             checkpoint_id,
@@ -752,6 +789,73 @@ impl SourceReader for KafkaReader {
     }
 }
 
+/// Rows of one upsert-kafka record, normalized as Flink's ChangelogNormalize does: a new key is
+/// `+I`, a changed value `-U` (previous value) and `+U`, an unchanged value nothing, a tombstone
+/// `-D` with the previous value (nothing for an unknown key). Returns, per row, the value row and
+/// key row buffered in the decoders, and the row kinds.
+#[allow(clippy::type_complexity)]
+fn normalize_upsert(
+    key_dec: &mut Option<Box<dyn Decoder>>,
+    value_dec: &mut Box<dyn Decoder>,
+    state: &mut HashMap<Vec<u8>, Vec<u8>>,
+    key: Option<&[u8]>,
+    payload: Option<&[u8]>,
+    origin: &RecordOrigin,
+) -> Result<(Vec<Option<u32>>, Vec<Option<u32>>, Vec<i8>)> {
+    let (Some(key), Some(kd)) = (key, key_dec.as_mut()) else {
+        return Err(Error::BadRecord {
+            format: "upsert-kafka".into(),
+            origin: origin.clone(),
+            reason:
+                "the message has no key; upsert-kafka needs the primary key in every message key"
+                    .into(),
+        });
+    };
+    let old = state.get(key).cloned();
+    let mut emits: Vec<(&[u8], RowKind)> = Vec::new();
+    match (payload, old.as_deref()) {
+        (Some(v), Some(o)) if o == v => {}
+        (Some(v), Some(o)) => {
+            emits.push((o, RowKind::UpdateBefore));
+            emits.push((v, RowKind::UpdateAfter));
+        }
+        (Some(v), None) => emits.push((v, RowKind::Insert)),
+        (None, Some(o)) => emits.push((o, RowKind::Delete)),
+        (None, None) => {}
+    }
+    let (mut keys, mut values, mut kinds) = (Vec::new(), Vec::new(), Vec::new());
+    for (bytes, kind) in emits {
+        let vb = value_dec.buffered_rows();
+        value_dec.decode(bytes, origin)?;
+        if value_dec.buffered_rows() != vb + 1 {
+            // skipped by ignore-parse-errors (or not one row): no row for this record
+            continue;
+        }
+        let kb = kd.buffered_rows();
+        kd.decode(key, origin)?;
+        if kd.buffered_rows() != kb + 1 {
+            return Err(Error::BadRecord {
+                format: "upsert-kafka".into(),
+                origin: origin.clone(),
+                reason: "the key could not be decoded into exactly one row".into(),
+            });
+        }
+        keys.push(Some(kb as u32));
+        values.push(Some(vb as u32));
+        kinds.push(kind as i8);
+    }
+    match payload {
+        Some(v) if !kinds.is_empty() => {
+            state.insert(key.to_vec(), v.to_vec());
+        }
+        None => {
+            state.remove(key);
+        }
+        _ => {}
+    }
+    Ok((keys, values, kinds))
+}
+
 /// The headers of one record: keys with optional values.
 type HeaderList = Vec<(String, Option<Vec<u8>>)>;
 
@@ -786,6 +890,8 @@ struct ReaderCore {
     skipped_reported: u64,
     check_positions: bool,
     last_warning: Option<Instant>,
+    /// upsert-kafka: latest value per key, per partition.
+    upsert_state: HashMap<(String, i32), HashMap<Vec<u8>, Vec<u8>>>,
 }
 
 /// Consumer errors that end the job; librdkafka recovers from the others by itself.
@@ -875,6 +981,7 @@ impl ReaderCore {
         let mut rows_msg: Vec<u32> = Vec::new();
         let mut rows_value: Vec<Option<u32>> = Vec::new();
         let mut rows_key: Vec<Option<u32>> = Vec::new();
+        let mut upsert_kinds: Vec<i8> = Vec::new();
         let mut messages: u32 = 0;
         let mut bytes = 0u64;
         while rows_msg.len() < max_rows {
@@ -950,53 +1057,56 @@ impl ReaderCore {
                 offset,
             };
             bytes += (msg.payload_len() + msg.key().map_or(0, <[u8]>::len)) as u64;
-            let key_row = match (&mut self.key_dec, msg.key()) {
-                (Some(d), Some(k)) => {
-                    let before = d.buffered_rows();
-                    d.decode(k, &origin)?;
-                    let after = d.buffered_rows();
-                    match after - before {
-                        0 => None,
-                        1 => Some(before as u32),
-                        n => {
-                            return Err(Error::BadRecord {
-                                format: "kafka".into(),
-                                origin,
-                                reason: format!(
-                                    "the key format produced {n} rows from one key; a key must be one row"
-                                ),
-                            })
+            let (key_rows, produced, kinds) = if self.cfg.upsert {
+                normalize_upsert(
+                    &mut self.key_dec,
+                    &mut self.value_dec,
+                    self.upsert_state
+                        .entry((topic.to_string(), partition))
+                        .or_default(),
+                    msg.key(),
+                    msg.payload(),
+                    &origin,
+                )?
+            } else {
+                let key_row = match (&mut self.key_dec, msg.key()) {
+                    (Some(d), Some(k)) => {
+                        let before = d.buffered_rows();
+                        d.decode(k, &origin)?;
+                        let after = d.buffered_rows();
+                        match after - before {
+                            0 => None,
+                            1 => Some(before as u32),
+                            n => {
+                                return Err(Error::BadRecord {
+                                    format: "kafka".into(),
+                                    origin,
+                                    reason: format!(
+                                        "the key format produced {n} rows from one key; a key must be one row"
+                                    ),
+                                })
+                            }
                         }
                     }
-                }
-                _ => None,
-            };
-            let produced: Vec<Option<u32>> = match msg.payload() {
-                None => {
-                    if self.cfg.upsert {
-                        vec![None]
-                    } else {
+                    _ => None,
+                };
+                let produced: Vec<Option<u32>> = match msg.payload() {
+                    None => {
                         tracing::debug!(
                             "{}: skipping tombstone at {origin}",
                             self.cfg.settings.context
                         );
                         Vec::new()
                     }
-                }
-                Some(v) => {
-                    let before = self.value_dec.buffered_rows();
-                    self.value_dec.decode(v, &origin)?;
-                    let after = self.value_dec.buffered_rows();
-                    (before..after).map(|r| Some(r as u32)).collect()
-                }
+                    Some(v) => {
+                        let before = self.value_dec.buffered_rows();
+                        self.value_dec.decode(v, &origin)?;
+                        let after = self.value_dec.buffered_rows();
+                        (before..after).map(|r| Some(r as u32)).collect()
+                    }
+                };
+                (vec![key_row; produced.len()], produced, Vec::new())
             };
-            if self.cfg.upsert && key_row.is_none() && !produced.is_empty() {
-                return Err(Error::BadRecord {
-                    format: "upsert-kafka".into(),
-                    origin,
-                    reason: "the message has no key (or its key could not be decoded); upsert-kafka needs the primary key in every message key".into(),
-                });
-            }
             if !produced.is_empty() && want_meta {
                 let t = topics
                     .entry(topic.to_string())
@@ -1021,14 +1131,15 @@ impl ReaderCore {
                 meta.headers.push(hs);
                 meta.leader_epoch.push(leader_epoch(&msg));
             }
-            for v in produced {
+            upsert_kinds.extend(kinds);
+            for (i, v) in produced.into_iter().enumerate() {
                 rows_msg.push(if want_meta {
                     meta.offset.len() as u32 - 1
                 } else {
                     messages
                 });
                 rows_value.push(v);
-                rows_key.push(key_row);
+                rows_key.push(key_rows.get(i).copied().flatten());
             }
             messages += 1;
             if at_end {
@@ -1049,7 +1160,7 @@ impl ReaderCore {
             }
             return Ok(None);
         }
-        self.assemble(&rows_msg, &rows_value, &rows_key, &meta)
+        self.assemble(&rows_msg, &rows_value, &rows_key, &meta, upsert_kinds)
             .map(Some)
     }
 
@@ -1059,6 +1170,7 @@ impl ReaderCore {
         rows_value: &[Option<u32>],
         rows_key: &[Option<u32>],
         meta: &MetaScratch,
+        upsert_kinds: Vec<i8>,
     ) -> Result<ChangelogBatch> {
         let value = self.value_dec.finish()?;
         let key = match &mut self.key_dec {
@@ -1126,23 +1238,7 @@ impl ReaderCore {
             ))
         })?;
         let kinds = if self.cfg.upsert {
-            let vk = value.kinds.as_ref();
-            Some(Int8Array::from(
-                rows_value
-                    .iter()
-                    .map(|v| match v {
-                        None => RowKind::Delete as i8,
-                        Some(r) => vk.map_or(RowKind::UpdateAfter as i8, |k| {
-                            let b = k.value(*r as usize);
-                            if b == RowKind::Insert as i8 {
-                                RowKind::UpdateAfter as i8
-                            } else {
-                                b
-                            }
-                        }),
-                    })
-                    .collect::<Vec<i8>>(),
-            ))
+            Some(Int8Array::from(upsert_kinds))
         } else {
             match &value.kinds {
                 Some(k) if value_identity => Some(k.clone()),
