@@ -26,8 +26,17 @@
 
 use std::sync::Arc;
 
+use arrow::array::{
+    Array, ArrayRef, BinaryArray, BinaryBuilder, BooleanArray, BooleanBuilder, Date32Array,
+    Date32Builder, Decimal128Array, Float32Array, Float32Builder, Float64Array, Float64Builder,
+    Int16Array, Int16Builder, Int32Array, Int32Builder, Int64Array, Int64Builder, Int8Array,
+    Int8Builder, RecordBatch, RecordBatchOptions, StringArray, StringBuilder,
+    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+    TimestampSecondArray,
+};
+use arrow::datatypes::{DataType as ArrowType, TimeUnit};
 use headrace_sdk::changelog::{ChangelogBatch, RowKind};
-use headrace_sdk::row::{Row, RowBatchBuilder, Timestamp, Value};
+use headrace_sdk::row::{to_array, Timestamp, Value};
 use headrace_sdk::source::SourceSplit;
 use headrace_sdk::state::VersionedBytes;
 use headrace_sdk::types::{DataType, LogicalType};
@@ -187,23 +196,165 @@ pub fn read_splits(data: &[u8]) -> Result<Vec<SourceSplit>> {
         .collect()
 }
 
+/// A column read without per-value allocation where the types allow it.
+enum Col<'a> {
+    Bool(&'a BooleanArray),
+    I8(&'a Int8Array),
+    I16(&'a Int16Array),
+    I32(&'a Int32Array),
+    Date(&'a Date32Array),
+    I64(&'a Int64Array),
+    F32(&'a Float32Array),
+    F64(&'a Float64Array),
+    Dec64(&'a Decimal128Array),
+    Dec128(&'a Decimal128Array),
+    Utf8(&'a StringArray),
+    Bin(&'a BinaryArray),
+    Ts(&'a [i64], TimeUnit),
+    /// Anything else goes through [`Value`].
+    Other(&'a dyn Array),
+}
+
+impl<'a> Col<'a> {
+    fn new(a: &'a dyn Array, t: &DataType) -> Col<'a> {
+        let any = a.as_any();
+        macro_rules! as_ {
+            ($arr:ty, $variant:ident) => {
+                match any.downcast_ref::<$arr>() {
+                    Some(x) => Col::$variant(x),
+                    None => Col::Other(a),
+                }
+            };
+        }
+        match (&t.logical, a.data_type()) {
+            (LogicalType::Boolean, ArrowType::Boolean) => as_!(BooleanArray, Bool),
+            (LogicalType::TinyInt, ArrowType::Int8) => as_!(Int8Array, I8),
+            (LogicalType::SmallInt, ArrowType::Int16) => as_!(Int16Array, I16),
+            (LogicalType::Int, ArrowType::Int32) => as_!(Int32Array, I32),
+            (LogicalType::Date, ArrowType::Date32) => as_!(Date32Array, Date),
+            (LogicalType::BigInt, ArrowType::Int64) => as_!(Int64Array, I64),
+            (LogicalType::Float, ArrowType::Float32) => as_!(Float32Array, F32),
+            (LogicalType::Double, ArrowType::Float64) => as_!(Float64Array, F64),
+            (LogicalType::Decimal { precision, .. }, ArrowType::Decimal128(_, _)) => {
+                if *precision <= 18 {
+                    as_!(Decimal128Array, Dec64)
+                } else {
+                    as_!(Decimal128Array, Dec128)
+                }
+            }
+            (LogicalType::Char(_) | LogicalType::VarChar(_), ArrowType::Utf8) => {
+                as_!(StringArray, Utf8)
+            }
+            (LogicalType::Binary(_) | LogicalType::VarBinary(_), ArrowType::Binary) => {
+                as_!(BinaryArray, Bin)
+            }
+            (
+                LogicalType::Timestamp(_) | LogicalType::TimestampLtz(_),
+                ArrowType::Timestamp(unit, _),
+            ) => {
+                let values = match unit {
+                    TimeUnit::Second => any
+                        .downcast_ref::<TimestampSecondArray>()
+                        .map(|x| x.values().as_ref()),
+                    TimeUnit::Millisecond => any
+                        .downcast_ref::<TimestampMillisecondArray>()
+                        .map(|x| x.values().as_ref()),
+                    TimeUnit::Microsecond => any
+                        .downcast_ref::<TimestampMicrosecondArray>()
+                        .map(|x| x.values().as_ref()),
+                    TimeUnit::Nanosecond => any
+                        .downcast_ref::<TimestampNanosecondArray>()
+                        .map(|x| x.values().as_ref()),
+                };
+                match values {
+                    Some(v) => Col::Ts(v, *unit),
+                    None => Col::Other(a),
+                }
+            }
+            _ => Col::Other(a),
+        }
+    }
+
+    fn write(&self, w: &mut Writer, i: usize, t: &DataType) -> Result<()> {
+        if let Col::Other(a) = self {
+            return write_value(w, &Value::from_array(*a, i)?, t);
+        }
+        let valid = match self {
+            Col::Bool(a) => a.is_valid(i),
+            Col::I8(a) => a.is_valid(i),
+            Col::I16(a) => a.is_valid(i),
+            Col::I32(a) => a.is_valid(i),
+            Col::Date(a) => a.is_valid(i),
+            Col::I64(a) => a.is_valid(i),
+            Col::F32(a) => a.is_valid(i),
+            Col::F64(a) => a.is_valid(i),
+            Col::Dec64(a) | Col::Dec128(a) => a.is_valid(i),
+            Col::Utf8(a) => a.is_valid(i),
+            Col::Bin(a) => a.is_valid(i),
+            Col::Ts(..) | Col::Other(_) => true,
+        };
+        if !valid {
+            w.u8(0);
+            return Ok(());
+        }
+        w.u8(1);
+        match self {
+            Col::Bool(a) => w.u8(u8::from(a.value(i))),
+            Col::I8(a) => w.u8(a.value(i) as u8),
+            Col::I16(a) => w.buf.extend_from_slice(&a.value(i).to_le_bytes()),
+            Col::I32(a) => w.i32(a.value(i)),
+            Col::Date(a) => w.i32(a.value(i)),
+            Col::I64(a) => w.i64(a.value(i)),
+            Col::F32(a) => w.buf.extend_from_slice(&a.value(i).to_le_bytes()),
+            Col::F64(a) => w.buf.extend_from_slice(&a.value(i).to_le_bytes()),
+            Col::Dec64(a) => w.i64(a.value(i) as i64),
+            Col::Dec128(a) => w.buf.extend_from_slice(&a.value(i).to_be_bytes()),
+            Col::Utf8(a) => w.bytes(a.value(i).as_bytes())?,
+            Col::Bin(a) => w.bytes(a.value(i))?,
+            Col::Ts(v, unit) => {
+                let x = v[i];
+                let (millis, nanos) = match unit {
+                    TimeUnit::Second => (x.saturating_mul(1000), 0),
+                    TimeUnit::Millisecond => (x, 0),
+                    TimeUnit::Microsecond => (x.div_euclid(1000), x.rem_euclid(1000) * 1000),
+                    TimeUnit::Nanosecond => (x.div_euclid(1_000_000), x.rem_euclid(1_000_000)),
+                };
+                w.i64(millis);
+                w.i32(nanos as i32);
+            }
+            Col::Other(_) => {}
+        }
+        Ok(())
+    }
+}
+
 /// Encode every row of `batch`, whose columns are `types` (the table's physical columns, in order).
+/// Flat columns are read straight from their Arrow arrays; nested ones through [`Value`].
 pub fn write_rows(w: &mut Writer, batch: &ChangelogBatch, types: &[DataType]) -> Result<()> {
-    let cols = batch.batch.columns();
-    if cols.len() != types.len() {
+    let arrays = batch.batch.columns();
+    if arrays.len() != types.len() {
         return Err(Error::internal(format!(
             "the source produced {} columns but the Flink table has {}",
-            cols.len(),
+            arrays.len(),
             types.len()
         )));
     }
+    // Timestamp columns: nulls are checked here since the raw values slice has no validity.
+    let cols: Vec<(Col<'_>, &dyn Array)> = arrays
+        .iter()
+        .zip(types)
+        .map(|(a, t)| (Col::new(a.as_ref(), t), a.as_ref()))
+        .collect();
     let n = batch.num_rows();
     w.length(n)?;
     for i in 0..n {
         w.u8(batch.kind(i) as i8 as u8);
-        for (c, t) in cols.iter().zip(types) {
-            let v = Value::from_array(c.as_ref(), i)?;
-            write_value(w, &v, t)?;
+        for ((c, a), t) in cols.iter().zip(types) {
+            if matches!(c, Col::Ts(..)) && a.is_null(i) {
+                w.u8(0);
+            } else {
+                c.write(w, i, t)?;
+            }
         }
     }
     Ok(())
@@ -339,31 +490,236 @@ pub fn read_value(r: &mut Reader<'_>, t: &DataType) -> Result<Value> {
     })
 }
 
+/// A column being built from Java's rows: Arrow builders for flat types, [`Value`]s otherwise.
+enum Build {
+    Bool(BooleanBuilder),
+    I8(Int8Builder),
+    I16(Int16Builder),
+    I32(Int32Builder),
+    Date(Date32Builder),
+    I64(Int64Builder),
+    F32(Float32Builder),
+    F64(Float64Builder),
+    Dec(Vec<Option<i128>>, bool),
+    Utf8(StringBuilder),
+    Bin(BinaryBuilder),
+    Ts(Vec<Option<i64>>, TimeUnit),
+    Other(Vec<Value>),
+}
+
+impl Build {
+    fn new(t: &DataType, arrow: &ArrowType, rows: usize) -> Build {
+        match (&t.logical, arrow) {
+            (LogicalType::Boolean, ArrowType::Boolean) => {
+                Build::Bool(BooleanBuilder::with_capacity(rows))
+            }
+            (LogicalType::TinyInt, ArrowType::Int8) => Build::I8(Int8Builder::with_capacity(rows)),
+            (LogicalType::SmallInt, ArrowType::Int16) => {
+                Build::I16(Int16Builder::with_capacity(rows))
+            }
+            (LogicalType::Int, ArrowType::Int32) => Build::I32(Int32Builder::with_capacity(rows)),
+            (LogicalType::Date, ArrowType::Date32) => {
+                Build::Date(Date32Builder::with_capacity(rows))
+            }
+            (LogicalType::BigInt, ArrowType::Int64) => {
+                Build::I64(Int64Builder::with_capacity(rows))
+            }
+            (LogicalType::Float, ArrowType::Float32) => {
+                Build::F32(Float32Builder::with_capacity(rows))
+            }
+            (LogicalType::Double, ArrowType::Float64) => {
+                Build::F64(Float64Builder::with_capacity(rows))
+            }
+            (LogicalType::Decimal { precision, .. }, ArrowType::Decimal128(_, _)) => {
+                Build::Dec(Vec::with_capacity(rows), *precision <= 18)
+            }
+            (LogicalType::Char(_) | LogicalType::VarChar(_), ArrowType::Utf8) => {
+                Build::Utf8(StringBuilder::with_capacity(rows, rows * 16))
+            }
+            (LogicalType::Binary(_) | LogicalType::VarBinary(_), ArrowType::Binary) => {
+                Build::Bin(BinaryBuilder::with_capacity(rows, rows * 16))
+            }
+            (
+                LogicalType::Timestamp(_) | LogicalType::TimestampLtz(_),
+                ArrowType::Timestamp(unit, _),
+            ) => Build::Ts(Vec::with_capacity(rows), *unit),
+            _ => Build::Other(Vec::with_capacity(rows)),
+        }
+    }
+
+    /// Read one value (with its presence byte); returns whether it was NULL.
+    fn read(&mut self, r: &mut Reader<'_>, t: &DataType) -> Result<bool> {
+        if let Build::Other(v) = self {
+            let x = read_value(r, t)?;
+            let null = x.is_null();
+            v.push(x);
+            return Ok(null);
+        }
+        if r.u8()? == 0 {
+            match self {
+                Build::Bool(b) => b.append_null(),
+                Build::I8(b) => b.append_null(),
+                Build::I16(b) => b.append_null(),
+                Build::I32(b) => b.append_null(),
+                Build::Date(b) => b.append_null(),
+                Build::I64(b) => b.append_null(),
+                Build::F32(b) => b.append_null(),
+                Build::F64(b) => b.append_null(),
+                Build::Dec(v, _) => v.push(None),
+                Build::Utf8(b) => b.append_null(),
+                Build::Bin(b) => b.append_null(),
+                Build::Ts(v, _) => v.push(None),
+                Build::Other(_) => {}
+            }
+            return Ok(true);
+        }
+        match self {
+            Build::Bool(b) => b.append_value(r.u8()? != 0),
+            Build::I8(b) => b.append_value(r.u8()? as i8),
+            Build::I16(b) => b.append_value(i16::from_le_bytes(r.array()?)),
+            Build::I32(b) => b.append_value(r.i32()?),
+            Build::Date(b) => b.append_value(r.i32()?),
+            Build::I64(b) => b.append_value(r.i64()?),
+            Build::F32(b) => b.append_value(f32::from_le_bytes(r.array()?)),
+            Build::F64(b) => b.append_value(f64::from_le_bytes(r.array()?)),
+            Build::Dec(v, small) => v.push(Some(if *small {
+                i128::from(r.i64()?)
+            } else {
+                i128::from_be_bytes(r.array()?)
+            })),
+            Build::Utf8(b) => b.append_value(
+                std::str::from_utf8(r.bytes()?)
+                    .map_err(|_| Error::internal("a string from Java is not UTF-8"))?,
+            ),
+            Build::Bin(b) => b.append_value(r.bytes()?),
+            Build::Ts(v, unit) => {
+                let ts = Timestamp {
+                    millis: r.i64()?,
+                    nanos_of_milli: r.i32()? as u32,
+                };
+                v.push(Some(match unit {
+                    TimeUnit::Second => ts.millis.div_euclid(1000),
+                    TimeUnit::Millisecond => ts.millis,
+                    TimeUnit::Microsecond => ts
+                        .millis
+                        .saturating_mul(1000)
+                        .saturating_add(i64::from(ts.nanos_of_milli / 1000)),
+                    TimeUnit::Nanosecond => ts
+                        .millis
+                        .saturating_mul(1_000_000)
+                        .saturating_add(i64::from(ts.nanos_of_milli)),
+                }));
+            }
+            Build::Other(_) => {}
+        }
+        Ok(false)
+    }
+
+    fn finish(self, arrow: &ArrowType) -> Result<ArrayRef> {
+        Ok(match self {
+            Build::Bool(mut b) => Arc::new(b.finish()),
+            Build::I8(mut b) => Arc::new(b.finish()),
+            Build::I16(mut b) => Arc::new(b.finish()),
+            Build::I32(mut b) => Arc::new(b.finish()),
+            Build::Date(mut b) => Arc::new(b.finish()),
+            Build::I64(mut b) => Arc::new(b.finish()),
+            Build::F32(mut b) => Arc::new(b.finish()),
+            Build::F64(mut b) => Arc::new(b.finish()),
+            Build::Utf8(mut b) => Arc::new(b.finish()),
+            Build::Bin(mut b) => Arc::new(b.finish()),
+            Build::Dec(v, _) => match arrow {
+                ArrowType::Decimal128(p, s) => {
+                    Arc::new(Decimal128Array::from(v).with_precision_and_scale(*p, *s)?)
+                }
+                _ => return Err(Error::internal("decimal column without a decimal type")),
+            },
+            Build::Ts(v, unit) => {
+                let tz = match arrow {
+                    ArrowType::Timestamp(_, tz) => tz.clone(),
+                    _ => None,
+                };
+                match unit {
+                    TimeUnit::Second => {
+                        Arc::new(TimestampSecondArray::from(v).with_timezone_opt(tz))
+                    }
+                    TimeUnit::Millisecond => {
+                        Arc::new(TimestampMillisecondArray::from(v).with_timezone_opt(tz))
+                    }
+                    TimeUnit::Microsecond => {
+                        Arc::new(TimestampMicrosecondArray::from(v).with_timezone_opt(tz))
+                    }
+                    TimeUnit::Nanosecond => {
+                        Arc::new(TimestampNanosecondArray::from(v).with_timezone_opt(tz))
+                    }
+                }
+            }
+            Build::Other(v) => {
+                let refs: Vec<&Value> = v.iter().collect();
+                to_array(arrow, &refs)?
+            }
+        })
+    }
+}
+
 /// Decode a batch written by Java into a [`ChangelogBatch`] of `schema`, whose columns are `types`.
+/// Flat columns go straight into Arrow builders; nested ones through [`Value`].
 pub fn read_rows(
     data: &[u8],
     types: &[DataType],
     schema: &Arc<arrow::datatypes::Schema>,
 ) -> Result<ChangelogBatch> {
+    let fields = schema.fields();
+    if fields.len() != types.len() {
+        return Err(Error::internal(format!(
+            "the sink consumes {} columns but the Flink table has {}",
+            fields.len(),
+            types.len()
+        )));
+    }
     let mut r = Reader::new(data);
     let n = r.length()?;
-    let mut b = RowBatchBuilder::new(schema.clone());
-    for _ in 0..n {
+    let mut cols: Vec<Build> = types
+        .iter()
+        .zip(fields.iter())
+        .map(|(t, f)| Build::new(t, f.data_type(), n))
+        .collect();
+    let mut kinds = Vec::with_capacity(n);
+    for row in 0..n {
         let kind = r.u8()? as i8;
-        let kind = RowKind::from_byte(kind)
-            .ok_or_else(|| Error::internal(format!("unknown row kind byte {kind} from Java")))?;
-        let values = types
-            .iter()
-            .map(|t| read_value(&mut r, t))
-            .collect::<Result<Vec<_>>>()?;
-        b.push(Row::of(kind, values));
+        kinds.push(
+            RowKind::from_byte(kind).ok_or_else(|| {
+                Error::internal(format!("unknown row kind byte {kind} from Java"))
+            })?,
+        );
+        for ((c, t), f) in cols.iter_mut().zip(types).zip(fields.iter()) {
+            if c.read(&mut r, t)? && !f.is_nullable() {
+                return Err(Error::user(format!(
+                    "row {row}: column '{}' is NOT NULL but the row has NULL",
+                    f.name()
+                )));
+            }
+        }
     }
     if !r.is_at_end() {
         return Err(Error::internal(
             "trailing bytes after a row batch from Java",
         ));
     }
-    b.build()
+    let arrays = cols
+        .into_iter()
+        .zip(fields.iter())
+        .map(|(c, f)| c.finish(f.data_type()))
+        .collect::<Result<Vec<_>>>()?;
+    let batch = RecordBatch::try_new_with_options(
+        schema.clone(),
+        arrays,
+        &RecordBatchOptions::new().with_row_count(Some(n)),
+    )?;
+    if kinds.iter().all(|k| *k == RowKind::Insert) {
+        Ok(ChangelogBatch::inserts(batch))
+    } else {
+        Ok(ChangelogBatch::with_kinds(batch, kinds))
+    }
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ public final class RowCodec implements Serializable {
     private static final long serialVersionUID = 1L;
     private final LogicalType[] types;
     private final boolean external;
+    private transient RowData.FieldGetter[] getters;
 
     /** A codec for rows of {@code types}; {@code external} chooses {@link Row} over {@link RowData}. */
     public RowCodec(LogicalType[] types, boolean external) {
@@ -189,9 +190,15 @@ public final class RowCodec implements Serializable {
     public void encode(Wire.Out out, Object value) {
         if (value instanceof RowData) {
             RowData row = (RowData) value;
+            if (getters == null) {
+                getters = new RowData.FieldGetter[types.length];
+                for (int c = 0; c < types.length; c++) {
+                    getters[c] = RowData.createFieldGetter(types[c], c);
+                }
+            }
             out.u8(row.getRowKind().toByteValue());
             for (int c = 0; c < types.length; c++) {
-                writeInternal(out, fieldOf(row, c, types[c]), types[c]);
+                writeInternal(out, getters[c].getFieldOrNull(row), types[c]);
             }
         } else if (value instanceof Row) {
             Row row = (Row) value;
