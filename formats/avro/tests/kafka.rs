@@ -88,7 +88,7 @@ fn avro_and_avro_confluent_through_kafka() {
     let dir = tempfile::tempdir().unwrap();
     let bootstrap = k.bootstrap_servers();
     k.create_topic("avro-orders", 2).unwrap();
-    let plain = round_trip(&bootstrap, dir.path(), "avro-orders", ", 'format' = 'avro'");
+    let plain = round_trip(bootstrap, dir.path(), "avro-orders", ", 'format' = 'avro'");
     assert_eq!(plain.len(), 500, "{:?}", &plain[..plain.len().min(3)]);
 
     let reg = common::registry::FakeRegistry::start();
@@ -98,7 +98,7 @@ fn avro_and_avro_confluent_through_kafka() {
          'value.avro-confluent.subject' = 'confluent-orders-value'",
         reg.url
     );
-    let conf = round_trip(&bootstrap, dir.path(), "confluent-orders", &opts);
+    let conf = round_trip(bootstrap, dir.path(), "confluent-orders", &opts);
     assert_eq!(conf.len(), 500);
     let ids: std::collections::BTreeSet<String> = conf
         .iter()
