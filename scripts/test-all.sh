@@ -35,6 +35,9 @@ if ! "$venv/bin/python" -c 'import fastavro, avro, cramjam, backports.zstd, conf
   "$venv/bin/pip" install --quiet fastavro avro cramjam backports.zstd "confluent-kafka[avro,schemaregistry]"
 fi
 export HEADRACE_AVRO_PYTHON="$venv/bin/python"
+# connectors/kafka interop tests: records produced and consumed by confluent-kafka (librdkafka's
+# Python client, installed above).
+export HEADRACE_KAFKA_PYTHON="$venv/bin/python"
 # Flink's own avro format (flink-sql-avro from Maven Central, cached in ~/.m2) for formats/avro's
 # cross-check with Flink's filesystem avro files, run by PyFlink.
 flink_avro_jar="$HOME/.m2/repository/org/apache/flink/flink-sql-avro/2.3.0/flink-sql-avro-2.3.0.jar"

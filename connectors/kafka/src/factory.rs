@@ -390,6 +390,8 @@ fn sink(ctx: &TableContext<'_>, upsert: bool) -> Result<KafkaSink> {
             description: "the format of message values ('format' is a synonym)".into(),
         })?;
     let key_format = ctx.format(&KEY_FORMAT)?;
+    let value_format = registry_subject(value_format, &topics, "value");
+    let key_format = key_format.map(|f| registry_subject(f, &topics, "key"));
     Ok(KafkaSink::new(KafkaSinkConfig {
         settings: settings(ctx),
         topics,
@@ -405,4 +407,19 @@ fn sink(ctx: &TableContext<'_>, upsert: bool) -> Result<KafkaSink> {
         buffer_max_rows,
         buffer_interval,
     }))
+}
+
+/// Flink's `autoCompleteSchemaRegistrySubject`: with a single topic, a schema-registry format
+/// without a subject registers under `<topic>-value` / `<topic>-key`.
+fn registry_subject(
+    f: headrace_sdk::factory::FormatHandle,
+    topics: &[String],
+    part: &str,
+) -> headrace_sdk::factory::FormatHandle {
+    match topics {
+        [topic] if matches!(f.identifier(), "avro-confluent" | "debezium-avro-confluent") => {
+            f.with_default_option("subject", format!("{topic}-{part}"))
+        }
+        _ => f,
+    }
 }

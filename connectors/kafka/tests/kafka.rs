@@ -506,6 +506,130 @@ fn upsert_changelog_roundtrip(k: &Kafka, dir: &Path) {
     assert_eq!(committed_lines(&out), expect);
 }
 
+const PY_PRODUCE: &str = r#"
+import sys
+from confluent_kafka import Producer
+p = Producer({"bootstrap.servers": sys.argv[1]})
+for i in range(1, 21):
+    p.produce("py-in", key=('{"id":%d}' % i).encode(), value=('{"id":%d,"name":"n%d"}' % (i, i)).encode(),
+              headers=[("trace", ("t-%d" % i).encode()), ("empty", b"")], timestamp=1700000000000 + i)
+p.flush(30)
+"#;
+
+const PY_CONSUME: &str = r#"
+import json, sys, time
+from confluent_kafka import Consumer, TopicPartition
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "py-check", "isolation.level": sys.argv[3],
+              "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+parts = c.list_topics(sys.argv[2], timeout=10).topics[sys.argv[2]].partitions
+c.assign([TopicPartition(sys.argv[2], p, 0) for p in parts])
+# Until the expected count arrived, then 2 more seconds for anything extra (a duplicate).
+want, out, deadline = int(sys.argv[4]), [], time.time() + 30
+while time.time() < deadline:
+    m = c.poll(0.5)
+    if m is None:
+        continue
+    if m.error():
+        raise SystemExit(str(m.error()))
+    if len(out) + 1 == want:
+        deadline = min(deadline, time.time() + 2)
+    out.append({"key": m.key().decode(), "value": m.value().decode(),
+                "headers": [[k, v.decode() if v is not None else None] for k, v in (m.headers() or [])],
+                "timestamp": m.timestamp()[1]})
+print(json.dumps(out))
+"#;
+
+fn python() -> String {
+    std::env::var("HEADRACE_KAFKA_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "HEADRACE_KAFKA_PYTHON must name a Python with confluent-kafka (scripts/test-all.sh \
+             installs it into ~/.cache/headrace/venv)"
+        )
+    })
+}
+
+fn py(script: &str, args: &[&str]) -> String {
+    let o = std::process::Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// confluent-kafka (librdkafka's Python client) produces keys, values, headers and timestamps;
+/// Headrace copies them through an exactly-once sink; confluent-kafka reads them back with
+/// read_committed.
+fn python_client_interop(k: &Kafka) {
+    let bs = k.bootstrap_servers();
+    k.create_topic("py-in", 2).unwrap();
+    k.create_topic("py-out", 2).unwrap();
+    py(PY_PRODUCE, &[bs]);
+    run(
+        &format!(
+            "CREATE TABLE src (id BIGINT, name STRING,
+                h MAP<STRING, BYTES> METADATA FROM 'headers',
+                ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp') WITH (
+                'connector' = 'kafka', 'topic' = 'py-in', 'properties.bootstrap.servers' = '{bs}',
+                'key.format' = 'json', 'key.fields' = 'id', 'value.format' = 'json',
+                'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset');
+             CREATE TABLE dst (id BIGINT, name STRING,
+                h MAP<STRING, BYTES> METADATA FROM 'headers',
+                ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp') WITH (
+                'connector' = 'kafka', 'topic' = 'py-out', 'properties.bootstrap.servers' = '{bs}',
+                'key.format' = 'json', 'key.fields' = 'id', 'value.format' = 'json',
+                'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'py-interop');
+             INSERT INTO dst SELECT * FROM src;"
+        ),
+        None,
+    )
+    .unwrap();
+    let java = k.consume("py-out", 20, Duration::from_secs(15)).unwrap();
+    assert_eq!(
+        java.len(),
+        20,
+        "Java's console consumer (read_committed): {java:?}"
+    );
+    let got: Vec<serde_json::Value> =
+        serde_json::from_str(&py(PY_CONSUME, &[bs, "py-out", "read_committed", "20"])).unwrap();
+    assert_eq!(got.len(), 20, "{got:?}");
+    let mut by_id = BTreeMap::new();
+    for r in &got {
+        let key: serde_json::Value = serde_json::from_str(r["key"].as_str().unwrap()).unwrap();
+        by_id.insert(key["id"].as_i64().unwrap(), r.clone());
+    }
+    for i in 1..=20i64 {
+        let r = &by_id[&i];
+        let v: serde_json::Value = serde_json::from_str(r["value"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"id": i, "name": format!("n{i}")}),
+            "{r}"
+        );
+        assert_eq!(
+            r["timestamp"],
+            serde_json::json!(1700000000000i64 + i),
+            "{r}"
+        );
+        let mut hs = r["headers"].as_array().unwrap().clone();
+        hs.sort_by_key(|h| h[0].as_str().unwrap().to_string());
+        assert_eq!(
+            hs,
+            vec![
+                serde_json::json!(["empty", ""]),
+                serde_json::json!(["trace", format!("t-{i}")])
+            ],
+            "{r}"
+        );
+    }
+}
+
 #[test]
 fn kafka_connectors_against_a_real_broker() {
     let k = kafka::start().expect("Kafka must start (see integration-tests/containers)");
@@ -516,6 +640,7 @@ fn kafka_connectors_against_a_real_broker() {
     upsert_roundtrip(&k, dir.path());
     debezium_value_metadata(&k, dir.path());
     upsert_changelog_roundtrip(&k, dir.path());
+    python_client_interop(&k);
 }
 
 /// Run an unbounded job on a thread until `rows` rows were read; returns its handle.
