@@ -7,8 +7,13 @@ Inputs (built by ``python-wrappers/run-tests.sh``; a missing one FAILS the tests
 
 import os
 import sys
+import tempfile
 
 import pytest
+
+# The bridge logs to this file (set before PyFlink starts its gateway JVM, which inherits it).
+LOG_FILE = os.path.join(tempfile.mkdtemp(prefix="headrace-bridge-log-"), "bridge.log")
+os.environ["HEADRACE_LOG_FILE"] = LOG_FILE
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)

@@ -31,6 +31,11 @@ def test_option_error_carries_headraces_message(t_env):
     msg = str(e.value)
     assert "unsupported option 'rows-per-secnd'" in msg, msg
     assert "Did you mean 'rows-per-second'?" in msg, msg
+    # The gateway JVM's stderr is not read: the bridge logs to HEADRACE_LOG_FILE instead.
+    from conftest import LOG_FILE
+    with open(LOG_FILE) as f:
+        log = f.read()
+    assert "Headrace bridge loaded" in log and "rows-per-secnd" in log, log[-2000:]
 
 
 def test_filesystem_write_then_read(t_env, tmp_path):

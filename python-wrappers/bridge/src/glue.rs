@@ -24,7 +24,40 @@ static BRIDGE: OnceLock<Bridge> = OnceLock::new();
 
 /// The bridge of this copy of the native library, created on first use from `registry`.
 pub fn bridge(registry: fn() -> Registry) -> &'static Bridge {
-    BRIDGE.get_or_init(|| Bridge::new(registry()))
+    BRIDGE.get_or_init(|| {
+        init_logging();
+        let b = Bridge::new(registry());
+        tracing::info!(
+            "Headrace bridge loaded in process {} ({:?})",
+            std::process::id(),
+            b.registry()
+        );
+        b
+    })
+}
+
+/// Log to the file named by `HEADRACE_LOG_FILE` (appending), filtered by `HEADRACE_LOG` (default
+/// `info`), when set. Inside a JVM stderr is often a pipe nobody reads (PyFlink's gateway), so logs
+/// go to a file or nowhere. Each loaded copy of the library has its own logger.
+fn init_logging() {
+    let Some(path) = std::env::var_os("HEADRACE_LOG_FILE") else {
+        return;
+    };
+    let file = match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(_) => return,
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HEADRACE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
@@ -52,6 +85,7 @@ pub fn guard<'l, T>(
             panic_message(p.as_ref())
         ),
     };
+    tracing::warn!("error reported to Java: {message}");
     // If an exception is already pending (a failed JNI call), keep it: it says more.
     if !env.exception_check().unwrap_or(false) {
         if let Err(e) = env.throw_new(EXCEPTION_CLASS, &message) {
