@@ -256,7 +256,10 @@ impl TxnPool {
     /// The producer for `epoch`, initialised (fencing older incarnations of its id) on first use.
     fn slot(&self, epoch: u64) -> Result<Arc<TxnSlot>> {
         let i = self.slot_index(epoch);
-        if let Some(s) = lock(&self.slots)?.get(&i) {
+        // Held while the producer is created: two writers asking at once must not both
+        // initialise the same transactional id (the second would fence the first).
+        let mut slots = lock(&self.slots)?;
+        if let Some(s) = slots.get(&i) {
             return Ok(s.clone());
         }
         let id = format!("{}-{i}", self.prefix);
@@ -282,7 +285,7 @@ impl TxnPool {
             transactional_id: id,
             open_epoch: Mutex::new(None),
         });
-        lock(&self.slots)?.insert(i, slot.clone());
+        slots.insert(i, slot.clone());
         Ok(slot)
     }
 

@@ -764,6 +764,42 @@ fn broker_restart_mid_job() {
     assert_eq!(ids, (1..101).collect::<Vec<_>>());
 }
 
+/// A transaction timeout above the broker's maximum is refused with the option to change.
+#[test]
+fn transaction_timeout_above_the_broker_maximum() {
+    let k = kafka::start_container_with(&[("transaction.max.timeout.ms", "60000")])
+        .expect("Kafka must start (see integration-tests/containers)");
+    k.create_topic("tx-timeout", 1).unwrap();
+    let sql = |extra: &str| {
+        format!(
+            "CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '10',
+                'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '10');
+             CREATE TABLE out (id BIGINT) WITH (
+                'connector' = 'kafka', 'topic' = 'tx-timeout', 'properties.bootstrap.servers' = '{}',
+                'format' = 'json', 'sink.delivery-guarantee' = 'exactly-once',
+                'sink.transactional-id-prefix' = 'tx-timeout' {extra});
+             INSERT INTO out SELECT * FROM gen;",
+            k.bootstrap_servers()
+        )
+    };
+    let e = run(&sql(""), None).unwrap_err();
+    assert!(
+        e.contains("transaction.max.timeout.ms") && e.contains("properties.transaction.timeout.ms"),
+        "{e}"
+    );
+    run(
+        &sql(", 'properties.transaction.timeout.ms' = '60000'"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        k.consume("tx-timeout", 10, Duration::from_secs(15))
+            .unwrap()
+            .len(),
+        10
+    );
+}
+
 #[test]
 fn unreachable_broker_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
