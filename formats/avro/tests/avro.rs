@@ -266,6 +266,14 @@ fn options_are_checked() {
         .unwrap()
         .to_string();
     assert!(e.contains("'codec'") && e.contains("snappy"), "{e}");
+    if !cfg!(feature = "bzip2") {
+        let e = AvroFormatFactory
+            .create_encoder(&ctx(s.clone(), "avro", &[("codec", "bzip2")]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("cargo") && e.contains("bzip2"), "{e}");
+    }
     let e = AvroFormatFactory
         .create_decoder(&ctx(s.clone(), "avro", &[("encoding", "xml")]))
         .err()
@@ -372,6 +380,12 @@ fn files_round_trip_with_every_codec() {
     }
     if cfg!(feature = "zstandard") {
         codecs.push("zstandard");
+    }
+    if cfg!(feature = "bzip2") {
+        codecs.push("bzip2");
+    }
+    if cfg!(feature = "xz") {
+        codecs.push("xz");
     }
     for codec in codecs {
         let c = ctx(input.schema(), "avro", &[("codec", codec)]);
