@@ -654,14 +654,11 @@ fn python() -> Option<PathBuf> {
 
 #[tokio::test]
 async fn pyarrow_and_duckdb_read_the_files() {
-    let Some(py) = python() else {
-        println!(
-            "SKIPPED: no Python venv with pyarrow and duckdb at $HOME/.cache/headrace/venv \
-             (or HEADRACE_PARQUET_PYTHON); create it with: python3 -m venv \
-             ~/.cache/headrace/venv && ~/.cache/headrace/venv/bin/pip install pyarrow duckdb"
-        );
-        return;
-    };
+    let py = python().expect(
+        "no Python venv with pyarrow and duckdb at $HOME/.cache/headrace/venv (or \
+         HEADRACE_PARQUET_PYTHON); run scripts/test-all.sh, or: python3 -m venv \
+         ~/.cache/headrace/venv && ~/.cache/headrace/venv/bin/pip install pyarrow duckdb",
+    );
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("all");
     let nulls = all_null();
@@ -691,10 +688,8 @@ async fn pyarrow_and_duckdb_read_the_files() {
 
 #[tokio::test]
 async fn files_written_by_pyarrow_and_duckdb_are_read() {
-    let Some(py) = python() else {
-        println!("SKIPPED: no Python venv with pyarrow and duckdb (see pyarrow_and_duckdb_read_the_files)");
-        return;
-    };
+    let py = python()
+        .expect("no Python venv with pyarrow and duckdb (see pyarrow_and_duckdb_read_the_files)");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("foreign");
     std::fs::create_dir_all(&dir).unwrap();
