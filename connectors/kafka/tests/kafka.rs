@@ -238,6 +238,73 @@ fn java_records_and_startup_modes(k: &Kafka, dir: &Path) {
         "{e}"
     );
 
+    // latest-offset: only what arrives after the job started.
+    let out = dir.join("latest");
+    let job = run_until(
+        format!(
+            "SET 'execution.checkpointing.interval' = '200 ms';
+             CREATE TABLE src (id BIGINT, name STRING) WITH (
+                'connector' = 'kafka', 'topic' = 'modes', 'properties.bootstrap.servers' = '{}',
+                'format' = 'json', 'scan.startup.mode' = 'latest-offset');
+             CREATE TABLE sink (id BIGINT, name STRING) WITH ('connector' = 'commit-files', 'path' = '{}');
+             INSERT INTO sink SELECT * FROM src;",
+            k.bootstrap_servers(),
+            out.display()
+        ),
+        5,
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    let later: Vec<String> = (11..=15)
+        .map(|i| format!("{{\"id\":{i},\"name\":\"n{i}\"}}"))
+        .collect();
+    produce_to(k.bootstrap_servers(), "modes", 0, &later);
+    job.join().unwrap().unwrap();
+    let mut ids: Vec<i64> = committed_lines(&out)
+        .iter()
+        .map(|l| fields(l)[0].parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        (11..=15).collect::<Vec<_>>(),
+        "latest-offset reads only new records"
+    );
+
+    // Offsets committed for a group by Kafka's own tool: start and end there.
+    k.tool(
+        "kafka-consumer-groups.sh",
+        &[
+            "--bootstrap-server",
+            kafka::INTERNAL_BOOTSTRAP,
+            "--group",
+            "preset",
+            "--topic",
+            "modes",
+            "--reset-offsets",
+            "--to-offset",
+            "3",
+            "--execute",
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        read(
+            "group-start",
+            ", 'properties.group.id' = 'preset', 'scan.bounded.mode' = 'latest-offset'"
+        ),
+        (4..=15).collect::<Vec<_>>(),
+        "from the committed offset 3"
+    );
+    assert_eq!(
+        read(
+            "group-end",
+            ", 'properties.group.id' = 'preset', 'scan.startup.mode' = 'earliest-offset',
+               'scan.bounded.mode' = 'group-offsets'"
+        ),
+        vec![1, 2, 3],
+        "up to the committed offset 3"
+    );
+
     // Timestamps written through the 'timestamp' metadata column, then timestamp modes.
     k.create_topic("stamped", 1).unwrap();
     let sql = format!(
