@@ -68,3 +68,39 @@ def test_datastream_builder_reports_headrace_errors(package):
     with pytest.raises(Exception) as e:
         b.build()
     assert "fields.id.kind" in str(e.value) and "sequence" in str(e.value), str(e.value)
+
+
+def test_datastream_rows_carry_python_types(package):
+    """Rows from a Headrace source in the DataStream API reach Python UDFs as the Python values of
+    their types (type_info() derived from the column list; Java builds the matching objects)."""
+    from pyflink.common import Configuration, Types, WatermarkStrategy
+    from pyflink.datastream import StreamExecutionEnvironment
+    conf = Configuration()
+    conf.set_string("python.executable", sys.executable)
+    env = StreamExecutionEnvironment.get_execution_environment(conf)
+    env.set_parallelism(1)
+    package.add_jars(env)
+    b = (package.HeadraceDatagenSource.builder()
+         .set_columns("id BIGINT NOT NULL, ok BOOLEAN NOT NULL, t TINYINT NOT NULL, "
+                      "s SMALLINT NOT NULL, f FLOAT NOT NULL, d DOUBLE NOT NULL, "
+                      "`dec` DECIMAL(10, 2) NOT NULL, str STRING NOT NULL, bin BYTES NOT NULL, "
+                      "dt DATE NOT NULL, ts TIMESTAMP(3) NOT NULL, ltz TIMESTAMP_LTZ(3) NOT NULL, "
+                      "arr ARRAY<INT> NOT NULL, m MAP<STRING, INT> NOT NULL, "
+                      "r ROW<x INT, y STRING> NOT NULL")
+         .set_number_of_rows(3)
+         .set_fields_kind("id", "sequence").set_fields_start("id", "1").set_fields_end("id", "3"))
+    ds = env.from_source(b.build(), WatermarkStrategy.no_watermarks(), "gen", type_info=b.type_info())
+    names = ds.map(lambda r: str(r[0]) + ":" + ",".join(type(v).__name__ for v in r[1:]),
+                   output_type=Types.STRING())
+    with names.execute_and_collect() as it:
+        got = sorted(it)
+    kinds = "bool,int,int,float,float,Decimal,str,bytes,date,datetime,Instant,list,dict,Row"
+    assert got == [f"{i}:{kinds}" for i in (1, 2, 3)], got
+
+
+def test_datastream_column_list_errors_say_how_to_fix(package):
+    from pyflink.datastream import StreamExecutionEnvironment
+    package.add_jars(StreamExecutionEnvironment.get_execution_environment())
+    with pytest.raises(Exception) as e:
+        package.HeadraceDatagenSource.builder().set_columns("dec DECIMAL(10, 2)").build()
+    assert "quote names that are SQL keywords with backticks" in str(e.value), str(e.value)

@@ -55,7 +55,16 @@ public final class HeadraceSource<T> implements Source<T, HeadraceSplit, byte[]>
 
     /** Flink's row type of a column list such as {@code "id BIGINT, name STRING"}. */
     public static RowType parseColumns(String columns) {
-        LogicalType t = LogicalTypeParser.parse("ROW<" + columns + ">", HeadraceSource.class.getClassLoader());
+        LogicalType t;
+        try {
+            t = LogicalTypeParser.parse("ROW<" + columns + ">", HeadraceSource.class.getClassLoader());
+        } catch (org.apache.flink.table.api.ValidationException e) {
+            throw new HeadraceException(
+                    "the column list '" + columns + "' is not valid Flink type syntax (" + e.getMessage()
+                            + "); write it as 'name TYPE, ...' and quote names that are SQL keywords"
+                            + " with backticks, e.g. '`date` DATE'",
+                    e);
+        }
         return (RowType) t;
     }
 
