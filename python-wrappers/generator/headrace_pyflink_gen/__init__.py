@@ -278,6 +278,19 @@ packages = ["{package}"]
 [tool.setuptools.package-data]
 {package} = ["lib/*.jar"]
 ''')
+    with open(os.path.join(out_dir, "setup.py"), "w") as f:
+        f.write('''"""The wheel carries a native library: mark it as platform-specific (not py3-none-any)."""
+from setuptools import setup
+from setuptools.dist import Distribution
+
+
+class BinaryDistribution(Distribution):
+    def has_ext_modules(self):
+        return True
+
+
+setup(distclass=BinaryDistribution)
+''')
     return out_dir
 
 
