@@ -1,8 +1,6 @@
 package io.headrace.flink;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.apache.flink.api.connector.source.SourceSplit;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
@@ -82,9 +80,5 @@ public final class HeadraceSplit implements SourceSplit, java.io.Serializable {
             }
             return data;
         }
-    }
-
-    static String utf8(ByteBuffer in) {
-        return new String(Wire.bytes(in), StandardCharsets.UTF_8);
     }
 }
