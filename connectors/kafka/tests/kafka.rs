@@ -697,6 +697,131 @@ fn python_client_interop(k: &Kafka) {
     }
 }
 
+/// Ids read from `topic` by a bounded Headrace job with extra options, with their partitions.
+fn read_ids(k: &Kafka, dir: &Path, name: &str, table_opts: &str) -> Vec<(i64, i32)> {
+    let out = dir.join(name);
+    run(
+        &format!(
+            "CREATE TABLE src (id BIGINT, p INT METADATA FROM 'partition' VIRTUAL) WITH (
+                'connector' = 'kafka', 'properties.bootstrap.servers' = '{}', 'format' = 'json',
+                'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset'
+                {table_opts});
+             CREATE TABLE sink (id BIGINT, p INT) WITH ('connector' = 'commit-files', 'path' = '{}');
+             INSERT INTO sink SELECT * FROM src;",
+            k.bootstrap_servers(),
+            out.display()
+        ),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut v: Vec<(i64, i32)> = committed_lines(&out)
+        .iter()
+        .map(|l| {
+            let f = fields(l);
+            (f[0].parse().unwrap(), f[1].parse().unwrap())
+        })
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+/// topic-pattern, isolation.level with aborted and committed transactions, and the partitioners.
+fn patterns_isolation_partitioners(k: &Kafka, dir: &Path) {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let bs = k.bootstrap_servers();
+    k.create_topic("pat-a", 1).unwrap();
+    k.create_topic("pat-b", 1).unwrap();
+    k.create_topic("other-c", 1).unwrap();
+    produce_to(bs, "pat-a", 0, &["{\"id\":1}".to_string()]);
+    produce_to(bs, "pat-b", 0, &["{\"id\":2}".to_string()]);
+    produce_to(bs, "other-c", 0, &["{\"id\":3}".to_string()]);
+    let ids: Vec<i64> = read_ids(k, dir, "pattern", ", 'topic-pattern' = 'pat-.*'")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        ids,
+        vec![1, 2],
+        "topic-pattern reads the matching topics only"
+    );
+
+    // 5 records in an aborted transaction, then 5 in a committed one.
+    k.create_topic("txn", 1).unwrap();
+    let p: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bs)
+        .set("transactional.id", "test-writer")
+        .create()
+        .unwrap();
+    p.init_transactions(Duration::from_secs(30)).unwrap();
+    for (commit, range) in [(false, 1..6), (true, 6..11)] {
+        p.begin_transaction().unwrap();
+        for i in range {
+            let v = format!("{{\"id\":{i}}}");
+            p.send(BaseRecord::<(), str>::to("txn").payload(&v))
+                .map_err(|(e, _)| e)
+                .unwrap();
+        }
+        if commit {
+            p.commit_transaction(Duration::from_secs(30)).unwrap();
+        } else {
+            p.flush(Duration::from_secs(30)).unwrap();
+            p.abort_transaction(Duration::from_secs(30)).unwrap();
+        }
+    }
+    let committed: Vec<i64> = read_ids(
+        k,
+        dir,
+        "txn-committed",
+        ", 'topic' = 'txn', 'properties.isolation.level' = 'read_committed'",
+    )
+    .into_iter()
+    .map(|(id, _)| id)
+    .collect();
+    assert_eq!(
+        committed,
+        (6..11).collect::<Vec<_>>(),
+        "read_committed skips the aborted ones"
+    );
+    let all: Vec<i64> = read_ids(k, dir, "txn-uncommitted", ", 'topic' = 'txn'")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        all,
+        (1..11).collect::<Vec<_>>(),
+        "read_uncommitted (Kafka's default) sees aborted records too"
+    );
+
+    // Partitioners: round-robin spreads evenly, fixed sends a writer's rows to one partition.
+    for (name, partitioner) in [("rr", "round-robin"), ("fixed", "fixed")] {
+        let topic = format!("part-{name}");
+        k.create_topic(&topic, 3).unwrap();
+        run(
+            &format!(
+                "CREATE TABLE gen (id BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '30',
+                    'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '30');
+                 CREATE TABLE out (id BIGINT) WITH (
+                    'connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{bs}',
+                    'format' = 'json', 'sink.partitioner' = '{partitioner}');
+                 INSERT INTO out SELECT * FROM gen;"
+            ),
+            None,
+        )
+        .unwrap();
+        let read = read_ids(k, dir, &topic, &format!(", 'topic' = '{topic}'"));
+        assert_eq!(read.len(), 30);
+        let mut per: BTreeMap<i32, usize> = BTreeMap::new();
+        for (_, p) in &read {
+            *per.entry(*p).or_default() += 1;
+        }
+        let counts: Vec<usize> = per.values().copied().collect();
+        match name {
+            "rr" => assert_eq!(counts, vec![10, 10, 10], "{per:?}"),
+            _ => assert_eq!(per, BTreeMap::from([(0, 30)]), "writer 0 -> partition 0"),
+        }
+    }
+}
+
 #[test]
 fn kafka_connectors_against_a_real_broker() {
     let k = kafka::start().expect("Kafka must start (see integration-tests/containers)");
@@ -708,6 +833,7 @@ fn kafka_connectors_against_a_real_broker() {
     debezium_value_metadata(&k, dir.path());
     upsert_changelog_roundtrip(&k, dir.path());
     python_client_interop(&k);
+    patterns_isolation_partitioners(&k, dir.path());
 }
 
 /// Run an unbounded job on a thread until `rows` rows were read; returns its handle.
