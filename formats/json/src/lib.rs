@@ -87,7 +87,10 @@ pub const IGNORE_PARSE_ERRORS: ConfigOption<bool> = ConfigOption::new("ignore-pa
     .default_value("false")
     .description(
         "When reading, drop records that are not valid JSON or whose values do not fit the \
-         table's types, instead of stopping the job.",
+         table's types, instead of stopping the job; every dropped record is counted in the \
+         job's skipped-record metric. (Flink instead keeps such a record with the bad field \
+         set to NULL, which loses the value without a trace; Headrace drops and counts the \
+         whole record.)",
     );
 
 /// `json.timestamp-format.standard`.
