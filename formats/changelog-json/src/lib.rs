@@ -109,13 +109,23 @@ use regex::Regex;
 
 use headrace_format_json::{
     JsonFormatFactory, ENCODE_DECIMAL_AS_PLAIN_NUMBER, ENCODE_IGNORE_NULL_FIELDS,
-    IGNORE_PARSE_ERRORS, MAP_NULL_KEY_LITERAL, MAP_NULL_KEY_MODE, TIMESTAMP_FORMAT_STANDARD,
+    MAP_NULL_KEY_LITERAL, MAP_NULL_KEY_MODE, TIMESTAMP_FORMAT_STANDARD,
 };
 use headrace_sdk::changelog::ChangelogMode;
 use headrace_sdk::factory::MetadataSpec;
 use headrace_sdk::format::{Decoder, Encoder, FormatContext, FormatFactory};
 use headrace_sdk::options::{ConfigOption, OptionSet, Options};
 use headrace_sdk::Result;
+
+/// `<format>.ignore-parse-errors`, with Flink's semantics for its changelog formats.
+pub const IGNORE_PARSE_ERRORS: ConfigOption<bool> = ConfigOption::new("ignore-parse-errors")
+    .default_value("false")
+    .description(
+        "When reading, do not stop the job on bad input: as in Flink, a field whose value does \
+         not fit its (nullable) column is read as NULL, and a record that cannot be read at all \
+         (not JSON, no envelope, an unknown operation) is dropped and counted in the job's \
+         skipped-record metric.",
+    );
 
 use common::{ChangelogDecoder, Envelope, EnvelopeEncoder, MetaSlot, Rows};
 
