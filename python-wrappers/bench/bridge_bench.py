@@ -79,6 +79,7 @@ def main():
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--native-lib", default=os.path.join(target, "release", "libheadrace_bridge_builtin.so"))
     p.add_argument("--base-jar", default=os.path.join(ROOT, "java", "target", "headrace-flink-bridge-0.1.0.jar"))
+    p.add_argument("--only", help="run only the jobs whose name contains this text")
     a = p.parse_args()
     for f in (a.native_lib, a.base_jar):
         if not os.path.isfile(f):
@@ -106,6 +107,7 @@ def main():
         ("plain Java source -> Headrace blackhole", "bench-javagen", "headrace-blackhole"),
         ("Flink datagen -> Flink blackhole", "datagen", "blackhole"),
     ]
+    jobs = [j for j in jobs if not a.only or a.only in j[0] or j[1] == "bench-javagen" and j[2] == "bench-javasink"]
     for _, src, snk in jobs:  # warm-up: JIT and class loading for every job first
         run(t_env, src, snk, min(a.rows, 1_000_000))
     runs = {name: [] for name, _, _ in jobs}
@@ -123,7 +125,8 @@ def main():
              "all_cpu_seconds": [round(x[1], 2) for x in runs[name]]}
         results.append(r)
         print(json.dumps(r), flush=True)
-    base, base_cpu = results[1]["rows_per_s"], results[1]["cpu_seconds"]
+    java = next(r for r in results if r["job"].startswith("plain Java source -> plain Java sink"))
+    base, base_cpu = java["rows_per_s"], java["cpu_seconds"]
     print("\n| job | seconds | M rows/s | CPU s | rows/s vs plain Java | rows per CPU-s vs plain Java |")
     print("|---|---|---|---|---|---|")
     for r in results:

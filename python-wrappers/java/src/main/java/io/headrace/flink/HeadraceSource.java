@@ -22,7 +22,7 @@ import org.apache.flink.table.types.logical.utils.LogicalTypeParser;
 public final class HeadraceSource<T> implements Source<T, HeadraceSplit, byte[]> {
     private static final long serialVersionUID = 1L;
     /** Rows per batch a reader is asked for. */
-    public static final int DEFAULT_BATCH_SIZE = 1024;
+    public static final int DEFAULT_BATCH_SIZE = 8192;
 
     private final TableSpec spec;
     private final boolean bounded;
