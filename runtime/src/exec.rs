@@ -808,18 +808,34 @@ async fn choose_restore_point(
                 continue;
             };
             let table = p.sink_table.clone();
-            let r = c
-                .recover(cp.checkpoint_id, state.committables.clone())
-                .await
-                .map_err(|e| {
-                    RuntimeError::task(
-                        format!(
-                            "committer of sink '{table}' (recovering checkpoint {})",
+            let mut delay = Duration::from_millis(100);
+            let mut attempt = 0;
+            let r = loop {
+                match c
+                    .recover(cp.checkpoint_id, state.committables.clone())
+                    .await
+                {
+                    Ok(r) => break r,
+                    Err(e) if e.retry() == Retry::Backoff && attempt < 8 => {
+                        attempt += 1;
+                        tracing::warn!(
+                            "recovering checkpoint {} for sink '{table}' failed (attempt {attempt}): {e}; retrying in {delay:?}",
                             cp.checkpoint_id
-                        ),
-                        e,
-                    )
-                })?;
+                        );
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(10));
+                    }
+                    Err(e) => {
+                        return Err(RuntimeError::task(
+                            format!(
+                                "committer of sink '{table}' (recovering checkpoint {})",
+                                cp.checkpoint_id
+                            ),
+                            e,
+                        ))
+                    }
+                }
+            };
             if r == CommitRecovery::Lost {
                 lost = Some(table);
                 break;
