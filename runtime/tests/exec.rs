@@ -420,3 +420,92 @@ async fn checkpoints_after_one_pipeline_finished_do_not_hang() {
     assert_eq!(short.committed.lock().unwrap().len(), 20);
     assert_eq!(long.committed.lock().unwrap().len(), 200_000);
 }
+
+/// A sink whose committer reports the newest checkpoint's transactions as lost after a restart
+/// (as Kafka's does when a crash came between checkpoint and commit).
+#[derive(Clone)]
+struct Losing {
+    inner: Collect,
+    lost: u64,
+    recovered: Arc<Mutex<Vec<u64>>>,
+}
+
+impl DynamicSink for Losing {
+    fn delivery_guarantee(&self) -> DeliveryGuarantee {
+        DeliveryGuarantee::ExactlyOnce
+    }
+    fn consumed_schema(&self) -> SchemaRef {
+        self.inner.consumed_schema()
+    }
+    fn create_writer(&self, ctx: WriterContext) -> Result<Box<dyn SinkWriter>> {
+        self.inner.create_writer(ctx)
+    }
+    fn create_committer(&self) -> Result<Option<Box<dyn Committer>>> {
+        Ok(Some(Box::new(self.clone())))
+    }
+}
+
+#[async_trait]
+impl Committer for Losing {
+    async fn commit(&mut self, id: u64, c: Vec<VersionedBytes>) -> Result<()> {
+        self.inner.commit(id, c).await
+    }
+    async fn recover(&mut self, id: u64, _c: Vec<VersionedBytes>) -> Result<CommitRecovery> {
+        self.recovered.lock().unwrap().push(id);
+        Ok(if id == self.lost {
+            CommitRecovery::Lost
+        } else {
+            CommitRecovery::Committed
+        })
+    }
+}
+
+#[tokio::test]
+async fn lost_transactions_fall_back_to_the_previous_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = Counting {
+        count: 50,
+        unbounded: true,
+        fail_at: None,
+        panic_at: None,
+    };
+    let run = |sink: Arc<dyn DynamicSink>| {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let job = Job::new()
+            .parallelism(1)
+            .state_dir(dir.path())
+            .checkpoint_interval(Duration::from_millis(50))
+            .from_source("numbers", Arc::new(src.clone()))
+            .sink_to("out", sink);
+        let handle = tokio::spawn(job.execute_with(Arc::new(JobMetrics::default()), rx));
+        (tx, handle)
+    };
+    let (tx, handle) = run(Arc::new(sink("id BIGINT")));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    tx.send(()).await.unwrap();
+    handle.await.unwrap().unwrap();
+    let newest = std::fs::read_dir(dir.path().join("checkpoints"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().to_string();
+            n.strip_prefix("chk-")?
+                .strip_suffix(".json")?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+        .unwrap();
+    assert!(newest >= 2, "{newest}");
+    let losing = Losing {
+        inner: sink("id BIGINT"),
+        lost: newest,
+        recovered: Arc::default(),
+    };
+    let (tx, handle) = run(Arc::new(losing.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tx.send(()).await.unwrap();
+    let s = handle.await.unwrap().unwrap();
+    assert_eq!(s.restored_from, Some(newest - 1), "{s:?}");
+    assert_eq!(*losing.recovered.lock().unwrap(), vec![newest, newest - 1]);
+}

@@ -48,7 +48,8 @@ pub mod prelude {
     pub use crate::row::{Row, RowBatchBuilder, Value};
     pub use crate::schema::{Column, TableSchema};
     pub use crate::sink::{
-        Committer, DeliveryGuarantee, DynamicSink, SinkMetrics, SinkWriter, WriterContext,
+        CommitRecovery, Committer, DeliveryGuarantee, DynamicSink, SinkMetrics, SinkWriter,
+        WriterContext,
     };
     pub use crate::source::{
         Boundedness, DynamicSource, EnumeratorContext, ReadEvent, ReaderContext, SourceMetrics,
