@@ -198,7 +198,7 @@ public final class RowCodec implements Serializable {
             }
             out.u8(row.getRowKind().toByteValue());
             for (int c = 0; c < types.length; c++) {
-                writeInternal(out, getters[c].getFieldOrNull(row), types[c]);
+                writeFlat(out, row, c);
             }
         } else if (value instanceof Row) {
             Row row = (Row) value;
@@ -210,6 +210,59 @@ public final class RowCodec implements Serializable {
             throw new HeadraceException(
                     "a Headrace sink got a " + (value == null ? "null" : value.getClass().getName())
                             + " where it expects RowData or Row");
+        }
+    }
+
+    /** One top-level field, read with RowData's typed getters (no boxing) where the type is flat. */
+    private void writeFlat(Wire.Out out, RowData row, int c) {
+        LogicalType t = types[c];
+        if (row.isNullAt(c)) {
+            out.u8(0);
+            return;
+        }
+        switch (t.getTypeRoot()) {
+            case BOOLEAN:
+                out.u8(1);
+                out.u8(row.getBoolean(c) ? 1 : 0);
+                return;
+            case TINYINT:
+                out.u8(1);
+                out.u8(row.getByte(c));
+                return;
+            case SMALLINT:
+                out.u8(1);
+                out.i16(row.getShort(c));
+                return;
+            case INTEGER:
+            case DATE:
+            case TIME_WITHOUT_TIME_ZONE:
+                out.u8(1);
+                out.i32(row.getInt(c));
+                return;
+            case BIGINT:
+                out.u8(1);
+                out.i64(row.getLong(c));
+                return;
+            case FLOAT:
+                out.u8(1);
+                out.i32(Float.floatToRawIntBits(row.getFloat(c)));
+                return;
+            case DOUBLE:
+                out.u8(1);
+                out.i64(Double.doubleToRawLongBits(row.getDouble(c)));
+                return;
+            case CHAR:
+            case VARCHAR:
+                out.u8(1);
+                out.bytes(row.getString(c).toBytes());
+                return;
+            case BINARY:
+            case VARBINARY:
+                out.u8(1);
+                out.bytes(row.getBinary(c));
+                return;
+            default:
+                writeInternal(out, getters[c].getFieldOrNull(row), t);
         }
     }
 
