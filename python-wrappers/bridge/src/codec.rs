@@ -798,6 +798,16 @@ mod tests {
     }
 
     #[test]
+    fn null_in_a_not_null_column_is_named() {
+        let t = [DataType::parse("BIGINT NOT NULL").unwrap()];
+        let schema = Arc::new(Schema::new(vec![t[0].to_arrow_field("id")]));
+        let e = read_rows(&[1, 0, 0, 0, 0, 0], &t, &schema)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("column 'id' is NOT NULL"), "{e}");
+    }
+
+    #[test]
     fn splits_and_versioned_lists() {
         let s = vec![SourceSplit {
             id: "f-1".into(),
