@@ -47,7 +47,7 @@ pub use data::{
 };
 pub use harness::{CollectSink, RowsSource};
 pub use process::runner_main;
-pub use suite::{CheckResult, Outcome, Report, Suite};
+pub use suite::{CheckResult, Outcome, Report, Suite, KEEP_ENV};
 
 /// A failed check, or a context that could not do what the suite asked; the message says what.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -296,10 +296,13 @@ impl Suite {
             let factory = self.registry.connector(&id)?;
             let set = factory.options_for(usage);
 
-            // A misspelt key.
+            // A misspelt key. Not one under a forwarded prefix (such as Kafka's
+            // `properties.bootstrap.servers`): its misspelling is a forwarded key too, accepted as
+            // Flink accepts it.
+            let forwarded = |key: &str| set.prefixes.iter().any(|p| key.starts_with(p.prefix));
             let Some(target) = set
                 .all()
-                .find(|d| d.key != CONNECTOR.key() && d.key.len() >= 4)
+                .find(|d| d.key != CONNECTOR.key() && d.key.len() >= 4 && !forwarded(d.key))
             else {
                 return Err(Failure::new(format!(
                     "connector '{id}' declares no option to misspell"
@@ -567,17 +570,20 @@ impl Suite {
         );
         if let Err(e) = waited {
             let report = key_report(expected.clone(), commit_files_keys(&out)?);
-            return Err(e.context(format!(
+            let e = e.context(format!(
                 "{} of {} keys lost, {} duplicated",
                 report.missing.len(),
                 expected.len(),
                 report.duplicated.len()
-            )));
+            ));
+            return Err(kept(dir, e));
         }
         std::thread::sleep(Duration::from_millis(700));
         p.kill()?;
         let report = key_report(expected.clone(), commit_files_keys(&out)?);
-        report.check("keys after SIGKILLs and restarts", exactly_once)?;
+        if let Err(e) = report.check("keys after SIGKILLs and restarts", exactly_once) {
+            return Err(kept(dir, e));
+        }
         Ok(Outcome::Passed(format!(
             "{} rows in {next_wave} waves, {kills} SIGKILLs; {} duplicates ({})",
             expected.len(),
@@ -672,7 +678,9 @@ impl Suite {
         }
         let got = ctx.read_written(table)?;
         let report = key_report((1..=N).map(|i| i.to_string()), got.iter().map(key_of));
-        report.check("keys written across SIGKILLs and restarts", exactly_once)?;
+        if let Err(e) = report.check("keys written across SIGKILLs and restarts", exactly_once) {
+            return Err(kept(dir, e));
+        }
         Ok(Outcome::Passed(format!(
             "{N} rows, {kills} SIGKILLs, {} rows read back, {} duplicated keys ({})",
             got.len(),
@@ -684,6 +692,23 @@ impl Suite {
             }
         )))
     }
+}
+
+/// Variable that makes a failed crash check keep its directory (the job file, the state directory
+/// and each run's stderr as `run<n>.err` / `final.err`; run with `HEADRACE_LOG=info` for the
+/// runtime's and the connector's logs in them).
+pub const KEEP_ENV: &str = "HEADRACE_CONFORMANCE_KEEP";
+
+/// `e`, naming the kept directory when [`KEEP_ENV`] is set.
+fn kept(dir: tempfile::TempDir, e: Failure) -> Failure {
+    if std::env::var_os(KEEP_ENV).is_none() {
+        return e;
+    }
+    let path = dir.keep();
+    e.context(format!(
+        "job file, state and runner logs kept in {}",
+        path.display()
+    ))
 }
 
 /// The failure of a wait on a running job, with the job's own error when it ended.
