@@ -39,11 +39,16 @@ pub const PORT: u16 = 9092;
 /// Bootstrap address for tools run inside the container with `exec`.
 pub const INTERNAL_BOOTSTRAP: &str = "localhost:19092";
 
+/// Container port of the SASL_PLAINTEXT (mechanism PLAIN) listener of
+/// [`start_container_with_sasl_plain`].
+pub const SASL_PORT: u16 = 9094;
+
 /// A running Kafka; keeps its container (if any) alive while held.
 #[derive(Debug)]
 pub struct Kafka {
     bootstrap: String,
     container: Option<Container>,
+    sasl_bootstrap: Option<String>,
 }
 
 /// Uses the cluster named by `HEADRACE_TEST_KAFKA` if set, else starts a container;
@@ -66,6 +71,7 @@ pub fn connect(bootstrap_servers: &str) -> Result<Kafka> {
     let kafka = Kafka {
         bootstrap: bootstrap_servers.trim().to_string(),
         container: None,
+        sasl_bootstrap: None,
     };
     kafka.wait_ready(container::start_timeout()?)?;
     Ok(kafka)
@@ -78,6 +84,26 @@ pub fn start_container() -> Result<Kafka> {
 
 /// Like [`start_container`], with extra broker properties (see [`start_with`]).
 pub fn start_container_with(broker_properties: &[(&str, &str)]) -> Result<Kafka> {
+    launch_container(broker_properties, None)
+}
+
+/// Starts a container with, besides the usual PLAINTEXT listener, a `SASL_PLAINTEXT` listener
+/// (mechanism PLAIN) that knows one user, published on its own host port
+/// ([`Kafka::sasl_bootstrap_servers`]). For tests of authentication and its failures.
+pub fn start_container_with_sasl_plain(user: &str, password: &str) -> Result<Kafka> {
+    let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !valid(user) || !valid(password) {
+        return Err(Error::InvalidArgument(
+            "SASL user and password: letters, digits and '-' only".into(),
+        ));
+    }
+    launch_container(&[], Some((user, password)))
+}
+
+fn launch_container(
+    broker_properties: &[(&str, &str)],
+    sasl: Option<(&str, &str)>,
+) -> Result<Kafka> {
     let timeout = container::start_timeout()?;
     let mut extra = Vec::new();
     for (key, value) in broker_properties {
@@ -99,21 +125,62 @@ pub fn start_container_with(broker_properties: &[(&str, &str)]) -> Result<Kafka>
             ("KAFKA_ADVERTISED_HOST".to_string(), "127.0.0.1".to_string()),
             ("KAFKA_ADVERTISED_PORT".to_string(), host_port.to_string()),
         ];
+        if let Some((user, password)) = sasl {
+            let sasl_port = ports.get(&SASL_PORT).copied().unwrap_or(SASL_PORT);
+            env.extend([
+                (
+                    "KAFKA_ADVERTISED_LISTENERS".to_string(),
+                    format!(
+                        "EXTERNAL://127.0.0.1:{host_port},INTERNAL://localhost:19092,SASL://127.0.0.1:{sasl_port}"
+                    ),
+                ),
+                (
+                    "KAFKA_CFG_LISTENERS".to_string(),
+                    format!(
+                        "EXTERNAL://0.0.0.0:{PORT},INTERNAL://0.0.0.0:19092,CONTROLLER://localhost:9093,SASL://0.0.0.0:{SASL_PORT}"
+                    ),
+                ),
+                (
+                    "KAFKA_CFG_LISTENER_SECURITY_PROTOCOL_MAP".to_string(),
+                    "EXTERNAL:PLAINTEXT,INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL:SASL_PLAINTEXT"
+                        .to_string(),
+                ),
+                ("KAFKA_CFG_SASL_ENABLED_MECHANISMS".to_string(), "PLAIN".to_string()),
+                (
+                    "KAFKA_CFG_LISTENER_NAME_SASL_PLAIN_SASL_JAAS_CONFIG".to_string(),
+                    format!(
+                        "org.apache.kafka.common.security.plain.PlainLoginModule required user_{user}=\"{password}\";"
+                    ),
+                ),
+            ]);
+        }
         env.extend(extra.iter().cloned());
         env
+    };
+    let ports: &[u16] = if sasl.is_some() {
+        &[PORT, SASL_PORT]
+    } else {
+        &[PORT]
     };
     let container = container::launch(&Launch {
         service: "kafka",
         image_dir: "kafka",
         service_env: ENV,
         image: container::image("kafka", IMAGE_ENV),
-        ports: &[PORT],
+        ports,
         env: &env,
     })?;
     let host_port = container.host_port(PORT).unwrap_or(PORT);
+    let sasl_bootstrap = sasl.map(|_| {
+        format!(
+            "127.0.0.1:{}",
+            container.host_port(SASL_PORT).unwrap_or(SASL_PORT)
+        )
+    });
     let kafka = Kafka {
         bootstrap: format!("127.0.0.1:{host_port}"),
         container: Some(container),
+        sasl_bootstrap,
     };
     kafka.wait_ready(timeout)?;
     Ok(kafka)
@@ -123,6 +190,12 @@ impl Kafka {
     /// The `bootstrap.servers` value for clients on the host, e.g. `127.0.0.1:41234`.
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap
+    }
+
+    /// The SASL_PLAINTEXT listener's address, for a container from
+    /// [`start_container_with_sasl_plain`].
+    pub fn sasl_bootstrap_servers(&self) -> Option<&str> {
+        self.sasl_bootstrap.as_deref()
     }
 
     /// Sends ApiVersions and Metadata requests to the first bootstrap server and

@@ -4,7 +4,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use headrace_sdk::error::{Error, ErrorDomain, Retry};
+use std::sync::{Arc, Mutex};
+
+use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::metadata::Metadata;
 
@@ -259,4 +263,89 @@ mod tests {
         assert_eq!(c.get("key.deserializer"), None);
         assert_eq!(c.get("client.id"), Some("x"));
     }
+}
+
+/// A client context that keeps the last error librdkafka reported in the background (an
+/// authentication failure arrives there, while the request itself only fails with a transport
+/// error), so errors can name the real cause.
+#[derive(Clone, Default)]
+pub struct ClientErrors {
+    last: Arc<Mutex<Option<String>>>,
+}
+
+impl ClientErrors {
+    /// The last background error, if any.
+    pub fn last(&self) -> Option<String> {
+        self.last.lock().ok().and_then(|g| g.clone())
+    }
+}
+
+impl ClientContext for ClientErrors {
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        use rdkafka::config::RDKafkaLogLevel as L;
+        match level {
+            L::Emerg | L::Alert | L::Critical | L::Error => {
+                tracing::error!("librdkafka: {fac}: {message}");
+                if let Ok(mut g) = self.last.lock() {
+                    *g = Some(message.to_string());
+                }
+            }
+            L::Warning => tracing::warn!("librdkafka: {fac}: {message}"),
+            L::Notice | L::Info => tracing::info!("librdkafka: {fac}: {message}"),
+            L::Debug => tracing::debug!("librdkafka: {fac}: {message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!("librdkafka: {error}: {reason}");
+        if let Ok(mut g) = self.last.lock() {
+            *g = Some(format!("{error}: {reason}"));
+        }
+    }
+}
+
+impl ConsumerContext for ClientErrors {}
+
+/// The consumer type of the Kafka source.
+pub type SourceConsumer = BaseConsumer<ClientErrors>;
+
+/// Like [`kafka_error`], naming the last background error of the consumer when there is one; an
+/// authentication failure becomes a user error pointing at the credentials.
+pub fn kafka_error_ctx(
+    settings: &ClientSettings,
+    consumer: &SourceConsumer,
+    doing: &str,
+    e: KafkaError,
+) -> Error {
+    // Background errors are events on the consumer's queue: serve them (a consumer without
+    // assigned partitions returns no message here) so the context sees them.
+    for _ in 0..10 {
+        if consumer.poll(std::time::Duration::ZERO).is_none() {
+            break;
+        }
+    }
+    let Some(last) = consumer.context().last() else {
+        return kafka_error(settings, doing, e);
+    };
+    let lower = last.to_ascii_lowercase();
+    if lower.contains("authentication") || lower.contains("sasl") {
+        return Error::Connector {
+            message: format!(
+                "{}: {doing} (cluster '{}'): authentication failed: {last}. Check the credentials \
+                 in 'properties.sasl.username' / 'properties.sasl.password' (or \
+                 'properties.sasl.jaas.config'), 'properties.sasl.mechanism' and \
+                 'properties.security.protocol'",
+                settings.context,
+                settings.bootstrap()
+            ),
+            domain: ErrorDomain::User,
+            retry: Retry::No,
+            source: Some(Box::new(e)),
+        };
+    }
+    let mut err = kafka_error(settings, doing, e);
+    if let Error::Connector { message, .. } = &mut err {
+        message.push_str(&format!(" Last error reported by librdkafka: {last}."));
+    }
+    err
 }

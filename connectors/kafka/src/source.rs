@@ -23,14 +23,17 @@ use headrace_sdk::source::{
     SourceReader, SourceSplit, SplitAssignment, SplitEnumerator, SplitState,
 };
 use headrace_sdk::state::VersionedBytes;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{kafka_error, topic_partitions, ClientSettings, REQUEST_TIMEOUT};
+use crate::client::{
+    kafka_error, kafka_error_ctx, topic_partitions, ClientErrors, ClientSettings, SourceConsumer,
+    REQUEST_TIMEOUT,
+};
 use crate::layout::{ColumnSource, Layout, MetaKey};
 use crate::options::{BoundedMode, PartitionOffset, StartupMode};
 
@@ -74,7 +77,7 @@ pub struct KafkaSourceConfig {
 }
 
 impl KafkaSourceConfig {
-    fn consumer(&self, client_suffix: &str) -> Result<BaseConsumer> {
+    fn consumer(&self, client_suffix: &str) -> Result<SourceConsumer> {
         let reset = match self.startup {
             StartupMode::EarliestOffset => "earliest",
             StartupMode::LatestOffset => "latest",
@@ -95,7 +98,7 @@ impl KafkaSourceConfig {
                     ("enable.partition.eof", "true"),
                 ],
             )
-            .create()
+            .create_with_context(ClientErrors::default())
             .map_err(|e| kafka_error(&self.settings, "cannot create a Kafka consumer", e))
     }
 }
@@ -235,7 +238,7 @@ pub fn owner_of(topic: &str, partition: i32, readers: usize) -> usize {
 struct KafkaEnumerator {
     cfg: Arc<KafkaSourceConfig>,
     readers: usize,
-    consumer: Option<Arc<BaseConsumer>>,
+    consumer: Option<Arc<SourceConsumer>>,
     known: BTreeSet<(String, i32)>,
     pending: BTreeMap<usize, Vec<KafkaSplit>>,
     initial_done: bool,
@@ -306,7 +309,7 @@ async fn run_blocking<T: Send + 'static>(
 /// List partitions and resolve the start (and stop) offsets of the ones not seen before.
 fn discover_splits(
     cfg: &KafkaSourceConfig,
-    consumer: &BaseConsumer,
+    consumer: &SourceConsumer,
     known: &BTreeSet<(String, i32)>,
     initial: bool,
 ) -> Result<Vec<KafkaSplit>> {
@@ -315,7 +318,7 @@ fn discover_splits(
     if let Some(p) = &cfg.pattern {
         let md = consumer
             .fetch_metadata(None, REQUEST_TIMEOUT)
-            .map_err(|e| kafka_error(s, "cannot list topics", e))?;
+            .map_err(|e| kafka_error_ctx(s, consumer, "cannot list topics", e))?;
         for t in md.topics() {
             if p.is_match(t.name()) && t.error().is_none() {
                 for part in t.partitions() {
@@ -328,7 +331,12 @@ fn discover_splits(
             let md = consumer
                 .fetch_metadata(Some(topic), REQUEST_TIMEOUT)
                 .map_err(|e| {
-                    kafka_error(s, &format!("cannot read metadata of topic '{topic}'"), e)
+                    kafka_error_ctx(
+                        s,
+                        consumer,
+                        &format!("cannot read metadata of topic '{topic}'"),
+                        e,
+                    )
                 })?;
             for p in topic_partitions(s, &md, topic)? {
                 partitions.push((topic.clone(), p));
@@ -362,15 +370,16 @@ fn discover_splits(
 
 fn watermarks(
     cfg: &KafkaSourceConfig,
-    consumer: &BaseConsumer,
+    consumer: &SourceConsumer,
     topic: &str,
     partition: i32,
 ) -> Result<(i64, i64)> {
     consumer
         .fetch_watermarks(topic, partition, REQUEST_TIMEOUT)
         .map_err(|e| {
-            kafka_error(
+            kafka_error_ctx(
                 &cfg.settings,
+                consumer,
                 &format!("cannot read the offsets of topic '{topic}' partition {partition}"),
                 e,
             )
@@ -379,7 +388,7 @@ fn watermarks(
 
 fn committed(
     cfg: &KafkaSourceConfig,
-    consumer: &BaseConsumer,
+    consumer: &SourceConsumer,
     topic: &str,
     partition: i32,
 ) -> Result<Option<i64>> {
@@ -388,8 +397,9 @@ fn committed(
     let c = consumer
         .committed_offsets(tpl, REQUEST_TIMEOUT)
         .map_err(|e| {
-            kafka_error(
+            kafka_error_ctx(
                 &cfg.settings,
+                consumer,
                 &format!(
                     "cannot read the committed offset of group '{}' for topic '{topic}' partition {partition}",
                     cfg.group_id
@@ -406,7 +416,7 @@ fn committed(
 
 fn for_timestamp(
     cfg: &KafkaSourceConfig,
-    consumer: &BaseConsumer,
+    consumer: &SourceConsumer,
     topic: &str,
     partition: i32,
     ts: i64,
@@ -417,8 +427,9 @@ fn for_timestamp(
     let r = consumer
         .offsets_for_times(tpl, REQUEST_TIMEOUT)
         .map_err(|e| {
-            kafka_error(
+            kafka_error_ctx(
                 &cfg.settings,
+                consumer,
                 &format!("cannot look up timestamp {ts} in topic '{topic}' partition {partition}"),
                 e,
             )
@@ -432,7 +443,7 @@ fn for_timestamp(
 
 fn group_or_reset(
     cfg: &KafkaSourceConfig,
-    consumer: &BaseConsumer,
+    consumer: &SourceConsumer,
     topic: &str,
     partition: i32,
 ) -> Result<i64> {
@@ -462,7 +473,7 @@ fn group_or_reset(
 
 fn start_offset(
     cfg: &KafkaSourceConfig,
-    consumer: &BaseConsumer,
+    consumer: &SourceConsumer,
     topic: &str,
     partition: i32,
 ) -> Result<i64> {
@@ -489,7 +500,7 @@ fn start_offset(
 
 fn stop_offset(
     cfg: &KafkaSourceConfig,
-    consumer: &BaseConsumer,
+    consumer: &SourceConsumer,
     topic: &str,
     partition: i32,
 ) -> Result<Option<i64>> {
@@ -882,7 +893,7 @@ fn leader_epoch(msg: &rdkafka::message::BorrowedMessage<'_>) -> Option<i32> {
 
 struct ReaderCore {
     cfg: Arc<KafkaSourceConfig>,
-    consumer: BaseConsumer,
+    consumer: SourceConsumer,
     splits: BTreeMap<(String, i32), KafkaSplit>,
     key_dec: Option<Box<dyn Decoder>>,
     value_dec: Box<dyn Decoder>,
@@ -1014,7 +1025,12 @@ impl ReaderCore {
                     } else {
                         "cannot read messages"
                     };
-                    return Err(kafka_error(&self.cfg.settings, doing, e));
+                    return Err(kafka_error_ctx(
+                        &self.cfg.settings,
+                        &self.consumer,
+                        doing,
+                        e,
+                    ));
                 }
                 Err(e) => {
                     // librdkafka reconnects by itself (broker restarts, network blips): report

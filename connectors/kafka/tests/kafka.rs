@@ -993,6 +993,60 @@ fn transaction_timeout_above_the_broker_maximum() {
     );
 }
 
+/// SASL/PLAIN: the right credentials read (given as librdkafka keys or as Flink's Java JAAS
+/// line), a wrong password is a clear error naming the options to check.
+#[test]
+fn sasl_plain_authentication() {
+    let k = kafka::start_container_with_sasl_plain("alice", "alice-secret")
+        .expect("Kafka must start (see integration-tests/containers)");
+    let sasl = k.sasl_bootstrap_servers().unwrap().to_string();
+    k.create_topic("auth", 1).unwrap();
+    k.produce("auth", &["{\"id\":1}", "{\"id\":2}"]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let job = |name: &str, creds: &str| {
+        format!(
+            "CREATE TABLE src (id BIGINT) WITH ('connector' = 'kafka', 'topic' = 'auth',
+                'properties.bootstrap.servers' = '{sasl}', 'format' = 'json',
+                'properties.security.protocol' = 'SASL_PLAINTEXT', 'properties.sasl.mechanism' = 'PLAIN',
+                {creds},
+                'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset');
+             CREATE TABLE sink (id BIGINT) WITH ('connector' = 'commit-files', 'path' = '{}');
+             INSERT INTO sink SELECT * FROM src;",
+            dir.path().join(name).display()
+        )
+    };
+    run(
+        &job(
+            "ok",
+            "'properties.sasl.username' = 'alice', 'properties.sasl.password' = 'alice-secret'",
+        ),
+        None,
+    )
+    .unwrap();
+    assert_eq!(committed_lines(&dir.path().join("ok")).len(), 2);
+    run(
+        &job(
+            "jaas",
+            "'properties.sasl.jaas.config' = 'org.apache.kafka.common.security.plain.PlainLoginModule required username=\"alice\" password=\"alice-secret\";'",
+        ),
+        None,
+    )
+    .unwrap();
+    assert_eq!(committed_lines(&dir.path().join("jaas")).len(), 2);
+    let e = run(
+        &job(
+            "bad",
+            "'properties.sasl.username' = 'alice', 'properties.sasl.password' = 'wrong'",
+        ),
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("properties.sasl") && e.to_lowercase().contains("auth"),
+        "{e}"
+    );
+}
+
 #[test]
 fn unreachable_broker_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
