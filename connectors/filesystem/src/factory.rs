@@ -179,6 +179,14 @@ impl FormatHandle {
         self.parquet.as_ref()
     }
 
+    /// The row kinds the format carries (changelog formats such as `debezium-json` carry all).
+    pub fn changelog_mode(&self) -> headrace_sdk::changelog::ChangelogMode {
+        if self.is_bulk() {
+            return headrace_sdk::changelog::ChangelogMode::InsertOnly;
+        }
+        self.factory.changelog_mode()
+    }
+
     /// The columns stored in the files, with the table's Arrow types.
     pub fn schema(&self) -> &SchemaRef {
         &self.ctx.schema

@@ -234,7 +234,8 @@ impl DynamicSource for FileSource {
     }
 
     fn changelog_mode(&self) -> ChangelogMode {
-        ChangelogMode::InsertOnly
+        // A changelog format (debezium-json, canal-json, ...) gives each row its kind.
+        self.shared.format.changelog_mode()
     }
 
     fn create_enumerator(
@@ -593,7 +594,8 @@ impl FileReader {
             cols.push(col);
         }
         let batch = arrow::array::RecordBatch::try_new(self.shared.produced.clone(), cols)?;
-        Ok(ChangelogBatch::inserts(batch))
+        // Keep the row kinds the format decoded.
+        Ok(decoded.with_batch(batch))
     }
 }
 
