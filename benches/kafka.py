@@ -48,7 +48,10 @@ def jar():
 
 
 def lines_of(cmd, env=None):
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        sys.stderr.write(out.stderr[-4000:])
+        sys.exit(f"{cmd[3] if len(cmd) > 3 else cmd[0]} failed with status {out.returncode}")
     return [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
 
 

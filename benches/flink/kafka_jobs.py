@@ -102,17 +102,17 @@ def main():
                 'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '{n}',
                 'fields.name.length' = '44', 'fields.n.min' = '0', 'fields.n.max' = '999',
                 'fields.v.min' = '0', 'fields.v.max' = '15000')""")
-    kafka_table("out", f"flink-gen-{a.suffix}")
+    kafka_table("kout", f"flink-gen-{a.suffix}")
     gen(100_000)
-    measure("INSERT INTO out SELECT * FROM gen")
+    measure("INSERT INTO kout SELECT * FROM gen")
     gen(a.records)
-    wall, cpu = measure("INSERT INTO out SELECT * FROM gen")
+    wall, cpu = measure("INSERT INTO kout SELECT * FROM gen")
     emit("flink datagen -> kafka sink (json)", a.records, wall, cpu)
 
     # kafka -> kafka pass-through
     kafka_table("src", a.topic, bounded)
-    kafka_table("out", f"flink-out-{a.suffix}")
-    wall, cpu = measure("INSERT INTO out SELECT * FROM src")
+    kafka_table("kout", f"flink-out-{a.suffix}")
+    wall, cpu = measure("INSERT INTO kout SELECT * FROM src")
     emit("flink kafka -> json -> kafka", a.records, wall, cpu)
 
 

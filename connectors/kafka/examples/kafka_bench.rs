@@ -178,6 +178,8 @@ fn main() {
         .set("group.id", format!("bench-raw-{suffix}"))
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_uncommitted")
+        // The same fetch settings the Headrace source uses.
+        .set("fetch.queue.backoff.ms", "10")
         .create()
         .unwrap();
     let mut tpl = TopicPartitionList::new();

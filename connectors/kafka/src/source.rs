@@ -90,6 +90,10 @@ impl KafkaSourceConfig {
                     ("auto.offset.reset", reset),
                     ("client.id", &format!("headrace-{}", client_suffix)),
                     ("isolation.level", &isolation),
+                    // librdkafka waits this long before fetching again once its local queue is
+                    // over `queued.min.messages`; its default (1 s) left a reader that decodes
+                    // (json) idle most of the time: 17 s instead of 3 s for 3 M records.
+                    ("fetch.queue.backoff.ms", "10"),
                 ],
                 &[
                     ("group.id", &self.group_id),
@@ -1176,8 +1180,15 @@ impl ReaderCore {
             }
             return Ok(None);
         }
-        self.assemble(&rows_msg, &rows_value, &rows_key, &meta, upsert_kinds)
-            .map(Some)
+        let started_assembly = Instant::now();
+        let out = self.assemble(&rows_msg, &rows_value, &rows_key, &meta, upsert_kinds);
+        tracing::trace!(
+            rows = rows_msg.len(),
+            poll_ms = (started_assembly - (deadline - max_wait)).as_millis() as u64,
+            assemble_us = started_assembly.elapsed().as_micros() as u64,
+            "kafka reader batch"
+        );
+        out.map(Some)
     }
 
     fn assemble(
