@@ -228,10 +228,19 @@ impl ExternalContext for KafkaJson {
             .set("isolation.level", "read_committed")
             .create()
             .map_err(|e| Failure::new(format!("cannot create a consumer: {e}")))?;
+        // The end of each partition is its high watermark, asked by a read_uncommitted client: a
+        // read_committed client is told the last stable offset, which stays before a transaction
+        // until its commit markers are written (after the producer's commit returned), so the
+        // partitions of a transaction committed a moment ago would look empty.
+        let ends_client: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.kafka.bootstrap_servers())
+            .set("isolation.level", "read_uncommitted")
+            .create()
+            .map_err(|e| Failure::new(format!("cannot create a consumer: {e}")))?;
         let mut ends = Vec::new();
         let mut tpl = TopicPartitionList::new();
         for p in 0..PARTITIONS {
-            let (_, high) = consumer
+            let (_, high) = ends_client
                 .fetch_watermarks(&topic, p, CLIENT_TIMEOUT)
                 .map_err(|e| {
                     Failure::new(format!(
