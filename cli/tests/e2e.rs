@@ -20,26 +20,32 @@ fn run(args: &[&str]) -> Output {
     output_within(Command::new(bin()).args(args), Duration::from_secs(120))
 }
 
-/// Run to completion, failing the test (instead of hanging CI) after `limit`.
+/// Run to completion, failing the test (instead of hanging CI) after `limit`. Output is read
+/// while the process runs (a child writing more than a pipe holds would otherwise block forever).
 fn output_within(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
+    let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let start = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "headrace did not finish within {limit:?}; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            let stderr = rx
+                .recv_timeout(Duration::from_secs(10))
+                .ok()
+                .and_then(|o| o.ok())
+                .map(|o| String::from_utf8_lossy(&o.stderr).to_string())
+                .unwrap_or_default();
+            panic!("headrace did not finish within {limit:?}; stderr: {stderr}");
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
-    child.wait_with_output().unwrap()
 }
 
 /// Every committed line under `dir` (not the hidden in-progress files).
