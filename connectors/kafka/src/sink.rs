@@ -497,15 +497,18 @@ struct KafkaCommitter {
     pool: Arc<TxnPool>,
 }
 
-fn decode_committables(committables: &[VersionedBytes]) -> Result<Option<TxnCommittable>> {
-    let mut first: Option<TxnCommittable> = None;
+/// The transactions named by a checkpoint's committables, one per epoch in ascending order,
+/// each with the nonce of its first committable (the order is the stored one, so commit and
+/// recovery pick the same). Normally there is one epoch; a writer that ended early can hand its
+/// last committable to a later checkpoint, so several are handled.
+fn decode_committables(committables: &[VersionedBytes]) -> Result<Vec<TxnCommittable>> {
+    let mut by_epoch: std::collections::BTreeMap<u64, TxnCommittable> =
+        std::collections::BTreeMap::new();
     for c in committables {
         let t: TxnCommittable = c.decode(COMMITTABLE_VERSION, COMMITTABLE_NAME)?;
-        if first.is_none() {
-            first = Some(t);
-        }
+        by_epoch.entry(t.epoch).or_insert(t);
     }
-    Ok(first)
+    Ok(by_epoch.into_values().collect())
 }
 
 #[async_trait]
@@ -515,17 +518,21 @@ impl Committer for KafkaCommitter {
         checkpoint_id: u64,
         committables: Vec<VersionedBytes>,
     ) -> Result<()> {
-        let Some(t) = decode_committables(&committables)? else {
+        let txns = decode_committables(&committables)?;
+        if txns.is_empty() {
             return Ok(());
-        };
+        }
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            let slot = pool.slot(t.epoch)?;
-            if lock(&slot.open_epoch)?.is_none() {
-                // Already committed by an earlier attempt of this process.
-                return Ok(());
+            for t in txns {
+                let slot = pool.slot(t.epoch)?;
+                if lock(&slot.open_epoch)?.is_none() {
+                    // Already committed by an earlier attempt of this process.
+                    continue;
+                }
+                pool.commit(t.epoch, &t.nonce)?;
             }
-            pool.commit(t.epoch, &t.nonce)
+            Ok(())
         })
         .await
         .map_err(|e| Error::internal(format!("Kafka commit task failed: {e}")))?
@@ -540,13 +547,40 @@ impl Committer for KafkaCommitter {
         _checkpoint_id: u64,
         committables: Vec<VersionedBytes>,
     ) -> Result<CommitRecovery> {
-        let Some(t) = decode_committables(&committables)? else {
+        // Transactions commit in epoch order, so the newest one's marker decides for all.
+        let Some(t) = decode_committables(&committables)?.pop() else {
             return Ok(CommitRecovery::Committed);
         };
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || pool.recover(t.epoch, &t.nonce))
             .await
             .map_err(|e| Error::internal(format!("Kafka recovery task failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(epoch: u64, nonce: &str) -> VersionedBytes {
+        VersionedBytes::encode(
+            COMMITTABLE_VERSION,
+            COMMITTABLE_NAME,
+            &TxnCommittable {
+                epoch,
+                transactional_id: format!("p-{}", epoch % 2),
+                nonce: nonce.into(),
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn committables_group_by_epoch_in_order() {
+        let t = decode_committables(&[c(5, "a"), c(4, "b"), c(5, "c"), c(4, "d")]).unwrap();
+        let got: Vec<(u64, &str)> = t.iter().map(|t| (t.epoch, t.nonce.as_str())).collect();
+        assert_eq!(got, vec![(4, "b"), (5, "a")]);
+        assert!(decode_committables(&[]).unwrap().is_empty());
     }
 }
 
