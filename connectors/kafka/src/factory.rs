@@ -260,38 +260,22 @@ fn source(ctx: &TableContext<'_>, upsert: bool) -> Result<KafkaSource> {
     } else {
         (o.get(&SCAN_STARTUP_MODE)?, o.get(&SCAN_BOUNDED_MODE)?)
     };
-    let startup_offsets = match startup {
-        StartupMode::SpecificOffsets => {
-            let s = o.get_optional(&SCAN_STARTUP_SPECIFIC_OFFSETS)?.ok_or_else(|| {
-                o.conflict("'scan.startup.mode' = 'specific-offsets' needs 'scan.startup.specific-offsets' (e.g. 'partition:0,offset:42;partition:1,offset:300')")
-            })?;
-            parse_specific_offsets(&s)
-                .map_err(|r| o.invalid(&SCAN_STARTUP_SPECIFIC_OFFSETS, &s, r))?
-        }
-        _ => Vec::new(),
-    };
-    let startup_timestamp = o.get_optional(&SCAN_STARTUP_TIMESTAMP_MILLIS)?;
-    if startup == StartupMode::Timestamp && startup_timestamp.is_none() {
-        return Err(
-            o.conflict("'scan.startup.mode' = 'timestamp' needs 'scan.startup.timestamp-millis'")
-        );
-    }
-    let bounded_offsets = match bounded {
-        BoundedMode::SpecificOffsets => {
-            let s = o.get_optional(&SCAN_BOUNDED_SPECIFIC_OFFSETS)?.ok_or_else(|| {
-                o.conflict("'scan.bounded.mode' = 'specific-offsets' needs 'scan.bounded.specific-offsets'")
-            })?;
-            parse_specific_offsets(&s)
-                .map_err(|r| o.invalid(&SCAN_BOUNDED_SPECIFIC_OFFSETS, &s, r))?
-        }
-        _ => Vec::new(),
-    };
-    let bounded_timestamp = o.get_optional(&SCAN_BOUNDED_TIMESTAMP_MILLIS)?;
-    if bounded == BoundedMode::Timestamp && bounded_timestamp.is_none() {
-        return Err(
-            o.conflict("'scan.bounded.mode' = 'timestamp' needs 'scan.bounded.timestamp-millis'")
-        );
-    }
+    let (startup_offsets, startup_timestamp) = mode_arguments(
+        o,
+        "scan.startup.mode",
+        startup == StartupMode::SpecificOffsets,
+        &SCAN_STARTUP_SPECIFIC_OFFSETS,
+        startup == StartupMode::Timestamp,
+        &SCAN_STARTUP_TIMESTAMP_MILLIS,
+    )?;
+    let (bounded_offsets, bounded_timestamp) = mode_arguments(
+        o,
+        "scan.bounded.mode",
+        bounded == BoundedMode::SpecificOffsets,
+        &SCAN_BOUNDED_SPECIFIC_OFFSETS,
+        bounded == BoundedMode::Timestamp,
+        &SCAN_BOUNDED_TIMESTAMP_MILLIS,
+    )?;
     let discovery = if upsert {
         None
     } else {
@@ -327,6 +311,38 @@ fn source(ctx: &TableContext<'_>, upsert: bool) -> Result<KafkaSource> {
         upsert,
         parallelism: o.get_optional(&SCAN_PARALLELISM)?,
     }))
+}
+
+/// The offsets or timestamp a startup or bounded mode needs, checked: `specific-offsets` needs
+/// its offsets option, `timestamp` its timestamp option.
+fn mode_arguments(
+    o: &headrace_sdk::options::Options,
+    mode_key: &str,
+    wants_offsets: bool,
+    offsets: &headrace_sdk::options::ConfigOption<String>,
+    wants_timestamp: bool,
+    timestamp: &headrace_sdk::options::ConfigOption<i64>,
+) -> Result<(Vec<PartitionOffset>, Option<i64>)> {
+    let parsed = if wants_offsets {
+        let s = o.get_optional(offsets)?.ok_or_else(|| {
+            o.conflict(format!(
+                "'{mode_key}' = 'specific-offsets' needs '{}' (e.g. \
+                 'partition:0,offset:42;partition:1,offset:300')",
+                offsets.key()
+            ))
+        })?;
+        parse_specific_offsets(&s).map_err(|r| o.invalid(offsets, &s, r))?
+    } else {
+        Vec::new()
+    };
+    let ts = o.get_optional(timestamp)?;
+    if wants_timestamp && ts.is_none() {
+        return Err(o.conflict(format!(
+            "'{mode_key}' = 'timestamp' needs '{}'",
+            timestamp.key()
+        )));
+    }
+    Ok((parsed, ts))
 }
 
 fn sink(ctx: &TableContext<'_>, upsert: bool) -> Result<KafkaSink> {
