@@ -301,6 +301,14 @@ impl ConfluentDecoder {
             rows: Buffer::new(FORMAT, schema, node),
         })
     }
+
+    /// Use `writer` as the writer schema of records carrying schema id `id`, without asking the
+    /// registry (for tests and fuzzing, or schemas known in advance).
+    pub fn with_writer_schema(mut self, id: u32, writer: Schema) -> ConfluentDecoder {
+        let same = crate::schema::same_layout(&writer, &self.reader);
+        self.writers.insert(id, (Arc::new(writer), same));
+        self
+    }
 }
 
 impl Decoder for ConfluentDecoder {

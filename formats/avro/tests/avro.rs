@@ -974,3 +974,42 @@ fn confluent_credentials_from_every_option_form() {
         );
     }
 }
+
+#[test]
+fn confluent_decoder_uses_a_seeded_writer_schema_without_the_registry() {
+    use headrace_format_avro::confluent::ConfluentConfig;
+    use headrace_format_avro::ConfluentDecoder;
+    use headrace_sdk::error::RecordOrigin;
+    use headrace_sdk::format::Decoder;
+    use headrace_sdk::options::{Options, RawOptions};
+
+    let schema = TableSchema::parse_columns("id BIGINT, s STRING")
+        .unwrap()
+        .physical_arrow_schema();
+    let mut raw = RawOptions::new();
+    // Nothing listens there: a record with another id fails to fetch its schema.
+    raw.insert("url".into(), "http://127.0.0.1:9".into());
+    let config = ConfluentConfig::from_options(&Options::new("t", raw)).unwrap();
+    let writer = apache_avro::Schema::parse_str(
+        r#"{"type": "record", "name": "w", "fields": [{"name": "id", "type": "int"}]}"#,
+    )
+    .unwrap();
+    let mut d = ConfluentDecoder::new(schema, &config)
+        .unwrap()
+        .with_writer_schema(7, writer);
+    // Magic byte, id 7, then the int 5 (zigzag 0x0a): promoted to BIGINT, s missing is NULL.
+    d.decode(&[0, 0, 0, 0, 7, 0x0a], &RecordOrigin::Unknown)
+        .unwrap();
+    assert!(d
+        .decode(&[0, 0, 0, 0, 8, 0x0a], &RecordOrigin::Unknown)
+        .is_err());
+    let batch = d.finish().unwrap().batch;
+    assert_eq!(batch.num_rows(), 1);
+    let id = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .unwrap();
+    assert_eq!(id.value(0), 5);
+    assert!(batch.column(1).is_null(0));
+}
