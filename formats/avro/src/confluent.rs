@@ -237,7 +237,7 @@ fn schemas(
             Ok((node, derived, text))
         }
         Some(text) => {
-            let s = Schema::parse_str(text).map_err(|e| {
+            let s = crate::schema::parse_schema(text).map_err(|e| {
                 AvroError::Schema(format!(
                     "'avro-confluent.schema' is not a valid Avro schema: {e}"
                 ))

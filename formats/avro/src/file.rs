@@ -331,7 +331,7 @@ pub fn read_file<R: Read>(
     let writer_text = meta
         .get("avro.schema")
         .ok_or_else(|| bad(0, "the file header has no 'avro.schema'".into()))?;
-    let writer = apache_avro::Schema::parse_str(&String::from_utf8_lossy(writer_text))
+    let writer = crate::schema::parse_schema(&String::from_utf8_lossy(writer_text))
         .map_err(|e| bad(0, format!("the file's schema is not valid: {e}")))?;
     let codec_name = meta
         .get("avro.codec")

@@ -242,7 +242,7 @@ impl RegistryClient {
                 false,
             )
         })?;
-        let schema = Schema::parse_str(text).map_err(|e| {
+        let schema = crate::schema::parse_schema(text).map_err(|e| {
             self.err(
                 format!("schema id {id} is not a valid Avro schema: {e}"),
                 false,

@@ -376,3 +376,45 @@ pub fn decimals_agree(writer: &Schema, node: &Node) -> bool {
         _ => true,
     }
 }
+
+/// Parse an Avro schema from JSON text that may come from outside (a file header, a registry,
+/// an option). apache-avro 0.21 panics on a record, enum or fixed name that breaks Avro's name
+/// rule, so names are checked first: an invalid one is an error naming it.
+pub fn parse_schema(text: &str) -> std::result::Result<Schema, String> {
+    let json: Json = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    check_names(&json)?;
+    Schema::parse(&json).map_err(|e| e.to_string())
+}
+
+/// Whether `name` (dot-separated, as a full name may be) follows Avro's name rule.
+fn valid_full_name(name: &str) -> bool {
+    name.split('.').all(|part| {
+        let mut chars = part.chars();
+        matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
+fn check_names(json: &Json) -> std::result::Result<(), String> {
+    match json {
+        Json::Array(items) => items.iter().try_for_each(check_names),
+        Json::Object(o) => {
+            let named = matches!(
+                o.get("type").and_then(Json::as_str),
+                Some("record" | "enum" | "fixed" | "error")
+            );
+            if named {
+                if let Some(name) = o.get("name").and_then(Json::as_str) {
+                    if !valid_full_name(name) {
+                        return Err(format!(
+                            "invalid schema name {name:?}: a name is letters, digits and '_', \
+                             not starting with a digit (dot-separated with its namespace)"
+                        ));
+                    }
+                }
+            }
+            o.values().try_for_each(check_names)
+        }
+        _ => Ok(()),
+    }
+}

@@ -1013,3 +1013,19 @@ fn confluent_decoder_uses_a_seeded_writer_schema_without_the_registry() {
     assert_eq!(id.value(0), 5);
     assert!(batch.column(1).is_null(0));
 }
+
+#[test]
+fn a_schema_with_an_invalid_name_is_an_error_not_a_panic() {
+    use headrace_format_avro::schema::parse_schema;
+    // apache-avro 0.21 panics on such a name (found by fuzz/ target avro_file).
+    let bad = r#"{"type": "record", "name": "a.rec\u00e9rd", "fields": [
+        {"name": "x", "type": {"type": "record", "name": "1x", "fields": []}}]}"#;
+    let err = parse_schema(bad).unwrap_err();
+    assert!(err.contains("invalid schema name"), "{err}");
+    let nested = r#"{"type": "record", "name": "ok", "fields": [
+        {"name": "x", "type": {"type": "fixed", "name": "bad-name", "size": 2}}]}"#;
+    assert!(parse_schema(nested).unwrap_err().contains("bad-name"));
+    let good =
+        r#"{"type": "record", "name": "org.x._R1", "fields": [{"name": "a", "type": "int"}]}"#;
+    assert!(parse_schema(good).is_ok());
+}
