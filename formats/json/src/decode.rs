@@ -29,6 +29,28 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::n
         .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
 );
 
+/// The `visit_*` methods of a nested-value visitor (list, map, row) for JSON scalars, which such a
+/// column never accepts: each is a type mismatch naming the column's type.
+macro_rules! reject_scalars {
+    () => {
+        fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<(), E> {
+            Err(mismatch(Unexpected::Bool(v), &self.col.type_name))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<(), E> {
+            Err(mismatch(Unexpected::Signed(v), &self.col.type_name))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<(), E> {
+            Err(mismatch(Unexpected::Unsigned(v), &self.col.type_name))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<(), E> {
+            Err(mismatch(Unexpected::Float(v), &self.col.type_name))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<(), E> {
+            Err(mismatch(Unexpected::Str(v), &self.col.type_name))
+        }
+    };
+}
+
 /// How the decoder reads records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeConfig {
@@ -816,21 +838,7 @@ impl<'de> Visitor<'de> for StructVisitor<'_> {
     fn visit_unit<E: de::Error>(self) -> std::result::Result<(), E> {
         null_into(self.col)
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<(), E> {
-        Err(mismatch(Unexpected::Bool(v), &self.col.type_name))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<(), E> {
-        Err(mismatch(Unexpected::Signed(v), &self.col.type_name))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<(), E> {
-        Err(mismatch(Unexpected::Unsigned(v), &self.col.type_name))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<(), E> {
-        Err(mismatch(Unexpected::Float(v), &self.col.type_name))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<(), E> {
-        Err(mismatch(Unexpected::Str(v), &self.col.type_name))
-    }
+    reject_scalars!();
     fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> std::result::Result<(), A::Error> {
         Err(mismatch(Unexpected::Seq, &self.col.type_name))
     }
@@ -873,21 +881,7 @@ impl<'de> Visitor<'de> for ListVisitor<'_> {
     fn visit_unit<E: de::Error>(self) -> std::result::Result<(), E> {
         null_into(self.col)
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<(), E> {
-        Err(mismatch(Unexpected::Bool(v), &self.col.type_name))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<(), E> {
-        Err(mismatch(Unexpected::Signed(v), &self.col.type_name))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<(), E> {
-        Err(mismatch(Unexpected::Unsigned(v), &self.col.type_name))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<(), E> {
-        Err(mismatch(Unexpected::Float(v), &self.col.type_name))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<(), E> {
-        Err(mismatch(Unexpected::Str(v), &self.col.type_name))
-    }
+    reject_scalars!();
     fn visit_map<A: MapAccess<'de>>(self, _map: A) -> std::result::Result<(), A::Error> {
         Err(mismatch(Unexpected::Map, &self.col.type_name))
     }
@@ -958,21 +952,7 @@ impl<'de> Visitor<'de> for MapVisitor<'_> {
     fn visit_unit<E: de::Error>(self) -> std::result::Result<(), E> {
         null_into(self.col)
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> std::result::Result<(), E> {
-        Err(mismatch(Unexpected::Bool(v), &self.col.type_name))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<(), E> {
-        Err(mismatch(Unexpected::Signed(v), &self.col.type_name))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<(), E> {
-        Err(mismatch(Unexpected::Unsigned(v), &self.col.type_name))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<(), E> {
-        Err(mismatch(Unexpected::Float(v), &self.col.type_name))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<(), E> {
-        Err(mismatch(Unexpected::Str(v), &self.col.type_name))
-    }
+    reject_scalars!();
     fn visit_seq<A: SeqAccess<'de>>(self, _seq: A) -> std::result::Result<(), A::Error> {
         Err(mismatch(Unexpected::Seq, &self.col.type_name))
     }
