@@ -315,6 +315,7 @@ fn run(
                     "rows_in": summary.rows_in,
                     "rows_out": summary.rows_out,
                     "skipped": summary.skipped,
+                    "dead_lettered": summary.dead_lettered,
                 });
                 if let Err(e) = std::fs::write(p, v.to_string()) {
                     eprintln!("error: cannot write {}: {e}", p.display());
@@ -354,8 +355,16 @@ fn run(
                             let skipped = summary.skipped.get(i).copied().unwrap_or(0);
                             if skipped > 0 {
                                 eprintln!(
-                                    "  {} -> {}: {skipped} bad record(s) skipped (ignore-parse-errors); \
-                                     run with HEADRACE_LOG=debug to see each one with its origin",
+                                    "  {} -> {}: {skipped} bad record(s) skipped (ignore-parse-errors \
+                                     or 'headrace.bad-records.policy' = 'skip'); run with \
+                                     HEADRACE_LOG=debug to see each one with its origin",
+                                    p.source_table, p.sink_table
+                                );
+                            }
+                            let dead = summary.dead_lettered.get(i).copied().unwrap_or(0);
+                            if dead > 0 {
+                                eprintln!(
+                                    "  {} -> {}: {dead} bad record(s) sent to the dead-letter table",
                                     p.source_table, p.sink_table
                                 );
                             }

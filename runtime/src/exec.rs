@@ -26,8 +26,10 @@ use tokio::sync::mpsc;
 use crate::checkpoint::{
     CheckpointData, CheckpointStore, SinkState, SourceState, CHECKPOINT_FORMAT_VERSION,
 };
+use crate::dead_letter::DeadLetterTarget;
 use crate::error::{RuntimeError, RuntimeResult};
 use crate::plan::{Pipeline, Transform};
+use headrace_sdk::bad_records::BadRecords;
 
 /// Batches in flight per writer before readers wait (backpressure).
 const CHANNEL_CAPACITY: usize = 4;
@@ -133,8 +135,12 @@ pub struct JobSummary {
     pub rows_in: Vec<u64>,
     /// Rows written per pipeline.
     pub rows_out: Vec<u64>,
-    /// Bad records skipped per pipeline (e.g. with a format's `ignore-parse-errors`).
+    /// Bad records skipped per pipeline (with a format's `ignore-parse-errors` or the
+    /// `skip` bad-record policy of its source or sink table).
     pub skipped: Vec<u64>,
+    /// Bad records routed to a dead-letter table per pipeline. Pipelines are the INSERTs, then
+    /// one per dead-letter table (its rows written are in `rows_out`).
+    pub dead_lettered: Vec<u64>,
 }
 
 enum DataMsg {
@@ -201,10 +207,108 @@ struct PipelineRuntime {
     enumerator: Box<dyn SplitEnumerator>,
     controls: Vec<Option<mpsc::UnboundedSender<Control>>>,
     source_alive: Vec<bool>,
+}
+
+/// The writers' side of one sink slot: slots `0..pipelines` are the INSERTs' sinks, the slots
+/// after them the job's dead-letter tables.
+struct SinkRuntime {
     /// Writers that have ended (their input is fully written and prepared).
     sink_finished: Vec<bool>,
     committer: Option<Box<dyn Committer>>,
     final_committables: Vec<VersionedBytes>,
+}
+
+/// A sink of the job, by slot (see [`SinkRuntime`]).
+struct SinkSlot {
+    /// Its id in checkpoints.
+    id: String,
+    /// Its table.
+    table: String,
+    sink: Arc<dyn headrace_sdk::sink::DynamicSink>,
+}
+
+/// The dead-letter tables the pipelines route to, each once, in order of first use.
+fn dead_letter_targets(pipelines: &[Pipeline]) -> Vec<Arc<DeadLetterTarget>> {
+    let mut out: Vec<Arc<DeadLetterTarget>> = Vec::new();
+    for p in pipelines {
+        for b in [&p.source_bad_records, &p.sink_bad_records]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(t) = &b.dead_letters {
+                if !out.iter().any(|o| o.table == t.table) {
+                    out.push(t.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn sink_slots(pipelines: &[Pipeline], dlqs: &[Arc<DeadLetterTarget>]) -> Vec<SinkSlot> {
+    pipelines
+        .iter()
+        .map(|p| SinkSlot {
+            id: p.sink_id(),
+            table: p.sink_table.clone(),
+            sink: p.sink.clone(),
+        })
+        .chain(dlqs.iter().map(|d| SinkSlot {
+            id: format!("dead-letters:sink:{}", d.table),
+            table: d.table.clone(),
+            sink: d.sink.clone(),
+        }))
+        .collect()
+}
+
+/// Where a reader or writer sends the dead letters of its table: the dead-letter table's writers,
+/// of which it is upstream number `from`. Dead letters go before the barrier that follows them.
+struct DeadLetterOut {
+    target: Arc<DeadLetterTarget>,
+    outputs: Vec<mpsc::Sender<Tagged>>,
+    from: usize,
+    next: usize,
+    table: String,
+    connector: String,
+    metrics: Arc<PipelineMetrics>,
+}
+
+impl DeadLetterOut {
+    /// Send the dead letters queued in `queue`; false when the writers are gone.
+    async fn send_queued(&mut self, queue: &BadRecords) -> RuntimeResult<bool> {
+        let letters = queue.take_dead_letters();
+        if letters.is_empty() {
+            return Ok(true);
+        }
+        let batch = self.target.batch(&letters, &self.table, &self.connector)?;
+        let m = &self.metrics;
+        m.source
+            .records
+            .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        m.rows_out
+            .fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+        let n = self.outputs.len();
+        self.next = (self.next + 1) % n.max(1);
+        let msg = Tagged {
+            from: self.from,
+            msg: DataMsg::Batch(batch),
+        };
+        Ok(self.outputs[self.next].send(msg).await.is_ok())
+    }
+
+    /// Send a barrier or the end to every dead-letter writer; false when they are gone.
+    async fn broadcast(&self, msg: impl Fn() -> DataMsg) -> bool {
+        for o in &self.outputs {
+            let t = Tagged {
+                from: self.from,
+                msg: msg(),
+            };
+            if o.send(t).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 /// Run the pipelines of a job to completion (or until stopped by `stop`).
@@ -222,8 +326,10 @@ pub async fn execute(
     // Finish the commits of the newest checkpoint: the crash may have come before them. A sink
     // whose prepared transactions did not survive (CommitRecovery::Lost) makes the runner fall
     // back to the checkpoint before, whose commits completed before the newer one was taken.
+    let dlqs = dead_letter_targets(&pipelines);
+    let slots = sink_slots(&pipelines, &dlqs);
     let restored = match &store {
-        Some(s) => choose_restore_point(s, &pipelines).await?,
+        Some(s) => choose_restore_point(s, &slots).await?,
         None => None,
     };
     if let Some(cp) = &restored {
@@ -236,6 +342,7 @@ pub async fn execute(
                 rows_in: vec![],
                 rows_out: vec![],
                 skipped: vec![],
+                dead_lettered: vec![],
             });
         }
     }
@@ -243,10 +350,113 @@ pub async fn execute(
 
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     let mut runtimes = Vec::new();
+    let mut sinks = Vec::new();
     let mut pmetrics = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
     let mut task_names: std::collections::HashMap<tokio::task::Id, String> =
         std::collections::HashMap::new();
+
+    // Dead-letter tables first: readers and writers routing to them need their channels. Each
+    // reader (and writer) of a routing table is one upstream of the dead-letter writers.
+    let dlq_of = |b: &Option<crate::plan::TableBadRecords>| -> Option<usize> {
+        let t = b.as_ref()?.dead_letters.as_ref()?;
+        dlqs.iter().position(|d| d.table == t.table)
+    };
+    let mut dlq_upstreams = vec![0usize; dlqs.len()];
+    // (source side, sink side) first upstream number per pipeline
+    let mut dlq_from: Vec<(Option<(usize, usize)>, Option<(usize, usize)>)> = Vec::new();
+    for p in &pipelines {
+        let mut e = (None, None);
+        if let Some(d) = dlq_of(&p.source_bad_records) {
+            e.0 = Some((d, dlq_upstreams[d]));
+            dlq_upstreams[d] += p.source_parallelism;
+        }
+        if let Some(d) = dlq_of(&p.sink_bad_records) {
+            e.1 = Some((d, dlq_upstreams[d]));
+            dlq_upstreams[d] += p.sink_parallelism;
+        }
+        dlq_from.push(e);
+    }
+    let mut dlq_senders: Vec<Vec<mpsc::Sender<Tagged>>> = Vec::new();
+    let mut dlq_metrics = Vec::new();
+    for (d, target) in dlqs.iter().enumerate() {
+        let slot = pipelines.len() + d;
+        let sink_state = restored
+            .as_ref()
+            .and_then(|c| c.sinks.get(&slots[slot].id).cloned())
+            .unwrap_or_default();
+        let pm = Arc::new(PipelineMetrics {
+            source_table: "(dead letters)".into(),
+            sink_table: target.table.clone(),
+            source: Arc::new(SourceMetrics::default()),
+            rows_out: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            sink: Arc::new(SinkMetrics::default()),
+            source_parallelism: dlq_upstreams[d],
+            sink_parallelism: target.parallelism,
+        });
+        dlq_metrics.push(pm.clone());
+        let mut senders = Vec::new();
+        for w in 0..target.parallelism {
+            let upstreams = dlq_upstreams[d];
+            let (tx, rx) = mpsc::channel::<Tagged>(CHANNEL_CAPACITY * upstreams.max(1));
+            senders.push(tx);
+            let restored_state = sink_state
+                .writer_states
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % target.parallelism == w)
+                .flat_map(|(_, s)| s.iter().cloned())
+                .collect();
+            let writer = target.sink.create_writer(WriterContext {
+                subtask: w,
+                parallelism: target.parallelism,
+                restored_state,
+                restored_checkpoint_id: restored_id,
+                metrics: pm.sink.clone(),
+            })?;
+            let ev = ev_tx.clone();
+            let name = format!("dead-letter sink '{}' subtask {w}", target.table);
+            let task_name = name.clone();
+            let pm2 = pm.clone();
+            let h = tasks.spawn(async move {
+                let r = run_writer(
+                    slot,
+                    w,
+                    upstreams,
+                    writer,
+                    rx,
+                    ev.clone(),
+                    restored_id,
+                    pm2,
+                    None,
+                )
+                .await;
+                if let Err(e) = r {
+                    let _ = ev.send(Event::Failed(e.in_task(name)));
+                }
+            });
+            task_names.insert(h.id(), task_name);
+        }
+        dlq_senders.push(senders);
+    }
+    let dead_letter_out = |side: Option<(usize, usize)>,
+                           offset: usize,
+                           b: &Option<crate::plan::TableBadRecords>|
+     -> Option<DeadLetterOut> {
+        let (d, from) = side?;
+        let cfg = &b.as_ref()?.config;
+        Some(DeadLetterOut {
+            target: dlqs[d].clone(),
+            outputs: dlq_senders[d].clone(),
+            from: from + offset,
+            next: offset,
+            table: cfg.table.clone(),
+            connector: cfg.connector.clone(),
+            metrics: dlq_metrics[d].clone(),
+        })
+    };
 
     for (pi, p) in pipelines.iter().enumerate() {
         let src_state = restored
@@ -255,7 +465,7 @@ pub async fn execute(
             .unwrap_or_default();
         let sink_state = restored
             .as_ref()
-            .and_then(|c| c.sinks.get(&p.sink_id()).cloned())
+            .and_then(|c| c.sinks.get(&slots[pi].id).cloned())
             .unwrap_or_default();
         let enumerator = p.source.create_enumerator(
             EnumeratorContext {
@@ -275,6 +485,12 @@ pub async fn execute(
             sink_parallelism: p.sink_parallelism,
         });
         pmetrics.push(pm.clone());
+        if let Some(b) = &p.source_bad_records {
+            pm.source.bad_records.configure(b.config.clone());
+        }
+        if let Some(b) = &p.sink_bad_records {
+            pm.sink.bad_records.configure(b.config.clone());
+        }
 
         // Writers.
         let mut senders = Vec::new();
@@ -299,11 +515,22 @@ pub async fn execute(
             let upstreams = p.source_parallelism;
             let pm2 = pm.clone();
             let task_name = name.clone();
+            let dlq = dead_letter_out(dlq_from[pi].1, w, &p.sink_bad_records);
             let h = tasks.spawn(async move {
-                let r =
-                    run_writer(pi, w, upstreams, writer, rx, ev.clone(), restored_id, pm2).await;
+                let r = run_writer(
+                    pi,
+                    w,
+                    upstreams,
+                    writer,
+                    rx,
+                    ev.clone(),
+                    restored_id,
+                    pm2,
+                    dlq,
+                )
+                .await;
                 if let Err(e) = r {
-                    let _ = ev.send(Event::Failed(RuntimeError::task(name, e)));
+                    let _ = ev.send(Event::Failed(e.in_task(name)));
                 }
             });
             task_names.insert(h.id(), task_name);
@@ -333,8 +560,10 @@ pub async fn execute(
             let name = format!("source '{}' subtask {r}", p.source_table);
             let task_name = name.clone();
             let pm2 = pm.clone();
+            let dead_letters = dead_letter_out(dlq_from[pi].0, r, &p.source_bad_records);
             let h = tasks.spawn(async move {
                 let task = ReaderTask {
+                    dead_letters,
                     pipeline: pi,
                     subtask: r,
                     reader,
@@ -357,17 +586,30 @@ pub async fn execute(
             enumerator,
             controls,
             source_alive: vec![true; p.source_parallelism],
+        });
+        sinks.push(SinkRuntime {
             sink_finished: vec![false; p.sink_parallelism],
             committer: p.sink.create_committer()?,
             final_committables: Vec::new(),
         });
     }
+    for d in &dlqs {
+        sinks.push(SinkRuntime {
+            sink_finished: vec![false; d.parallelism],
+            committer: d.sink.create_committer()?,
+            final_committables: Vec::new(),
+        });
+    }
+    drop(dlq_senders);
     drop(ev_tx);
+    pmetrics.extend(dlq_metrics);
     let _ = metrics.pipelines.set(pmetrics);
 
     let mut coord = Coordinator {
         pipelines: &pipelines,
         runtimes,
+        sinks,
+        slots: &slots,
         pending: None,
         next_id: restored_id + 1,
         store,
@@ -450,7 +692,16 @@ pub async fn execute(
         skipped: metrics
             .pipelines_snapshot()
             .iter()
-            .map(|p| p.source.skipped.load(Ordering::Relaxed))
+            .map(|p| {
+                p.source.skipped.load(Ordering::Relaxed)
+                    + p.source.bad_records.skipped()
+                    + p.sink.bad_records.skipped()
+            })
+            .collect(),
+        dead_lettered: metrics
+            .pipelines_snapshot()
+            .iter()
+            .map(|p| p.source.bad_records.dead_lettered() + p.sink.bad_records.dead_lettered())
             .collect(),
     })
 }
@@ -488,6 +739,8 @@ impl JobMetrics {
 struct Coordinator<'a> {
     pipelines: &'a [Pipeline],
     runtimes: Vec<PipelineRuntime>,
+    sinks: Vec<SinkRuntime>,
+    slots: &'a [SinkSlot],
     pending: Option<PendingCheckpoint>,
     next_id: u64,
     store: Option<CheckpointStore>,
@@ -497,7 +750,7 @@ struct Coordinator<'a> {
 
 impl Coordinator<'_> {
     fn all_sinks_finished(&self) -> bool {
-        self.runtimes
+        self.sinks
             .iter()
             .all(|r| r.sink_finished.iter().all(|f| *f))
     }
@@ -534,20 +787,22 @@ impl Coordinator<'_> {
                 waiting.push(w);
             }
             source_waiting.push(waiting);
-            // a writer that has ended answers no more checkpoints
-            sink_waiting.push(rt.sink_finished.iter().map(|f| !f).collect());
         }
-        let n = self.runtimes.len();
+        for s in &self.sinks {
+            // a writer that has ended answers no more checkpoints
+            sink_waiting.push(s.sink_finished.iter().map(|f| !f).collect());
+        }
+        let n = self.sinks.len();
         tracing::debug!("checkpoint {id} triggered");
         self.pending = Some(PendingCheckpoint {
             id,
             enumerators,
             source_waiting,
             sink_waiting,
-            splits: vec![Vec::new(); n],
+            splits: vec![Vec::new(); self.runtimes.len()],
             committables: vec![Vec::new(); n],
             writer_states: self
-                .runtimes
+                .sinks
                 .iter()
                 .map(|r| vec![Vec::new(); r.sink_finished.len()])
                 .collect(),
@@ -620,7 +875,7 @@ impl Coordinator<'_> {
                 subtask,
                 committables,
             } => {
-                let rt = &mut self.runtimes[pipeline];
+                let rt = &mut self.sinks[pipeline];
                 rt.sink_finished[subtask] = true;
                 // its last committables go into the next checkpoint written
                 rt.final_committables.extend(committables);
@@ -661,8 +916,6 @@ impl Coordinator<'_> {
         };
         let mut to_commit: Vec<Vec<VersionedBytes>> = Vec::new();
         for (pi, pl) in self.pipelines.iter().enumerate() {
-            let mut committables = p.committables[pi].clone();
-            committables.extend(std::mem::take(&mut self.runtimes[pi].final_committables));
             data.sources.insert(
                 pl.source_id(),
                 SourceState {
@@ -670,8 +923,12 @@ impl Coordinator<'_> {
                     splits: p.splits[pi].clone(),
                 },
             );
+        }
+        for (pi, slot) in self.slots.iter().enumerate() {
+            let mut committables = p.committables[pi].clone();
+            committables.extend(std::mem::take(&mut self.sinks[pi].final_committables));
             data.sinks.insert(
-                pl.sink_id(),
+                slot.id.clone(),
                 SinkState {
                     committables: committables.clone(),
                     writer_states: p.writer_states[pi].clone(),
@@ -726,8 +983,8 @@ impl Coordinator<'_> {
             if committables.is_empty() {
                 continue;
             }
-            let table = self.pipelines[pi].sink_table.clone();
-            if let Some(c) = self.runtimes[pi].committer.as_mut() {
+            let table = self.slots[pi].table.clone();
+            if let Some(c) = self.sinks[pi].committer.as_mut() {
                 commit_with_retry(c.as_mut(), id, committables, &table).await?;
             }
         }
@@ -746,10 +1003,10 @@ impl Coordinator<'_> {
             ..Default::default()
         };
         let mut to_commit = Vec::new();
-        for (pi, pl) in self.pipelines.iter().enumerate() {
-            let c = std::mem::take(&mut self.runtimes[pi].final_committables);
+        for (pi, slot) in self.slots.iter().enumerate() {
+            let c = std::mem::take(&mut self.sinks[pi].final_committables);
             data.sinks.insert(
-                pl.sink_id(),
+                slot.id.clone(),
                 SinkState {
                     committables: c.clone(),
                     writer_states: vec![],
@@ -791,14 +1048,14 @@ fn fault_point(point: &str, checkpoint_id: u64) {
 /// sink can), or None to start from scratch.
 async fn choose_restore_point(
     store: &CheckpointStore,
-    pipelines: &[Pipeline],
+    pipelines: &[SinkSlot],
 ) -> RuntimeResult<Option<CheckpointData>> {
     let all = store.all_newest_first()?;
     let count = all.len();
     for (i, cp) in all.into_iter().enumerate() {
         let mut lost = None;
         for p in pipelines {
-            let Some(state) = cp.sinks.get(&p.sink_id()) else {
+            let Some(state) = cp.sinks.get(&p.id) else {
                 continue;
             };
             if state.committables.is_empty() {
@@ -807,7 +1064,7 @@ async fn choose_restore_point(
             let Some(mut c) = p.sink.create_committer()? else {
                 continue;
             };
-            let table = p.sink_table.clone();
+            let table = p.table.clone();
             let mut delay = Duration::from_millis(100);
             let mut attempt = 0;
             let r = loop {
@@ -941,6 +1198,8 @@ struct ReaderTask {
     events: mpsc::UnboundedSender<Event>,
     metrics: Arc<PipelineMetrics>,
     request: Request,
+    /// Where the dead letters of this source go, with the `dead-letter` policy.
+    dead_letters: Option<DeadLetterOut>,
 }
 
 /// What handling a control message means for the reader's loop.
@@ -969,7 +1228,12 @@ impl ReaderTask {
                     Err(mpsc::error::TryRecvError::Disconnected) => return Ok(()),
                 }
             }
-            match self.reader.poll_next().await? {
+            let event = self.reader.poll_next().await?;
+            // Dead letters found by this poll go out before anything that follows it.
+            if !self.send_dead_letters().await? {
+                return Ok(());
+            }
+            match event {
                 ReadEvent::Batch(b) => {
                     let m = &self.metrics;
                     m.source
@@ -1048,6 +1312,9 @@ impl ReaderTask {
                             })
                             .await;
                     }
+                    if let Some(d) = &self.dead_letters {
+                        d.broadcast(|| DataMsg::End).await;
+                    }
                     self.reader.close().await?;
                     let _ = self.events.send(Event::SourceFinished {
                         pipeline: self.pipeline,
@@ -1056,6 +1323,15 @@ impl ReaderTask {
                     return Ok(());
                 }
             }
+        }
+    }
+
+    /// Send the dead letters the reader queued since the last call; false when the dead-letter
+    /// writers are gone (the job is stopping).
+    async fn send_dead_letters(&mut self) -> RuntimeResult<bool> {
+        match &mut self.dead_letters {
+            Some(d) => d.send_queued(&self.metrics.source.bad_records).await,
+            None => Ok(true),
         }
     }
 
@@ -1089,6 +1365,16 @@ impl ReaderTask {
         match c {
             Control::Checkpoint(id) => {
                 let splits = self.reader.snapshot_state(id)?;
+                // The dead letters of the records this checkpoint covers belong to it: they go
+                // to the dead-letter writers before this reader's barrier.
+                if !self.send_dead_letters().await? {
+                    return Ok(Flow::Stop);
+                }
+                if let Some(d) = &self.dead_letters {
+                    if !d.broadcast(|| DataMsg::Barrier(id)).await {
+                        return Ok(Flow::Stop);
+                    }
+                }
                 let _ = self.events.send(Event::SourceAck {
                     pipeline: self.pipeline,
                     subtask: self.subtask,
@@ -1141,7 +1427,8 @@ async fn run_writer(
     events: mpsc::UnboundedSender<Event>,
     restored_id: u64,
     metrics: Arc<PipelineMetrics>,
-) -> headrace_sdk::Result<()> {
+    mut dead_letters: Option<DeadLetterOut>,
+) -> RuntimeResult<()> {
     let mut ended = vec![false; upstreams];
     let mut seen = vec![false; upstreams];
     let mut current: Option<u64> = None;
@@ -1157,6 +1444,9 @@ async fn run_writer(
                 let n = b.num_rows() as u64;
                 writer.write(b).await?;
                 metrics.sink.records.fetch_add(n, Ordering::Relaxed);
+                if let Some(d) = dead_letters.as_mut() {
+                    d.send_queued(&metrics.sink.bad_records).await?;
+                }
             }
             DataMsg::Barrier(id) => {
                 seen[t.from] = true;
@@ -1169,6 +1459,11 @@ async fn run_writer(
                 writer.flush(false).await?;
                 let committables = writer.prepare_commit(id).await?;
                 let state = writer.snapshot_state(id)?;
+                if let Some(d) = dead_letters.as_mut() {
+                    // rows found bad up to this checkpoint are dead letters of it
+                    d.send_queued(&metrics.sink.bad_records).await?;
+                    d.broadcast(|| DataMsg::Barrier(id)).await;
+                }
                 last_cp = id;
                 let _ = events.send(Event::SinkAck {
                     pipeline,
@@ -1185,6 +1480,10 @@ async fn run_writer(
             writer.flush(true).await?;
             let committables = writer.prepare_commit(last_cp + 1).await?;
             writer.close().await?;
+            if let Some(d) = dead_letters.as_mut() {
+                d.send_queued(&metrics.sink.bad_records).await?;
+                d.broadcast(|| DataMsg::End).await;
+            }
             let _ = events.send(Event::SinkFinished {
                 pipeline,
                 subtask,

@@ -162,6 +162,8 @@ impl PipelineBuilder {
                     sink_table: name.into(),
                     sink_parallelism: 1,
                     sink,
+                    source_bad_records: None,
+                    sink_bad_records: None,
                 });
             }
             Err(e) => {

@@ -7,6 +7,7 @@
 //! The same jobs can be built in Rust with [`job::Job`].
 
 pub mod checkpoint;
+pub mod dead_letter;
 pub mod error;
 pub mod exec;
 pub mod expr;

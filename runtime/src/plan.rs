@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Schema, SchemaRef};
+use headrace_sdk::bad_records::{self, BadRecordConfig, BadRecordPolicy};
 use headrace_sdk::changelog::{ChangelogBatch, ChangelogMode};
 use headrace_sdk::factory::{validate_table, TableContext, Usage, CONNECTOR};
 use headrace_sdk::options::{OptionValue, RawOptions};
@@ -16,6 +17,7 @@ use headrace_sdk::source::DynamicSource;
 use headrace_sdk::types::DataType;
 use sqlparser::ast::{Expr, GroupByExpr, SelectItem, SetExpr, TableFactor};
 
+use crate::dead_letter::DeadLetterTarget;
 use crate::error::{RuntimeError, RuntimeResult};
 use crate::expr::{cast_column, compile, evaluate, PhysExpr, Scope};
 use crate::sql::{last_name, parse_statements, CreateTable, FlinkStatement, InsertInto};
@@ -251,6 +253,20 @@ pub struct Pipeline {
     pub sink: Arc<dyn DynamicSink>,
     /// Writers.
     pub sink_parallelism: usize,
+    /// The source table's bad-record policy (`headrace.bad-records.*`); None means fail.
+    pub source_bad_records: Option<TableBadRecords>,
+    /// The sink table's bad-record policy; None means fail.
+    pub sink_bad_records: Option<TableBadRecords>,
+}
+
+/// A table's bad-record policy as planned: the policy and, for `dead-letter`, the dead-letter
+/// table (shared by every table that routes to it).
+#[derive(Debug, Clone)]
+pub struct TableBadRecords {
+    /// The policy, with the table and connector it belongs to.
+    pub config: BadRecordConfig,
+    /// The dead-letter table, with policy `dead-letter`.
+    pub dead_letters: Option<Arc<DeadLetterTarget>>,
 }
 
 impl Pipeline {
@@ -323,8 +339,23 @@ pub fn plan_job(sql: &str, registry: &Registry) -> RuntimeResult<JobPlan> {
     }
     let default_p = settings.parallelism()?;
     let mut pipelines = Vec::new();
+    let mut targets = BTreeMap::new();
     for (index, ins) in inserts.iter().enumerate() {
-        pipelines.push(plan_insert(index, ins, &tables, registry, default_p)?);
+        let mut p = plan_insert(index, ins, &tables, registry, default_p)?;
+        for (name, slot) in [
+            (p.source_table.clone(), &mut p.source_bad_records),
+            (p.sink_table.clone(), &mut p.sink_bad_records),
+        ] {
+            let t = lookup_table(&tables, &name)?;
+            *slot = Some(plan_bad_records(
+                t,
+                &tables,
+                registry,
+                default_p,
+                &mut targets,
+            )?);
+        }
+        pipelines.push(p);
     }
     Ok(JobPlan {
         settings,
@@ -705,6 +736,75 @@ fn plan_insert(
         sink_table: dst.name.clone(),
         sink_parallelism: sink.parallelism().unwrap_or(default_p).max(1),
         sink,
+        source_bad_records: None,
+        sink_bad_records: None,
+    })
+}
+
+/// The bad-record policy of table `t`, creating its dead-letter table's sink the first time a
+/// table routes to it (`targets` keeps them by name).
+fn plan_bad_records(
+    t: &TableDef,
+    tables: &BTreeMap<String, TableDef>,
+    registry: &Registry,
+    default_p: usize,
+    targets: &mut BTreeMap<String, Arc<DeadLetterTarget>>,
+) -> RuntimeResult<TableBadRecords> {
+    let connector = t.options.get(CONNECTOR.key()).cloned().unwrap_or_default();
+    let options = headrace_sdk::options::Options::new(
+        format!("table '{}' (connector '{connector}')", t.name),
+        t.options.clone(),
+    );
+    headrace_sdk::bad_records::check(&options)?;
+    let policy = options.get(&bad_records::POLICY)?;
+    let config = BadRecordConfig {
+        policy,
+        table: t.name.clone(),
+        connector,
+    };
+    if policy != BadRecordPolicy::DeadLetter {
+        return Ok(TableBadRecords {
+            config,
+            dead_letters: None,
+        });
+    }
+    let name = options.get(&bad_records::DEAD_LETTER_TABLE)?;
+    let key = bad_records::DEAD_LETTER_TABLE.key();
+    if let Some(target) = targets.get(&name) {
+        return Ok(TableBadRecords {
+            config,
+            dead_letters: Some(target.clone()),
+        });
+    }
+    let dlq = lookup_table(tables, &name)
+        .map_err(|e| RuntimeError::Plan(format!("table '{}': option '{key}': {e}", t.name)))?;
+    if dlq.name == t.name {
+        return Err(RuntimeError::Plan(format!(
+            "table '{}': option '{key}' names the table itself; declare a separate dead-letter table",
+            t.name
+        )));
+    }
+    let dlq_policy = headrace_sdk::options::Options::new(dlq.name.clone(), dlq.options.clone())
+        .get(&bad_records::POLICY)?;
+    if dlq_policy == BadRecordPolicy::DeadLetter {
+        return Err(RuntimeError::Plan(format!(
+            "table '{}': its dead-letter table '{}' has policy 'dead-letter' itself; a dead-letter \
+             table must 'fail' or 'skip' on bad records",
+            t.name, dlq.name
+        )));
+    }
+    let sink = create_sink(dlq, registry)?;
+    let parallelism = sink.parallelism().unwrap_or(default_p).max(1);
+    let target = Arc::new(DeadLetterTarget::new(
+        &dlq.name,
+        &dlq.schema,
+        sink,
+        parallelism,
+    )?);
+    targets.insert(name, target.clone());
+    Ok(TableBadRecords {
+        config,
+        dead_letters: Some(target),
     })
 }
 

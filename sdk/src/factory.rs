@@ -327,8 +327,10 @@ pub fn validate_table(
             }
         }
     }
+    let bad_records = crate::bad_records::options();
     let mut v = Validator::new();
     v.add("", &own).accept_key(CONNECTOR.key());
+    v.add("", &bad_records);
     for (p, s) in &format_sets {
         v.add(p.clone(), s);
     }
@@ -381,7 +383,9 @@ pub fn validate_table(
             }
         }
     }
-    Ok(Options::new(context, raw.clone()))
+    let options = Options::new(context, raw.clone());
+    crate::bad_records::check(&options)?;
+    Ok(options)
 }
 
 /// Where one metadata column of a table is read from.

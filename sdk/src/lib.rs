@@ -16,6 +16,7 @@
 //! identifier, the builder API ([`connector_builder!`]), the docs that `headrace connectors` prints
 //! and the Python wrappers.
 
+pub mod bad_records;
 pub mod builder;
 pub mod changelog;
 pub mod error;

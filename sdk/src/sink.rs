@@ -66,6 +66,9 @@ pub struct SinkMetrics {
     pub records: AtomicU64,
     /// Bytes written to the external system.
     pub bytes: AtomicU64,
+    /// The table's bad-record policy (`headrace.bad-records.*`): writers hand rows they cannot
+    /// encode or write to [`BadRecords::handle`](crate::bad_records::BadRecords::handle).
+    pub bad_records: crate::bad_records::BadRecords,
 }
 
 impl SinkMetrics {

@@ -66,6 +66,9 @@ pub struct SourceMetrics {
     pub bytes: AtomicU64,
     /// Bad records skipped (e.g. with `ignore-parse-errors`).
     pub skipped: AtomicU64,
+    /// The table's bad-record policy (`headrace.bad-records.*`): readers hand records they cannot
+    /// decode to [`BadRecords::handle`](crate::bad_records::BadRecords::handle).
+    pub bad_records: crate::bad_records::BadRecords,
 }
 
 impl SourceMetrics {

@@ -164,6 +164,11 @@ impl FormatHandle {
         })
     }
 
+    /// The format's identifier (`json`, `csv`, ...).
+    pub fn identifier(&self) -> &'static str {
+        self.factory.identifier()
+    }
+
     /// Whether the format reads and writes whole files (Parquet) rather than lines.
     pub fn is_bulk(&self) -> bool {
         #[cfg(feature = "parquet")]

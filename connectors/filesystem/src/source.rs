@@ -11,6 +11,7 @@ use arrow::array::{new_null_array, ArrayRef, Int64Array, StringArray, TimestampM
 use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::{DataType as ArrowType, SchemaRef};
 use async_trait::async_trait;
+use headrace_sdk::bad_records::Stage;
 use headrace_sdk::changelog::{ChangelogBatch, ChangelogMode};
 use headrace_sdk::error::RecordOrigin;
 use headrace_sdk::format::Decoder;
@@ -736,17 +737,27 @@ impl SourceReader for FileReader {
                 if let RecordOrigin::File { line, .. } = &mut origin {
                     *line = split.line + 1;
                 }
-                if let Err(e) = decoder.decode(rec, &origin) {
-                    if split.block_start == 0 {
-                        return Err(e);
+                if let Err(mut e) = decoder.decode(rec, &origin) {
+                    let mut at = origin.clone();
+                    if split.block_start != 0 {
+                        // Line numbers of a later block are relative to it: count the lines
+                        // before the record and decode it again for an error naming the right
+                        // line (the decoder rolls the failed record back each time).
+                        if let RecordOrigin::File { line, .. } = &mut at {
+                            *line = lines_before(&split.path, split.offset)? + 1;
+                        }
+                        if let Err(again) = decoder.decode(rec, &at) {
+                            e = again;
+                        }
                     }
-                    // Line numbers of a later block are relative to it: count the lines before
-                    // the record and decode it again for an error naming the right line.
-                    if let RecordOrigin::File { line, .. } = &mut origin {
-                        *line = lines_before(&split.path, split.offset)? + 1;
-                    }
-                    decoder.decode(rec, &origin)?;
-                    return Err(e);
+                    // The table's bad-record policy: fail, skip, or a dead letter.
+                    self.metrics.bad_records.handle(
+                        rec,
+                        &at,
+                        e,
+                        Stage::Decode,
+                        Some(self.shared.format.identifier()),
+                    )?;
                 }
                 split.offset += n as u64;
                 split.line += 1;

@@ -14,6 +14,7 @@ use arrow::datatypes::{DataType as ArrowType, SchemaRef};
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use headrace_sdk::bad_records::Stage;
 use headrace_sdk::changelog::{ChangelogBatch, ChangelogMode, RowKind};
 use headrace_sdk::error::{Error, RecordOrigin, Result};
 use headrace_sdk::factory::FormatHandle;
@@ -1089,10 +1090,23 @@ impl ReaderCore {
                     &origin,
                 )?
             } else {
+                // A record the formats cannot decode goes to the table's bad-record policy
+                // (fail, skip, dead letter) and yields no rows.
+                let mut bad = false;
                 let key_row = match (&mut self.key_dec, msg.key()) {
                     (Some(d), Some(k)) => {
                         let before = d.buffered_rows();
-                        d.decode(k, &origin)?;
+                        if let Err(e) = d.decode(k, &origin) {
+                            let format = self.cfg.key_format.as_ref().map(|f| f.identifier());
+                            self.metrics.bad_records.handle(
+                                k,
+                                &origin,
+                                e,
+                                Stage::Decode,
+                                format,
+                            )?;
+                            bad = true;
+                        }
                         let after = d.buffered_rows();
                         match after - before {
                             0 => None,
@@ -1111,6 +1125,7 @@ impl ReaderCore {
                     _ => None,
                 };
                 let produced: Vec<Option<u32>> = match msg.payload() {
+                    _ if bad => Vec::new(),
                     None => {
                         tracing::debug!(
                             "{}: skipping tombstone at {origin}",
@@ -1120,7 +1135,15 @@ impl ReaderCore {
                     }
                     Some(v) => {
                         let before = self.value_dec.buffered_rows();
-                        self.value_dec.decode(v, &origin)?;
+                        if let Err(e) = self.value_dec.decode(v, &origin) {
+                            self.metrics.bad_records.handle(
+                                v,
+                                &origin,
+                                e,
+                                Stage::Decode,
+                                Some(self.cfg.value_format.identifier()),
+                            )?;
+                        }
                         let after = self.value_dec.buffered_rows();
                         (before..after).map(|r| Some(r as u32)).collect()
                     }

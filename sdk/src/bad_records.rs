@@ -1,0 +1,334 @@
+//! The bad-record policy every source and sink gets (a Headrace extension; Flink has none).
+//!
+//! A record a connector cannot turn into a row (a line its format cannot decode), or a row it
+//! cannot write (a value its format cannot encode), is a *bad record*. What happens to it is the
+//! table's choice, with options under `headrace.bad-records.*` (a prefix no Flink option uses):
+//!
+//! - `'headrace.bad-records.policy' = 'fail'` (the default, as in Flink): the job fails with an
+//!   error naming the record's origin and the reason.
+//! - `'skip'`: the record is dropped and counted (the job summary shows the count). This is what a
+//!   format's own `*.ignore-parse-errors` does; both keep working.
+//! - `'dead-letter'`: the raw record, its error and its origin become a row of the table named by
+//!   `'headrace.bad-records.dead-letter-table'`, declared in the same job (any sink: a file, a Kafka
+//!   topic). Dead letters take part in checkpoints like the job's other rows, so they are written
+//!   exactly once when the dead-letter sink is exactly-once.
+//!
+//! Connectors report each bad record to [`BadRecords::handle`] (reached through
+//! [`SourceMetrics::bad_records`](crate::source::SourceMetrics::bad_records) or
+//! [`SinkMetrics::bad_records`](crate::sink::SinkMetrics::bad_records)); the runner configures the
+//! policy and collects the dead letters with [`BadRecords::take_dead_letters`]. A decoder that
+//! returns an error for a record must leave the rows it buffered before as they were (the formats
+//! of this project roll back), so a connector can go on with the next record.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use crate::error::{Error, RecordOrigin, Result};
+use crate::options::{ConfigOption, OptionSet, Options};
+
+crate::option_enum! {
+    /// `headrace.bad-records.policy` values.
+    pub enum BadRecordPolicy {
+        /// Fail the job (the default).
+        Fail = "fail",
+        /// Drop the record and count it.
+        Skip = "skip",
+        /// Write the record to the dead-letter table.
+        DeadLetter = "dead-letter",
+    }
+}
+
+/// `headrace.bad-records.policy`.
+pub const POLICY: ConfigOption<BadRecordPolicy> = ConfigOption::new("headrace.bad-records.policy")
+    .default_value("fail")
+    .description(
+        "Headrace extension: what to do with a record that cannot be decoded (source) or a row \
+         that cannot be encoded or written (sink): 'fail' the job, 'skip' it and count it, or \
+         route it with its error and origin to the 'dead-letter' table named by \
+         'headrace.bad-records.dead-letter-table'.",
+    );
+
+/// `headrace.bad-records.dead-letter-table`.
+pub const DEAD_LETTER_TABLE: ConfigOption<String> =
+    ConfigOption::new("headrace.bad-records.dead-letter-table").description(
+        "Headrace extension: the table, declared in the same job, that receives bad records when \
+         'headrace.bad-records.policy' = 'dead-letter'. Its columns are taken by name from: raw \
+         (BYTES or STRING), error, origin, source_table, connector, format, stage (STRING) and \
+         event_time (TIMESTAMP_LTZ(3)).",
+    );
+
+/// The options every connector accepts (added by
+/// [`validate_table`](crate::factory::validate_table)).
+pub fn options() -> OptionSet {
+    OptionSet::new()
+        .optional(POLICY)
+        .optional(DEAD_LETTER_TABLE)
+}
+
+/// Check that the policy options of a table agree (called by
+/// [`validate_table`](crate::factory::validate_table)): `dead-letter` needs a table, and a table
+/// needs the `dead-letter` policy.
+pub fn check(options: &Options) -> Result<()> {
+    let policy = options.get(&POLICY)?;
+    let table = options.get_optional(&DEAD_LETTER_TABLE)?;
+    match (policy, table) {
+        (BadRecordPolicy::DeadLetter, None) => Err(Error::MissingOption {
+            context: options.context().to_string(),
+            key: DEAD_LETTER_TABLE.key().to_string(),
+            description: "the table, declared in the same job, that receives bad records under \
+                          'headrace.bad-records.policy' = 'dead-letter'"
+                .into(),
+        }),
+        (BadRecordPolicy::DeadLetter, Some(t)) if t.trim().is_empty() => Err(options.invalid(
+            &DEAD_LETTER_TABLE,
+            t,
+            "name a table declared in the same job",
+        )),
+        (p, Some(_)) if p != BadRecordPolicy::DeadLetter => Err(options.conflict(format!(
+            "'{}' is set but '{}' is '{}'; set '{}' = 'dead-letter' to use the table, or remove it",
+            DEAD_LETTER_TABLE.key(),
+            POLICY.key(),
+            crate::options::OptionValue::to_option_string(&p),
+            POLICY.key()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Where in a connector a record went bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// A source's format could not decode it.
+    Decode,
+    /// A sink's format could not encode it.
+    Encode,
+    /// The external system refused it.
+    Write,
+}
+
+impl Stage {
+    /// `decode`, `encode` or `write`: the `stage` column of a dead letter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Decode => "decode",
+            Stage::Encode => "encode",
+            Stage::Write => "write",
+        }
+    }
+}
+
+/// One bad record, on its way to the dead-letter table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The record as read (source), or the row rendered as JSON text (sink).
+    pub raw: Vec<u8>,
+    /// The error, as the fail policy would have reported it.
+    pub error: String,
+    /// Where the record came from (topic/partition/offset, file/line).
+    pub origin: RecordOrigin,
+    /// The format involved, if any (`json`, `csv`, ...).
+    pub format: Option<String>,
+    /// Where it went bad.
+    pub stage: Stage,
+    /// When it was reported, epoch milliseconds.
+    pub event_time_ms: i64,
+}
+
+/// How the runner configured a table's policy.
+#[derive(Debug, Clone)]
+pub struct BadRecordConfig {
+    /// The policy.
+    pub policy: BadRecordPolicy,
+    /// The table whose records these are, named in errors and dead letters.
+    pub table: String,
+    /// The table's connector.
+    pub connector: String,
+}
+
+/// A table's bad-record policy with its counters and the dead letters not yet collected; shared
+/// by the readers (or writers) of one table. Unconfigured, it fails on every bad record.
+#[derive(Debug, Default)]
+pub struct BadRecords {
+    config: OnceLock<BadRecordConfig>,
+    skipped: AtomicU64,
+    dead_lettered: AtomicU64,
+    queue: Mutex<Vec<DeadLetter>>,
+}
+
+impl BadRecords {
+    /// Set the policy (the runner does, once, before readers or writers start). Later calls are
+    /// ignored.
+    pub fn configure(&self, config: BadRecordConfig) {
+        let _ = self.config.set(config);
+    }
+
+    /// The configured policy (fail when not configured).
+    pub fn policy(&self) -> BadRecordPolicy {
+        self.config
+            .get()
+            .map_or(BadRecordPolicy::Fail, |c| c.policy)
+    }
+
+    /// The configuration, if the runner set one.
+    pub fn config(&self) -> Option<&BadRecordConfig> {
+        self.config.get()
+    }
+
+    /// Bad records skipped under the skip policy.
+    pub fn skipped(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
+    /// Bad records routed to the dead-letter table.
+    pub fn dead_lettered(&self) -> u64 {
+        self.dead_lettered.load(Ordering::Relaxed)
+    }
+
+    /// Apply the policy to one bad record: `raw` is the record as read (or the row as JSON text),
+    /// `origin` where it came from, `error` what went wrong (typically [`Error::BadRecord`]),
+    /// `format` the format involved. Returns the error (with the policy option named as a fix)
+    /// under the fail policy, Ok after counting or queueing it otherwise.
+    pub fn handle(
+        &self,
+        raw: &[u8],
+        origin: &RecordOrigin,
+        error: Error,
+        stage: Stage,
+        format: Option<&str>,
+    ) -> Result<()> {
+        match self.policy() {
+            BadRecordPolicy::Fail => Err(self.with_hint(error)),
+            BadRecordPolicy::Skip => {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%origin, stage = stage.as_str(), "bad record skipped: {error}");
+                Ok(())
+            }
+            BadRecordPolicy::DeadLetter => {
+                let letter = DeadLetter {
+                    raw: raw.to_vec(),
+                    error: error.to_string(),
+                    origin: origin.clone(),
+                    format: format.map(str::to_string),
+                    stage,
+                    event_time_ms: now_ms(),
+                };
+                let mut q = self
+                    .queue
+                    .lock()
+                    .map_err(|_| Error::internal("the dead-letter queue is poisoned"))?;
+                q.push(letter);
+                self.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+        }
+    }
+
+    /// The dead letters queued since the last call (the runner sends them on).
+    pub fn take_dead_letters(&self) -> Vec<DeadLetter> {
+        match self.queue.lock() {
+            Ok(mut q) if !q.is_empty() => std::mem::take(&mut *q),
+            Ok(_) => Vec::new(),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        }
+    }
+
+    fn with_hint(&self, error: Error) -> Error {
+        let on = match self.config.get() {
+            Some(c) => format!(" to table '{}'", c.table),
+            None => String::new(),
+        };
+        let hint = format!(
+            " (to skip bad records instead, add 'headrace.bad-records.policy' = 'skip'{on}; \
+             'dead-letter' with 'headrace.bad-records.dead-letter-table' keeps them in a table)"
+        );
+        match error {
+            Error::BadRecord {
+                format,
+                origin,
+                reason,
+            } => Error::BadRecord {
+                format,
+                origin,
+                reason: format!("{reason}{hint}"),
+            },
+            other => other,
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bad() -> Error {
+        Error::BadRecord {
+            format: "csv".into(),
+            origin: RecordOrigin::File {
+                path: "a.csv".into(),
+                line: 3,
+            },
+            reason: "column 'x': not a number".into(),
+        }
+    }
+
+    fn origin() -> RecordOrigin {
+        RecordOrigin::File {
+            path: "a.csv".into(),
+            line: 3,
+        }
+    }
+
+    #[test]
+    fn fail_names_the_policy_option() {
+        let b = BadRecords::default();
+        b.configure(BadRecordConfig {
+            policy: BadRecordPolicy::Fail,
+            table: "orders".into(),
+            connector: "filesystem".into(),
+        });
+        let e = b
+            .handle(b"x", &origin(), bad(), Stage::Decode, Some("csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("file 'a.csv' line 3"), "{e}");
+        assert!(
+            e.contains("'headrace.bad-records.policy' = 'skip' to table 'orders'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn skip_counts_and_dead_letter_queues() {
+        let s = BadRecords::default();
+        s.configure(BadRecordConfig {
+            policy: BadRecordPolicy::Skip,
+            table: "t".into(),
+            connector: "c".into(),
+        });
+        s.handle(b"x", &origin(), bad(), Stage::Decode, None)
+            .unwrap();
+        assert_eq!((s.skipped(), s.take_dead_letters().len()), (1, 0));
+
+        let d = BadRecords::default();
+        d.configure(BadRecordConfig {
+            policy: BadRecordPolicy::DeadLetter,
+            table: "t".into(),
+            connector: "c".into(),
+        });
+        d.handle(b"raw", &origin(), bad(), Stage::Decode, Some("csv"))
+            .unwrap();
+        let letters = d.take_dead_letters();
+        assert_eq!(letters.len(), 1);
+        assert_eq!(letters[0].raw, b"raw");
+        assert!(letters[0].error.contains("not a number"));
+        assert_eq!(d.dead_lettered(), 1);
+        assert!(d.take_dead_letters().is_empty());
+    }
+}
