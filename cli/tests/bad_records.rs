@@ -1,0 +1,346 @@
+//! The bad-record policy (`headrace.bad-records.*`) through the `headrace` binary: a CSV file with
+//! bad lines read under the fail, skip and dead-letter policies, the dead letters written by a
+//! real filesystem sink (JSON) and read back; and the plan-time checks of dead-letter tables.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_headrace"))
+}
+
+fn run(args: &[&str]) -> Output {
+    let child = Command::new(bin())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("headrace did not finish within 120 s");
+        }
+    }
+}
+
+/// Every line of the visible files under `dir`.
+fn committed_lines(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name.starts_with('_') || !e.path().is_file() {
+                continue;
+            }
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            lines.extend(text.lines().map(String::from));
+        }
+    }
+    lines
+}
+
+/// A CSV file with good lines 1, 3, 5 and 7 and bad lines 2 (not a number), 4 (too many fields)
+/// and 6 (not a number).
+const CSV: &str = "1,a\nx,b\n3,c\n4,d,extra\n5,e\nsix,f\n7,g\n";
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    input: PathBuf,
+}
+
+fn setup() -> Setup {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().to_path_buf();
+    let input = root.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("data.csv"), CSV).unwrap();
+    Setup {
+        _dir: d,
+        root,
+        input,
+    }
+}
+
+fn job(s: &Setup, name: &str, policy_options: &str, extra_tables: &str) -> PathBuf {
+    let sql = format!(
+        "CREATE TABLE src (id INT, name STRING) WITH ('connector' = 'filesystem',
+            'path' = '{input}', 'format' = 'csv'{policy_options});
+         CREATE TABLE good (id INT, name STRING) WITH ('connector' = 'filesystem',
+            'path' = '{out}', 'format' = 'json');
+         {extra_tables}
+         INSERT INTO good SELECT * FROM src;",
+        input = s.input.display(),
+        out = s.root.join("good").display(),
+    );
+    let p = s.root.join(name);
+    std::fs::write(&p, sql).unwrap();
+    p
+}
+
+fn dead_letter_table(s: &Setup, columns: &str) -> String {
+    format!(
+        "CREATE TABLE dlq ({columns}) WITH ('connector' = 'filesystem', 'path' = '{}',
+            'format' = 'json');",
+        s.root.join("dlq").display()
+    )
+}
+
+const ALL_COLUMNS: &str = "raw STRING, error STRING, origin STRING, source_table STRING, \
+     connector STRING, format STRING, stage STRING, event_time TIMESTAMP_LTZ(3)";
+
+fn good_ids(s: &Setup) -> Vec<i64> {
+    let mut ids: Vec<i64> = committed_lines(&s.root.join("good"))
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_i64())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn dead_letter_table_gets_exactly_the_bad_lines_with_origin_and_error() {
+    let s = setup();
+    let dlq = dead_letter_table(&s, ALL_COLUMNS);
+    let j = job(
+        &s,
+        "dlq.sql",
+        ", 'headrace.bad-records.policy' = 'dead-letter', \
+         'headrace.bad-records.dead-letter-table' = 'dlq'",
+        &dlq,
+    );
+    let summary = s.root.join("summary.json");
+    let o = run(&[
+        "run",
+        j.to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(good_ids(&s), vec![1, 3, 5, 7]);
+
+    let path = s.input.join("data.csv");
+    let mut letters: Vec<serde_json::Value> = committed_lines(&s.root.join("dlq"))
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    letters.sort_by_key(|v| v["origin"].as_str().unwrap().to_string());
+    let raws: Vec<&str> = letters.iter().map(|v| v["raw"].as_str().unwrap()).collect();
+    assert_eq!(raws, vec!["x,b", "4,d,extra", "six,f"], "{letters:?}");
+    for (v, line) in letters.iter().zip([2, 4, 6]) {
+        let origin = format!("file '{}' line {line}", path.display());
+        assert_eq!(v["origin"].as_str().unwrap(), origin);
+        let e = v["error"].as_str().unwrap();
+        assert!(e.starts_with("csv: cannot process record from"), "{e}");
+        assert!(e.contains(&origin), "{e}");
+        assert_eq!(v["source_table"], "src");
+        assert_eq!(v["connector"], "filesystem");
+        assert_eq!(v["format"], "csv");
+        assert_eq!(v["stage"], "decode");
+        assert!(v["event_time"].as_str().unwrap().starts_with("20"), "{v}");
+    }
+    assert!(letters[1]["error"].as_str().unwrap().contains("3 fields"));
+
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(v["rows_out"][0], 4, "{v}");
+    assert_eq!(v["dead_lettered"][0], 3, "{v}");
+    // the dead-letter table's own entry: 3 rows written
+    assert_eq!(v["rows_out"][1], 3, "{v}");
+    assert!(
+        err.contains("3 bad record(s) sent to the dead-letter table"),
+        "{err}"
+    );
+}
+
+#[test]
+fn dead_letter_table_with_some_columns_and_bytes() {
+    let s = setup();
+    // two files, two readers, two dead-letter writers
+    std::fs::write(s.input.join("more.csv"), "8,h\nnine,i\n").unwrap();
+    let dlq = dead_letter_table(&s, "origin STRING, raw BYTES");
+    let j = job(
+        &s,
+        "dlq.sql",
+        ", 'headrace.bad-records.policy' = 'dead-letter', \
+         'headrace.bad-records.dead-letter-table' = 'dlq'",
+        &format!("SET 'parallelism.default' = '2';\n{dlq}"),
+    );
+    let o = run(&["run", j.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut letters: Vec<(String, String)> = committed_lines(&s.root.join("dlq"))
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert_eq!(v.as_object().unwrap().len(), 2, "{v}");
+            (
+                v["origin"].as_str().unwrap().to_string(),
+                v["raw"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    letters.sort();
+    // BYTES in Flink's JSON format are base64
+    let raws: Vec<&str> = letters.iter().map(|(_, r)| r.as_str()).collect();
+    assert_eq!(
+        raws,
+        vec!["eCxi", "NCxkLGV4dHJh", "c2l4LGY=", "bmluZSxp"],
+        "{letters:?}"
+    );
+    assert!(letters[3].0.ends_with("more.csv' line 2"), "{letters:?}");
+    assert_eq!(good_ids(&s), vec![1, 3, 5, 7, 8]);
+}
+
+#[test]
+fn skip_policy_counts_and_fail_policy_names_line_and_option() {
+    let s = setup();
+    let j = job(
+        &s,
+        "skip.sql",
+        ", 'headrace.bad-records.policy' = 'skip'",
+        "",
+    );
+    let summary = s.root.join("summary.json");
+    let o = run(&[
+        "run",
+        j.to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(good_ids(&s), vec![1, 3, 5, 7]);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(v["skipped"][0], 3, "{v}");
+    assert_eq!(v["dead_lettered"][0], 0, "{v}");
+    assert!(err.contains("3 bad record(s) skipped"), "{err}");
+
+    // csv.ignore-parse-errors keeps its own meaning (and count).
+    let s = setup();
+    let j = job(&s, "ignore.sql", ", 'csv.ignore-parse-errors' = 'true'", "");
+    let o = run(&["run", j.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(good_ids(&s).contains(&1));
+
+    // fail (the default): the error names the file, the line and the option that changes it.
+    let s = setup();
+    let j = job(&s, "fail.sql", "", "");
+    let o = run(&["run", j.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let origin = format!("file '{}' line 2", s.input.join("data.csv").display());
+    assert!(err.contains(&origin), "{err}");
+    assert!(
+        err.contains("'headrace.bad-records.policy' = 'skip' to table 'src'")
+            && err.contains("dead-letter"),
+        "{err}"
+    );
+}
+
+fn plan_error(sql: &str) -> String {
+    let r = headrace_cli::builtin_registry();
+    match headrace_runtime::plan_job(sql, &r) {
+        Ok(_) => panic!("planning succeeded: {sql}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn plan_sql(policy: &str, dlq_columns: &str) -> String {
+    format!(
+        "CREATE TABLE src (id INT) WITH ('connector' = 'datagen', 'number-of-rows' = '1'{policy});
+         CREATE TABLE out (id INT) WITH ('connector' = 'blackhole');
+         CREATE TABLE dlq ({dlq_columns}) WITH ('connector' = 'print');
+         INSERT INTO out SELECT * FROM src;"
+    )
+}
+
+const DLQ: &str = ", 'headrace.bad-records.policy' = 'dead-letter', \
+                   'headrace.bad-records.dead-letter-table' = 'dlq'";
+
+#[test]
+fn dead_letter_tables_are_checked_when_planning() {
+    let r = headrace_cli::builtin_registry();
+    // valid: any subset of the layout, by name, in any order
+    let p = headrace_runtime::plan_job(&plan_sql(DLQ, "origin STRING, raw BYTES"), &r).unwrap();
+    let b = p.pipelines[0].source_bad_records.as_ref().unwrap();
+    assert_eq!(b.dead_letters.as_ref().unwrap().table, "dlq");
+
+    // unknown table
+    let e = plan_error(&plan_sql(
+        ", 'headrace.bad-records.policy' = 'dead-letter', \
+         'headrace.bad-records.dead-letter-table' = 'dlg'",
+        "raw STRING",
+    ));
+    assert!(
+        e.contains("headrace.bad-records.dead-letter-table")
+            && e.contains("unknown table 'dlg'")
+            && e.contains("Did you mean 'dlq'?"),
+        "{e}"
+    );
+
+    // wrong column type
+    let e = plan_error(&plan_sql(DLQ, "raw STRING, error INT"));
+    assert!(
+        e.contains("column 'error' is declared INT but must be STRING"),
+        "{e}"
+    );
+    let e = plan_error(&plan_sql(DLQ, "raw INT"));
+    assert!(e.contains("must be BYTES or STRING"), "{e}");
+
+    // unknown column: the valid ones are listed
+    let e = plan_error(&plan_sql(DLQ, "raw STRING, eror STRING"));
+    assert!(
+        e.contains("column 'eror' is not a dead-letter column")
+            && e.contains("Did you mean 'error'?")
+            && e.contains("source_table STRING")
+            && e.contains("event_time TIMESTAMP_LTZ(3)"),
+        "{e}"
+    );
+
+    // dead-letter without a table, and a table without the dead-letter policy
+    let e = plan_error(&plan_sql(
+        ", 'headrace.bad-records.policy' = 'dead-letter'",
+        "raw STRING",
+    ));
+    assert!(
+        e.contains("missing required option 'headrace.bad-records.dead-letter-table'"),
+        "{e}"
+    );
+    let e = plan_error(&plan_sql(
+        ", 'headrace.bad-records.dead-letter-table' = 'dlq'",
+        "raw STRING",
+    ));
+    assert!(
+        e.contains("conflicting options") && e.contains("'fail'"),
+        "{e}"
+    );
+
+    // an unknown policy value
+    let e = plan_error(&plan_sql(
+        ", 'headrace.bad-records.policy' = 'ignore'",
+        "raw STRING",
+    ));
+    assert!(e.contains("fail, skip, dead-letter"), "{e}");
+
+    // the table itself
+    let e = plan_error(
+        "CREATE TABLE src (raw STRING) WITH ('connector' = 'datagen',
+            'headrace.bad-records.policy' = 'dead-letter',
+            'headrace.bad-records.dead-letter-table' = 'src');
+         CREATE TABLE out (raw STRING) WITH ('connector' = 'blackhole');
+         INSERT INTO out SELECT * FROM src;",
+    );
+    assert!(e.contains("names the table itself"), "{e}");
+}
