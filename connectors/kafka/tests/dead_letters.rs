@@ -1,0 +1,181 @@
+//! The bad-record policy on Kafka against a real broker from the test kit: poison records in a
+//! topic go, with their raw bytes and topic/partition/offset, to a dead-letter table that is
+//! itself an exactly-once Kafka topic, read back by Kafka's own console consumer
+//! (`read_committed`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use headrace_integration_tests::kafka::{self, Kafka};
+use headrace_runtime::harness::run_sql;
+use headrace_sdk::registry::Registry;
+
+fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.register_connector(headrace_connector_kafka::factory());
+    r.register_connector(Arc::new(headrace_runtime::testing::CommitFilesFactory));
+    r.register_format(headrace_format_json::factory());
+    r.register_format(headrace_format_raw::factory());
+    r
+}
+
+fn run(sql: &str) -> Result<headrace_runtime::exec::JobSummary, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run_sql(
+            sql,
+            &registry(),
+            None,
+            None,
+            Duration::from_secs(180),
+        ))
+        .map_err(|e| e.to_string())
+}
+
+/// Produce `values` (raw bytes) to one partition with librdkafka.
+fn produce_bytes(bootstrap: &str, topic: &str, partition: i32, values: &[&[u8]]) {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let p: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    for v in values {
+        p.send(
+            BaseRecord::<(), [u8]>::to(topic)
+                .partition(partition)
+                .payload(*v),
+        )
+        .map_err(|(e, _)| e)
+        .unwrap();
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+}
+
+fn committed_lines(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.path().is_file() {
+                let text = std::fs::read_to_string(e.path()).unwrap();
+                lines.extend(text.lines().map(String::from));
+            }
+        }
+    }
+    lines.sort();
+    lines
+}
+
+fn poison_records_go_to_a_dead_letter_topic(k: &Kafka, dir: &Path) {
+    k.create_topic("dl-in", 2).unwrap();
+    k.create_topic("dl-out", 1).unwrap();
+    let bs = k.bootstrap_servers().to_string();
+    // partition 0: offset 1 is not JSON; partition 1: offset 1 is not even UTF-8, offset 2 has
+    // a string where a number belongs
+    produce_bytes(&bs, "dl-in", 0, &[b"{\"id\":1}", b"not json", b"{\"id\":3}"]);
+    let binary: &[u8] = &[0xff, 0x00, 0xfe, b'{'];
+    produce_bytes(
+        &bs,
+        "dl-in",
+        1,
+        &[b"{\"id\":10}", binary, b"{\"id\":\"eleven\"}", b"{\"id\":13}"],
+    );
+    let sql = format!(
+        "SET 'parallelism.default' = '2';
+         CREATE TABLE src (id BIGINT) WITH ('connector' = 'kafka', 'topic' = 'dl-in',
+            'properties.bootstrap.servers' = '{bs}', 'format' = 'json',
+            'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
+            'headrace.bad-records.policy' = 'dead-letter',
+            'headrace.bad-records.dead-letter-table' = 'dead');
+         CREATE TABLE good (id BIGINT) WITH ('connector' = 'commit-files', 'path' = '{}');
+         CREATE TABLE dead (raw BYTES, origin STRING, error STRING, connector STRING,
+                            format STRING, stage STRING, event_time TIMESTAMP_LTZ(3))
+            WITH ('connector' = 'kafka', 'topic' = 'dl-out',
+            'properties.bootstrap.servers' = '{bs}', 'format' = 'json',
+            'sink.delivery-guarantee' = 'exactly-once',
+            'sink.transactional-id-prefix' = 'dead-letters-test');
+         INSERT INTO good SELECT * FROM src;",
+        dir.join("good").display()
+    );
+    let s = run(&sql).unwrap();
+    assert_eq!(s.dead_lettered.iter().sum::<u64>(), 3, "{s:?}");
+    let good = committed_lines(&dir.join("good"));
+    assert_eq!(good.len(), 4, "{good:?}");
+
+    let letters = k.consume("dl-out", 100, Duration::from_secs(15)).unwrap();
+    let mut by_origin: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for l in &letters {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        by_origin.insert(v["origin"].as_str().unwrap().to_string(), v);
+    }
+    assert_eq!(
+        by_origin.keys().cloned().collect::<Vec<_>>(),
+        vec![
+            "topic 'dl-in' partition 0 offset 1".to_string(),
+            "topic 'dl-in' partition 1 offset 1".to_string(),
+            "topic 'dl-in' partition 1 offset 2".to_string(),
+        ],
+        "exactly the poison records, once each: {letters:?}"
+    );
+    let raw = |origin: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(by_origin[origin]["raw"].as_str().unwrap())
+            .unwrap()
+    };
+    assert_eq!(raw("topic 'dl-in' partition 0 offset 1"), b"not json");
+    assert_eq!(raw("topic 'dl-in' partition 1 offset 1"), binary);
+    assert_eq!(
+        raw("topic 'dl-in' partition 1 offset 2"),
+        b"{\"id\":\"eleven\"}"
+    );
+    for (origin, v) in &by_origin {
+        let e = v["error"].as_str().unwrap();
+        assert!(e.starts_with("json: cannot process record from"), "{e}");
+        assert!(e.contains(origin.as_str()), "{e}");
+        assert_eq!(v["connector"], "kafka");
+        assert_eq!(v["format"], "json");
+        assert_eq!(v["stage"], "decode");
+    }
+    assert!(
+        by_origin["topic 'dl-in' partition 1 offset 2"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("'id'"),
+        "the error names the field: {by_origin:?}"
+    );
+
+    // The skip policy on the same topic: counted, nothing written anywhere.
+    let sql = format!(
+        "CREATE TABLE src (id BIGINT) WITH ('connector' = 'kafka', 'topic' = 'dl-in',
+            'properties.bootstrap.servers' = '{bs}', 'format' = 'json',
+            'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
+            'headrace.bad-records.policy' = 'skip');
+         CREATE TABLE good (id BIGINT) WITH ('connector' = 'commit-files', 'path' = '{}');
+         INSERT INTO good SELECT * FROM src;",
+        dir.join("good2").display()
+    );
+    let s = run(&sql).unwrap();
+    assert_eq!(s.skipped.iter().sum::<u64>(), 3, "{s:?}");
+    assert_eq!(committed_lines(&dir.join("good2")).len(), 4);
+
+    // fail: the error names the record and the option.
+    let e = run(&sql.replace("'skip'", "'fail'")).unwrap_err();
+    assert!(
+        e.contains("topic 'dl-in' partition") && e.contains("headrace.bad-records.policy"),
+        "{e}"
+    );
+}
+
+#[test]
+fn dead_letters_on_a_real_broker() {
+    let k = kafka::start().expect("Kafka must start (see integration-tests/containers)");
+    let dir = tempfile::tempdir().unwrap();
+    poison_records_go_to_a_dead_letter_topic(&k, dir.path());
+}
