@@ -344,3 +344,86 @@ fn dead_letter_tables_are_checked_when_planning() {
     );
     assert!(e.contains("names the table itself"), "{e}");
 }
+
+/// Sink side: rows the sink's format cannot encode (characters outside US-ASCII for the raw
+/// format) go to the same kind of dead-letter table, as JSON text, with stage `encode`.
+#[test]
+fn rows_a_sink_cannot_encode_become_dead_letters() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    let input = root.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("names.csv"),
+        "1,abc\n2,caf\u{e9}\n3,xyz\n4,\u{fc}ber\n",
+    )
+    .unwrap();
+    let sql = format!(
+        "CREATE TABLE src (id INT, name STRING) WITH ('connector' = 'filesystem',
+            'path' = '{}', 'format' = 'csv');
+         CREATE TABLE out (name STRING) WITH ('connector' = 'filesystem', 'path' = '{}',
+            'format' = 'raw', 'raw.charset' = 'US-ASCII',
+            'headrace.bad-records.policy' = 'dead-letter',
+            'headrace.bad-records.dead-letter-table' = 'dlq');
+         {}
+         INSERT INTO out SELECT name FROM src;",
+        input.display(),
+        root.join("out").display(),
+        format!(
+            "CREATE TABLE dlq ({ALL_COLUMNS}) WITH ('connector' = 'filesystem', 'path' = '{}',
+                'format' = 'json');",
+            root.join("dlq").display()
+        ),
+    );
+    let j = root.join("encode.sql");
+    std::fs::write(&j, sql).unwrap();
+    let o = run(&["run", j.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut out = committed_lines(&root.join("out"));
+    out.sort();
+    assert_eq!(out, vec!["abc", "xyz"]);
+    let mut letters: Vec<serde_json::Value> = committed_lines(&root.join("dlq"))
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    letters.sort_by_key(|v| v["raw"].as_str().unwrap().to_string());
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    assert_eq!(letters[0]["raw"], "{\"name\":\"caf\u{e9}\"}");
+    assert_eq!(letters[1]["raw"], "{\"name\":\"\u{fc}ber\"}");
+    for v in &letters {
+        assert_eq!(v["stage"], "encode");
+        assert_eq!(v["source_table"], "out");
+        assert_eq!(v["format"], "raw");
+        assert!(
+            v["origin"]
+                .as_str()
+                .unwrap()
+                .contains("written to table 'out'"),
+            "{v}"
+        );
+        assert!(v["error"].as_str().unwrap().contains("US-ASCII"), "{v}");
+    }
+
+    // The fail policy names the option too.
+    let j2 = root.join("encode-fail.sql");
+    let sql = std::fs::read_to_string(&j)
+        .unwrap()
+        .replace(
+            "'headrace.bad-records.policy' = 'dead-letter',
+            'headrace.bad-records.dead-letter-table' = 'dlq'",
+            "'sink.rolling-policy.file-size' = '1MB'",
+        )
+        .replace(
+            &root.join("out").display().to_string(),
+            &root.join("out2").display().to_string(),
+        );
+    std::fs::write(&j2, sql).unwrap();
+    let o = run(&["run", j2.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("US-ASCII")
+            && err.contains("'headrace.bad-records.policy' = 'skip' to table 'out'"),
+        "{err}"
+    );
+}

@@ -256,6 +256,100 @@ impl BadRecords {
     }
 }
 
+/// Encode `batch` as [`Encoder::encode`](crate::format::Encoder::encode) does, applying the
+/// table's bad-record policy (`bad_records`) to rows the encoder refuses with
+/// [`Error::BadRecord`]: under `fail` the error is returned (naming the policy option as a fix);
+/// under `skip` and `dead-letter` each refused row is dropped or becomes a dead letter (raw = the
+/// row as JSON text, stage `encode`) and the other rows are emitted. `format` names the format in
+/// dead letters.
+///
+/// After a refusal the rest of the batch is encoded row by row, starting after the last row the
+/// encoder emitted, so no row is emitted twice by an encoder that emits its records in row order
+/// and fails before emitting anything for the row it refuses (as the formats of this project do).
+pub fn encode_with_policy(
+    encoder: &mut dyn crate::format::Encoder,
+    batch: &crate::changelog::ChangelogBatch,
+    bad_records: &BadRecords,
+    format: &str,
+    emit: &mut dyn FnMut(usize, &[u8]) -> Result<()>,
+) -> Result<()> {
+    let mut next = 0usize;
+    let first = encoder.encode(batch, &mut |i, b| {
+        next = next.max(i + 1);
+        emit(i, b)
+    });
+    match first {
+        Ok(()) => return Ok(()),
+        Err(Error::BadRecord { .. }) => {}
+        Err(e) => return Err(e),
+    }
+    // The refused row is the first one not emitted, or a later one after rows that emit
+    // nothing: from there on, each row alone.
+    let table = bad_records
+        .config()
+        .map_or_else(String::new, |c| format!(" to table '{}'", c.table));
+    for row in next..batch.num_rows() {
+        let one = batch.slice(row, 1);
+        match encoder.encode(&one, &mut |_, b| emit(row, b)) {
+            Ok(()) => {}
+            Err(e @ Error::BadRecord { .. }) => {
+                let origin = RecordOrigin::Other(format!("row {row} of a batch written{table}"));
+                let raw = row_json(&one.batch, 0);
+                bad_records.handle(raw.as_bytes(), &origin, e, Stage::Encode, Some(format))?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Row `i` of `batch` as a JSON object (column name to value; bytes as base64, decimals, dates and
+/// times as strings), for dead letters of sinks.
+pub fn row_json(batch: &arrow::array::RecordBatch, i: usize) -> String {
+    use crate::row::Value;
+    fn value(v: Value) -> serde_json::Value {
+        use base64::Engine;
+        match v {
+            Value::Null => serde_json::Value::Null,
+            Value::Boolean(b) => b.into(),
+            Value::TinyInt(x) => x.into(),
+            Value::SmallInt(x) => x.into(),
+            Value::Int(x) => x.into(),
+            Value::BigInt(x) => x.into(),
+            Value::Float(x) => serde_json::Number::from_f64(f64::from(x))
+                .map_or_else(|| x.to_string().into(), serde_json::Value::Number),
+            Value::Double(x) => serde_json::Number::from_f64(x)
+                .map_or_else(|| x.to_string().into(), serde_json::Value::Number),
+            Value::String(s) => s.into(),
+            Value::Bytes(b) => base64::engine::general_purpose::STANDARD.encode(b).into(),
+            Value::Array(vs) | Value::Row(vs) => {
+                serde_json::Value::Array(vs.into_iter().map(value).collect())
+            }
+            Value::Map(kvs) => serde_json::Value::Array(
+                kvs.into_iter()
+                    .map(|(k, v)| serde_json::Value::Array(vec![value(k), value(v)]))
+                    .collect(),
+            ),
+            other => other.to_string().into(),
+        }
+    }
+    let mut obj = serde_json::Map::new();
+    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+        let v = match crate::row::Value::from_array(c.as_ref(), i) {
+            Ok(crate::row::Value::Decimal(u)) => match f.data_type() {
+                arrow::datatypes::DataType::Decimal128(_, s) => {
+                    crate::render::big_decimal(u, (*s).max(0) as u8).into()
+                }
+                _ => u.to_string().into(),
+            },
+            Ok(v) => value(v),
+            Err(e) => format!("<{e}>").into(),
+        };
+        obj.insert(f.name().clone(), v);
+    }
+    serde_json::Value::Object(obj).to_string()
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -679,12 +679,19 @@ impl SinkWriter for FileWriter {
             // Every record followed by a newline, in one buffer; `ends[i]` is where record i ends.
             let mut buf: Vec<u8> = Vec::new();
             let mut ends: Vec<usize> = Vec::with_capacity(sub.num_rows());
-            encoder.encode(&ChangelogBatch::inserts(sub), &mut |_, bytes| {
-                buf.extend_from_slice(bytes);
-                buf.push(b'\n');
-                ends.push(buf.len());
-                Ok(())
-            })?;
+            // Rows the format refuses go to the table's bad-record policy.
+            headrace_sdk::bad_records::encode_with_policy(
+                encoder.as_mut(),
+                &ChangelogBatch::inserts(sub),
+                &self.metrics.bad_records,
+                self.sink.format.identifier(),
+                &mut |_, bytes| {
+                    buf.extend_from_slice(bytes);
+                    buf.push(b'\n');
+                    ends.push(buf.len());
+                    Ok(())
+                },
+            )?;
             let limit = self.sink.policy.file_size;
             let mut start = 0;
             while start < buf.len() {

@@ -11,6 +11,7 @@ use arrow::array::{Array, ArrayRef, AsArray, Int64Array, MapArray, RecordBatch};
 use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType as ArrowType, Int64Type, SchemaRef, TimeUnit};
 use async_trait::async_trait;
+use headrace_sdk::bad_records::{encode_with_policy, BadRecords};
 use headrace_sdk::changelog::{ChangelogBatch, ChangelogMode, RowKind};
 use headrace_sdk::error::{Error, ErrorDomain, Result, Retry};
 use headrace_sdk::factory::FormatHandle;
@@ -629,19 +630,30 @@ impl Encoded {
     }
 }
 
-fn encode(enc: &mut dyn Encoder, batch: &ChangelogBatch, rows: usize) -> Result<Encoded> {
+/// Encode every row of `batch`; with `policy` (the table's bad-record policy and the format's
+/// name), rows the format refuses go to the policy and get no record.
+fn encode(
+    enc: &mut dyn Encoder,
+    batch: &ChangelogBatch,
+    rows: usize,
+    policy: Option<(&BadRecords, &str)>,
+) -> Result<Encoded> {
     let mut out = Encoded {
         buf: Vec::new(),
         ranges: vec![None; rows],
     };
-    enc.encode(batch, &mut |i, bytes| {
+    let mut emit = |i: usize, bytes: &[u8]| {
         let a = out.buf.len();
         out.buf.extend_from_slice(bytes);
         if let Some(r) = out.ranges.get_mut(i) {
             *r = Some((a, out.buf.len()));
         }
         Ok(())
-    })?;
+    };
+    match policy {
+        Some((bad, format)) => encode_with_policy(enc, batch, bad, format, &mut emit)?,
+        None => enc.encode(batch, &mut emit)?,
+    }
     Ok(out)
 }
 
@@ -843,7 +855,7 @@ impl KafkaWriter {
                     batch: RecordBatch::try_new(ks.clone(), cols)?,
                     kinds: None,
                 };
-                Some(encode(enc.as_mut(), &kb, rows)?)
+                Some(encode(enc.as_mut(), &kb, rows, None)?)
             }
             _ => None,
         };
@@ -853,7 +865,17 @@ impl KafkaWriter {
                 .collect(),
             _ => vec![false; rows],
         };
-        let values = encode(self.value_enc.as_mut(), &value_batch, rows)?;
+        // Rows the value format refuses go to the table's bad-record policy (the key format
+        // stays strict: a row without its key must not be written keyless).
+        let values = encode(
+            self.value_enc.as_mut(),
+            &value_batch,
+            rows,
+            Some((
+                &self.metrics.bad_records,
+                self.cfg.value_format.identifier(),
+            )),
+        )?;
         let meta = SinkMeta::new(&self.cfg, &batch.batch)?;
         let mut bytes = 0u64;
         for (i, &delete) in is_delete.iter().enumerate() {

@@ -79,13 +79,23 @@ fn poison_records_go_to_a_dead_letter_topic(k: &Kafka, dir: &Path) {
     let bs = k.bootstrap_servers().to_string();
     // partition 0: offset 1 is not JSON; partition 1: offset 1 is not even UTF-8, offset 2 has
     // a string where a number belongs
-    produce_bytes(&bs, "dl-in", 0, &[b"{\"id\":1}", b"not json", b"{\"id\":3}"]);
+    produce_bytes(
+        &bs,
+        "dl-in",
+        0,
+        &[b"{\"id\":1}", b"not json", b"{\"id\":3}"],
+    );
     let binary: &[u8] = &[0xff, 0x00, 0xfe, b'{'];
     produce_bytes(
         &bs,
         "dl-in",
         1,
-        &[b"{\"id\":10}", binary, b"{\"id\":\"eleven\"}", b"{\"id\":13}"],
+        &[
+            b"{\"id\":10}",
+            binary,
+            b"{\"id\":\"eleven\"}",
+            b"{\"id\":13}",
+        ],
     );
     let sql = format!(
         "SET 'parallelism.default' = '2';
