@@ -358,6 +358,11 @@ fn rows_a_sink_cannot_encode_become_dead_letters() {
         "1,abc\n2,caf\u{e9}\n3,xyz\n4,\u{fc}ber\n",
     )
     .unwrap();
+    let dlq = format!(
+        "CREATE TABLE dlq ({ALL_COLUMNS}) WITH ('connector' = 'filesystem', 'path' = '{}',
+            'format' = 'json');",
+        root.join("dlq").display()
+    );
     let sql = format!(
         "CREATE TABLE src (id INT, name STRING) WITH ('connector' = 'filesystem',
             'path' = '{}', 'format' = 'csv');
@@ -365,15 +370,10 @@ fn rows_a_sink_cannot_encode_become_dead_letters() {
             'format' = 'raw', 'raw.charset' = 'US-ASCII',
             'headrace.bad-records.policy' = 'dead-letter',
             'headrace.bad-records.dead-letter-table' = 'dlq');
-         {}
+         {dlq}
          INSERT INTO out SELECT name FROM src;",
         input.display(),
         root.join("out").display(),
-        format!(
-            "CREATE TABLE dlq ({ALL_COLUMNS}) WITH ('connector' = 'filesystem', 'path' = '{}',
-                'format' = 'json');",
-            root.join("dlq").display()
-        ),
     );
     let j = root.join("encode.sql");
     std::fs::write(&j, sql).unwrap();

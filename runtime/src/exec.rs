@@ -363,8 +363,9 @@ pub async fn execute(
         dlqs.iter().position(|d| d.table == t.table)
     };
     let mut dlq_upstreams = vec![0usize; dlqs.len()];
-    // (source side, sink side) first upstream number per pipeline
-    let mut dlq_from: Vec<(Option<(usize, usize)>, Option<(usize, usize)>)> = Vec::new();
+    // per pipeline, for its source side and its sink side: (dead-letter table, first upstream)
+    type Side = Option<(usize, usize)>;
+    let mut dlq_from: Vec<(Side, Side)> = Vec::new();
     for p in &pipelines {
         let mut e = (None, None);
         if let Some(d) = dlq_of(&p.source_bad_records) {
