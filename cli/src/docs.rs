@@ -118,6 +118,12 @@ pub fn connector_markdown(f: &dyn ConnectorFactory) -> String {
             );
         }
     }
+    let _ = writeln!(
+        out,
+        "\n## Bad records (Headrace extension)\n\nAccepted by every connector; see \
+         [bad records and dead-letter tables](../bad-records.md).\n"
+    );
+    option_rows(&mut out, &headrace_sdk::bad_records::options(), "");
     let meta = f.metadata();
     if !meta.is_empty() {
         let _ = writeln!(out, "\n## Metadata\n");
@@ -245,6 +251,8 @@ pub fn registry_json(r: &Registry) -> Value {
                 "readable": m.readable, "writable": m.writable,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+        // options every connector accepts besides its own (the bad-record policy)
+        "common_options": options_json(&headrace_sdk::bad_records::options()),
         "formats": r.formats().map(|f| json!({
             "identifier": f.identifier(),
             "description": f.description(),
