@@ -276,6 +276,7 @@ impl DynamicSource for FileSource {
             batch_size: ctx.batch_size.max(1),
             metrics: ctx.metrics,
             skipped_seen: 0,
+            line_delta: None,
         }))
     }
 }
@@ -501,6 +502,9 @@ pub struct FileReader {
     metrics: Arc<SourceMetrics>,
     /// The decoder's skipped-record count already added to `metrics`.
     skipped_seen: u64,
+    /// For the block being read (path, block start): file line number minus `split.line`,
+    /// counted once at the block's first bad record.
+    line_delta: Option<(String, u64, u64)>,
 }
 
 impl std::fmt::Debug for FileReader {
@@ -743,8 +747,17 @@ impl SourceReader for FileReader {
                         // Line numbers of a later block are relative to it: count the lines
                         // before the record and decode it again for an error naming the right
                         // line (the decoder rolls the failed record back each time).
+                        let delta = match &self.line_delta {
+                            Some((p, b, d)) if *p == split.path && *b == split.block_start => *d,
+                            _ => {
+                                let before = lines_before(&split.path, split.offset)?;
+                                let d = before.saturating_sub(split.line);
+                                self.line_delta = Some((split.path.clone(), split.block_start, d));
+                                d
+                            }
+                        };
                         if let RecordOrigin::File { line, .. } = &mut at {
-                            *line = lines_before(&split.path, split.offset)? + 1;
+                            *line = split.line + delta + 1;
                         }
                         if let Err(again) = decoder.decode(rec, &at) {
                             e = again;
