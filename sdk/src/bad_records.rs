@@ -333,8 +333,15 @@ pub fn row_json(batch: &arrow::array::RecordBatch, i: usize) -> String {
             other => other.to_string().into(),
         }
     }
-    let mut obj = serde_json::Map::new();
-    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+    // written by hand to keep the columns in table order
+    let mut out = String::from("{");
+    for (n, (f, c)) in batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .enumerate()
+    {
         let v = match crate::row::Value::from_array(c.as_ref(), i) {
             Ok(crate::row::Value::Decimal(u)) => match f.data_type() {
                 arrow::datatypes::DataType::Decimal128(_, s) => {
@@ -345,9 +352,15 @@ pub fn row_json(batch: &arrow::array::RecordBatch, i: usize) -> String {
             Ok(v) => value(v),
             Err(e) => format!("<{e}>").into(),
         };
-        obj.insert(f.name().clone(), v);
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::Value::String(f.name().clone()).to_string());
+        out.push(':');
+        out.push_str(&v.to_string());
     }
-    serde_json::Value::Object(obj).to_string()
+    out.push('}');
+    out
 }
 
 fn now_ms() -> i64 {
@@ -424,5 +437,162 @@ mod tests {
         assert!(letters[0].error.contains("not a number"));
         assert_eq!(d.dead_lettered(), 1);
         assert!(d.take_dead_letters().is_empty());
+    }
+
+    fn options(pairs: &[(&str, &str)]) -> Options {
+        Options::new(
+            "table 't'",
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn policy_options_must_agree() {
+        check(&options(&[])).unwrap();
+        check(&options(&[(POLICY.key(), "skip")])).unwrap();
+        check(&options(&[
+            (POLICY.key(), "dead-letter"),
+            (DEAD_LETTER_TABLE.key(), "dlq"),
+        ]))
+        .unwrap();
+        let e = check(&options(&[(POLICY.key(), "dead-letter")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("missing required option 'headrace.bad-records.dead-letter-table'"),
+            "{e}"
+        );
+        let e = check(&options(&[(DEAD_LETTER_TABLE.key(), "dlq")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("conflicting options"), "{e}");
+        let e = check(&options(&[(POLICY.key(), "drop")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("fail, skip, dead-letter"), "{e}");
+    }
+
+    /// Refuses rows whose value is negative; emits the others as their decimal text.
+    struct NoNegatives;
+    impl crate::format::Encoder for NoNegatives {
+        fn encode(
+            &mut self,
+            batch: &crate::changelog::ChangelogBatch,
+            emit: &mut dyn FnMut(usize, &[u8]) -> Result<()>,
+        ) -> Result<()> {
+            let a = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(
+                batch.batch.column(0).as_ref(),
+            );
+            for i in 0..batch.num_rows() {
+                let v = a.value(i);
+                if v < 0 {
+                    return Err(Error::BadRecord {
+                        format: "test".into(),
+                        origin: RecordOrigin::Other(format!("row {i}")),
+                        reason: format!("{v} is negative"),
+                    });
+                }
+                emit(i, v.to_string().as_bytes())?;
+            }
+            Ok(())
+        }
+    }
+
+    fn batch(values: Vec<i64>) -> crate::changelog::ChangelogBatch {
+        let b = arrow::array::RecordBatch::try_from_iter([(
+            "n",
+            std::sync::Arc::new(arrow::array::Int64Array::from(values)) as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        crate::changelog::ChangelogBatch::inserts(b)
+    }
+
+    fn policy(p: BadRecordPolicy) -> BadRecords {
+        let b = BadRecords::default();
+        b.configure(BadRecordConfig {
+            policy: p,
+            table: "out".into(),
+            connector: "c".into(),
+        });
+        b
+    }
+
+    #[test]
+    fn encode_with_policy_emits_good_rows_once_and_routes_refused_ones() {
+        let bad = policy(BadRecordPolicy::DeadLetter);
+        let mut out: Vec<(usize, String)> = Vec::new();
+        encode_with_policy(
+            &mut NoNegatives,
+            &batch(vec![1, 2, -3, 4, -5, 6]),
+            &bad,
+            "test",
+            &mut |i, b| {
+                out.push((i, String::from_utf8(b.to_vec()).unwrap()));
+                Ok(())
+            },
+        )
+        .unwrap();
+        let want: Vec<(usize, String)> = [(0, "1"), (1, "2"), (3, "4"), (5, "6")]
+            .iter()
+            .map(|(i, s)| (*i, s.to_string()))
+            .collect();
+        assert_eq!(out, want);
+        let letters = bad.take_dead_letters();
+        let raws: Vec<String> = letters
+            .iter()
+            .map(|l| String::from_utf8(l.raw.clone()).unwrap())
+            .collect();
+        assert_eq!(raws, vec!["{\"n\":-3}", "{\"n\":-5}"]);
+        assert_eq!(letters[0].stage, Stage::Encode);
+        assert_eq!(
+            letters[1].origin.to_string(),
+            "row 4 of a batch written to table 'out'"
+        );
+        assert!(letters[1].error.contains("-5 is negative"));
+
+        // fail: the first refusal is the error
+        let e = encode_with_policy(
+            &mut NoNegatives,
+            &batch(vec![1, -2]),
+            &policy(BadRecordPolicy::Fail),
+            "test",
+            &mut |_, _| Ok(()),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("-2 is negative") && e.contains("headrace.bad-records.policy"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rows_as_json() {
+        use arrow::array::{ArrayRef, BinaryArray, Decimal128Array, StringArray};
+        let b = arrow::array::RecordBatch::try_from_iter([
+            (
+                "s",
+                std::sync::Arc::new(StringArray::from(vec![Some("a\"b"), None])) as ArrayRef,
+            ),
+            (
+                "d",
+                std::sync::Arc::new(
+                    Decimal128Array::from(vec![12345, -5])
+                        .with_precision_and_scale(10, 2)
+                        .unwrap(),
+                ) as ArrayRef,
+            ),
+            (
+                "b",
+                std::sync::Arc::new(BinaryArray::from(vec![&b"\x00\xff"[..], &b""[..]]))
+                    as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        assert_eq!(row_json(&b, 0), r#"{"s":"a\"b","d":"123.45","b":"AP8="}"#);
+        assert_eq!(row_json(&b, 1), r#"{"s":null,"d":"-0.05","b":""}"#);
     }
 }
