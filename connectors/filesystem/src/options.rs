@@ -20,7 +20,8 @@ pub const PATH: ConfigOption<String> = ConfigOption::new("path").description(
 /// `format`: the format of the lines of the files.
 pub const FORMAT: ConfigOption<String> = ConfigOption::new("format").description(
     "The format of the files: a line format, where each line holds one record (e.g. 'csv' or \
-     'json'), or 'parquet' for Apache Parquet files.",
+     'json'), or a format of whole files: 'parquet' for Apache Parquet files, 'avro' for Avro \
+     object container files.",
 );
 
 /// Where the format is chosen.

@@ -205,7 +205,7 @@ impl FileSink {
                 .collect::<Vec<_>>(),
         ));
         #[cfg(feature = "parquet")]
-        let stored_schema = if format.is_bulk() {
+        let stored_schema = if format.parquet().is_some() {
             let mut cols = Vec::new();
             for f in data_schema.fields() {
                 let c = schema.column(f.name()).ok_or_else(|| {
@@ -260,6 +260,13 @@ impl FileSink {
                             config: config.clone(),
                             stored: stored.clone(),
                         },
+                    });
+                    return Ok(self);
+                }
+                if self.format.is_container() {
+                    self.compaction = Some(Compaction {
+                        target_size,
+                        merge: crate::compact::Merge::Container(self.format.clone()),
                     });
                     return Ok(self);
                 }
@@ -426,6 +433,14 @@ enum PartOut {
     /// A Parquet file, written whole.
     #[cfg(feature = "parquet")]
     Parquet(Box<crate::parquet::ParquetPart>),
+    /// A file of a format written whole through the SDK's bulk hooks (Avro), and the file
+    /// itself (synced once the writer is finished).
+    Container {
+        /// The format's writer.
+        writer: Box<dyn headrace_sdk::format::BulkWriter>,
+        /// The file the writer writes to.
+        file: std::fs::File,
+    },
 }
 
 struct PartFile {
@@ -446,6 +461,10 @@ impl PartFile {
                 .map_err(|e| Error::io(format!("cannot flush {}", p.display()), e.into_error()))?,
             #[cfg(feature = "parquet")]
             PartOut::Parquet(w) => w.finish(&p)?,
+            PartOut::Container { writer, file } => {
+                writer.finish()?;
+                file
+            }
         };
         file.sync_all()
             .map_err(io(format!("cannot sync {}", p.display())))?;
@@ -540,23 +559,41 @@ impl FileWriter {
                 crate::parquet::ParquetPart::new(file, path, stored.clone(), cfg)?,
             )));
         }
-        let _ = path;
+        if self.sink.format.is_container() {
+            let out = file
+                .try_clone()
+                .map_err(io(format!("cannot open {} twice", path.display())))?;
+            let writer = self.sink.format.bulk_writer(
+                Box::new(std::io::BufWriter::with_capacity(1 << 16, out)),
+                &path.display().to_string(),
+            )?;
+            return Ok(PartOut::Container { writer, file });
+        }
         Ok(PartOut::Lines(std::io::BufWriter::new(file)))
     }
 
-    /// Append a group of rows of one partition to Parquet part files.
-    #[cfg(feature = "parquet")]
+    /// Append a group of rows of one partition to bulk (Parquet, Avro) part files.
     fn write_bulk(&mut self, dir: &str, sub: &arrow::array::RecordBatch) -> Result<()> {
         let limit = self.sink.policy.file_size;
         let f = self.part_file(dir)?;
-        let PartOut::Parquet(w) = &mut f.out else {
-            return Err(Error::internal(
-                "filesystem sink: a Parquet table has a line part file open",
-            ));
+        let (before, after) = match &mut f.out {
+            #[cfg(feature = "parquet")]
+            PartOut::Parquet(w) => {
+                let before = w.size();
+                w.write(sub, &f.in_progress)?;
+                (before, w.size())
+            }
+            PartOut::Container { writer, .. } => {
+                let before = writer.bytes_written();
+                writer.write(sub)?;
+                (before, writer.bytes_written())
+            }
+            PartOut::Lines(_) => {
+                return Err(Error::internal(
+                    "filesystem sink: a bulk table has a line part file open",
+                ))
+            }
         };
-        let before = w.size();
-        w.write(sub, &f.in_progress)?;
-        let after = w.size();
         f.size = after;
         f.last_write = Instant::now();
         self.metrics.add_bytes(after.saturating_sub(before));
@@ -666,7 +703,6 @@ impl SinkWriter for FileWriter {
             } else {
                 take_record_batch(&data, &UInt32Array::from(rows))?
             };
-            #[cfg(feature = "parquet")]
             if self.encoder.is_none() {
                 self.write_bulk(&dir, &sub)?;
                 continue;
