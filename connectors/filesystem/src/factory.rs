@@ -389,8 +389,6 @@ pub fn create_sink(ctx: &TableContext<'_>) -> Result<FileSink> {
     } else {
         None
     };
-    // Accepted for Flink DDL: the runner has no keyed routing to writers (see the option).
-    let _ = o.get(&SINK_SHUFFLE_BY_PARTITION_ENABLE)?;
     FileSink::new(
         path,
         format,
@@ -400,5 +398,6 @@ pub fn create_sink(ctx: &TableContext<'_>) -> Result<FileSink> {
         parallelism,
     )?
     .with_partition_commit(commit)
+    .with_shuffle_by_partition(o.get(&SINK_SHUFFLE_BY_PARTITION_ENABLE)?)
     .with_compaction(compaction)
 }

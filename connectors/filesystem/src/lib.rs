@@ -35,10 +35,10 @@
 //! | `sink.partition-commit.trigger` | `process-time` | Enum | Or `partition-time`. |
 //! | `sink.partition-commit.delay` | 0 s | Duration | Commit this long after. |
 //! | `sink.partition-commit.success-file.name` | `_SUCCESS` | String | Success file. |
-//! | `sink.partition-commit.watermark-time-zone` | `UTC` | String | Validated (see below). |
+//! | `sink.partition-commit.watermark-time-zone` | `UTC` | String | Zone of watermarks. |
 //! | `auto-compaction` | false | Boolean | Merge each checkpoint's files. |
 //! | `compaction.file-size` | (rolling size) | MemorySize | Target of merged files. |
-//! | `sink.shuffle-by-partition.enable` | false | Boolean | Accepted (see below). |
+//! | `sink.shuffle-by-partition.enable` | false | Boolean | One writer per partition. |
 //! | `partition.time-extractor.kind` | `default` | String | `custom` is rejected. |
 //! | `partition.time-extractor.timestamp-pattern` | (first value) | String | `$dt $hour:00:00`. |
 //! | `partition.time-extractor.timestamp-formatter` | `yyyy-MM-dd[ HH:mm:ss]` | String | Java pattern. |
@@ -103,16 +103,18 @@
 //!   only, as in Flink): an empty success file is written into a partition's directory once the
 //!   part files of the checkpoints that wrote to it are visible and the trigger says the
 //!   partition is finished; when a bounded job ends every partition written is committed. See
-//!   the [`commit`] module for the triggers, and for how `partition-time` takes its watermark
-//!   from partition values (the runner does not pass watermarks to sinks). `metastore` and
+//!   the [`commit`] module for the triggers; `partition-time` follows the watermark of the
+//!   source table's `WATERMARK` declaration (without one, partitions are committed only when
+//!   the input ends). `metastore` and
 //!   `custom` policies and the `custom` time extractor are rejected with an error.
 //! - `auto-compaction` (with `compaction.file-size`, the rolling size by default): the part
 //!   files each checkpoint wrote to a partition stay hidden until the checkpoint completes and
 //!   are then merged into files of at most that size named `compacted-part-...` (lines are
 //!   concatenated, Parquet and Avro rows re-encoded); see the [`compact`] module.
-//! - `sink.shuffle-by-partition.enable` is accepted, but the local runner routes rows to writers
-//!   round-robin (or one to one), not by key: with several writers each writes its own files of a
-//!   partition. `auto-compaction` merges them per checkpoint.
+//! - `sink.shuffle-by-partition.enable`: rows are routed to writers by the hash of their
+//!   partition values, so each partition is written by one writer; without it rows go to writers
+//!   one to one or round-robin and each writer writes its own files of a partition
+//!   (`auto-compaction` merges them per checkpoint).
 //! - Not implemented (rejected as unknown options): `compaction.parallelism` (Flink's batch-mode
 //!   compaction operator), `source.report-statistics`.
 

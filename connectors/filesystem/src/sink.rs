@@ -167,6 +167,8 @@ pub struct FileSink {
     parallelism: Option<usize>,
     commit: Option<PartitionCommit>,
     compaction: Option<Compaction>,
+    /// `sink.shuffle-by-partition.enable`: rows of one partition go to one writer.
+    shuffle_by_partition: bool,
 }
 
 impl FileSink {
@@ -235,7 +237,14 @@ impl FileSink {
             parallelism,
             commit: None,
             compaction: None,
+            shuffle_by_partition: false,
         })
+    }
+
+    /// Route the rows of one partition to one writer (`sink.shuffle-by-partition.enable`).
+    pub fn with_shuffle_by_partition(mut self, enable: bool) -> Self {
+        self.shuffle_by_partition = enable;
+        self
     }
 
     /// Commit partitions as `commit` says (`sink.partition-commit.*`); None: never.
@@ -367,6 +376,14 @@ impl DynamicSink for FileSink {
 
     fn parallelism(&self) -> Option<usize> {
         self.parallelism
+    }
+
+    fn shuffle_columns(&self) -> Vec<usize> {
+        if self.shuffle_by_partition {
+            self.partition_indices.clone()
+        } else {
+            Vec::new()
+        }
     }
 
     fn create_writer(&self, ctx: WriterContext) -> Result<Box<dyn SinkWriter>> {
@@ -752,6 +769,11 @@ impl SinkWriter for FileWriter {
                 start = end;
             }
         }
+        Ok(())
+    }
+
+    fn on_watermark(&mut self, watermark_ms: i64) -> Result<()> {
+        self.tracker.on_watermark(watermark_ms);
         Ok(())
     }
 
