@@ -1104,10 +1104,6 @@ impl ReaderTask {
                     }
                 }
                 ReadEvent::NeedSplits => {
-                    // The reader's splits are done: they no longer hold the watermark back.
-                    if let Some(w) = &mut self.watermarks {
-                        w.finish_all_splits();
-                    }
                     if self.emit_watermarks().await? == Flow::Stop {
                         return Ok(());
                     }

@@ -71,11 +71,6 @@ impl ReaderWatermarks {
         }
     }
 
-    /// Every split of the reader is finished (it asked for more).
-    pub fn finish_all_splits(&mut self) {
-        self.splits.clear();
-    }
-
     /// Only these splits are unfinished (the reader's checkpoint state lists them).
     pub fn retain_splits(&mut self, unfinished: &BTreeSet<&str>) {
         self.splits.retain(|id, _| unfinished.contains(id.as_str()));

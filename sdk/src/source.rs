@@ -179,10 +179,10 @@ pub trait SourceReader: Send {
     /// multiplexing: the runner keeps a watermark per split (from the moment the split is
     /// assigned), and the reader's watermark is the least over its splits that are not idle. A
     /// split that has not produced rows yet therefore holds the reader's watermark back until it
-    /// does, or until it goes idle (`scan.watermark.idle-timeout`). Splits leave when the reader
-    /// asks for more ([`ReadEvent::NeedSplits`], meaning its splits are done), and when a
-    /// checkpoint's [`SourceReader::snapshot_state`] no longer lists them. A reader that answers
-    /// must put rows of one split only in each batch (split a poll's rows by split when needed).
+    /// does, or until it goes idle (`scan.watermark.idle-timeout`). A split leaves once a
+    /// checkpoint's [`SourceReader::snapshot_state`] no longer lists it (it is finished), and all
+    /// do at [`ReadEvent::End`]. A reader that answers must put rows of one split only in each
+    /// batch (split a poll's rows by split when needed).
     fn batch_split(&self) -> Option<&str> {
         None
     }
