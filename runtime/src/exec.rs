@@ -7,9 +7,17 @@
 //! checkpoint is then complete), readers resume, and committers commit. Since readers pause, a
 //! writer never has to buffer data behind a barrier; the pause lasts as long as the bounded channels
 //! take to drain.
+//!
+//! Readers of a source with a WATERMARK send their watermark (see [`crate::watermark`]) behind
+//! their data to every writer; a writer hands the least over its non-idle readers to
+//! [`SinkWriter::on_watermark`](headrace_sdk::sink::SinkWriter::on_watermark) when it advances,
+//! and `i64::MAX` once every reader ended. Rows go to writers one to one when the parallelisms
+//! match, else round-robin per batch, or by the hash of key columns
+//! ([`DynamicSink::shuffle_columns`](headrace_sdk::sink::DynamicSink::shuffle_columns), or a
+//! PRIMARY KEY when the parallelism changes; see [`crate::shuffle`]).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +37,8 @@ use crate::checkpoint::{
 use crate::dead_letter::DeadLetterTarget;
 use crate::error::{RuntimeError, RuntimeResult};
 use crate::plan::{Pipeline, Transform};
+use crate::shuffle::split_by_key;
+use crate::watermark::{CombinedWatermark, ReaderWatermarks, WatermarkEvent};
 use headrace_sdk::bad_records::BadRecords;
 
 /// Batches in flight per writer before readers wait (backpressure).
@@ -94,6 +104,21 @@ pub struct PipelineMetrics {
     pub source_parallelism: usize,
     /// Number of writers.
     pub sink_parallelism: usize,
+    /// Each writer's combined watermark (epoch ms; `i64::MIN` before the first).
+    pub writer_watermarks: Vec<AtomicI64>,
+}
+
+impl PipelineMetrics {
+    /// The pipeline's event-time watermark: the least over its writers (epoch ms), None before
+    /// every writer has one; `i64::MAX` once all input has ended.
+    pub fn watermark(&self) -> Option<i64> {
+        let min = self
+            .writer_watermarks
+            .iter()
+            .map(|w| w.load(Ordering::Relaxed))
+            .min()?;
+        (min != i64::MIN).then_some(min)
+    }
 }
 
 /// Job-wide counters.
@@ -145,6 +170,9 @@ pub struct JobSummary {
 
 enum DataMsg {
     Batch(ChangelogBatch),
+    /// The sending reader's watermark advanced, or it became idle or active. Sent after the
+    /// data it covers. `End` implies a watermark of `i64::MAX`.
+    Watermark(WatermarkEvent),
     Barrier(u64),
     End,
 }
@@ -396,6 +424,10 @@ pub async fn execute(
             sink: Arc::new(SinkMetrics::default()),
             source_parallelism: dlq_upstreams[d],
             sink_parallelism: target.parallelism,
+            // dead letters carry no watermarks
+            writer_watermarks: (0..target.parallelism)
+                .map(|_| AtomicI64::new(i64::MIN))
+                .collect(),
         });
         dlq_metrics.push(pm.clone());
         let mut senders = Vec::new();
@@ -484,6 +516,9 @@ pub async fn execute(
             sink: Arc::new(SinkMetrics::default()),
             source_parallelism: p.source_parallelism,
             sink_parallelism: p.sink_parallelism,
+            writer_watermarks: (0..p.sink_parallelism)
+                .map(|_| AtomicI64::new(i64::MIN))
+                .collect(),
         });
         pmetrics.push(pm.clone());
         if let Some(b) = &p.source_bad_records {
@@ -492,6 +527,29 @@ pub async fn execute(
         if let Some(b) = &p.sink_bad_records {
             pm.sink.bad_records.configure(b.config.clone());
         }
+        // Rows with equal values in these columns go to the same writer.
+        let shuffle_keys = if p.sink_parallelism > 1 {
+            let own = p.sink.shuffle_columns();
+            if !own.is_empty() {
+                own
+            } else if p.sink_parallelism != p.source_parallelism {
+                // A PRIMARY KEY sink keeps per-key order when the parallelism changes
+                // (Flink's table.exec.sink.keyed-shuffle = AUTO).
+                p.sink_key.clone()
+            } else {
+                Vec::new()
+            }
+        } else {
+            Vec::new()
+        };
+        let n_cols = p.sink.consumed_schema().fields().len();
+        if let Some(k) = shuffle_keys.iter().find(|k| **k >= n_cols) {
+            return Err(RuntimeError::Plan(format!(
+                "sink '{}' routes rows by column {k}, but its rows have {n_cols} columns",
+                p.sink_table
+            )));
+        }
+        let shuffle_keys = Arc::new(shuffle_keys);
 
         // Writers.
         let mut senders = Vec::new();
@@ -552,6 +610,11 @@ pub async fn execute(
                 batch_size: opts.batch_size,
                 metrics: pm.source.clone(),
             })?;
+            let watermarks = p.transform.has_watermark().then(|| {
+                let mut w = ReaderWatermarks::new(p.idle_timeout, Instant::now());
+                w.add_splits(splits.iter().map(|s| s.id.as_str()), Instant::now());
+                w
+            });
             if !splits.is_empty() {
                 reader.add_splits(splits)?;
             }
@@ -562,6 +625,7 @@ pub async fn execute(
             let task_name = name.clone();
             let pm2 = pm.clone();
             let dead_letters = dead_letter_out(dlq_from[pi].0, r, &p.source_bad_records);
+            let keys = shuffle_keys.clone();
             let h = tasks.spawn(async move {
                 let task = ReaderTask {
                     dead_letters,
@@ -574,6 +638,8 @@ pub async fn execute(
                     events: ev.clone(),
                     metrics: pm2,
                     request: Request::None,
+                    watermarks,
+                    shuffle_keys: keys,
                 };
                 let r = task.run().await;
                 if let Err(e) = r {
@@ -1201,6 +1267,11 @@ struct ReaderTask {
     request: Request,
     /// Where the dead letters of this source go, with the `dead-letter` policy.
     dead_letters: Option<DeadLetterOut>,
+    /// Per-split watermarks, when the source table declares a WATERMARK.
+    watermarks: Option<ReaderWatermarks>,
+    /// Sink columns whose hash picks the writer of each row (empty: whole batches, forward or
+    /// round-robin).
+    shuffle_keys: Arc<Vec<usize>>,
 }
 
 /// What handling a control message means for the reader's loop.
@@ -1236,17 +1307,39 @@ impl ReaderTask {
             }
             match event {
                 ReadEvent::Batch(b) => {
+                    let split = match &self.watermarks {
+                        Some(_) => self.reader.batch_split().map(str::to_string),
+                        None => None,
+                    };
                     let m = &self.metrics;
                     m.source
                         .records
                         .fetch_add(b.num_rows() as u64, Ordering::Relaxed);
                     m.bytes_in
                         .fetch_add(b.byte_size() as u64, Ordering::Relaxed);
-                    if let Some(out) = self.transform.apply(b)? {
+                    let (out, wm) = self.transform.apply_with_watermark(b)?;
+                    if let Some(out) = out {
                         m.rows_out
                             .fetch_add(out.num_rows() as u64, Ordering::Relaxed);
                         m.bytes_out
                             .fetch_add(out.byte_size() as u64, Ordering::Relaxed);
+                        if n_out > 1 && !self.shuffle_keys.is_empty() {
+                            let parts = split_by_key(&out, &self.shuffle_keys, n_out)?;
+                            for (target, part) in parts.into_iter().enumerate() {
+                                let Some(part) = part else { continue };
+                                let msg = Tagged {
+                                    from: self.subtask,
+                                    msg: DataMsg::Batch(part),
+                                };
+                                if self.outputs[target].send(msg).await.is_err() {
+                                    return Ok(());
+                                }
+                            }
+                            if self.batch_watermark(split.as_deref(), wm).await? == Flow::Stop {
+                                return Ok(());
+                            }
+                            continue;
+                        }
                         let target = if n_out == 1 {
                             0
                         } else if forward {
@@ -1263,8 +1356,14 @@ impl ReaderTask {
                             return Ok(());
                         }
                     }
+                    if self.batch_watermark(split.as_deref(), wm).await? == Flow::Stop {
+                        return Ok(());
+                    }
                 }
                 ReadEvent::Idle => {
+                    if self.emit_watermarks().await? == Flow::Stop {
+                        return Ok(());
+                    }
                     if self
                         .wait_control(tokio::time::Instant::now() + IDLE_WAIT)
                         .await?
@@ -1274,6 +1373,9 @@ impl ReaderTask {
                     }
                 }
                 ReadEvent::NeedSplits => {
+                    if self.emit_watermarks().await? == Flow::Stop {
+                        return Ok(());
+                    }
                     self.request = Request::Waiting;
                     let _ = self.events.send(Event::SplitRequest {
                         pipeline: self.pipeline,
@@ -1347,9 +1449,44 @@ impl ReaderTask {
         }
     }
 
+    /// Account a batch's watermark value to its split and send what changed.
+    async fn batch_watermark(
+        &mut self,
+        split: Option<&str>,
+        wm: Option<i64>,
+    ) -> RuntimeResult<Flow> {
+        match &mut self.watermarks {
+            Some(w) => w.on_batch(split, wm, Instant::now()),
+            None => return Ok(Flow::Continue),
+        }
+        self.emit_watermarks().await
+    }
+
+    /// Send the reader's watermark and idleness to every writer when they changed.
+    async fn emit_watermarks(&mut self) -> RuntimeResult<Flow> {
+        let Some(w) = &mut self.watermarks else {
+            return Ok(Flow::Continue);
+        };
+        for ev in w.update(Instant::now()) {
+            for o in &self.outputs {
+                let msg = Tagged {
+                    from: self.subtask,
+                    msg: DataMsg::Watermark(ev),
+                };
+                if o.send(msg).await.is_err() {
+                    return Ok(Flow::Stop);
+                }
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
     fn assign(&mut self, a: SplitAssignment) -> RuntimeResult<()> {
         match a {
             SplitAssignment::Splits(s) => {
+                if let Some(w) = &mut self.watermarks {
+                    w.add_splits(s.iter().map(|s| s.id.as_str()), Instant::now());
+                }
                 self.reader.add_splits(s)?;
                 self.request = Request::None;
             }
@@ -1366,6 +1503,12 @@ impl ReaderTask {
         match c {
             Control::Checkpoint(id) => {
                 let splits = self.reader.snapshot_state(id)?;
+                if let Some(w) = &mut self.watermarks {
+                    // Splits a reader no longer lists are finished.
+                    let unfinished: std::collections::BTreeSet<&str> =
+                        splits.iter().map(|s| s.id.as_str()).collect();
+                    w.retain_splits(&unfinished);
+                }
                 // The dead letters of the records this checkpoint covers belong to it: they go
                 // to the dead-letter writers before this reader's barrier.
                 if !self.send_dead_letters().await? {
@@ -1434,6 +1577,7 @@ async fn run_writer(
     let mut seen = vec![false; upstreams];
     let mut current: Option<u64> = None;
     let mut last_cp = restored_id;
+    let mut watermark = CombinedWatermark::new(upstreams);
     loop {
         let Some(t) = rx.recv().await else {
             // readers stopped without ending (job stopped): no final commit
@@ -1449,11 +1593,21 @@ async fn run_writer(
                     d.send_queued(&metrics.sink.bad_records).await?;
                 }
             }
+            DataMsg::Watermark(ev) => watermark.on_event(t.from, ev),
             DataMsg::Barrier(id) => {
                 seen[t.from] = true;
                 current = Some(id);
             }
-            DataMsg::End => ended[t.from] = true,
+            DataMsg::End => {
+                ended[t.from] = true;
+                watermark.on_end(t.from);
+            }
+        }
+        if let Some(w) = watermark.advance() {
+            writer.on_watermark(w)?;
+            if let Some(m) = metrics.writer_watermarks.get(subtask) {
+                m.store(w, Ordering::Relaxed);
+            }
         }
         if let Some(id) = current {
             if (0..upstreams).all(|i| seen[i] || ended[i]) {

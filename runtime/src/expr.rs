@@ -140,6 +140,9 @@ pub enum PhysExpr {
     Like(bool, Box<PhysExpr>, Box<PhysExpr>),
     /// COALESCE.
     Coalesce(Vec<PhysExpr>),
+    /// A TIMESTAMP or TIMESTAMP_LTZ plus a fixed number of microseconds (`ts - INTERVAL '5'
+    /// SECOND`).
+    TimeShift(Box<PhysExpr>, i64),
 }
 
 /// Arithmetic operators.
@@ -533,6 +536,35 @@ fn compile_inner(e: &Expr, scope: &Scope) -> RuntimeResult<Typed> {
                 other => plan_err(format!("unsupported operator {other}")),
             }
         }
+        Expr::BinaryOp { left, op, right }
+            if matches!(op, BinaryOperator::Plus | BinaryOperator::Minus)
+                && matches!(right.as_ref(), Expr::Interval(_)) =>
+        {
+            let l = compile_inner(left, scope)?;
+            if !matches!(
+                l.data_type.logical,
+                LogicalType::Timestamp(_) | LogicalType::TimestampLtz(_)
+            ) {
+                return plan_err(format!(
+                    "'{e}': an INTERVAL can only be added to or subtracted from a TIMESTAMP or \
+                     TIMESTAMP_LTZ, {left} is {}",
+                    l.data_type
+                ));
+            }
+            let Expr::Interval(iv) = right.as_ref() else {
+                return plan_err(format!("unsupported expression: {e}"));
+            };
+            let micros = interval_micros(iv)?;
+            let micros = if matches!(op, BinaryOperator::Minus) {
+                -micros
+            } else {
+                micros
+            };
+            Ok(Typed {
+                expr: PhysExpr::TimeShift(Box::new(l.expr), micros),
+                data_type: l.data_type,
+            })
+        }
         Expr::BinaryOp { left, op, right } => {
             let l = compile_inner(left, scope)?;
             let r = compile_inner(right, scope)?;
@@ -765,10 +797,48 @@ fn compile_inner(e: &Expr, scope: &Scope) -> RuntimeResult<Typed> {
             )),
         ),
         Expr::Interval(_) => Err(RuntimeError::Unsupported(format!(
-            "interval arithmetic ({e}) needs Apache Flink; the local runner does not evaluate it"
+            "interval values ({e}) need Apache Flink; the local runner evaluates an INTERVAL \
+             only added to or subtracted from a timestamp (e.g. ts - INTERVAL '5' SECOND)"
         ))),
         other => plan_err(format!("unsupported expression: {other}")),
     }
+}
+
+/// The length of a day-time `INTERVAL 'n' UNIT` in microseconds (`n` may have a fraction).
+fn interval_micros(iv: &sqlparser::ast::Interval) -> RuntimeResult<i64> {
+    use sqlparser::ast::DateTimeField as F;
+    let text = match iv.value.as_ref() {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::Number(s, _) => s.clone(),
+            other => other.to_string(),
+        },
+        other => other.to_string(),
+    };
+    let unit: i64 = match &iv.leading_field {
+        Some(F::Millisecond | F::Milliseconds) => 1_000,
+        Some(F::Second | F::Seconds) => 1_000_000,
+        Some(F::Minute | F::Minutes) => 60_000_000,
+        Some(F::Hour | F::Hours) => 3_600_000_000,
+        Some(F::Day | F::Days) => 86_400_000_000,
+        other => {
+            return Err(RuntimeError::Unsupported(format!(
+                "INTERVAL '{text}'{}: the local runner evaluates day-time intervals of one unit \
+                 (MILLISECOND, SECOND, MINUTE, HOUR or DAY), e.g. INTERVAL '5' SECOND",
+                other.as_ref().map(|f| format!(" {f}")).unwrap_or_default()
+            )))
+        }
+    };
+    if iv.last_field.is_some() {
+        return Err(RuntimeError::Unsupported(format!(
+            "INTERVAL '{text}' with a range of units: write one unit, e.g. INTERVAL '90' SECOND"
+        )));
+    }
+    let n: f64 = text.trim().parse().map_err(|_| {
+        RuntimeError::Plan(format!(
+            "INTERVAL '{text}': '{text}' is not a number of units (e.g. INTERVAL '5' SECOND)"
+        ))
+    })?;
+    Ok((n * unit as f64).round() as i64)
 }
 
 fn compile_function(f: &sqlparser::ast::Function, scope: &Scope) -> RuntimeResult<Typed> {
@@ -944,6 +1014,88 @@ impl Value2 {
     }
 }
 
+/// Timestamps `a` moved by `micros` microseconds (in the array's own unit, saturating).
+fn shift_time(a: &ArrayRef, micros: i64) -> RuntimeResult<ArrayRef> {
+    use arrow::array::{
+        TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+        TimestampSecondArray,
+    };
+    use arrow::datatypes::{
+        TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+        TimestampSecondType,
+    };
+    let not_ts = || RuntimeError::Plan(format!("expected a timestamp, got {}", a.data_type()));
+    let out: ArrayRef = match a.data_type() {
+        ArrowType::Timestamp(TimeUnit::Second, tz) => {
+            let d = micros / 1_000_000;
+            let p = a
+                .as_primitive_opt::<TimestampSecondType>()
+                .ok_or_else(not_ts)?;
+            let r: TimestampSecondArray = p.unary(|v| v.saturating_add(d));
+            Arc::new(r.with_timezone_opt(tz.clone()))
+        }
+        ArrowType::Timestamp(TimeUnit::Millisecond, tz) => {
+            let d = micros / 1_000;
+            let p = a
+                .as_primitive_opt::<TimestampMillisecondType>()
+                .ok_or_else(not_ts)?;
+            let r: TimestampMillisecondArray = p.unary(|v| v.saturating_add(d));
+            Arc::new(r.with_timezone_opt(tz.clone()))
+        }
+        ArrowType::Timestamp(TimeUnit::Microsecond, tz) => {
+            let p = a
+                .as_primitive_opt::<TimestampMicrosecondType>()
+                .ok_or_else(not_ts)?;
+            let r: TimestampMicrosecondArray = p.unary(|v| v.saturating_add(micros));
+            Arc::new(r.with_timezone_opt(tz.clone()))
+        }
+        ArrowType::Timestamp(TimeUnit::Nanosecond, tz) => {
+            let d = micros.saturating_mul(1_000);
+            let p = a
+                .as_primitive_opt::<TimestampNanosecondType>()
+                .ok_or_else(not_ts)?;
+            let r: TimestampNanosecondArray = p.unary(|v| v.saturating_add(d));
+            Arc::new(r.with_timezone_opt(tz.clone()))
+        }
+        _ => return Err(not_ts()),
+    };
+    Ok(out)
+}
+
+/// The greatest value of a timestamp column in epoch milliseconds (the column's local
+/// date-times read as UTC), or None when it has no non-null value.
+pub fn max_timestamp_ms(a: &ArrayRef) -> RuntimeResult<Option<i64>> {
+    use arrow::datatypes::{
+        TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+        TimestampSecondType,
+    };
+    let not_ts = || {
+        RuntimeError::Plan(format!(
+            "a watermark must be a TIMESTAMP(3) or TIMESTAMP_LTZ(3), got {}",
+            a.data_type()
+        ))
+    };
+    use arrow::compute::kernels::aggregate::max;
+    Ok(match a.data_type() {
+        ArrowType::Timestamp(TimeUnit::Second, _) => max(a
+            .as_primitive_opt::<TimestampSecondType>()
+            .ok_or_else(not_ts)?)
+        .map(|v| v.saturating_mul(1000)),
+        ArrowType::Timestamp(TimeUnit::Millisecond, _) => max(a
+            .as_primitive_opt::<TimestampMillisecondType>()
+            .ok_or_else(not_ts)?),
+        ArrowType::Timestamp(TimeUnit::Microsecond, _) => max(a
+            .as_primitive_opt::<TimestampMicrosecondType>()
+            .ok_or_else(not_ts)?)
+        .map(|v| v.div_euclid(1000)),
+        ArrowType::Timestamp(TimeUnit::Nanosecond, _) => max(a
+            .as_primitive_opt::<TimestampNanosecondType>()
+            .ok_or_else(not_ts)?)
+        .map(|v| v.div_euclid(1_000_000)),
+        _ => return Err(not_ts()),
+    })
+}
+
 /// Evaluate to a full column of `batch.num_rows()` values.
 pub fn evaluate(expr: &PhysExpr, batch: &RecordBatch) -> RuntimeResult<ArrayRef> {
     eval(expr, batch)?.into_array(batch.num_rows())
@@ -977,6 +1129,14 @@ fn eval(expr: &PhysExpr, batch: &RecordBatch) -> RuntimeResult<Value2> {
             )
             .map_err(|e| RuntimeError::Plan(format!("CAST to {to} failed: {e}")))?;
             Value2::wrap(s, out)
+        }
+        PhysExpr::TimeShift(inner, micros) => {
+            let v = eval(inner, batch)?;
+            let s = v.is_scalar();
+            let a = match v {
+                Value2::Array(a) | Value2::Scalar(a) => a,
+            };
+            Value2::wrap(s, shift_time(&a, *micros)?)
         }
         PhysExpr::Arith(op, l, r) => {
             let (lv, rv) = (eval(l, batch)?, eval(r, batch)?);

@@ -43,6 +43,8 @@ pub struct PipelineBuilder {
     source: Arc<dyn DynamicSource>,
     filter: Option<String>,
     select: Vec<String>,
+    watermark: Option<String>,
+    idle_timeout: Option<Duration>,
 }
 
 impl Job {
@@ -63,6 +65,8 @@ impl Job {
             source,
             filter: None,
             select: Vec::new(),
+            watermark: None,
+            idle_timeout: None,
         }
     }
 
@@ -129,6 +133,19 @@ impl PipelineBuilder {
         self
     }
 
+    /// Compute watermarks as `WATERMARK FOR ... AS expr` does: `expr` is SQL over the source's
+    /// columns giving a timestamp (e.g. `"ts - INTERVAL '5' SECOND"`).
+    pub fn watermark(mut self, expr: impl Into<String>) -> Self {
+        self.watermark = Some(expr.into());
+        self
+    }
+
+    /// A split without rows for this long is idle (`scan.watermark.idle-timeout`).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout).filter(|d| !d.is_zero());
+        self
+    }
+
     /// Finish the pipeline by writing into `sink`.
     pub fn sink_to(self, name: impl Into<String>, sink: Arc<dyn DynamicSink>) -> Job {
         let mut job = self.job;
@@ -138,7 +155,11 @@ impl PipelineBuilder {
             self.filter.as_deref(),
             &self.select,
             sink.consumed_schema(),
-        ) {
+        )
+        .and_then(|t| match &self.watermark {
+            Some(w) => t.with_watermark(w),
+            None => Ok(t),
+        }) {
             Ok(t) => {
                 if self.source.changelog_mode() != ChangelogMode::InsertOnly
                     && sink.changelog_mode() == ChangelogMode::InsertOnly
@@ -162,6 +183,8 @@ impl PipelineBuilder {
                     sink_table: name.into(),
                     sink_parallelism: 1,
                     sink,
+                    idle_timeout: self.idle_timeout,
+                    sink_key: Vec::new(),
                     source_bad_records: None,
                     sink_bad_records: None,
                 });

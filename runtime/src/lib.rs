@@ -14,8 +14,10 @@ pub mod expr;
 pub mod harness;
 pub mod job;
 pub mod plan;
+pub mod shuffle;
 pub mod sql;
 pub mod testing;
+pub mod watermark;
 
 pub use error::{RuntimeError, RuntimeResult};
 pub use exec::{execute, ExecOptions, JobMetrics, JobOutcome, JobSummary};

@@ -19,7 +19,7 @@ use sqlparser::ast::{Expr, GroupByExpr, SelectItem, SetExpr, TableFactor};
 
 use crate::dead_letter::DeadLetterTarget;
 use crate::error::{RuntimeError, RuntimeResult};
-use crate::expr::{cast_column, compile, evaluate, PhysExpr, Scope};
+use crate::expr::{cast_column, compile, evaluate, max_timestamp_ms, PhysExpr, Scope};
 use crate::sql::{last_name, parse_statements, CreateTable, FlinkStatement, InsertInto};
 
 /// Job settings Headrace reads (all other `SET` keys are kept and ignored with a warning).
@@ -40,6 +40,10 @@ pub const KNOWN_SETTINGS: &[(&str, &str)] = &[
     ),
     ("execution.runtime-mode", "streaming or batch; accepted for compatibility."),
     ("table.exec.resource.default-parallelism", "Alias of parallelism.default for table jobs."),
+    (
+        "table.exec.source.idle-timeout",
+        "For sources with a WATERMARK: a split (e.g. a Kafka partition) without rows for this long is idle and no longer holds the watermark back (default 0: never idle). A table's 'scan.watermark.idle-timeout' overrides it.",
+    ),
 ];
 
 /// Settings from `SET` statements.
@@ -88,6 +92,13 @@ impl JobSettings {
             .max(1))
     }
 
+    /// `table.exec.source.idle-timeout`; None when unset or 0 (never idle).
+    pub fn source_idle_timeout(&self) -> RuntimeResult<Option<Duration>> {
+        Ok(self
+            .get::<Duration>("table.exec.source.idle-timeout")?
+            .filter(|d| !d.is_zero()))
+    }
+
     /// `execution.checkpointing.max-retained-checkpoints`.
     pub fn retained_checkpoints(&self) -> RuntimeResult<usize> {
         Ok(self
@@ -125,6 +136,8 @@ pub struct Transform {
     projection: Vec<PhysExpr>,
     /// The sink's consumed schema.
     output_schema: SchemaRef,
+    /// The WATERMARK expression over the declared columns, if the source table has one.
+    watermark: Option<PhysExpr>,
 }
 
 impl Transform {
@@ -190,11 +203,52 @@ impl Transform {
             filter,
             projection,
             output_schema: output,
+            watermark: None,
         })
+    }
+
+    /// The same transform with a watermark: `expr` (SQL over the input's columns, e.g.
+    /// `ts - INTERVAL '5' SECOND`) is evaluated on each source batch, as a table's
+    /// `WATERMARK FOR ts AS expr`.
+    pub fn with_watermark(mut self, expr: &str) -> RuntimeResult<Transform> {
+        let scope = Scope {
+            columns: self
+                .full_schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    Ok((
+                        f.name().clone(),
+                        DataType::from_arrow(f.data_type())?.with_nullable(f.is_nullable()),
+                    ))
+                })
+                .collect::<RuntimeResult<Vec<_>>>()?,
+        };
+        let parsed = sqlparser::parser::Parser::new(&sqlparser::dialect::GenericDialect {})
+            .try_with_sql(expr)
+            .and_then(|mut p| p.parse_expr())
+            .map_err(|e| RuntimeError::Plan(format!("watermark expression '{expr}': {e}")))?;
+        self.watermark = Some(compile_watermark(&parsed, &scope)?);
+        Ok(self)
+    }
+
+    /// Whether a watermark is computed.
+    pub fn has_watermark(&self) -> bool {
+        self.watermark.is_some()
     }
 
     /// Apply to one source batch; None when every row was filtered out.
     pub fn apply(&self, input: ChangelogBatch) -> RuntimeResult<Option<ChangelogBatch>> {
+        Ok(self.apply_with_watermark(input)?.0)
+    }
+
+    /// Apply to one source batch, and compute the greatest watermark value of its rows (epoch
+    /// ms; None without a WATERMARK or when every value is NULL). The watermark is computed
+    /// before the WHERE filter, as Flink assigns watermarks in the scan.
+    pub fn apply_with_watermark(
+        &self,
+        input: ChangelogBatch,
+    ) -> RuntimeResult<(Option<ChangelogBatch>, Option<i64>)> {
         let full = if self.full_identity {
             input
         } else {
@@ -204,6 +258,10 @@ impl Transform {
                 .map(|e| evaluate(e, &input.batch))
                 .collect::<RuntimeResult<Vec<ArrayRef>>>()?;
             input.with_batch(RecordBatch::try_new(self.full_schema.clone(), cols)?)
+        };
+        let watermark = match &self.watermark {
+            Some(w) => max_timestamp_ms(&evaluate(w, &full.batch)?)?,
+            None => None,
         };
         let full = match &self.filter {
             Some(f) => {
@@ -220,7 +278,7 @@ impl Transform {
             None => full,
         };
         if full.num_rows() == 0 {
-            return Ok(None);
+            return Ok((None, watermark));
         }
         let cols = self
             .projection
@@ -231,8 +289,25 @@ impl Transform {
         let out = RecordBatch::try_new(self.output_schema.clone(), cols).map_err(|e| {
             RuntimeError::Plan(format!("result does not fit the sink's schema: {e}"))
         })?;
-        Ok(Some(full.with_batch(out)))
+        Ok((Some(full.with_batch(out)), watermark))
     }
+}
+
+/// Compile a WATERMARK expression; it must give a TIMESTAMP or TIMESTAMP_LTZ.
+fn compile_watermark(e: &Expr, scope: &Scope) -> RuntimeResult<PhysExpr> {
+    let t = compile(e, scope)?;
+    if !matches!(
+        t.data_type.logical,
+        headrace_sdk::types::LogicalType::Timestamp(_)
+            | headrace_sdk::types::LogicalType::TimestampLtz(_)
+    ) {
+        return Err(RuntimeError::Plan(format!(
+            "the WATERMARK expression '{e}' must give a TIMESTAMP(3) or TIMESTAMP_LTZ(3), it \
+             gives {}",
+            t.data_type
+        )));
+    }
+    Ok(t.expr)
 }
 
 /// One `INSERT INTO sink SELECT ... FROM source`.
@@ -253,6 +328,13 @@ pub struct Pipeline {
     pub sink: Arc<dyn DynamicSink>,
     /// Writers.
     pub sink_parallelism: usize,
+    /// How long a split may go without rows before it is idle (`scan.watermark.idle-timeout`,
+    /// else `table.exec.source.idle-timeout`); None: never.
+    pub idle_timeout: Option<std::time::Duration>,
+    /// The sink table's PRIMARY KEY columns, as positions in the sink's consumed schema (rows
+    /// are routed to writers by them when the parallelism changes, see
+    /// [`DynamicSink::shuffle_columns`]).
+    pub sink_key: Vec<usize>,
     /// The source table's bad-record policy (`headrace.bad-records.*`); None means fail.
     pub source_bad_records: Option<TableBadRecords>,
     /// The sink table's bad-record policy; None means fail.
@@ -341,7 +423,7 @@ pub fn plan_job(sql: &str, registry: &Registry) -> RuntimeResult<JobPlan> {
     let mut pipelines = Vec::new();
     let mut targets = BTreeMap::new();
     for (index, ins) in inserts.iter().enumerate() {
-        let mut p = plan_insert(index, ins, &tables, registry, default_p)?;
+        let mut p = plan_insert(index, ins, &tables, registry, &settings)?;
         for (name, slot) in [
             (p.source_table.clone(), &mut p.source_bad_records),
             (p.sink_table.clone(), &mut p.sink_bad_records),
@@ -485,8 +567,9 @@ fn plan_insert(
     ins: &InsertInto,
     tables: &BTreeMap<String, TableDef>,
     registry: &Registry,
-    default_p: usize,
+    settings: &JobSettings,
 ) -> RuntimeResult<Pipeline> {
+    let default_p = settings.parallelism()?;
     let q = &ins.query;
     if q.with.is_some() {
         return Err(unsupported("WITH (common table expressions)"));
@@ -719,6 +802,52 @@ fn plan_insert(
         ))));
     }
     let output_schema = sink.consumed_schema();
+    let watermark = match src.schema.watermarks.first() {
+        Some(w) => {
+            let parsed = sqlparser::parser::Parser::new(&sqlparser::dialect::GenericDialect {})
+                .try_with_sql(&w.expr)
+                .and_then(|mut p| p.parse_expr())
+                .map_err(|e| {
+                    RuntimeError::Plan(format!(
+                        "table '{}': WATERMARK FOR {} AS {}: {e}",
+                        src.name, w.column, w.expr
+                    ))
+                })?;
+            Some(compile_watermark(&parsed, &scope).map_err(|e| match e {
+                RuntimeError::Plan(m) => RuntimeError::Plan(format!(
+                    "table '{}': WATERMARK FOR {}: {m}",
+                    src.name, w.column
+                )),
+                RuntimeError::Unsupported(m) => RuntimeError::Unsupported(format!(
+                    "table '{}': WATERMARK FOR {}: {m}",
+                    src.name, w.column
+                )),
+                other => other,
+            })?)
+        }
+        None => None,
+    };
+    let idle_timeout = if watermark.is_some() {
+        match src
+            .options
+            .get(headrace_sdk::source::SCAN_WATERMARK_IDLE_TIMEOUT.key())
+        {
+            Some(v) => {
+                let d = headrace_sdk::source::SCAN_WATERMARK_IDLE_TIMEOUT
+                    .parse(&format!("table '{}'", src.name), v)?;
+                Some(d).filter(|d| !d.is_zero())
+            }
+            None => settings.source_idle_timeout()?,
+        }
+    } else {
+        None
+    };
+    let sink_key = dst
+        .schema
+        .primary_key
+        .iter()
+        .filter_map(|k| consumed.iter().position(|(n, _)| n == k))
+        .collect();
     let transform = Transform {
         full,
         full_identity,
@@ -726,6 +855,7 @@ fn plan_insert(
         filter,
         projection,
         output_schema,
+        watermark,
     };
     Ok(Pipeline {
         index,
@@ -736,6 +866,8 @@ fn plan_insert(
         sink_table: dst.name.clone(),
         sink_parallelism: sink.parallelism().unwrap_or(default_p).max(1),
         sink,
+        idle_timeout,
+        sink_key,
         source_bad_records: None,
         sink_bad_records: None,
     })

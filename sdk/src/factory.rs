@@ -331,6 +331,11 @@ pub fn validate_table(
     let mut v = Validator::new();
     v.add("", &own).accept_key(CONNECTOR.key());
     v.add("", &bad_records);
+    // Options the runner reads for any table with a WATERMARK, whatever the connector.
+    let watermark_options = OptionSet::new().optional(crate::source::SCAN_WATERMARK_IDLE_TIMEOUT);
+    if !schema.watermarks.is_empty() {
+        v.add("", &watermark_options);
+    }
     for (p, s) in &format_sets {
         v.add(p.clone(), s);
     }

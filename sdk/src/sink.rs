@@ -111,6 +111,16 @@ pub trait DynamicSink: Send + Sync {
         None
     }
 
+    /// Columns of the consumed schema (by position) whose values route rows to writers when
+    /// several writers run: rows with equal values in these columns always reach the same writer
+    /// (e.g. the filesystem sink's partition columns with `sink.shuffle-by-partition.enable`).
+    /// Empty (the default) leaves the routing to the runner: rows go to any writer, or, when the
+    /// table declares a PRIMARY KEY and the sink's parallelism differs from the source's, by the
+    /// key (Flink's `table.exec.sink.keyed-shuffle` = `AUTO`).
+    fn shuffle_columns(&self) -> Vec<usize> {
+        Vec::new()
+    }
+
     /// Create the writer of one subtask.
     fn create_writer(&self, ctx: WriterContext) -> Result<Box<dyn SinkWriter>>;
 
@@ -133,6 +143,17 @@ pub trait SinkWriter: Send {
     /// Close the current transaction and hand back its committables.
     async fn prepare_commit(&mut self, _checkpoint_id: u64) -> Result<Vec<VersionedBytes>> {
         Ok(Vec::new())
+    }
+
+    /// The event-time watermark of this writer's input advanced to `watermark_ms` (epoch
+    /// milliseconds): no more rows with an event time at or before it are expected (late rows
+    /// may still come). Called between batches, only with increasing values, with the least
+    /// watermark over the readers feeding this writer that are not idle; `i64::MAX` when all
+    /// input has ended. Sources without a `WATERMARK` declaration only send the end-of-input
+    /// watermark. Watermarks are not checkpointed: after a restore they start over. The default
+    /// ignores it.
+    fn on_watermark(&mut self, _watermark_ms: i64) -> Result<()> {
+        Ok(())
     }
 
     /// The writer's own state for a checkpoint (e.g. buffered rows, transaction ids in use).

@@ -175,6 +175,21 @@ pub trait SourceReader: Send {
         None
     }
 
+    /// The id of the split (a [`SourceSplit::id`]) all rows of the batch last returned by
+    /// [`SourceReader::poll_next`] came from, or None when the reader does not say (the default).
+    ///
+    /// A reader that answers gets per-split watermarks, as Flink's per-split watermark
+    /// multiplexing: the runner keeps a watermark per split (from the moment the split is
+    /// assigned), and the reader's watermark is the least over its splits that are not idle. A
+    /// split that has not produced rows yet therefore holds the reader's watermark back until it
+    /// does, or until it goes idle (`scan.watermark.idle-timeout`). A split leaves once a
+    /// checkpoint's [`SourceReader::snapshot_state`] no longer lists it (it is finished), and all
+    /// do at [`ReadEvent::End`]. A reader that answers must put rows of one split only in each
+    /// batch (split a poll's rows by split when needed).
+    fn batch_split(&self) -> Option<&str> {
+        None
+    }
+
     /// Release resources.
     async fn close(&mut self) -> Result<()> {
         Ok(())
@@ -214,6 +229,17 @@ pub trait SplitState: serde::Serialize + serde::de::DeserializeOwned + Sized {
         split.state.decode(Self::VERSION, Self::NAME)
     }
 }
+
+/// `scan.watermark.idle-timeout` (FLIP-296): a split (e.g. a Kafka partition) that produced no
+/// rows for this long stops holding the watermark back, until it produces rows again. Accepted
+/// for every source table that declares a `WATERMARK`, whatever its connector; it overrides the
+/// job setting `table.exec.source.idle-timeout`. `0` (the default) never marks a split idle.
+pub const SCAN_WATERMARK_IDLE_TIMEOUT: crate::options::ConfigOption<Duration> =
+    crate::options::ConfigOption::new("scan.watermark.idle-timeout").description(
+        "For tables with a WATERMARK: a split (e.g. a Kafka partition) that produced no rows for \
+         this long is idle and no longer holds the watermark back, until it produces rows again. \
+         Overrides the job setting 'table.exec.source.idle-timeout'; 0 means never idle.",
+    );
 
 /// A helper for polling loops: how long to wait when idle.
 pub const IDLE_WAIT: Duration = Duration::from_millis(20);

@@ -142,13 +142,16 @@ impl DataType {
     }
 
     /// An Arrow field with this type and nullability. Where the Arrow type alone does not tell the
-    /// Flink type (TIMESTAMP_LTZ, CHAR(n), BINARY(n), exact TIME/TIMESTAMP precision), the Flink
-    /// type string is kept in the field metadata under [`FLINK_TYPE_METADATA_KEY`] for formats.
+    /// Flink type (TIMESTAMP_LTZ, CHAR(n), BINARY(n), exact TIME/TIMESTAMP precision, MULTISET),
+    /// the Flink type string is kept in the field metadata under [`FLINK_TYPE_METADATA_KEY`] for
+    /// formats (nested fields carry their own).
     pub fn to_arrow_field(&self, name: &str) -> Field {
         let f = Field::new(name, self.to_arrow(), self.nullable);
         let lossy = match &self.logical {
             LogicalType::TimestampLtz(_) | LogicalType::Char(_) | LogicalType::Binary(_) => true,
             LogicalType::Timestamp(p) | LogicalType::Time(p) => !matches!(p, 0 | 3 | 6 | 9),
+            // Arrow carries a multiset as a map to counts, like MAP<t, INT NOT NULL>.
+            LogicalType::Multiset(_) => true,
             _ => false,
         };
         if lossy {
@@ -738,5 +741,33 @@ mod tests {
         assert!(plain.metadata().is_empty());
         let back = DataType::from_arrow(&t("ROW<a INT, b ARRAY<STRING>>")).unwrap();
         assert_eq!(back.to_string(), "ROW<`a` INT, `b` ARRAY<STRING>>");
+    }
+
+    #[test]
+    fn multiset_survives_the_arrow_field() {
+        // In Arrow a multiset is a map to INT NOT NULL counts: only the metadata tells them apart.
+        for ty in ["MULTISET<STRING>", "MULTISET<INT> NOT NULL"] {
+            let d = DataType::parse(ty).unwrap();
+            let f = d.to_arrow_field("ms");
+            assert_eq!(DataType::from_arrow_field(&f).unwrap(), d, "{ty}");
+        }
+        let f = DataType::parse("MULTISET<STRING>")
+            .unwrap()
+            .to_arrow_field("ms");
+        assert_eq!(
+            f.metadata()
+                .get(FLINK_TYPE_METADATA_KEY)
+                .map(String::as_str),
+            Some("MULTISET<STRING>")
+        );
+        let map = DataType::parse("MAP<STRING, INT NOT NULL>")
+            .unwrap()
+            .to_arrow_field("m");
+        assert!(map.metadata().is_empty());
+        // (Arrow map keys are never NULL.)
+        assert_eq!(
+            DataType::from_arrow_field(&map).unwrap().to_string(),
+            "MAP<STRING NOT NULL, INT NOT NULL>"
+        );
     }
 }

@@ -17,25 +17,28 @@
 //!   wrote to it plus `sink.partition-commit.delay` (checked at each checkpoint; with the default
 //!   delay of 0 a partition is committed by the first checkpoint after it was written).
 //! - `partition-time`: a partition is ready once the watermark passes the time extracted from its
-//!   values plus the delay. The runner does not propagate watermarks to sinks yet, so the writer
-//!   uses the watermark it can see: the greatest partition time among the rows it has received.
-//!   A partition is ready when `watermark >= partition time + delay` (inclusive, because a row of
-//!   partition `11:00` means event time has reached at least `11:00`). With hourly partitions
-//!   and a delay of `1 h`, partition `10:00` is committed by the checkpoint after the first row
-//!   of partition `11:00` arrived, as Flink does with a watermark without lag. Rows arriving out
-//!   of order are not waited for (there is no watermark lag); a row written to a partition that
-//!   was already committed makes it pending again and it is committed again (the success file is
-//!   rewritten), as Flink does for late data.
-//!   Both the watermark and the partition times are local date-times taken from partition
-//!   values, so `sink.partition-commit.watermark-time-zone` is validated but does not change
-//!   the result.
+//!   values plus the delay, as Flink's `PartitionTimeCommitTrigger`: at each checkpoint, a
+//!   pending partition is ready when `watermark >= partition time + delay`, where the watermark
+//!   is the last one the runner passed to the writer
+//!   ([`SinkWriter::on_watermark`](headrace_sdk::sink::SinkWriter::on_watermark), from the
+//!   source table's `WATERMARK` declaration), read as a local date-time in
+//!   `sink.partition-commit.watermark-time-zone` (`UTC` by default, right for a `TIMESTAMP`
+//!   rowtime; a `TIMESTAMP_LTZ` rowtime wants the session's zone). With hourly partitions, a
+//!   delay of `1 h` and `WATERMARK FOR ts AS ts - INTERVAL '5' SECOND`, partition `10:00` is
+//!   committed by the first checkpoint after a row of `11:00:05` or later was read (from every
+//!   split that is not idle). Without a `WATERMARK` on the source the writer never gets a
+//!   watermark before the end of input, so partitions are only committed when a bounded job
+//!   ends (a warning says so once), as in Flink. A row written to a partition that was already
+//!   committed makes it pending again and it is committed again (the success file is
+//!   rewritten), as Flink does for late data. Watermarks are not checkpointed: after a restore
+//!   a writer waits for the next one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use chrono::format::{Item, Parsed, StrftimeItems};
-use chrono::{NaiveDateTime, NaiveTime};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, NaiveTime, Offset, Utc};
 use headrace_sdk::options::Options;
 use headrace_sdk::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -70,6 +73,8 @@ pub struct PartitionCommit {
     pub success_file_name: String,
     /// Extracts a partition's time (used by the `partition-time` trigger).
     pub extractor: TimeExtractor,
+    /// `sink.partition-commit.watermark-time-zone`: where watermarks become local date-times.
+    pub watermark_zone: WatermarkZone,
 }
 
 impl PartitionCommit {
@@ -80,14 +85,14 @@ impl PartitionCommit {
         let trigger = options.get(&SINK_PARTITION_COMMIT_TRIGGER)?;
         let delay = options.get(&SINK_PARTITION_COMMIT_DELAY)?;
         let tz = options.get(&SINK_PARTITION_COMMIT_WATERMARK_TIME_ZONE)?;
-        if !valid_zone_id(&tz) {
+        let Some(watermark_zone) = WatermarkZone::parse(&tz) else {
             return Err(options.invalid(
                 &SINK_PARTITION_COMMIT_WATERMARK_TIME_ZONE,
                 tz,
                 "not a time zone id: use a region name such as 'America/Los_Angeles', 'UTC', \
                  or an offset such as 'GMT-08:00'",
             ));
-        }
+        };
         let success_file_name = options.get(&SINK_PARTITION_COMMIT_SUCCESS_FILE_NAME)?;
         if success_file_name.is_empty()
             || success_file_name.contains('/')
@@ -153,38 +158,75 @@ impl PartitionCommit {
             delay,
             success_file_name,
             extractor,
+            watermark_zone,
         }))
     }
 }
 
-/// Whether `tz` looks like a Java `ZoneId`: `Z`, `UTC`/`GMT`/`UT` with an optional offset,
-/// an offset, or a region name made of letters, digits, `/`, `_`, `-` and `+`.
-fn valid_zone_id(tz: &str) -> bool {
-    let offset = |s: &str| {
-        let Some(rest) = s.strip_prefix(['+', '-']) else {
-            return false;
-        };
-        let (h, m) = rest.split_once(':').unwrap_or((rest, "00"));
-        let ok = |p: &str, max: u32| {
-            !p.is_empty() && p.len() <= 2 && p.parse::<u32>().is_ok_and(|v| v <= max)
-        };
-        ok(h, 18) && ok(m, 59)
-    };
-    if tz == "Z" || offset(tz) {
-        return true;
+/// A Java `ZoneId` as `sink.partition-commit.watermark-time-zone` takes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum WatermarkZone {
+    /// `Z`, `UTC`/`GMT`/`UT` with an optional offset, or an offset such as `+05:30`.
+    Fixed(FixedOffset),
+    /// A region of the IANA time zone database, such as `America/Los_Angeles`.
+    Region(chrono_tz::Tz),
+}
+
+impl Default for WatermarkZone {
+    fn default() -> Self {
+        WatermarkZone::Fixed(Utc.fix())
     }
-    for prefix in ["UTC", "GMT", "UT"] {
-        if let Some(rest) = tz.strip_prefix(prefix) {
-            return rest.is_empty() || offset(rest);
+}
+
+impl WatermarkZone {
+    /// Parse a zone id; None when it is not one.
+    pub fn parse(tz: &str) -> Option<WatermarkZone> {
+        let offset = |s: &str| -> Option<FixedOffset> {
+            let (sign, rest) = match s.strip_prefix('+') {
+                Some(r) => (1, r),
+                None => (-1, s.strip_prefix('-')?),
+            };
+            let (h, m) = rest.split_once(':').unwrap_or((rest, "00"));
+            let num = |p: &str, max: i32| -> Option<i32> {
+                if p.is_empty() || p.len() > 2 {
+                    return None;
+                }
+                p.parse::<i32>().ok().filter(|v| *v <= max)
+            };
+            FixedOffset::east_opt(sign * (num(h, 18)? * 3600 + num(m, 59)? * 60))
+        };
+        if tz == "Z" {
+            return Some(WatermarkZone::default());
         }
+        if let Some(o) = offset(tz) {
+            return Some(WatermarkZone::Fixed(o));
+        }
+        for prefix in ["UTC", "GMT", "UT"] {
+            if let Some(rest) = tz.strip_prefix(prefix) {
+                if rest.is_empty() {
+                    return Some(WatermarkZone::default());
+                }
+                return offset(rest).map(WatermarkZone::Fixed);
+            }
+        }
+        if !tz.contains('/') {
+            return None;
+        }
+        tz.parse::<chrono_tz::Tz>().ok().map(WatermarkZone::Region)
     }
-    tz.contains('/')
-        && tz
-            .split('/')
-            .all(|p| !p.is_empty() && p.chars().next().is_some_and(|c| c.is_ascii_alphabetic()))
-        && tz
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'))
+
+    /// The local date-time of the instant `epoch_ms` in this zone, as milliseconds of that
+    /// date-time read as UTC (the scale partition times are on).
+    pub fn local_ms(&self, epoch_ms: i64) -> i64 {
+        let Some(utc) = DateTime::<Utc>::from_timestamp_millis(epoch_ms) else {
+            return epoch_ms;
+        };
+        let local = match self {
+            WatermarkZone::Fixed(o) => utc.with_timezone(o).naive_local(),
+            WatermarkZone::Region(z) => utc.with_timezone(z).naive_local(),
+        };
+        local.and_utc().timestamp_millis()
+    }
 }
 
 /// Flink's default partition time extractor: a timestamp string built from the partition values
@@ -440,14 +482,19 @@ struct Pending {
     time: Option<i64>,
 }
 
-/// A writer's pending partitions and watermark; part of its checkpointed state.
+/// A writer's pending partitions (its checkpointed state) and its current watermark (not
+/// checkpointed).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionTracker {
     pending: BTreeMap<String, Pending>,
-    /// The greatest partition time seen (partition-time trigger), as `Pending::time`.
+    /// The last watermark the runner passed (epoch ms); None before the first.
+    #[serde(skip)]
     watermark: Option<i64>,
     #[serde(skip)]
     ended: bool,
+    /// Whether the "no watermark" warning was logged.
+    #[serde(skip)]
+    warned: bool,
 }
 
 impl PartitionTracker {
@@ -461,7 +508,11 @@ impl PartitionTracker {
                 }
             }
         }
-        self.watermark = self.watermark.max(other.watermark);
+    }
+
+    /// The writer's input watermark advanced to `watermark_ms` (epoch ms).
+    pub fn on_watermark(&mut self, watermark_ms: i64) {
+        self.watermark = self.watermark.max(Some(watermark_ms));
     }
 
     /// A row was written to the partition `dir`.
@@ -478,7 +529,6 @@ impl PartitionTracker {
                     .extract(&keys, &values)?
                     .and_utc()
                     .timestamp_millis();
-                self.watermark = self.watermark.max(Some(t));
                 Some(t)
             }
         };
@@ -505,8 +555,23 @@ impl PartitionTracker {
         }
         let now = now_ms();
         let delay_ms = commit.delay.as_millis() as i64;
-        let ended = self.ended;
-        let wm = self.watermark;
+        // The end-of-input watermark commits everything, as the end of a bounded job does.
+        let ended = self.ended || self.watermark == Some(i64::MAX);
+        if commit.trigger == CommitTrigger::PartitionTime
+            && self.watermark.is_none()
+            && !ended
+            && !self.warned
+        {
+            self.warned = true;
+            tracing::warn!(
+                "filesystem sink: 'sink.partition-commit.trigger' = 'partition-time' but no \
+                 watermark has reached the sink: partitions are committed only when the input \
+                 ends. Declare a WATERMARK on the source table (e.g. WATERMARK FOR ts AS ts - \
+                 INTERVAL '5' SECOND), set 'scan.watermark.idle-timeout' if some of its \
+                 partitions get no rows, or use the 'process-time' trigger"
+            );
+        }
+        let wm = self.watermark.map(|w| commit.watermark_zone.local_ms(w));
         let (ready, pending): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|(_, p)| {
@@ -643,11 +708,18 @@ mod tests {
             "America/Los_Angeles",
             "Etc/GMT+1",
         ] {
-            assert!(valid_zone_id(ok), "{ok}");
+            assert!(WatermarkZone::parse(ok).is_some(), "{ok}");
         }
         for bad in ["", "PST8", "GMT+99", "America/", "utc x", "Nowhere"] {
-            assert!(!valid_zone_id(bad), "{bad}");
+            assert!(WatermarkZone::parse(bad).is_none(), "{bad}");
         }
+        // 2026-11-24 10:00 UTC is 18:00 in Shanghai, 02:00 in Los Angeles (PST), 15:30 at +05:30.
+        let utc = dt("2026-11-24 10:00:00").and_utc().timestamp_millis();
+        let local = |z: &str| WatermarkZone::parse(z).unwrap().local_ms(utc);
+        assert_eq!(local("UTC"), utc);
+        assert_eq!(local("Asia/Shanghai"), utc + 8 * 3_600_000);
+        assert_eq!(local("America/Los_Angeles"), utc - 8 * 3_600_000);
+        assert_eq!(local("GMT+05:30"), utc + 5 * 3_600_000 + 1_800_000);
     }
 
     fn commit(trigger: CommitTrigger, delay: Duration, pattern: Option<&str>) -> PartitionCommit {
@@ -656,6 +728,7 @@ mod tests {
             delay,
             success_file_name: "_SUCCESS".into(),
             extractor: extractor(pattern, None),
+            watermark_zone: WatermarkZone::default(),
         }
     }
 
@@ -678,8 +751,12 @@ mod tests {
         assert_eq!(t.report(&c).unwrap().ready, vec!["dt=b"]);
     }
 
+    fn ms(s: &str) -> i64 {
+        dt(s).and_utc().timestamp_millis()
+    }
+
     #[test]
-    fn partition_time_trigger_follows_the_greatest_partition_time() {
+    fn partition_time_trigger_follows_the_watermark() {
         let c = commit(
             CommitTrigger::PartitionTime,
             Duration::from_secs(3600),
@@ -687,18 +764,51 @@ mod tests {
         );
         let mut t = PartitionTracker::default();
         t.saw("dt=2026-11-24/hour=10", &c).unwrap();
-        let r = t.report(&c).unwrap();
-        assert!(r.ready.is_empty());
         t.saw("dt=2026-11-24/hour=11", &c).unwrap();
+        // No watermark yet: nothing is ready, however late the partitions are.
+        assert!(t.report(&c).unwrap().ready.is_empty());
+        t.on_watermark(ms("2026-11-24 10:59:59"));
+        assert!(
+            t.report(&c).unwrap().ready.is_empty(),
+            "10:00 + 1 h not reached"
+        );
+        t.on_watermark(ms("2026-11-24 11:00:00"));
         let r = t.report(&c).unwrap();
         assert_eq!(r.ready, vec!["dt=2026-11-24/hour=10"]);
         assert_eq!(r.pending, vec!["dt=2026-11-24/hour=11"]);
-        // state round trip keeps the watermark and the pending partition
+        // The watermark is not part of the state: a restored writer waits for the next one.
         let json = serde_json::to_string(&t).unwrap();
         let mut back: PartitionTracker = serde_json::from_str(&json).unwrap();
-        back.saw("dt=2026-11-24/hour=12", &c).unwrap();
-        let r = back.report(&c).unwrap();
-        assert_eq!(r.ready, vec!["dt=2026-11-24/hour=11"]);
+        assert!(back.report(&c).unwrap().ready.is_empty());
+        back.on_watermark(ms("2026-11-24 12:00:00"));
+        assert_eq!(
+            back.report(&c).unwrap().ready,
+            vec!["dt=2026-11-24/hour=11"]
+        );
+        // The end-of-input watermark commits what is left.
+        back.saw("dt=2026-11-25/hour=00", &c).unwrap();
+        back.on_watermark(i64::MAX);
+        assert_eq!(
+            back.report(&c).unwrap().ready,
+            vec!["dt=2026-11-25/hour=00"]
+        );
+    }
+
+    #[test]
+    fn the_watermark_is_compared_in_the_watermark_time_zone() {
+        let mut c = commit(
+            CommitTrigger::PartitionTime,
+            Duration::ZERO,
+            Some("$dt $hour:00:00"),
+        );
+        c.watermark_zone = WatermarkZone::parse("Asia/Shanghai").unwrap();
+        let mut t = PartitionTracker::default();
+        t.saw("dt=2026-11-24/hour=18", &c).unwrap();
+        // 10:00 UTC is 18:00 in Shanghai: partition 18:00 (Shanghai time) is ready.
+        t.on_watermark(ms("2026-11-24 09:59:59"));
+        assert!(t.report(&c).unwrap().ready.is_empty());
+        t.on_watermark(ms("2026-11-24 10:00:00"));
+        assert_eq!(t.report(&c).unwrap().ready, vec!["dt=2026-11-24/hour=18"]);
     }
 
     #[test]

@@ -4,11 +4,10 @@
 //! The committer compacts when the checkpoint completes: for each partition directory it sorts
 //! the checkpoint's part files by name and packs them, in that order, into units of at most
 //! `compaction.file-size` bytes (a file larger than that is a unit alone), as Flink's bin
-//! packing does. A unit becomes one
-//! visible file named `compacted-<first part file's name>`: a unit of one file is renamed, a
-//! larger unit is merged into a hidden `.compacted-<name>.compacting` file (lines are
-//! concatenated; Parquet rows are re-encoded into one file), synced, and renamed. The inputs are
-//! deleted afterwards. The plan depends only on the committables (file sizes are recorded when
+//! packing does. A unit becomes one visible file named `compacted-<first part file's name>`: a
+//! unit of one file is renamed, a larger unit is merged into a hidden
+//! `.compacted-<name>.compacting` file (lines are concatenated; Parquet and Avro rows are
+//! re-encoded into one file), synced, and renamed. The inputs are deleted afterwards. The plan depends only on the committables (file sizes are recorded when
 //! part files close), so committing again after a crash redoes the same units: a unit whose
 //! visible file exists only has its leftover inputs deleted. Only the files of one checkpoint are
 //! compacted together, so a partition gets at least one file per checkpoint that wrote to it.
@@ -39,6 +38,9 @@ pub enum Merge {
         /// The files' columns.
         stored: arrow::datatypes::SchemaRef,
     },
+    /// Formats written whole through the SDK's bulk hooks (Avro): the rows are read and written
+    /// into one file.
+    Container(crate::factory::FormatHandle),
 }
 
 /// `auto-compaction` settings.
@@ -159,6 +161,7 @@ pub fn compact_unit(unit: &[&PendingFile], merge: &Merge) -> Result<()> {
         Merge::Parquet { config, stored } => {
             crate::parquet::merge_files(&inputs, out, &tmp, stored.clone(), config)?
         }
+        Merge::Container(format) => merge_container(format, &inputs, out, &tmp)?,
     };
     out.sync_all()
         .map_err(io(format!("cannot sync {}", tmp.display())))?;
@@ -172,6 +175,36 @@ pub fn compact_unit(unit: &[&PendingFile], merge: &Merge) -> Result<()> {
     }
     tracing::debug!(file = %target.display(), files = unit.len(), "filesystem sink: part files compacted");
     Ok(())
+}
+
+/// Re-encode the rows of `inputs` (files of a bulk format written through the SDK's hooks) into
+/// one file `out`.
+fn merge_container(
+    format: &crate::factory::FormatHandle,
+    inputs: &[&Path],
+    out: std::fs::File,
+    out_path: &Path,
+) -> Result<std::fs::File> {
+    let shown = out_path.display().to_string();
+    let w = out
+        .try_clone()
+        .map_err(io(format!("cannot open {shown} twice")))?;
+    let mut writer = format.bulk_writer(
+        Box::new(std::io::BufWriter::with_capacity(1 << 16, w)),
+        &shown,
+    )?;
+    let mut reader = format.bulk_reader()?;
+    for p in inputs {
+        let f = std::fs::File::open(p).map_err(io(format!("cannot open {}", p.display())))?;
+        reader.read(
+            Box::new(std::io::BufReader::with_capacity(1 << 16, f)),
+            &p.display().to_string(),
+            8192,
+            &mut |b| writer.write(&b.batch),
+        )?;
+    }
+    writer.finish()?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use arrow::datatypes::{Schema, SchemaRef};
 use headrace_sdk::factory::{ConnectorFactory, FormatSlot, MetadataSpec, TableContext, Usage};
-use headrace_sdk::format::{Decoder, Encoder, FormatContext, FormatFactory};
+use headrace_sdk::format::{
+    BulkReader, BulkWriter, Decoder, Encoder, FormatContext, FormatFactory,
+};
 use headrace_sdk::options::OptionSet;
 use headrace_sdk::schema::TableSchema;
 use headrace_sdk::sink::DynamicSink;
@@ -39,8 +41,9 @@ impl ConnectorFactory for FileSystemFactory {
     }
 
     fn description(&self) -> &'static str {
-        "Reads files line by line (bounded, or watching a directory for new files) and writes \
-         partitioned part files exactly once, like Flink's filesystem connector."
+        "Reads files line by line, or whole Parquet and Avro files (bounded, or watching a \
+         directory for new files), and writes partitioned part files exactly once, like Flink's \
+         filesystem connector."
     }
 
     fn options(&self) -> OptionSet {
@@ -114,6 +117,9 @@ impl ConnectorFactory for FileSystemFactory {
 pub struct FormatHandle {
     factory: Arc<dyn FormatFactory>,
     ctx: FormatContext,
+    /// Whether the format writes whole files through the SDK's bulk hooks
+    /// ([`FormatFactory::create_bulk_writer`], e.g. Avro object container files).
+    container: bool,
     /// Set when the format is Parquet, which the connector reads and writes itself.
     #[cfg(feature = "parquet")]
     parquet: Option<Arc<crate::parquet::ParquetConfig>>,
@@ -146,19 +152,19 @@ impl FormatHandle {
         let own_bulk = parquet.is_some();
         #[cfg(not(feature = "parquet"))]
         let own_bulk = false;
-        // Formats that write whole files through the SDK's bulk hooks (avro) are not wired into
-        // this connector yet: refuse them rather than write one record per line.
-        if !own_bulk && factory.create_bulk_reader(&ctx_f).is_some() {
-            return Err(Error::Unsupported(format!(
-                "{}: format '{id}' reads and writes whole files (BulkReader/BulkWriter), which \
-                 the filesystem connector does not support yet; use 'json', 'csv', 'raw' or \
-                 'parquet'",
-                ctx.options.context()
-            )));
-        }
+        // Formats that read and write whole files through the SDK's bulk hooks (avro).
+        // Creating a reader checks the format's options (a bad 'avro.codec' fails here).
+        let container = match (own_bulk, factory.create_bulk_reader(&ctx_f)) {
+            (false, Some(r)) => {
+                r?;
+                true
+            }
+            _ => false,
+        };
         Ok(FormatHandle {
             factory,
             ctx: ctx_f,
+            container,
             #[cfg(feature = "parquet")]
             parquet,
         })
@@ -169,13 +175,45 @@ impl FormatHandle {
         self.factory.identifier()
     }
 
-    /// Whether the format reads and writes whole files (Parquet) rather than lines.
+    /// Whether the format reads and writes whole files (Parquet, Avro) rather than lines.
     pub fn is_bulk(&self) -> bool {
         #[cfg(feature = "parquet")]
         if self.parquet.is_some() {
             return true;
         }
-        false
+        self.container
+    }
+
+    /// Whether the format reads and writes whole files through the SDK's bulk hooks
+    /// ([`BulkWriter`], [`BulkReader`]), as Avro object container files.
+    pub fn is_container(&self) -> bool {
+        self.container
+    }
+
+    /// A writer of one whole file on `out`, for formats that are [containers](Self::is_container);
+    /// `path` names the file in errors.
+    pub fn bulk_writer(
+        &self,
+        out: Box<dyn std::io::Write + Send>,
+        path: &str,
+    ) -> Result<Box<dyn BulkWriter>> {
+        self.factory
+            .create_bulk_writer(&self.ctx, out, path)
+            .unwrap_or_else(|| Err(self.not_container()))
+    }
+
+    /// A reader of whole files, for formats that are [containers](Self::is_container).
+    pub fn bulk_reader(&self) -> Result<Box<dyn BulkReader>> {
+        self.factory
+            .create_bulk_reader(&self.ctx)
+            .unwrap_or_else(|| Err(self.not_container()))
+    }
+
+    fn not_container(&self) -> Error {
+        Error::internal(format!(
+            "filesystem: format '{}' does not read or write whole files",
+            self.factory.identifier()
+        ))
     }
 
     /// The Parquet settings, when the format is Parquet.
@@ -331,7 +369,12 @@ pub fn create_sink(ctx: &TableContext<'_>) -> Result<FileSink> {
     };
     let file_schema = file_schema(ctx)?;
     let format = FormatHandle::new(ctx, file_schema.clone())?;
-    if !format.is_bulk() {
+    if format.is_container() {
+        // Fail now, not in a writer, when the format cannot write these columns.
+        format
+            .bulk_writer(Box::new(std::io::sink()), &path.display().to_string())?
+            .finish()?;
+    } else if !format.is_bulk() {
         ctx.encoder(&FORMAT, file_schema)?;
     }
     tracing::debug!(table = %ctx.table_name, path = %path.display(), "creating filesystem sink");
@@ -351,8 +394,6 @@ pub fn create_sink(ctx: &TableContext<'_>) -> Result<FileSink> {
     } else {
         None
     };
-    // Accepted for Flink DDL: the runner has no keyed routing to writers (see the option).
-    let _ = o.get(&SINK_SHUFFLE_BY_PARTITION_ENABLE)?;
     FileSink::new(
         path,
         format,
@@ -362,5 +403,6 @@ pub fn create_sink(ctx: &TableContext<'_>) -> Result<FileSink> {
         parallelism,
     )?
     .with_partition_commit(commit)
+    .with_shuffle_by_partition(o.get(&SINK_SHUFFLE_BY_PARTITION_ENABLE)?)
     .with_compaction(compaction)
 }

@@ -1,6 +1,7 @@
 //! # Filesystem connector
 //!
-//! `'connector' = 'filesystem'`: reads files line by line (or Parquet files by row group) and
+//! `'connector' = 'filesystem'`: reads files line by line (or Parquet files by row group, Avro
+//! files whole) and
 //! writes partitioned part files exactly once, with the keys, defaults and semantics of Flink's
 //! filesystem connector:
 //!
@@ -21,7 +22,7 @@
 //! | Option | Default | Type | Description |
 //! |---|---|---|---|
 //! | `path` | (required) | String | File or directory. |
-//! | `format` | (required) | String | Format of each line, or `parquet`. |
+//! | `format` | (required) | String | Format of each line, or `parquet`, `avro`. |
 //! | `source.monitor-interval` | (none: bounded) | Duration | Re-list the path this often. |
 //! | `source.path.regex-pattern` | (none) | String | Absolute paths must match. |
 //! | `partition.default-name` | `__DEFAULT_PARTITION__` | String | Directory of NULL values. |
@@ -34,10 +35,10 @@
 //! | `sink.partition-commit.trigger` | `process-time` | Enum | Or `partition-time`. |
 //! | `sink.partition-commit.delay` | 0 s | Duration | Commit this long after. |
 //! | `sink.partition-commit.success-file.name` | `_SUCCESS` | String | Success file. |
-//! | `sink.partition-commit.watermark-time-zone` | `UTC` | String | Validated (see below). |
+//! | `sink.partition-commit.watermark-time-zone` | `UTC` | String | Zone of watermarks. |
 //! | `auto-compaction` | false | Boolean | Merge each checkpoint's files. |
 //! | `compaction.file-size` | (rolling size) | MemorySize | Target of merged files. |
-//! | `sink.shuffle-by-partition.enable` | false | Boolean | Accepted (see below). |
+//! | `sink.shuffle-by-partition.enable` | false | Boolean | One writer per partition. |
 //! | `partition.time-extractor.kind` | `default` | String | `custom` is rejected. |
 //! | `partition.time-extractor.timestamp-pattern` | (first value) | String | `$dt $hour:00:00`. |
 //! | `partition.time-extractor.timestamp-formatter` | `yyyy-MM-dd[ HH:mm:ss]` | String | Java pattern. |
@@ -83,20 +84,37 @@
 //!   timestamps, which are never written: timestamps are INT64 Parquet timestamps of the
 //!   column's precision) and Parquet-MR's other `parquet.*` keys. Reading handles files
 //!   compressed with SNAPPY, ZSTD or none (the other codecs are not compiled in).
+//! - Avro (`'format' = 'avro'`, the `headrace-format-avro` crate registered): object container
+//!   files read and written whole through the format's bulk hooks
+//!   ([`BulkReader`](headrace_sdk::format::BulkReader),
+//!   [`BulkWriter`](headrace_sdk::format::BulkWriter)), as Flink's `avro` format does for this
+//!   connector. The sink writes one container file per part file with the schema Flink derives
+//!   (the union of null and the record of the stored columns) and `avro.codec` (`snappy` by
+//!   default), with the same in-progress → committed life cycle; like Parquet, part files are
+//!   finished at every checkpoint and at `sink.rolling-policy.file-size` (bytes written plus the
+//!   open block's uncompressed size; blocks close every 64 KiB). The source hands out **one
+//!   split per file** (never split by bytes), read on a thread of its own; the split's state is
+//!   the rows of the file already emitted, which are decoded and skipped after a restore. Files
+//!   written by other tools are read by resolving their writer schema to the table's columns by
+//!   name (any codec this build has: null, deflate, snappy, zstandard). `auto-compaction`
+//!   re-encodes the rows of a unit into one file. Partition and metadata columns are filled as
+//!   for line formats.
 //! - Partition commit (`sink.partition-commit.policy.kind` = `success-file`, partitioned tables
 //!   only, as in Flink): an empty success file is written into a partition's directory once the
 //!   part files of the checkpoints that wrote to it are visible and the trigger says the
 //!   partition is finished; when a bounded job ends every partition written is committed. See
-//!   the [`commit`] module for the triggers, and for how `partition-time` takes its watermark
-//!   from partition values (the runner does not pass watermarks to sinks). `metastore` and
+//!   the [`commit`] module for the triggers; `partition-time` follows the watermark of the
+//!   source table's `WATERMARK` declaration (without one, partitions are committed only when
+//!   the input ends). `metastore` and
 //!   `custom` policies and the `custom` time extractor are rejected with an error.
 //! - `auto-compaction` (with `compaction.file-size`, the rolling size by default): the part
 //!   files each checkpoint wrote to a partition stay hidden until the checkpoint completes and
 //!   are then merged into files of at most that size named `compacted-part-...` (lines are
-//!   concatenated, Parquet rows re-encoded); see the [`compact`] module.
-//! - `sink.shuffle-by-partition.enable` is accepted, but the local runner routes rows to writers
-//!   round-robin (or one to one), not by key: with several writers each writes its own files of a
-//!   partition. `auto-compaction` merges them per checkpoint.
+//!   concatenated, Parquet and Avro rows re-encoded); see the [`compact`] module.
+//! - `sink.shuffle-by-partition.enable`: rows are routed to writers by the hash of their
+//!   partition values, so each partition is written by one writer; without it rows go to writers
+//!   one to one or round-robin and each writer writes its own files of a partition
+//!   (`auto-compaction` merges them per checkpoint).
 //! - Not implemented (rejected as unknown options): `compaction.parallelism` (Flink's batch-mode
 //!   compaction operator), `source.report-statistics`.
 

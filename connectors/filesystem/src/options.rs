@@ -20,7 +20,8 @@ pub const PATH: ConfigOption<String> = ConfigOption::new("path").description(
 /// `format`: the format of the lines of the files.
 pub const FORMAT: ConfigOption<String> = ConfigOption::new("format").description(
     "The format of the files: a line format, where each line holds one record (e.g. 'csv' or \
-     'json'), or 'parquet' for Apache Parquet files.",
+     'json'), or a format of whole files: 'parquet' for Apache Parquet files, 'avro' for Avro \
+     object container files.",
 );
 
 /// Where the format is chosen.
@@ -94,10 +95,10 @@ pub const SINK_PARTITION_COMMIT_TRIGGER: ConfigOption<CommitTrigger> =
         .description(
             "When a partition is committed. 'process-time': once the wall clock passes the time \
              the partition was first written plus the delay. 'partition-time': once the \
-             watermark passes the time extracted from the partition values plus the delay; the \
-             watermark is the greatest partition time among the rows the sink received (the \
-             runner does not pass watermarks to sinks). Checked at every checkpoint; every \
-             partition is committed when a bounded job ends.",
+             watermark (from the source table's WATERMARK declaration) passes the time extracted \
+             from the partition values plus the delay; without a WATERMARK only the end of input \
+             commits. Checked at every checkpoint; every partition is committed when a bounded \
+             job ends.",
         );
 
 /// `sink.partition-commit.delay`: how long after its time a partition is committed.
@@ -114,10 +115,10 @@ pub const SINK_PARTITION_COMMIT_WATERMARK_TIME_ZONE: ConfigOption<String> =
     ConfigOption::new("sink.partition-commit.watermark-time-zone")
         .default_value("UTC")
         .description(
-            "The time zone in which a watermark is compared with partition times ('UTC', a \
-             region such as 'America/Los_Angeles' or an offset such as 'GMT-08:00'). Validated; \
-             since the sink's watermark is itself taken from partition values, it does not \
-             change when partitions are committed.",
+            "The time zone in which a watermark becomes a local date-time to compare with \
+             partition times ('UTC', a region such as 'America/Los_Angeles' or an offset such \
+             as 'GMT-08:00'). 'UTC' suits a TIMESTAMP rowtime; with a TIMESTAMP_LTZ rowtime use \
+             the session time zone.",
         );
 
 /// `sink.partition-commit.policy.kind`: what committing a partition does.
@@ -201,10 +202,9 @@ pub const SINK_SHUFFLE_BY_PARTITION_ENABLE: ConfigOption<bool> =
     ConfigOption::new("sink.shuffle-by-partition.enable")
         .default_value("false")
         .description(
-            "In Flink, sends the rows of a partition to one writer to reduce the number of files. \
-             Accepted, but the local runner does not route rows by key: with several writers a \
-             partition still gets files from each of them (use 'auto-compaction' to merge each \
-             checkpoint's files of a partition).",
+            "Send the rows of a partition to one writer (by the hash of the partition values), \
+             so that with several writers each partition gets files from one writer only; the \
+             partitions are spread over the writers. With 'false', rows go to any writer.",
         );
 
 /// The options read when the table is a sink and commit partitions.

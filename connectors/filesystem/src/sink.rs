@@ -167,6 +167,8 @@ pub struct FileSink {
     parallelism: Option<usize>,
     commit: Option<PartitionCommit>,
     compaction: Option<Compaction>,
+    /// `sink.shuffle-by-partition.enable`: rows of one partition go to one writer.
+    shuffle_by_partition: bool,
 }
 
 impl FileSink {
@@ -205,7 +207,7 @@ impl FileSink {
                 .collect::<Vec<_>>(),
         ));
         #[cfg(feature = "parquet")]
-        let stored_schema = if format.is_bulk() {
+        let stored_schema = if format.parquet().is_some() {
             let mut cols = Vec::new();
             for f in data_schema.fields() {
                 let c = schema.column(f.name()).ok_or_else(|| {
@@ -235,7 +237,14 @@ impl FileSink {
             parallelism,
             commit: None,
             compaction: None,
+            shuffle_by_partition: false,
         })
+    }
+
+    /// Route the rows of one partition to one writer (`sink.shuffle-by-partition.enable`).
+    pub fn with_shuffle_by_partition(mut self, enable: bool) -> Self {
+        self.shuffle_by_partition = enable;
+        self
     }
 
     /// Commit partitions as `commit` says (`sink.partition-commit.*`); None: never.
@@ -260,6 +269,13 @@ impl FileSink {
                             config: config.clone(),
                             stored: stored.clone(),
                         },
+                    });
+                    return Ok(self);
+                }
+                if self.format.is_container() {
+                    self.compaction = Some(Compaction {
+                        target_size,
+                        merge: crate::compact::Merge::Container(self.format.clone()),
                     });
                     return Ok(self);
                 }
@@ -362,6 +378,14 @@ impl DynamicSink for FileSink {
         self.parallelism
     }
 
+    fn shuffle_columns(&self) -> Vec<usize> {
+        if self.shuffle_by_partition {
+            self.partition_indices.clone()
+        } else {
+            Vec::new()
+        }
+    }
+
     fn create_writer(&self, ctx: WriterContext) -> Result<Box<dyn SinkWriter>> {
         std::fs::create_dir_all(&self.root)
             .map_err(io(format!("cannot create {}", self.root.display())))?;
@@ -426,6 +450,14 @@ enum PartOut {
     /// A Parquet file, written whole.
     #[cfg(feature = "parquet")]
     Parquet(Box<crate::parquet::ParquetPart>),
+    /// A file of a format written whole through the SDK's bulk hooks (Avro), and the file
+    /// itself (synced once the writer is finished).
+    Container {
+        /// The format's writer.
+        writer: Box<dyn headrace_sdk::format::BulkWriter>,
+        /// The file the writer writes to.
+        file: std::fs::File,
+    },
 }
 
 struct PartFile {
@@ -446,6 +478,10 @@ impl PartFile {
                 .map_err(|e| Error::io(format!("cannot flush {}", p.display()), e.into_error()))?,
             #[cfg(feature = "parquet")]
             PartOut::Parquet(w) => w.finish(&p)?,
+            PartOut::Container { writer, file } => {
+                writer.finish()?;
+                file
+            }
         };
         file.sync_all()
             .map_err(io(format!("cannot sync {}", p.display())))?;
@@ -540,23 +576,41 @@ impl FileWriter {
                 crate::parquet::ParquetPart::new(file, path, stored.clone(), cfg)?,
             )));
         }
-        let _ = path;
+        if self.sink.format.is_container() {
+            let out = file
+                .try_clone()
+                .map_err(io(format!("cannot open {} twice", path.display())))?;
+            let writer = self.sink.format.bulk_writer(
+                Box::new(std::io::BufWriter::with_capacity(1 << 16, out)),
+                &path.display().to_string(),
+            )?;
+            return Ok(PartOut::Container { writer, file });
+        }
         Ok(PartOut::Lines(std::io::BufWriter::new(file)))
     }
 
-    /// Append a group of rows of one partition to Parquet part files.
-    #[cfg(feature = "parquet")]
+    /// Append a group of rows of one partition to bulk (Parquet, Avro) part files.
     fn write_bulk(&mut self, dir: &str, sub: &arrow::array::RecordBatch) -> Result<()> {
         let limit = self.sink.policy.file_size;
         let f = self.part_file(dir)?;
-        let PartOut::Parquet(w) = &mut f.out else {
-            return Err(Error::internal(
-                "filesystem sink: a Parquet table has a line part file open",
-            ));
+        let (before, after) = match &mut f.out {
+            #[cfg(feature = "parquet")]
+            PartOut::Parquet(w) => {
+                let before = w.size();
+                w.write(sub, &f.in_progress)?;
+                (before, w.size())
+            }
+            PartOut::Container { writer, .. } => {
+                let before = writer.bytes_written();
+                writer.write(sub)?;
+                (before, writer.bytes_written())
+            }
+            PartOut::Lines(_) => {
+                return Err(Error::internal(
+                    "filesystem sink: a bulk table has a line part file open",
+                ))
+            }
         };
-        let before = w.size();
-        w.write(sub, &f.in_progress)?;
-        let after = w.size();
         f.size = after;
         f.last_write = Instant::now();
         self.metrics.add_bytes(after.saturating_sub(before));
@@ -666,7 +720,6 @@ impl SinkWriter for FileWriter {
             } else {
                 take_record_batch(&data, &UInt32Array::from(rows))?
             };
-            #[cfg(feature = "parquet")]
             if self.encoder.is_none() {
                 self.write_bulk(&dir, &sub)?;
                 continue;
@@ -723,6 +776,11 @@ impl SinkWriter for FileWriter {
                 start = end;
             }
         }
+        Ok(())
+    }
+
+    fn on_watermark(&mut self, watermark_ms: i64) -> Result<()> {
+        self.tracker.on_watermark(watermark_ms);
         Ok(())
     }
 

@@ -403,7 +403,7 @@ impl FileEnumerator {
                 continue;
             }
             #[cfg(feature = "parquet")]
-            if self.shared.format.is_bulk() {
+            if self.shared.format.parquet().is_some() {
                 // One split per row group, from the file's footer.
                 let groups = crate::parquet::row_groups(&f.path)?;
                 tracing::debug!(path = %f.path, row_groups = groups.len(), "filesystem: Parquet file listed");
@@ -418,7 +418,7 @@ impl FileEnumerator {
                 continue;
             }
             self.state.seen.insert(f.path.clone());
-            if f.size > LINE_SPLIT_BYTES {
+            if f.size > LINE_SPLIT_BYTES && !self.shared.format.is_container() {
                 let mut start = 0;
                 while start < f.size {
                     let end = start + LINE_SPLIT_BYTES;
@@ -488,6 +488,63 @@ enum OpenSplit {
     /// A Parquet row group.
     #[cfg(feature = "parquet")]
     Parquet(crate::parquet::RowGroupReader),
+    /// A whole file of a bulk format read through the SDK's hooks (Avro), decoded by a thread
+    /// that sends the batches here.
+    Container(tokio::sync::mpsc::Receiver<Result<ChangelogBatch>>),
+}
+
+/// Start reading the file of `split` with the format's bulk reader on a thread of its own,
+/// skipping the `split.line` rows already emitted; the batches (at most `batch_size` rows)
+/// arrive on the returned channel, which closes after the last one (or after an error).
+fn read_container(
+    format: &FormatHandle,
+    split: &FileSplit,
+    batch_size: usize,
+) -> Result<tokio::sync::mpsc::Receiver<Result<ChangelogBatch>>> {
+    let mut reader = format.bulk_reader()?;
+    let file = std::fs::File::open(&split.path).map_err(io(format!(
+        "filesystem source: cannot open '{}'",
+        split.path
+    )))?;
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let path = split.path.clone();
+    let mut skip = split.line;
+    tracing::debug!(path = %path, skip, "filesystem: reading file");
+    std::thread::Builder::new()
+        .name("filesystem-read".into())
+        .spawn(move || {
+            let mut closed = false;
+            let r = reader.read(
+                Box::new(BufReader::with_capacity(READ_BUFFER, file)),
+                &path,
+                batch_size,
+                &mut |b| {
+                    let n = b.num_rows() as u64;
+                    if skip >= n {
+                        skip -= n;
+                        return Ok(());
+                    }
+                    let b = if skip > 0 {
+                        let s = skip as usize;
+                        skip = 0;
+                        b.slice(s, n as usize - s)
+                    } else {
+                        b
+                    };
+                    tx.blocking_send(Ok(b)).map_err(|_| {
+                        closed = true;
+                        Error::internal("filesystem source: the reader stopped")
+                    })
+                },
+            );
+            if let Err(e) = r {
+                if !closed {
+                    let _ = tx.blocking_send(Err(e));
+                }
+            }
+        })
+        .map_err(io("filesystem source: cannot start a reading thread".into()))?;
+    Ok(rx)
 }
 
 /// Reads the lines (or Parquet row groups) of its files, one split at a time.
@@ -662,6 +719,35 @@ impl SourceReader for FileReader {
                         return Ok(ReadEvent::Batch(self.assemble(&current, decoded)?));
                     }
                     _ => continue,
+                }
+            }
+            if self.shared.format.is_container() {
+                if self.open.is_none() {
+                    self.open = Some(OpenSplit::Container(read_container(
+                        &self.shared.format,
+                        split,
+                        self.batch_size,
+                    )?));
+                }
+                let Some(OpenSplit::Container(rx)) = self.open.as_mut() else {
+                    return Err(Error::internal(
+                        "filesystem source: a bulk file split has another reader open",
+                    ));
+                };
+                match rx.recv().await {
+                    Some(Ok(b)) => {
+                        split.line += b.num_rows() as u64;
+                        let current = split.clone();
+                        return Ok(ReadEvent::Batch(self.assemble(&current, b)?));
+                    }
+                    Some(Err(e)) => return Err(e),
+                    None => {
+                        tracing::debug!(path = %split.path, rows = split.line, "filesystem: file done");
+                        self.metrics.add_bytes(split.size);
+                        self.splits.pop_front();
+                        self.open = None;
+                        continue;
+                    }
                 }
             }
             if self.open.is_none() {

@@ -178,8 +178,15 @@ async fn checkpoint(w: &mut Box<dyn SinkWriter>, c: &mut Box<dyn Committer>, end
     c.commit(id, p).await.unwrap();
 }
 
+fn ms(local: &str) -> i64 {
+    chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M:%S")
+        .unwrap()
+        .and_utc()
+        .timestamp_millis()
+}
+
 #[tokio::test]
-async fn partition_time_commits_a_partition_once_a_later_partition_arrives() {
+async fn partition_time_commits_a_partition_once_the_watermark_passes_it() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let s = sink(
@@ -199,15 +206,21 @@ async fn partition_time_commits_a_partition_once_a_later_partition_arrives() {
     w.write(batch(&[(1, "2026-11-24", "10"), (2, "2026-11-24", "10")]))
         .await
         .unwrap();
+    w.on_watermark(ms("2026-11-24 10:30:00")).unwrap();
     checkpoint(&mut w, &mut c, false).await;
     assert!(success_dirs(&out, "_SUCCESS").is_empty());
+    // Rows of a later partition alone do not commit: the watermark does.
     w.write(batch(&[(3, "2026-11-24", "11")])).await.unwrap();
+    checkpoint(&mut w, &mut c, false).await;
+    assert!(success_dirs(&out, "_SUCCESS").is_empty());
+    w.on_watermark(ms("2026-11-24 11:00:00")).unwrap();
     checkpoint(&mut w, &mut c, false).await;
     assert_eq!(
         success_dirs(&out, "_SUCCESS"),
         vec!["dt=2026-11-24/hour=10"]
     );
     w.write(batch(&[(4, "2026-11-24", "13")])).await.unwrap();
+    w.on_watermark(ms("2026-11-24 13:10:00")).unwrap();
     checkpoint(&mut w, &mut c, false).await;
     assert_eq!(
         success_dirs(&out, "_SUCCESS"),
@@ -358,4 +371,171 @@ async fn a_bounded_sql_job_commits_every_partition_at_the_end() {
         ]
     );
     assert!(in_progress_files(&out).is_empty());
+}
+
+/// A continuous filesystem -> filesystem job with hourly partitions and the partition-time
+/// trigger; stops once `stop` says so (or fails after `limit`). Input rows: 10:05, 10:40 and
+/// 11:30 of 2026-11-24.
+async fn run_partition_time_job(
+    watermark: &str,
+    stop: impl Fn(&Path, u64) -> bool + Send + 'static,
+    limit: Duration,
+) -> (std::path::PathBuf, Result<(), String>, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inp, out, state) = (
+        tmp.path().join("in"),
+        tmp.path().join("out"),
+        tmp.path().join("state"),
+    );
+    write(
+        &inp.join("a.txt"),
+        "1,2026-11-24 10:05:00,2026-11-24,10\n2,2026-11-24 10:40:00,2026-11-24,10\n\
+         3,2026-11-24 11:30:00,2026-11-24,11\n",
+    );
+    let sql = format!(
+        "SET 'execution.checkpointing.interval' = '50 ms';
+         CREATE TABLE src (id BIGINT, ts TIMESTAMP(3), dt STRING, hr STRING{watermark})
+           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'testline',
+                 'source.monitor-interval' = '100 ms');
+         CREATE TABLE dst (id BIGINT, dt STRING, hr STRING) PARTITIONED BY (dt, hr)
+           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'testline',
+                 'sink.partition-commit.policy.kind' = 'success-file',
+                 'sink.partition-commit.trigger' = 'partition-time',
+                 'sink.partition-commit.delay' = '1 h',
+                 'partition.time-extractor.timestamp-pattern' = '$dt $hr:00:00');
+         INSERT INTO dst SELECT id, dt, hr FROM src;",
+        inp.display(),
+        out.display()
+    );
+    let out2 = out.clone();
+    let r = headrace_runtime::harness::run_sql(
+        &sql,
+        &registry(),
+        Some(&state),
+        Some(Box::new(move |read| stop(&out2, read))),
+        limit,
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string());
+    (out, r, tmp)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_source_watermark_commits_partitions_while_the_job_runs() {
+    let (out, r, _tmp) = run_partition_time_job(
+        ", WATERMARK FOR ts AS ts - INTERVAL '5' SECOND",
+        |out, _| out.join("dt=2026-11-24/hr=10/_SUCCESS").exists(),
+        Duration::from_secs(60),
+    )
+    .await;
+    r.expect("partition 10:00 committed while the job ran (watermark 11:29:55)");
+    // 11:00 + 1 h is past the watermark, and stopping is not the end of input.
+    assert_eq!(success_dirs(&out, "_SUCCESS"), vec!["dt=2026-11-24/hr=10"]);
+    assert_eq!(
+        committed_lines(&out),
+        vec![
+            "dt=2026-11-24/hr=10|1",
+            "dt=2026-11-24/hr=10|2",
+            "dt=2026-11-24/hr=11|3"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_watermark_partition_time_commits_nothing_before_the_end() {
+    // Stop 1.5 s after all rows were read (about 30 checkpoints later).
+    let read_at = std::sync::Mutex::new(None::<std::time::Instant>);
+    let (out, r, _tmp) = run_partition_time_job(
+        "",
+        move |_, read| {
+            let mut t = read_at.lock().unwrap();
+            if read >= 3 && t.is_none() {
+                *t = Some(std::time::Instant::now());
+            }
+            t.is_some_and(|t| t.elapsed() > Duration::from_millis(1500))
+        },
+        Duration::from_secs(60),
+    )
+    .await;
+    r.unwrap();
+    assert_eq!(committed_lines(&out).len(), 3, "the rows are written");
+    assert!(
+        success_dirs(&out, "_SUCCESS").is_empty(),
+        "no watermark: no partition is committed while the job runs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shuffle_by_partition_gives_each_partition_one_writer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (inp, out, state) = (
+        tmp.path().join("in"),
+        tmp.path().join("out"),
+        tmp.path().join("state"),
+    );
+    for f in 0..4 {
+        let mut content = String::new();
+        for l in 0..200 {
+            let id = f * 200 + l;
+            content.push_str(&format!("{id},2026-11-{:02}\n", 10 + id % 12));
+        }
+        write(&inp.join(format!("f{f}.txt")), &content);
+    }
+    let run = |shuffle: bool, out: std::path::PathBuf, state: std::path::PathBuf| {
+        let sql = format!(
+            "SET 'parallelism.default' = '2';
+             SET 'headrace.batch-size' = '25';
+             CREATE TABLE src (id BIGINT, day STRING)
+               WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'testline');
+             CREATE TABLE dst (id BIGINT, day STRING) PARTITIONED BY (day)
+               WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'testline',
+                     'sink.parallelism' = '3',
+                     'sink.shuffle-by-partition.enable' = '{shuffle}');
+             INSERT INTO dst SELECT id, day FROM src;",
+            inp.display(),
+            out.display()
+        );
+        async move {
+            headrace_runtime::harness::run_sql(
+                &sql,
+                &registry(),
+                Some(&state),
+                None,
+                Duration::from_secs(120),
+            )
+            .await
+            .unwrap();
+            out
+        }
+    };
+    // The writer subtask of each part file: part-<uuid>-<subtask>-<n>.
+    let writers_per_partition = |out: &Path| {
+        let mut m: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for f in visible_files(out) {
+            let rel = Path::new(&f).strip_prefix(out).unwrap_or(Path::new(&f));
+            let dir = rel.parent().unwrap().display().to_string();
+            let name = rel.file_name().unwrap().to_string_lossy().to_string();
+            let parts: Vec<&str> = name.split('-').collect();
+            let subtask = parts[parts.len() - 2].to_string();
+            m.entry(dir).or_default().insert(subtask);
+        }
+        m
+    };
+    let shuffled = run(true, out.clone(), state.clone()).await;
+    assert_eq!(committed_lines(&shuffled).len(), 800);
+    let m = writers_per_partition(&shuffled);
+    assert_eq!(m.len(), 12, "{m:?}");
+    for (dir, ws) in &m {
+        assert_eq!(ws.len(), 1, "partition {dir} written by {ws:?}");
+    }
+    let all: std::collections::BTreeSet<&String> = m.values().flatten().collect();
+    assert!(all.len() > 1, "partitions spread over writers: {all:?}");
+
+    // Without the option, a partition gets files from several writers.
+    let plain = run(false, tmp.path().join("out2"), tmp.path().join("state2")).await;
+    assert_eq!(committed_lines(&plain).len(), 800);
+    let m = writers_per_partition(&plain);
+    assert!(m.values().any(|ws| ws.len() > 1), "{m:?}");
 }

@@ -96,6 +96,10 @@
 //! 15 minutes by default here, at most the broker's `transaction.max.timeout.ms`); the prefix must
 //! be unique per job. The pool of ids is fixed, so the broker keeps a bounded number of
 //! transactional ids.
+//!
+//! Inside Apache Flink (the JNI bridge) a different protocol applies, with one transaction per
+//! writer subtask, producers that outlive a failed task, and a replay of a lost transaction's
+//! records kept in its committable: see [`subtask_txn`].
 
 pub mod client;
 pub mod factory;
@@ -103,6 +107,7 @@ pub mod layout;
 pub mod options;
 pub mod sink;
 pub mod source;
+pub mod subtask_txn;
 
 use std::sync::Arc;
 

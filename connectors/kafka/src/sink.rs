@@ -1,9 +1,10 @@
 //! The Kafka sink: at-least-once by flushing at checkpoints, exactly-once with transactions.
 //!
-//! See the crate documentation for the exactly-once protocol.
+//! See the crate documentation for the exactly-once protocol, and [`crate::subtask_txn`] for the
+//! per-subtask one used under Flink.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::{kafka_error, topic_partitions, ClientSettings, REQUEST_TIMEOUT};
 use crate::layout::{ColumnSource, Layout, MetaKey};
 use crate::options::SinkPartitioner;
+use crate::subtask_txn::{SubtaskTxns, SubtaskWriter};
 
 /// Everything a Kafka sink needs.
 #[derive(Debug)]
@@ -68,6 +70,20 @@ pub struct KafkaSinkConfig {
 pub struct KafkaSink {
     cfg: Arc<KafkaSinkConfig>,
     txn: Option<Arc<TxnPool>>,
+    subtask_txns: Option<Arc<SubtaskTxns>>,
+}
+
+/// Whether exactly-once sinks created from now on use per-subtask transactions.
+static PER_SUBTASK_TRANSACTIONS: AtomicBool = AtomicBool::new(false);
+
+/// Make exactly-once sinks created from now on (in this copy of the library) use one transaction
+/// per writer subtask and checkpoint, committed by each subtask's committables alone, with the
+/// records kept in the committable for a replay ([`crate::subtask_txn`]). The Flink bridge calls
+/// it: Flink's committer cannot fall back to an older checkpoint when a transaction was lost.
+/// Headrace's own runner keeps the default, one transaction per checkpoint shared by all writers
+/// (crate documentation).
+pub fn use_per_subtask_transactions() {
+    PER_SUBTASK_TRANSACTIONS.store(true, Ordering::SeqCst);
 }
 
 impl std::fmt::Debug for KafkaSink {
@@ -83,8 +99,15 @@ impl KafkaSink {
     /// A sink from its configuration.
     pub fn new(cfg: KafkaSinkConfig) -> Self {
         let cfg = Arc::new(cfg);
+        let per_subtask = PER_SUBTASK_TRANSACTIONS.load(Ordering::SeqCst);
+        let subtask_txns = match (&cfg.guarantee, &cfg.transactional_id_prefix) {
+            (DeliveryGuarantee::ExactlyOnce, Some(p)) if per_subtask => {
+                Some(Arc::new(SubtaskTxns::new(cfg.clone(), p.clone())))
+            }
+            _ => None,
+        };
         let txn = match (&cfg.guarantee, &cfg.transactional_id_prefix) {
-            (DeliveryGuarantee::ExactlyOnce, Some(p)) => Some(Arc::new(TxnPool {
+            (DeliveryGuarantee::ExactlyOnce, Some(p)) if !per_subtask => Some(Arc::new(TxnPool {
                 cfg: cfg.clone(),
                 prefix: p.clone(),
                 slots: Mutex::new(HashMap::new()),
@@ -92,7 +115,11 @@ impl KafkaSink {
             })),
             _ => None,
         };
-        KafkaSink { cfg, txn }
+        KafkaSink {
+            cfg,
+            txn,
+            subtask_txns,
+        }
     }
 }
 
@@ -126,15 +153,24 @@ impl DynamicSink for KafkaSink {
             .cfg
             .value_format
             .encoder(self.cfg.layout.value_schema.clone())?;
-        let producer = match &self.txn {
-            Some(_) => None,
-            None => Some(plain_producer(&self.cfg, ctx.subtask)?),
+        let producer = match (&self.txn, &self.subtask_txns) {
+            (None, None) => Some(plain_producer(&self.cfg, ctx.subtask)?),
+            _ => None,
+        };
+        let subtask_txn = match &self.subtask_txns {
+            Some(t) => Some(SubtaskWriter::new(
+                t.clone(),
+                ctx.subtask,
+                ctx.restored_checkpoint_id,
+            )?),
+            None => None,
         };
         Ok(Box::new(KafkaWriter {
             cfg: self.cfg.clone(),
             subtask: ctx.subtask,
             producer,
             txn: self.txn.clone(),
+            subtask_txn,
             epoch: ctx.restored_checkpoint_id + 1,
             epoch_producer: None,
             wrote_in_epoch: false,
@@ -150,6 +186,9 @@ impl DynamicSink for KafkaSink {
     }
 
     fn create_committer(&self) -> Result<Option<Box<dyn Committer>>> {
+        if let Some(t) = &self.subtask_txns {
+            return Ok(Some(Box::new(SubtaskCommitter { txns: t.clone() })));
+        }
         Ok(self
             .txn
             .as_ref()
@@ -160,14 +199,14 @@ impl DynamicSink for KafkaSink {
 /// Delivery reports: the first failure is kept and fails the next flush.
 #[derive(Default)]
 pub struct DeliveryState {
-    failed: AtomicU64,
+    pub(crate) failed: AtomicU64,
     first_error: Mutex<Option<String>>,
 }
 
 /// The producer context that records delivery failures.
 #[derive(Clone, Default)]
 pub struct SinkContext {
-    state: Arc<DeliveryState>,
+    pub(crate) state: Arc<DeliveryState>,
 }
 
 impl ClientContext for SinkContext {}
@@ -190,9 +229,9 @@ impl ProducerContext for SinkContext {
     }
 }
 
-type SinkProducer = ThreadedProducer<SinkContext>;
+pub(crate) type SinkProducer = ThreadedProducer<SinkContext>;
 
-fn producer_config(cfg: &KafkaSinkConfig, client_id: &str) -> rdkafka::ClientConfig {
+pub(crate) fn producer_config(cfg: &KafkaSinkConfig, client_id: &str) -> rdkafka::ClientConfig {
     let acks = if cfg.guarantee == DeliveryGuarantee::None {
         "1"
     } else {
@@ -237,14 +276,44 @@ struct TxnPool {
 
 /// Reads and writes the commit marker: the offset of a consumer group committed inside each
 /// transaction.
-struct MarkerClient {
-    consumer: BaseConsumer,
-    metadata: ConsumerGroupMetadata,
-    group: String,
-    topic: String,
+pub(crate) struct MarkerClient {
+    pub(crate) consumer: BaseConsumer,
+    pub(crate) metadata: ConsumerGroupMetadata,
+    pub(crate) group: String,
+    pub(crate) topic: String,
 }
 
-fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
+/// A client for the commit marker of consumer group `group`.
+pub(crate) fn marker_client(cfg: &KafkaSinkConfig, group: String) -> Result<MarkerClient> {
+    let topic = cfg
+        .topics
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::internal("exactly-once Kafka sink without a topic"))?;
+    let consumer: BaseConsumer = cfg
+        .settings
+        .config(
+            &[],
+            &[
+                ("group.id", &group),
+                ("enable.auto.commit", "false"),
+                ("isolation.level", "read_committed"),
+            ],
+        )
+        .create()
+        .map_err(|e| kafka_error(&cfg.settings, "cannot create the commit-marker client", e))?;
+    let metadata = consumer.group_metadata().ok_or_else(|| {
+        Error::internal("librdkafka gave no consumer group metadata for the commit marker")
+    })?;
+    Ok(MarkerClient {
+        consumer,
+        metadata,
+        group,
+        topic,
+    })
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
     m.lock()
         .map_err(|_| Error::internal("a Kafka sink lock was poisoned by a panic"))
 }
@@ -315,40 +384,7 @@ impl TxnPool {
             return Ok(m.clone());
         }
         let group = format!("{}-headrace-commits", self.prefix);
-        let topic = self
-            .cfg
-            .topics
-            .first()
-            .cloned()
-            .ok_or_else(|| Error::internal("exactly-once Kafka sink without a topic"))?;
-        let consumer: BaseConsumer = self
-            .cfg
-            .settings
-            .config(
-                &[],
-                &[
-                    ("group.id", &group),
-                    ("enable.auto.commit", "false"),
-                    ("isolation.level", "read_committed"),
-                ],
-            )
-            .create()
-            .map_err(|e| {
-                kafka_error(
-                    &self.cfg.settings,
-                    "cannot create the commit-marker client",
-                    e,
-                )
-            })?;
-        let metadata = consumer.group_metadata().ok_or_else(|| {
-            Error::internal("librdkafka gave no consumer group metadata for the commit marker")
-        })?;
-        let m = Arc::new(MarkerClient {
-            consumer,
-            metadata,
-            group,
-            topic,
-        });
+        let m = Arc::new(marker_client(&self.cfg, group)?);
         *lock(&self.marker)? = Some(m.clone());
         Ok(m)
     }
@@ -448,7 +484,7 @@ impl TxnPool {
     }
 }
 
-fn txn_error(cfg: &KafkaSinkConfig, id: &str, doing: &str, e: KafkaError) -> Error {
+pub(crate) fn txn_error(cfg: &KafkaSinkConfig, id: &str, doing: &str, e: KafkaError) -> Error {
     let code = e.rdkafka_error_code();
     if code == Some(RDKafkaErrorCode::InvalidTransactionTimeout) {
         return Error::Connector {
@@ -496,6 +532,42 @@ const COMMITTABLE_NAME: &str = "kafka transaction";
 
 struct KafkaCommitter {
     pool: Arc<TxnPool>,
+}
+
+/// The committer of per-subtask transactions ([`crate::subtask_txn`]).
+struct SubtaskCommitter {
+    txns: Arc<SubtaskTxns>,
+}
+
+#[async_trait]
+impl Committer for SubtaskCommitter {
+    async fn commit(
+        &mut self,
+        checkpoint_id: u64,
+        committables: Vec<VersionedBytes>,
+    ) -> Result<()> {
+        if committables.is_empty() {
+            return Ok(());
+        }
+        let txns = self.txns.clone();
+        tokio::task::spawn_blocking(move || txns.commit(&committables))
+            .await
+            .map_err(|e| Error::internal(format!("Kafka commit task failed: {e}")))?
+            .map_err(|e| {
+                tracing::error!("checkpoint {checkpoint_id}: {e}");
+                e
+            })
+    }
+
+    async fn recover(
+        &mut self,
+        checkpoint_id: u64,
+        committables: Vec<VersionedBytes>,
+    ) -> Result<CommitRecovery> {
+        // A lost transaction is replayed from its committable, so it always ends committed.
+        self.commit(checkpoint_id, committables).await?;
+        Ok(CommitRecovery::Committed)
+    }
 }
 
 /// The transactions named by a checkpoint's committables, one per epoch in ascending order,
@@ -585,14 +657,14 @@ mod tests {
     }
 }
 
-/// One pending upsert-kafka record (buffered so only the last one per key is sent).
-struct Pending {
-    topic: String,
-    key: Vec<u8>,
-    value: Option<Vec<u8>>,
-    partition: Option<i32>,
-    timestamp: Option<i64>,
-    headers: Option<OwnedHeaders>,
+/// One record to send (buffered by upsert-kafka so only the last one per key is sent).
+pub(crate) struct Pending {
+    pub(crate) topic: String,
+    pub(crate) key: Vec<u8>,
+    pub(crate) value: Option<Vec<u8>>,
+    pub(crate) partition: Option<i32>,
+    pub(crate) timestamp: Option<i64>,
+    pub(crate) headers: Option<OwnedHeaders>,
 }
 
 struct KafkaWriter {
@@ -600,6 +672,7 @@ struct KafkaWriter {
     subtask: usize,
     producer: Option<SinkProducer>,
     txn: Option<Arc<TxnPool>>,
+    subtask_txn: Option<SubtaskWriter>,
     epoch: u64,
     epoch_producer: Option<Arc<TxnSlot>>,
     wrote_in_epoch: bool,
@@ -659,6 +732,9 @@ fn encode(
 
 impl KafkaWriter {
     fn producer(&mut self) -> Result<&SinkProducer> {
+        if let Some(w) = &mut self.subtask_txn {
+            return w.producer();
+        }
         if let Some(pool) = &self.txn {
             if self.epoch_producer.is_none() {
                 self.epoch_producer = Some(pool.slot(self.epoch)?);
@@ -716,6 +792,9 @@ impl KafkaWriter {
     fn send(&mut self, p: &Pending) -> Result<()> {
         let ctx = self.cfg.settings.context.clone();
         let cfg = self.cfg.clone();
+        if let Some(w) = &mut self.subtask_txn {
+            w.keep(p, cfg.key_format.is_some());
+        }
         let producer = self.producer()?;
         let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&p.topic);
         if !p.key.is_empty() || cfg.key_format.is_some() {
@@ -786,6 +865,9 @@ impl KafkaWriter {
 
     /// The producer whose records a flush must wait for, if any.
     fn flush_target(&self) -> Option<SinkProducer> {
+        if let Some(w) = &self.subtask_txn {
+            return w.flush_target();
+        }
         if self.txn.is_some() {
             if !self.wrote_in_epoch {
                 return None;
@@ -1087,6 +1169,9 @@ impl SinkWriter for KafkaWriter {
     }
 
     async fn prepare_commit(&mut self, checkpoint_id: u64) -> Result<Vec<VersionedBytes>> {
+        if let Some(w) = &mut self.subtask_txn {
+            return w.prepare(checkpoint_id);
+        }
         let Some(_) = &self.txn else {
             return Ok(Vec::new());
         };
@@ -1129,6 +1214,9 @@ impl SinkWriter for KafkaWriter {
     }
 
     async fn close(&mut self) -> Result<()> {
+        if let Some(w) = &mut self.subtask_txn {
+            w.close();
+        }
         if let Some(p) = &self.producer {
             let _ = p.flush(Duration::from_secs(30));
         }

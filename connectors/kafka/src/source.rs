@@ -14,7 +14,7 @@ use arrow::datatypes::{DataType as ArrowType, SchemaRef};
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use headrace_sdk::bad_records::Stage;
+use headrace_sdk::bad_records::{BadRecords, Stage};
 use headrace_sdk::changelog::{ChangelogBatch, ChangelogMode, RowKind};
 use headrace_sdk::error::{Error, RecordOrigin, Result};
 use headrace_sdk::factory::FormatHandle;
@@ -187,6 +187,7 @@ impl DynamicSource for KafkaSource {
             no_more_splits: false,
             next_ask: Some(Instant::now()),
             offsets_by_checkpoint: BTreeMap::new(),
+            last_split: None,
         }))
     }
 }
@@ -608,6 +609,8 @@ struct KafkaReader {
     no_more_splits: bool,
     next_ask: Option<Instant>,
     offsets_by_checkpoint: BTreeMap<u64, Vec<(String, i32, i64)>>,
+    /// The split (`topic-partition`) of the last batch returned.
+    last_split: Option<String>,
 }
 
 impl KafkaReader {
@@ -633,6 +636,7 @@ impl KafkaReader {
                 check_positions: false,
                 last_warning: None,
                 upsert_state: HashMap::new(),
+                held: None,
             }));
         }
         self.core
@@ -728,7 +732,10 @@ impl SourceReader for KafkaReader {
         let empty = core.splits.is_empty();
         self.core = Some(core);
         match result? {
-            Some(b) if b.batch.num_rows() > 0 => Ok(ReadEvent::Batch(b)),
+            Some((b, split)) if b.batch.num_rows() > 0 => {
+                self.last_split = split;
+                Ok(ReadEvent::Batch(b))
+            }
             _ if empty && self.no_more_splits => Ok(ReadEvent::End),
             _ => Ok(ReadEvent::Idle),
         }
@@ -802,6 +809,10 @@ impl SourceReader for KafkaReader {
     async fn close(&mut self) -> Result<()> {
         self.core = None;
         Ok(())
+    }
+
+    fn batch_split(&self) -> Option<&str> {
+        self.last_split.as_deref()
     }
 }
 
@@ -908,6 +919,31 @@ struct ReaderCore {
     last_warning: Option<Instant>,
     /// upsert-kafka: latest value per key, per partition.
     upsert_state: HashMap<(String, i32), HashMap<Vec<u8>, Vec<u8>>>,
+    /// A polled message of another partition than the last batch's: the next batch starts with
+    /// it (not decoded yet, so its split's state does not include it).
+    held: Option<HeldMessage>,
+}
+
+struct HeldMessage {
+    msg: rdkafka::message::OwnedMessage,
+    leader_epoch: Option<i32>,
+}
+
+/// The rows of a batch being read, before assembly.
+#[derive(Default)]
+struct BatchScratch {
+    want_meta: bool,
+    meta: MetaScratch,
+    topics: HashMap<String, Arc<str>>,
+    /// Output row -> message index (or metadata row).
+    rows_msg: Vec<u32>,
+    /// Output row -> value row, None for a tombstone.
+    rows_value: Vec<Option<u32>>,
+    /// Output row -> key row.
+    rows_key: Vec<Option<u32>>,
+    upsert_kinds: Vec<i8>,
+    messages: u32,
+    bytes: u64,
 }
 
 /// Consumer errors that end the job; librdkafka recovers from the others by itself.
@@ -929,24 +965,69 @@ fn is_fatal(e: &KafkaError) -> bool {
     )
 }
 
+/// What decoding one message needs of a [`ReaderCore`] (borrowed apart from the consumer a
+/// polled message borrows).
+struct MsgCtx<'a> {
+    cfg: &'a KafkaSourceConfig,
+    consumer: &'a SourceConsumer,
+    splits: &'a mut BTreeMap<(String, i32), KafkaSplit>,
+    key_dec: &'a mut Option<Box<dyn Decoder>>,
+    value_dec: &'a mut Box<dyn Decoder>,
+    upsert_state: &'a mut UpsertState,
+    /// The table's bad-record policy.
+    bad_records: &'a BadRecords,
+}
+
+/// upsert-kafka: the latest value per key, per partition.
+type UpsertState = HashMap<(String, i32), HashMap<Vec<u8>, Vec<u8>>>;
+
+/// A split reached its stop offset: forget it and stop fetching its partition.
+fn finish_split_in(
+    cfg: &KafkaSourceConfig,
+    consumer: &SourceConsumer,
+    splits: &mut BTreeMap<(String, i32), KafkaSplit>,
+    topic: &str,
+    partition: i32,
+) {
+    if let Some(s) = splits.remove(&(topic.to_string(), partition)) {
+        tracing::info!(
+            "{}: split {}-{} reached its end offset {:?}",
+            cfg.settings.context,
+            s.topic,
+            s.partition,
+            s.stop_offset
+        );
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(topic, partition);
+        if let Err(e) = consumer.incremental_unassign(&tpl) {
+            tracing::warn!(
+                "{}: cannot unassign {topic}-{partition}: {e}",
+                cfg.settings.context
+            );
+        }
+    }
+}
+
 impl ReaderCore {
     fn finish_split(&mut self, topic: &str, partition: i32) {
-        if let Some(s) = self.splits.remove(&(topic.to_string(), partition)) {
-            tracing::info!(
-                "{}: split {}-{} reached its end offset {:?}",
-                self.cfg.settings.context,
-                s.topic,
-                s.partition,
-                s.stop_offset
-            );
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition(topic, partition);
-            if let Err(e) = self.consumer.incremental_unassign(&tpl) {
-                tracing::warn!(
-                    "{}: cannot unassign {topic}-{partition}: {e}",
-                    self.cfg.settings.context
-                );
-            }
+        finish_split_in(
+            &self.cfg,
+            &self.consumer,
+            &mut self.splits,
+            topic,
+            partition,
+        );
+    }
+
+    fn msg_ctx(&mut self) -> MsgCtx<'_> {
+        MsgCtx {
+            cfg: &self.cfg,
+            consumer: &self.consumer,
+            splits: &mut self.splits,
+            key_dec: &mut self.key_dec,
+            value_dec: &mut self.value_dec,
+            upsert_state: &mut self.upsert_state,
+            bad_records: &self.metrics.bad_records,
         }
     }
 
@@ -964,6 +1045,14 @@ impl ReaderCore {
         let mut done = Vec::new();
         for s in self.splits.values() {
             let Some(stop) = s.stop_offset else { continue };
+            // A held message of the split is not read yet, whatever the consumer's position.
+            if self
+                .held
+                .as_ref()
+                .is_some_and(|h| h.msg.partition() == s.partition && h.msg.topic() == s.topic)
+            {
+                continue;
+            }
             if let Some(Offset::Offset(p)) = pos
                 .find_partition(&s.topic, s.partition)
                 .map(|e| e.offset())
@@ -979,35 +1068,40 @@ impl ReaderCore {
         Ok(())
     }
 
+    /// Read up to `max_rows` rows, all from one partition, waiting up to `max_wait` for the
+    /// first. Returns the rows and the id of their split. A message of another partition ends
+    /// the batch and is kept for the next call (undecoded, so split states and upsert state
+    /// only cover rows handed out, and a checkpoint taken in between is exact).
     fn poll_batch(
         &mut self,
         max_rows: usize,
         max_wait: Duration,
-    ) -> Result<Option<ChangelogBatch>> {
+    ) -> Result<Option<(ChangelogBatch, Option<String>)>> {
         let deadline = Instant::now() + max_wait;
-        let want_meta = self
-            .cfg
-            .layout
-            .columns
-            .iter()
-            .any(|c| matches!(c, ColumnSource::Meta(_)));
-        let mut meta = MetaScratch::default();
-        let mut topics: HashMap<String, Arc<str>> = HashMap::new();
-        // Output row -> (message index, value row or None for a tombstone, key row).
-        let mut rows_msg: Vec<u32> = Vec::new();
-        let mut rows_value: Vec<Option<u32>> = Vec::new();
-        let mut rows_key: Vec<Option<u32>> = Vec::new();
-        let mut upsert_kinds: Vec<i8> = Vec::new();
-        let mut messages: u32 = 0;
-        let mut bytes = 0u64;
-        while rows_msg.len() < max_rows {
-            let timeout = if rows_msg.is_empty() {
+        let mut b = BatchScratch {
+            want_meta: self
+                .cfg
+                .layout
+                .columns
+                .iter()
+                .any(|c| matches!(c, ColumnSource::Meta(_))),
+            ..BatchScratch::default()
+        };
+        // The partition of this batch's rows.
+        let mut current: Option<(String, i32)> = None;
+        if let Some(q) = self.held.take() {
+            if Self::take_message(&mut self.msg_ctx(), &q.msg, q.leader_epoch, &mut b)? {
+                current = Some((q.msg.topic().to_string(), q.msg.partition()));
+            }
+        }
+        while b.rows_msg.len() < max_rows {
+            let timeout = if b.rows_msg.is_empty() {
                 deadline.saturating_duration_since(Instant::now())
             } else {
                 Duration::ZERO
             };
             let Some(polled) = self.consumer.poll(timeout) else {
-                if rows_msg.is_empty() && Instant::now() < deadline {
+                if b.rows_msg.is_empty() && Instant::now() < deadline {
                     continue;
                 }
                 break;
@@ -1016,7 +1110,7 @@ impl ReaderCore {
                 Ok(m) => m,
                 Err(KafkaError::PartitionEOF(_)) => {
                     self.check_positions = true;
-                    if rows_msg.is_empty() {
+                    if b.rows_msg.is_empty() {
                         continue;
                     }
                     break;
@@ -1051,145 +1145,48 @@ impl ReaderCore {
                         );
                         self.last_warning = Some(Instant::now());
                     }
-                    if rows_msg.is_empty() {
+                    if b.rows_msg.is_empty() {
                         continue;
                     }
                     break;
                 }
             };
-            let topic = msg.topic();
-            let partition = msg.partition();
-            let offset = msg.offset();
-            let Some(split) = self.splits.get_mut(&(topic.to_string(), partition)) else {
-                continue; // a message of a partition just unassigned
-            };
-            if let Some(stop) = split.stop_offset {
-                if offset >= stop {
-                    let t = topic.to_string();
-                    self.finish_split(&t, partition);
-                    continue;
+            if let Some((t, p)) = &current {
+                if msg.partition() != *p || msg.topic() != t {
+                    // Another partition: it starts the next batch.
+                    self.held = Some(HeldMessage {
+                        leader_epoch: leader_epoch(&msg),
+                        msg: msg.detach(),
+                    });
+                    break;
                 }
             }
-            split.next_offset = offset + 1;
-            let at_end = matches!(split.stop_offset, Some(stop) if offset + 1 >= stop);
-            let origin = RecordOrigin::Log {
-                topic: topic.to_string(),
-                partition,
-                offset,
+            let epoch = leader_epoch(&msg);
+            let mut cx = MsgCtx {
+                cfg: &self.cfg,
+                consumer: &self.consumer,
+                splits: &mut self.splits,
+                key_dec: &mut self.key_dec,
+                value_dec: &mut self.value_dec,
+                upsert_state: &mut self.upsert_state,
+                bad_records: &self.metrics.bad_records,
             };
-            bytes += (msg.payload_len() + msg.key().map_or(0, <[u8]>::len)) as u64;
-            let (key_rows, produced, kinds) = if self.cfg.upsert {
-                normalize_upsert(
-                    &mut self.key_dec,
-                    &mut self.value_dec,
-                    self.upsert_state
-                        .entry((topic.to_string(), partition))
-                        .or_default(),
-                    msg.key(),
-                    msg.payload(),
-                    &origin,
-                )?
-            } else {
-                // A record the formats cannot decode goes to the table's bad-record policy
-                // (fail, skip, dead letter) and yields no rows.
-                let mut bad = false;
-                let key_row = match (&mut self.key_dec, msg.key()) {
-                    (Some(d), Some(k)) => {
-                        let before = d.buffered_rows();
-                        if let Err(e) = d.decode(k, &origin) {
-                            let format = self.cfg.key_format.as_ref().map(|f| f.identifier());
-                            self.metrics.bad_records.handle(
-                                k,
-                                &origin,
-                                e,
-                                Stage::Decode,
-                                format,
-                            )?;
-                            bad = true;
-                        }
-                        let after = d.buffered_rows();
-                        match after - before {
-                            0 => None,
-                            1 => Some(before as u32),
-                            n => {
-                                return Err(Error::BadRecord {
-                                    format: "kafka".into(),
-                                    origin,
-                                    reason: format!(
-                                        "the key format produced {n} rows from one key; a key must be one row"
-                                    ),
-                                })
-                            }
-                        }
-                    }
-                    _ => None,
-                };
-                let produced: Vec<Option<u32>> = match msg.payload() {
-                    _ if bad => Vec::new(),
-                    None => {
-                        tracing::debug!(
-                            "{}: skipping tombstone at {origin}",
-                            self.cfg.settings.context
-                        );
-                        Vec::new()
-                    }
-                    Some(v) => {
-                        let before = self.value_dec.buffered_rows();
-                        if let Err(e) = self.value_dec.decode(v, &origin) {
-                            self.metrics.bad_records.handle(
-                                v,
-                                &origin,
-                                e,
-                                Stage::Decode,
-                                Some(self.cfg.value_format.identifier()),
-                            )?;
-                        }
-                        let after = self.value_dec.buffered_rows();
-                        (before..after).map(|r| Some(r as u32)).collect()
-                    }
-                };
-                (vec![key_row; produced.len()], produced, Vec::new())
-            };
-            if !produced.is_empty() && want_meta {
-                let t = topics
-                    .entry(topic.to_string())
-                    .or_insert_with(|| Arc::from(topic))
-                    .clone();
-                meta.topic.push(t);
-                meta.partition.push(partition);
-                meta.offset.push(offset);
-                let (ts, ty) = match msg.timestamp() {
-                    rdkafka::Timestamp::NotAvailable => (None, "NoTimestampType"),
-                    rdkafka::Timestamp::CreateTime(t) => (Some(t), "CreateTime"),
-                    rdkafka::Timestamp::LogAppendTime(t) => (Some(t), "LogAppendTime"),
-                };
-                meta.timestamp.push(ts);
-                meta.timestamp_type.push(ty);
-                let mut hs = Vec::new();
-                if let Some(h) = msg.headers() {
-                    for hd in h.iter() {
-                        hs.push((hd.key.to_string(), hd.value.map(<[u8]>::to_vec)));
-                    }
-                }
-                meta.headers.push(hs);
-                meta.leader_epoch.push(leader_epoch(&msg));
+            if Self::take_message(&mut cx, &msg, epoch, &mut b)? && current.is_none() {
+                current = Some((msg.topic().to_string(), msg.partition()));
             }
-            upsert_kinds.extend(kinds);
-            for (i, v) in produced.into_iter().enumerate() {
-                rows_msg.push(if want_meta {
-                    meta.offset.len() as u32 - 1
-                } else {
-                    messages
-                });
-                rows_value.push(v);
-                rows_key.push(key_rows.get(i).copied().flatten());
-            }
-            messages += 1;
-            if at_end {
-                let t = topic.to_string();
-                self.finish_split(&t, partition);
+            // A partition whose messages gave no rows yet does not hold the batch.
+            if b.rows_msg.is_empty() {
+                current = None;
             }
         }
+        let (rows_msg, rows_value, rows_key, meta, upsert_kinds, bytes) = (
+            b.rows_msg,
+            b.rows_value,
+            b.rows_key,
+            b.meta,
+            b.upsert_kinds,
+            b.bytes,
+        );
         if self.check_positions {
             self.check_positions()?;
         }
@@ -1211,7 +1208,147 @@ impl ReaderCore {
             assemble_us = started_assembly.elapsed().as_micros() as u64,
             "kafka reader batch"
         );
-        out.map(Some)
+        let split = current.map(|(t, p)| format!("{t}-{p}"));
+        out.map(|o| Some((o, split)))
+    }
+
+    /// Decode one message into the batch being built; false when it belongs to no split of
+    /// this reader (a partition just unassigned, or past its end).
+    fn take_message<M: Message>(
+        cx: &mut MsgCtx<'_>,
+        msg: &M,
+        epoch: Option<i32>,
+        b: &mut BatchScratch,
+    ) -> Result<bool> {
+        let topic = msg.topic();
+        let partition = msg.partition();
+        let offset = msg.offset();
+        let Some(split) = cx.splits.get_mut(&(topic.to_string(), partition)) else {
+            return Ok(false); // a message of a partition just unassigned
+        };
+        if let Some(stop) = split.stop_offset {
+            if offset >= stop {
+                let t = topic.to_string();
+                finish_split_in(cx.cfg, cx.consumer, cx.splits, &t, partition);
+                return Ok(false);
+            }
+        }
+        split.next_offset = offset + 1;
+        let at_end = matches!(split.stop_offset, Some(stop) if offset + 1 >= stop);
+        let origin = RecordOrigin::Log {
+            topic: topic.to_string(),
+            partition,
+            offset,
+        };
+        b.bytes += (msg.payload().map_or(0, <[u8]>::len) + msg.key().map_or(0, <[u8]>::len)) as u64;
+        let (key_rows, produced, kinds) = if cx.cfg.upsert {
+            normalize_upsert(
+                cx.key_dec,
+                cx.value_dec,
+                cx.upsert_state
+                    .entry((topic.to_string(), partition))
+                    .or_default(),
+                msg.key(),
+                msg.payload(),
+                &origin,
+            )?
+        } else {
+            // A record the formats cannot decode goes to the table's bad-record policy (fail,
+            // skip, dead letter) and yields no rows.
+            let mut bad = false;
+            let key_row = match (&mut *cx.key_dec, msg.key()) {
+                (Some(d), Some(k)) => {
+                    let before = d.buffered_rows();
+                    if let Err(e) = d.decode(k, &origin) {
+                        let format = cx.cfg.key_format.as_ref().map(|f| f.identifier());
+                        cx.bad_records
+                            .handle(k, &origin, e, Stage::Decode, format)?;
+                        bad = true;
+                    }
+                    let after = d.buffered_rows();
+                    match after - before {
+                        0 => None,
+                        1 => Some(before as u32),
+                        n => {
+                            return Err(Error::BadRecord {
+                                format: "kafka".into(),
+                                origin,
+                                reason: format!(
+                                    "the key format produced {n} rows from one key; a key must be one row"
+                                ),
+                            })
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let produced: Vec<Option<u32>> = match msg.payload() {
+                _ if bad => Vec::new(),
+                None => {
+                    tracing::debug!(
+                        "{}: skipping tombstone at {origin}",
+                        cx.cfg.settings.context
+                    );
+                    Vec::new()
+                }
+                Some(v) => {
+                    let before = cx.value_dec.buffered_rows();
+                    if let Err(e) = cx.value_dec.decode(v, &origin) {
+                        cx.bad_records.handle(
+                            v,
+                            &origin,
+                            e,
+                            Stage::Decode,
+                            Some(cx.cfg.value_format.identifier()),
+                        )?;
+                    }
+                    let after = cx.value_dec.buffered_rows();
+                    (before..after).map(|r| Some(r as u32)).collect()
+                }
+            };
+            (vec![key_row; produced.len()], produced, Vec::new())
+        };
+        if !produced.is_empty() && b.want_meta {
+            let t = b
+                .topics
+                .entry(topic.to_string())
+                .or_insert_with(|| Arc::from(topic))
+                .clone();
+            b.meta.topic.push(t);
+            b.meta.partition.push(partition);
+            b.meta.offset.push(offset);
+            let (ts, ty) = match msg.timestamp() {
+                rdkafka::Timestamp::NotAvailable => (None, "NoTimestampType"),
+                rdkafka::Timestamp::CreateTime(t) => (Some(t), "CreateTime"),
+                rdkafka::Timestamp::LogAppendTime(t) => (Some(t), "LogAppendTime"),
+            };
+            b.meta.timestamp.push(ts);
+            b.meta.timestamp_type.push(ty);
+            let mut hs = Vec::new();
+            if let Some(h) = msg.headers() {
+                for hd in h.iter() {
+                    hs.push((hd.key.to_string(), hd.value.map(<[u8]>::to_vec)));
+                }
+            }
+            b.meta.headers.push(hs);
+            b.meta.leader_epoch.push(epoch);
+        }
+        b.upsert_kinds.extend(kinds);
+        for (i, v) in produced.into_iter().enumerate() {
+            b.rows_msg.push(if b.want_meta {
+                b.meta.offset.len() as u32 - 1
+            } else {
+                b.messages
+            });
+            b.rows_value.push(v);
+            b.rows_key.push(key_rows.get(i).copied().flatten());
+        }
+        b.messages += 1;
+        if at_end {
+            let t = topic.to_string();
+            finish_split_in(cx.cfg, cx.consumer, cx.splits, &t, partition);
+        }
+        Ok(true)
     }
 
     fn assemble(

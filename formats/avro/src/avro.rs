@@ -156,6 +156,13 @@ pub(crate) fn decode_datum(
         origin: origin.clone(),
         reason,
     };
+    // apache-avro reserves room for as many items as a block announces: check counts first.
+    crate::guard::check_datum(writer, record).map_err(|e| {
+        bad(format!(
+            "not an Avro datum of the table's schema ({} bytes): {e}",
+            record.len()
+        ))
+    })?;
     let mut cur = Guarded {
         data: record,
         eof: false,

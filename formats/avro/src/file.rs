@@ -409,6 +409,7 @@ pub fn read_file<R: Read>(
                         eof: false,
                     };
                     let before = g.data.len();
+                    crate::guard::check_datum(&writer, g.data).map_err(|e| bad(n, e))?;
                     let v = apache_avro::from_avro_datum(&writer, &mut g, resolve_with)
                         .map_err(|e| bad(n, e.to_string()))?;
                     if g.eof {

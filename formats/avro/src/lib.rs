@@ -98,10 +98,10 @@
 //!
 //! TLS client certificates for the registry (`avro-confluent.ssl.keystore.*` is rejected), JKS or
 //! PKCS#12 truststores (PEM only), schema references in the registry, Flink's
-//! `avro.open.fastread` (rejected as unknown). The SDK's Arrow schema does not keep MULTISET
-//! (it is a map to INT NOT NULL counts there), so a `MULTISET<STRING>` column derives as
-//! `{"type": "map", "values": "int"}` unless its Arrow field carries the Flink type in the
-//! `headrace.flink-type` metadata, in which case the values are `["null", "int"]` as in Flink.
+//! `avro.open.fastread` (rejected as unknown). In Arrow a MULTISET is a map to INT NOT NULL
+//! counts; the SDK records a column's MULTISET type in the `headrace.flink-type` field metadata,
+//! so it derives as Flink's `{"type": "map", "values": ["null", "int"]}`. A MULTISET nested
+//! in an ARRAY, MAP or ROW is not recorded and derives as a map of `int`.
 
 pub mod avro;
 pub mod confluent;
@@ -109,6 +109,7 @@ mod convert;
 mod direct;
 pub mod error;
 pub mod file;
+pub mod guard;
 mod json;
 mod read;
 pub mod registry;

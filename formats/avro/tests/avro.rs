@@ -80,13 +80,18 @@ fn derived_schema_matches_flink() {
     let got: Json =
         serde_json::from_str(&table_schema_json(&schema(LEGACY), true).unwrap()).unwrap();
     assert_eq!(got, expected, "{got:#}");
-    // The SDK's Arrow schema keeps no trace of MULTISET (a map to INT NOT NULL counts), so
-    // unless the field metadata says MULTISET the column derives as that map.
-    let bare = TableSchema::parse_columns("ms MULTISET<STRING>")
+    // The SDK's Arrow schema records MULTISET in the field metadata (in Arrow it is a map to INT
+    // NOT NULL counts), so a table's column derives Flink's nullable counts; a MAP to INT NOT
+    // NULL stays a map of int.
+    let sdk = TableSchema::parse_columns("ms MULTISET<STRING>, m MAP<STRING, INT NOT NULL>")
         .unwrap()
         .physical_arrow_schema();
-    let plain: Json = serde_json::from_str(&table_schema_json(&bare, true).unwrap()).unwrap();
-    assert_eq!(plain["fields"][0]["type"][1]["values"], json!("int"));
+    let derived: Json = serde_json::from_str(&table_schema_json(&sdk, true).unwrap()).unwrap();
+    assert_eq!(
+        derived["fields"][0]["type"][1]["values"],
+        json!(["null", "int"])
+    );
+    assert_eq!(derived["fields"][1]["type"][1]["values"], json!("int"));
 }
 
 #[test]
@@ -1028,4 +1033,68 @@ fn a_schema_with_an_invalid_name_is_an_error_not_a_panic() {
     let good =
         r#"{"type": "record", "name": "org.x._R1", "fields": [{"name": "a", "type": "int"}]}"#;
     assert!(parse_schema(good).is_ok());
+}
+
+/// Found by fuzz target avro_confluent (reproducer in fuzz/corpus/avro_confluent/regression-*):
+/// a record of an evolved writer schema whose `extra` array announces 67,108,864 items in a few
+/// bytes. apache-avro 0.21 reserved room for them before reading any (gigabytes, and an abort
+/// when the allocation failed); counts are now checked against the bytes left first.
+#[test]
+fn an_array_block_count_beyond_the_record_is_an_error_not_an_abort() {
+    use headrace_format_avro::confluent::ConfluentConfig;
+    use headrace_format_avro::ConfluentDecoder;
+    use headrace_sdk::error::RecordOrigin;
+    use headrace_sdk::format::Decoder;
+    use headrace_sdk::options::{Options, RawOptions};
+
+    // The fuzz target's writer schema 2 and table (fuzz/fuzz_targets/avro_confluent.rs).
+    let evolved = apache_avro::Schema::parse_str(
+        r#"{"type": "record", "name": "org.apache.flink.avro.generated.record",
+          "fields": [
+            {"name": "l", "type": ["null", "int"], "default": null},
+            {"name": "i", "type": ["null", "long"], "default": null},
+            {"name": "s", "type": ["null", "string"], "default": null},
+            {"name": "extra", "type": {"type": "array", "items": "string"}},
+            {"name": "f", "type": ["null", "int"], "default": null},
+            {"name": "d", "type": ["null", "float"], "default": null},
+            {"name": "bin", "type": ["null", "string"], "default": null},
+            {"name": "dec", "type": ["null", {"type": "bytes", "logicalType": "decimal",
+              "precision": 10, "scale": 3}], "default": null},
+            {"name": "m", "type": ["null", {"type": "map", "values": "float"}], "default": null},
+            {"name": "nn", "type": "int"}
+          ]}"#,
+    )
+    .unwrap();
+    let columns = "b BOOLEAN, ti TINYINT, si SMALLINT, i INT, l BIGINT, f FLOAT, \
+        d DOUBLE, dec DECIMAL(10, 2), bigdec DECIMAL(38, 18), s STRING, vc VARCHAR(10), \
+        c CHAR(3), bin BYTES, vb VARBINARY(4), dt DATE, t TIME(3), ts TIMESTAMP(3), \
+        arr ARRAY<ROW<x INT, y ARRAY<STRING>>>, m MAP<STRING, DOUBLE>, ms MULTISET<STRING>, \
+        r ROW<x INT, y BOOLEAN, z ROW<w DECIMAL(5, 1)>>, nn BIGINT NOT NULL";
+    let schema = TableSchema::parse_columns(columns)
+        .unwrap()
+        .physical_arrow_schema();
+    let mut raw = RawOptions::new();
+    raw.insert("url".into(), "http://127.0.0.1:9".into());
+    let config = ConfluentConfig::from_options(&Options::new("t", raw)).unwrap();
+    let mut d = ConfluentDecoder::new(schema, &config)
+        .unwrap()
+        .with_writer_schema(2, evolved);
+    // The reproducer's first byte (6) makes the target frame the rest with magic byte and id 2.
+    let input: &[u8] = &[
+        0x06, 0x02, 0x07, 0x02, 0x06, 0x02, 0x08, 0x61, 0x6c, 0x69, 0x61, 0xff, 0xff, 0xff, 0x3f,
+        0x02, 0xff, 0x73, 0xff,
+    ];
+    let mut record = vec![0u8, 0, 0, 0, 2];
+    record.extend_from_slice(&input[1..]);
+    let origin = RecordOrigin::Log {
+        topic: "t".into(),
+        partition: 0,
+        offset: 9,
+    };
+    let err = d.decode(&record, &origin).unwrap_err().to_string();
+    assert!(
+        err.contains("announces 67108864 items") && err.contains("offset 9"),
+        "{err}"
+    );
+    assert_eq!(d.buffered_rows(), 0);
 }

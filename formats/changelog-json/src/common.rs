@@ -142,6 +142,31 @@ impl Rows {
         Ok(())
     }
 
+    /// A seed decoding the row object (or `null`: no row) a deserializer is at straight into the
+    /// physical columns, for envelopes read in one pass; the row gets its kind later with
+    /// [`Rows::push_kinds`]. A failure leaves no row behind.
+    pub(crate) fn row_seed<'a>(
+        &'a mut self,
+        failure: &'a mut Option<String>,
+    ) -> headrace_format_json::RowInPlace<'a> {
+        self.physical.row_seed(failure)
+    }
+
+    /// Rows of the physical columns, including those decoded in place without a kind yet.
+    pub(crate) fn physical_rows(&self) -> usize {
+        self.physical.buffered_rows()
+    }
+
+    /// Give the rows decoded in place (see [`Rows::row_seed`]) their kinds, in order; false
+    /// when their number does not match.
+    pub(crate) fn push_kinds(&mut self, kinds: &[RowKind]) -> bool {
+        if self.physical.buffered_rows() != self.kinds.len() + kinds.len() {
+            return false;
+        }
+        self.kinds.extend_from_slice(kinds);
+        true
+    }
+
     /// Append the metadata values (raw JSON, None for absent) for the `rows` rows just pushed.
     pub(crate) fn push_meta(
         &mut self,

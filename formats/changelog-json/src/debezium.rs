@@ -98,6 +98,217 @@ impl Envelope for Debezium {
     const FORMAT: &'static str = FORMAT;
 
     fn decode(&mut self, record: &[u8], rows: &mut Rows) -> Result<(), Reason> {
+        let mark = rows.len();
+        if self.one_pass(record, rows).is_some() {
+            return Ok(());
+        }
+        // Anything unusual (an error, a row object where the operation has none, keys with
+        // escapes, ...): start again with the envelope read first, which names the problem.
+        rows.rollback(mark);
+        self.two_pass(record, rows)
+    }
+}
+
+/// One side of a change event read in one pass.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    /// Not in the message.
+    Absent,
+    /// `null`.
+    Null,
+    /// A row object, decoded into the physical row of this index.
+    Row(usize),
+}
+
+/// The fields of an envelope read in one pass (rows already decoded).
+struct Fields<'a> {
+    schema: Option<&'a RawValue>,
+    payload: Option<Box<Fields<'a>>>,
+    payload_raw: bool,
+    before: Side,
+    after: Side,
+    op: Option<&'a RawValue>,
+    source: Option<&'a RawValue>,
+    ts_ms: Option<&'a RawValue>,
+}
+
+/// Reads an envelope object; with `sides` set, `before` and `after` are decoded straight into
+/// `rows`, and with `payload` set, `payload` is read as an envelope too (schema-include).
+struct OnePass<'r> {
+    rows: &'r mut Rows,
+    sides: bool,
+    payload: bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for OnePass<'_> {
+    type Value = Fields<'de>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Fields<'de>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for OnePass<'_> {
+    type Value = Fields<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a Debezium envelope object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+        use serde::de::Error as _;
+        let mut f = Fields {
+            schema: None,
+            payload: None,
+            payload_raw: false,
+            before: Side::Absent,
+            after: Side::Absent,
+            op: None,
+            source: None,
+            ts_ms: None,
+        };
+        let mut seen = [false; 7];
+        let mut failure = None;
+        while let Some(key) = map.next_key::<&'de str>()? {
+            let slot = match key {
+                "schema" => 0,
+                "payload" => 1,
+                "before" => 2,
+                "after" => 3,
+                "op" => 4,
+                "source" => 5,
+                "ts_ms" => 6,
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if std::mem::replace(&mut seen[slot], true) {
+                return Err(A::Error::custom("duplicate field"));
+            }
+            match slot {
+                0 => f.schema = map.next_value()?,
+                1 if self.payload => {
+                    f.payload = Some(Box::new(map.next_value_seed(OnePass {
+                        rows: &mut *self.rows,
+                        sides: true,
+                        payload: false,
+                    })?))
+                }
+                1 => f.payload_raw = map.next_value::<Option<&'de RawValue>>()?.is_some(),
+                2 | 3 => {
+                    let side = if self.sides {
+                        let before = self.rows.physical_rows();
+                        map.next_value_seed(self.rows.row_seed(&mut failure))?;
+                        if self.rows.physical_rows() > before {
+                            Side::Row(before)
+                        } else {
+                            Side::Null
+                        }
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        Side::Absent
+                    };
+                    if slot == 2 {
+                        f.before = side;
+                    } else {
+                        f.after = side;
+                    }
+                }
+                4 => f.op = map.next_value()?,
+                5 => f.source = map.next_value()?,
+                _ => f.ts_ms = map.next_value()?,
+            }
+        }
+        Ok(f)
+    }
+}
+
+impl Debezium {
+    /// Read the envelope and its rows in one pass over the record (the usual case); None when
+    /// anything is unusual, leaving rows behind for the caller to roll back.
+    fn one_pass(&mut self, record: &[u8], rows: &mut Rows) -> Option<()> {
+        use serde::de::DeserializeSeed;
+        let mark = rows.len();
+        let mut de = serde_json::Deserializer::from_slice(record);
+        let root = OnePass {
+            rows: &mut *rows,
+            // With schema-include the rows are inside 'payload'.
+            sides: !self.schema_include,
+            payload: self.schema_include,
+        }
+        .deserialize(&mut de)
+        .ok()?;
+        de.end().ok()?;
+        let schema = root.schema;
+        let m = if self.schema_include {
+            *root.payload?
+        } else {
+            if root.op.is_none() && root.payload_raw {
+                return None;
+            }
+            root
+        };
+        let op: &str = serde_json::from_str(m.op?.get()).ok()?;
+        let (kinds, ok): (&[RowKind], bool) = match op {
+            "c" | "r" => (
+                &[RowKind::Insert],
+                m.after == Side::Row(mark) && !matches!(m.before, Side::Row(_)),
+            ),
+            "u" => (
+                &[RowKind::UpdateBefore, RowKind::UpdateAfter],
+                m.before == Side::Row(mark) && m.after == Side::Row(mark + 1),
+            ),
+            "d" => (
+                &[RowKind::Delete],
+                m.before == Side::Row(mark) && !matches!(m.after, Side::Row(_)),
+            ),
+            _ => return None,
+        };
+        if !ok || !rows.push_kinds(kinds) {
+            return None;
+        }
+        self.push_metadata(rows, schema, m.source, m.ts_ms, mark)
+            .ok()
+    }
+
+    /// The metadata columns of the rows pushed after the first `mark`.
+    fn push_metadata(
+        &self,
+        rows: &mut Rows,
+        schema: Option<&RawValue>,
+        source: Option<&RawValue>,
+        ts_ms: Option<&RawValue>,
+        mark: usize,
+    ) -> Result<(), Reason> {
+        if !rows.wants_metadata() {
+            return Ok(());
+        }
+        let src: Source<'_> = match source {
+            Some(s) if s.get().trim() != "null" => serde_json::from_str(s.get()).map_err(|e| {
+                format!(
+                    "field 'source': expected an object, found {} ({e})",
+                    describe(s.get())
+                )
+            })?,
+            _ => Source::default(),
+        };
+        let values: Vec<Option<String>> = self
+            .slots
+            .iter()
+            .map(|s| match s.path {
+                "schema" => raw_of(schema),
+                "ts_ms" => raw_of(ts_ms),
+                "source.ts_ms" => raw_of(src.ts_ms),
+                // Flink reads 'source' as MAP<STRING, STRING>: scalars as their text.
+                "source.db" => text_of(src.db),
+                "source.schema" => text_of(src.schema),
+                "source.table" => text_of(src.table),
+                "source" => raw_of(source),
+                _ => None,
+            })
+            .collect();
+        rows.push_meta(&values, rows.len() - mark)
+    }
+
+    fn two_pass(&mut self, record: &[u8], rows: &mut Rows) -> Result<(), Reason> {
         let root = parse(record, "the record")?;
         let schema = root.schema;
         let m = if self.schema_include {
@@ -161,36 +372,7 @@ impl Envelope for Debezium {
                 ))
             }
         }
-        if rows.wants_metadata() {
-            let src: Source<'_> = match m.source {
-                Some(s) if s.get().trim() != "null" => {
-                    serde_json::from_str(s.get()).map_err(|e| {
-                        format!(
-                            "field 'source': expected an object, found {} ({e})",
-                            describe(s.get())
-                        )
-                    })?
-                }
-                _ => Source::default(),
-            };
-            let values: Vec<Option<String>> = self
-                .slots
-                .iter()
-                .map(|s| match s.path {
-                    "schema" => raw_of(schema),
-                    "ts_ms" => raw_of(m.ts_ms),
-                    "source.ts_ms" => raw_of(src.ts_ms),
-                    // Flink reads 'source' as MAP<STRING, STRING>: scalars as their text.
-                    "source.db" => text_of(src.db),
-                    "source.schema" => text_of(src.schema),
-                    "source.table" => text_of(src.table),
-                    "source" => raw_of(m.source),
-                    _ => None,
-                })
-                .collect();
-            rows.push_meta(&values, rows.len() - mark)?;
-        }
-        Ok(())
+        self.push_metadata(rows, schema, m.source, m.ts_ms, mark)
     }
 }
 

@@ -757,3 +757,73 @@ fn ignore_parse_errors_nulls_nested_fields() {
     assert!(r.column(0).is_null(0) && !r.is_null(0));
     assert_eq!(d.skipped_records(), 0);
 }
+
+/// Records are read in one pass (rows decoded while the envelope is read) when they look as
+/// usual, and envelope first otherwise; both must give the same rows. These layouts take the
+/// second path: the sides in another order, a row object where the operation has none,
+/// escaped keys and values, a type only known at the end.
+#[test]
+fn unusual_layouts_decode_like_usual_ones() {
+    let c = ctx("debezium-json", COLS, &[]);
+    let mut d = DebeziumJsonFormatFactory.create_decoder(&c).unwrap();
+    let b = decode_with(
+        &mut d,
+        &[
+            r#"{"before":null,"after":{"id":1,"name":"a","weight":1.5},"op":"c"}"#,
+            // 'after' first in an update: the row before still comes first.
+            r#"{"op":"u","after":{"id":2,"name":"new","weight":2},"before":{"id":2,"name":"old","weight":1}}"#,
+            // A create with a row in 'before' (ignored) and a delete with one in 'after'.
+            r#"{"before":{"id":9,"name":"x","weight":9},"after":{"id":3,"name":"c","weight":3},"op":"r"}"#,
+            r#"{"before":{"id":4,"name":"d","weight":4},"after":{"id":9,"name":"x","weight":9},"op":"d"}"#,
+            // Escapes in a key and in 'op'.
+            "{\"befor\\u0065\":{\"id\":5,\"name\":\"e\",\"weight\":5},\"after\":null,\"op\":\"\\u0064\"}",
+        ],
+    );
+    assert_eq!(
+        show(&b),
+        [
+            "+I[1, a, 1.50]",
+            "-U[2, old, 1.00]",
+            "+U[2, new, 2.00]",
+            "+I[3, c, 3.00]",
+            "-D[4, d, 4.00]",
+            "-D[5, e, 5.00]",
+        ]
+    );
+    // A bad row in the middle of a batch leaves nothing of its record behind.
+    let bad = d.decode(
+        br#"{"before":{"id":6,"name":"f","weight":6},"after":{"id":"x"},"op":"u"}"#,
+        &origin(7),
+    );
+    let e = bad.unwrap_err().to_string();
+    assert!(e.contains("field 'after.id'"), "{e}");
+    assert_eq!(d.buffered_rows(), 0);
+
+    let c = ctx("canal-json", COLS, &[("table.include", "orders")]);
+    let mut d = CanalJsonFormatFactory.create_decoder(&c).unwrap();
+    let b = decode_with(
+        &mut d,
+        &[
+            r#"{"data":[{"id":"1","name":"a","weight":"1"},{"id":"2","name":"b","weight":"2"}],"table":"orders","type":"INSERT"}"#,
+            // Filtered out after its rows were read.
+            r#"{"data":[{"id":"8","name":"z","weight":"8"}],"table":"other","type":"INSERT"}"#,
+            // An escaped type, and a DDL event with rows.
+            "{\"data\":[{\"id\":\"3\",\"name\":\"c\",\"weight\":\"3\"}],\"table\":\"orders\",\"type\":\"\\u0044ELETE\"}",
+            r#"{"data":[{"id":"9","name":"z","weight":"9"}],"table":"orders","type":"CREATE"}"#,
+            r#"{"type":"DELETE","table":"orders","data":[]}"#,
+        ],
+    );
+    assert_eq!(
+        show(&b),
+        ["+I[1, a, 1.00]", "+I[2, b, 2.00]", "-D[3, c, 3.00]"]
+    );
+    let e = d
+        .decode(
+            br#"{"data":[{"id":"4"},null],"table":"orders","type":"INSERT"}"#,
+            &origin(3),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("data[1]"), "{e}");
+    assert_eq!(d.buffered_rows(), 0);
+}

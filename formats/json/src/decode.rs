@@ -141,6 +141,17 @@ impl JsonDecoder {
         r
     }
 
+    /// A seed that decodes the JSON object a `serde_json` deserializer is at into one buffered
+    /// row (or no row for `null`), for formats that read rows in the same pass as the envelope
+    /// around them. On failure the row is dropped and the reason, naming the field as
+    /// [`JsonDecoder::decode_rows`] does, is left in `failure`.
+    pub fn row_seed<'a>(&'a mut self, failure: &'a mut Option<String>) -> RowInPlace<'a> {
+        RowInPlace {
+            decoder: self,
+            failure,
+        }
+    }
+
     /// Drop the buffered rows after the first `rows` (nothing when fewer are buffered).
     pub fn truncate_rows(&mut self, rows: usize) {
         if rows < self.root.len() {
@@ -218,6 +229,42 @@ impl Decoder for JsonDecoder {
             &RecordBatchOptions::new().with_row_count(Some(rows)),
         )?;
         Ok(ChangelogBatch::inserts(batch))
+    }
+}
+
+/// Decodes one row in place, inside a larger JSON document (see [`JsonDecoder::row_seed`]).
+pub struct RowInPlace<'a> {
+    decoder: &'a mut JsonDecoder,
+    failure: &'a mut Option<String>,
+}
+
+impl fmt::Debug for RowInPlace<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RowInPlace").finish_non_exhaustive()
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for RowInPlace<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        let dec = self.decoder;
+        dec.cx.path.clear();
+        let before = dec.root.len();
+        let r = d.deserialize_any(RootVisitor {
+            col: &mut dec.root,
+            cx: &mut dec.cx,
+            allow_array: false,
+        });
+        if let Err(e) = &r {
+            dec.root.truncate(before);
+            let path = render_path(&dec.cx.path);
+            *self.failure = Some(if path.is_empty() {
+                e.to_string()
+            } else {
+                format!("field '{path}': {e}")
+            });
+        }
+        r
     }
 }
 

@@ -46,7 +46,7 @@ use headrace_sdk::options::{ConfigOption, OptionSet};
 use headrace_sdk::Result;
 
 pub use column::FLINK_TYPE_METADATA_KEY;
-pub use decode::{DecodeConfig, JsonDecoder};
+pub use decode::{DecodeConfig, JsonDecoder, RowInPlace};
 pub use encode::{EncodeConfig, JsonEncoder};
 
 /// The format identifier.

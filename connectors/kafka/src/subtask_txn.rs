@@ -1,0 +1,732 @@
+//! Exactly-once with one transaction per writer subtask and checkpoint, for engines whose
+//! committer commits each writer's committables on its own and cannot fall back to an older
+//! checkpoint: Apache Flink's Sink V2 through the JNI bridge (which turns this on with
+//! [`crate::sink::use_per_subtask_transactions`]).
+//!
+//! # Why not the runner's protocol
+//! Headrace's own runner shares one transaction per checkpoint among all writers of a process and,
+//! when that transaction was lost in a crash, restores the checkpoint before it (see the crate
+//! documentation). Under Flink neither holds: writers and committers are separate objects (each
+//! opens its own sink through the bridge), several TaskManager processes write at once, and a
+//! restore from checkpoint `N` re-commits `N`'s committables with no way to go back to `N - 1`.
+//!
+//! # The protocol
+//! 1. Writer subtask `s` writes the records between two checkpoints (its *epoch*) in one
+//!    transaction of a producer with transactional id `<prefix>-<s>-<i>`, taking the first `i`
+//!    below `headrace.sink.transactional-id-pool-size` whose producer has no transaction open or
+//!    awaiting its commit. The producers live in a table of this copy of the library, keyed by
+//!    transactional id, not in the writer: they outlive a failed task.
+//! 2. It keeps a copy of every record of the epoch (topic, key, value, partition, timestamp,
+//!    headers).
+//! 3. At checkpoint `N` (after Flink's `flush`), the writer marks its transaction *prepared* and
+//!    hands over a committable: the epoch `N`, the transactional id, a random nonce, its subtask
+//!    and the records of the epoch. Flink stores it in checkpoint `N`.
+//! 4. When `N` completes, the committer finds the producer by its transactional id in the table
+//!    and, if it holds the prepared transaction of `N` with that nonce, adds the **commit marker**
+//!    (an offset commit of consumer group `<prefix>-headrace-commits-<s>` for partition 0 of the
+//!    first topic, offset `N`, the nonce as metadata) and commits. Records and marker become
+//!    visible together.
+//! 5. When the producer is not there (the TaskManager process died, or Flink made a new class
+//!    loader and so a new copy of the library), the committer reads the marker: offset `N` with
+//!    the nonce, or a later offset, means the transaction committed before. Otherwise it was
+//!    aborted (a new producer with that id fenced it, or it timed out), and the committer
+//!    **replays** the records of the committable in a transaction of its own id
+//!    `<prefix>-<s>-replay`, with the same marker, and commits that.
+//! 6. A writer created for a restore from checkpoint `R` aborts the transactions of its subtask
+//!    still open in the table (records written after `R`, which Flink replays from the sources),
+//!    and those prepared for checkpoints after `R` (never completed); those prepared for `R` or
+//!    before are left for the committer.
+//!
+//! Records are never lost and never committed twice, as seen by `read_committed` consumers,
+//! through task failures (the producer is kept) and TaskManager process kills (the committable
+//! is replayed). Limits: checkpoints carry the records of one checkpoint interval per subtask (a
+//! job's checkpoint storage must hold them; Flink's in-JobManager storage allows 5 MB by
+//! default); a writer's transaction stays open until its checkpoint completes, so it must not
+//! outlive `transaction.timeout.ms` (replay then still writes its records); the prefix must be
+//! unique per job; the committer of a subtask must run in the process of its writer for the
+//! producer to be found (Flink chains them), else every commit is a replay.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use headrace_sdk::error::{Error, ErrorDomain, Result, Retry};
+use headrace_sdk::state::VersionedBytes;
+use rdkafka::consumer::Consumer;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use crate::client::{kafka_error, REQUEST_TIMEOUT};
+use crate::sink::{
+    lock, marker_client, producer_config, txn_error, KafkaSinkConfig, MarkerClient, Pending,
+    SinkContext, SinkProducer,
+};
+
+/// What a producer of the table is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SlotState {
+    /// No transaction: free for the next epoch.
+    Idle,
+    /// The transaction of this epoch is open and receiving records.
+    Open(u64),
+    /// The transaction of this epoch waits for its checkpoint to complete.
+    Prepared(u64, String),
+}
+
+/// A transactional producer of the table.
+struct Slot {
+    producer: SinkProducer,
+    id: String,
+    state: Mutex<SlotState>,
+}
+
+/// The transactional producers of this copy of the library, by transactional id.
+static LIVE: Mutex<BTreeMap<String, Arc<Slot>>> = Mutex::new(BTreeMap::new());
+
+/// Commit-marker clients, by consumer group.
+static MARKERS: Mutex<BTreeMap<String, Arc<MarkerClient>>> = Mutex::new(BTreeMap::new());
+
+/// The per-subtask exactly-once machinery of one sink.
+pub(crate) struct SubtaskTxns {
+    cfg: Arc<KafkaSinkConfig>,
+    prefix: String,
+}
+
+/// A record kept for replay.
+pub(crate) struct KeptRecord {
+    topic: String,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    partition: Option<i32>,
+    timestamp: Option<i64>,
+    headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// What a writer hands to the committer for one checkpoint.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct SubtaskCommittable {
+    epoch: u64,
+    transactional_id: String,
+    nonce: String,
+    subtask: usize,
+    /// The epoch's records ([`encode_records`]), base64.
+    records: String,
+}
+
+const COMMITTABLE_VERSION: u32 = 1;
+const COMMITTABLE_NAME: &str = "kafka subtask transaction";
+
+impl SubtaskTxns {
+    /// The machinery for a sink with this configuration and transactional-id prefix.
+    pub(crate) fn new(cfg: Arc<KafkaSinkConfig>, prefix: String) -> Self {
+        SubtaskTxns { cfg, prefix }
+    }
+
+    fn subtask_prefix(&self, subtask: usize) -> String {
+        format!("{}-{subtask}-", self.prefix)
+    }
+
+    /// Prepare for writer `subtask` restored from checkpoint `restored`: abort its transactions
+    /// that the restore undoes (open ones, and prepared ones of later checkpoints).
+    pub(crate) fn start_writer(&self, subtask: usize, restored: u64) -> Result<()> {
+        let prefix = self.subtask_prefix(subtask);
+        let mut live = lock(&LIVE)?;
+        let ids: Vec<String> = live
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for id in ids {
+            let Some(slot) = live.get(&id).cloned() else {
+                continue;
+            };
+            let mut st = lock(&slot.state)?;
+            let undo = match &*st {
+                SlotState::Idle => false,
+                SlotState::Open(_) => true,
+                SlotState::Prepared(e, _) => *e > restored,
+            };
+            if !undo {
+                continue;
+            }
+            tracing::info!(
+                "{}: aborting transaction {:?} of '{id}' (restored from checkpoint {restored})",
+                self.cfg.settings.context,
+                *st
+            );
+            match slot.producer.abort_transaction(REQUEST_TIMEOUT) {
+                Ok(()) => *st = SlotState::Idle,
+                Err(e) => {
+                    // A new producer for the id will fence the old one and abort its transaction.
+                    tracing::warn!(
+                        "{}: cannot abort the transaction of '{id}' ({e}); replacing its producer",
+                        self.cfg.settings.context
+                    );
+                    drop(st);
+                    live.remove(&id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drop the idle producers of `subtask` (its writer closes; prepared ones stay for the
+    /// committer).
+    pub(crate) fn close_writer(&self, subtask: usize) {
+        let prefix = self.subtask_prefix(subtask);
+        if let Ok(mut live) = LIVE.lock() {
+            live.retain(|k, s| {
+                !k.starts_with(&prefix)
+                    || s.state
+                        .lock()
+                        .map(|g| *g != SlotState::Idle)
+                        .unwrap_or(true)
+            });
+        }
+    }
+
+    fn new_producer(&self, id: &str) -> Result<SinkProducer> {
+        let producer: SinkProducer = producer_config(&self.cfg, id)
+            .set("transactional.id", id)
+            .create_with_context(SinkContext::default())
+            .map_err(|e| {
+                kafka_error(
+                    &self.cfg.settings,
+                    "cannot create a transactional Kafka producer",
+                    e,
+                )
+            })?;
+        producer
+            .init_transactions(REQUEST_TIMEOUT)
+            .map_err(|e| txn_error(&self.cfg, id, "cannot initialise transactions", e))?;
+        tracing::info!(
+            "{}: transactional producer '{id}' ready",
+            self.cfg.settings.context
+        );
+        Ok(producer)
+    }
+
+    /// A producer of `subtask` with the transaction of `epoch` begun.
+    fn begin(&self, subtask: usize, epoch: u64) -> Result<Arc<Slot>> {
+        let pool = self.cfg.pool_size.max(1);
+        let mut live = lock(&LIVE)?;
+        let mut busy = Vec::new();
+        for i in 0..pool {
+            let id = format!("{}{i}", self.subtask_prefix(subtask));
+            let slot = match live.get(&id) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = Arc::new(Slot {
+                        producer: self.new_producer(&id)?,
+                        id: id.clone(),
+                        state: Mutex::new(SlotState::Idle),
+                    });
+                    live.insert(id.clone(), s.clone());
+                    s
+                }
+            };
+            let mut st = lock(&slot.state)?;
+            if *st != SlotState::Idle {
+                busy.push(format!("'{id}': {:?}", *st));
+                continue;
+            }
+            slot.producer
+                .begin_transaction()
+                .map_err(|e| txn_error(&self.cfg, &id, "cannot begin a transaction", e))?;
+            *st = SlotState::Open(epoch);
+            drop(st);
+            return Ok(slot);
+        }
+        Err(Error::Connector {
+            message: format!(
+                "{}: writer {subtask} needs a transactional id for checkpoint {epoch}, but all \
+                 {pool} of its ids hold transactions of checkpoints not yet committed ({}). \
+                 Raise 'headrace.sink.transactional-id-pool-size' (checkpoints that fail leave \
+                 their transactions waiting for the next completed one)",
+                self.cfg.settings.context,
+                busy.join(", ")
+            ),
+            domain: ErrorDomain::User,
+            retry: Retry::No,
+            source: None,
+        })
+    }
+
+    fn marker(&self, subtask: usize) -> Result<Arc<MarkerClient>> {
+        let group = format!("{}-headrace-commits-{subtask}", self.prefix);
+        let mut m = lock(&MARKERS)?;
+        if let Some(c) = m.get(&group) {
+            return Ok(c.clone());
+        }
+        let c = Arc::new(marker_client(&self.cfg, group.clone())?);
+        m.insert(group, c.clone());
+        Ok(c)
+    }
+
+    /// Add the marker of `epoch` to `producer`'s transaction and commit it.
+    fn commit_with_marker(
+        &self,
+        producer: &SinkProducer,
+        id: &str,
+        subtask: usize,
+        epoch: u64,
+        nonce: &str,
+    ) -> Result<()> {
+        let marker = self.marker(subtask)?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&marker.topic, 0, Offset::Offset(epoch as i64))
+            .map_err(|e| kafka_error(&self.cfg.settings, "cannot build the commit marker", e))?;
+        if let Some(mut e) = tpl.find_partition(&marker.topic, 0) {
+            e.set_metadata(nonce);
+        }
+        producer
+            .send_offsets_to_transaction(&tpl, &marker.metadata, REQUEST_TIMEOUT)
+            .map_err(|e| {
+                txn_error(
+                    &self.cfg,
+                    id,
+                    "cannot add the commit marker to the transaction",
+                    e,
+                )
+            })?;
+        producer
+            .commit_transaction(REQUEST_TIMEOUT)
+            .map_err(|e| txn_error(&self.cfg, id, "cannot commit the transaction", e))
+    }
+
+    /// Whether the marker of `subtask` says the transaction of `epoch` with `nonce` committed.
+    fn marker_says_committed(&self, subtask: usize, epoch: u64, nonce: &str) -> Result<bool> {
+        let marker = self.marker(subtask)?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&marker.topic, 0);
+        let c = marker
+            .consumer
+            .committed_offsets(tpl, REQUEST_TIMEOUT)
+            .map_err(|e| {
+                kafka_error(
+                    &self.cfg.settings,
+                    &format!("cannot read the commit marker of group '{}'", marker.group),
+                    e,
+                )
+            })?;
+        let (offset, meta) = match c.find_partition(&marker.topic, 0) {
+            Some(e) => (
+                match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                },
+                e.metadata().to_string(),
+            ),
+            None => (None, String::new()),
+        };
+        Ok(match offset {
+            Some(o) if o > epoch as i64 => true,
+            Some(o) if o == epoch as i64 => meta == nonce,
+            _ => false,
+        })
+    }
+
+    /// Commit the committables of completed checkpoints (idempotent; see the module docs).
+    pub(crate) fn commit(&self, committables: &[VersionedBytes]) -> Result<()> {
+        let mut all: Vec<SubtaskCommittable> = committables
+            .iter()
+            .map(|c| c.decode(COMMITTABLE_VERSION, COMMITTABLE_NAME))
+            .collect::<Result<_>>()?;
+        all.sort_by_key(|c| (c.subtask, c.epoch));
+        for c in all {
+            self.commit_one(&c)?;
+        }
+        Ok(())
+    }
+
+    fn commit_one(&self, c: &SubtaskCommittable) -> Result<()> {
+        let live = lock(&LIVE)?.get(&c.transactional_id).cloned();
+        if let Some(slot) = live {
+            let mut st = lock(&slot.state)?;
+            if *st == SlotState::Prepared(c.epoch, c.nonce.clone()) {
+                self.commit_with_marker(&slot.producer, &slot.id, c.subtask, c.epoch, &c.nonce)?;
+                *st = SlotState::Idle;
+                tracing::info!(
+                    "{}: committed the transaction of checkpoint {} ('{}')",
+                    self.cfg.settings.context,
+                    c.epoch,
+                    slot.id
+                );
+                return Ok(());
+            }
+        }
+        if self.marker_says_committed(c.subtask, c.epoch, &c.nonce)? {
+            tracing::info!(
+                "{}: the transaction of checkpoint {} of writer {} committed earlier",
+                self.cfg.settings.context,
+                c.epoch,
+                c.subtask
+            );
+            return Ok(());
+        }
+        self.replay(c)
+    }
+
+    /// Write the records of a lost transaction again, in a transaction of the subtask's replay
+    /// id, with the marker.
+    fn replay(&self, c: &SubtaskCommittable) -> Result<()> {
+        let records = base64::engine::general_purpose::STANDARD
+            .decode(&c.records)
+            .map_err(|e| Error::Serde {
+                what: COMMITTABLE_NAME.into(),
+                reason: format!("records: {e}"),
+            })
+            .and_then(|b| decode_records(&b))?;
+        let id = format!("{}replay", self.subtask_prefix(c.subtask));
+        tracing::warn!(
+            "{}: the transaction of checkpoint {} of writer {} ('{}') was lost (its producer is \
+             gone and its marker is absent): writing its {} records again as '{id}'",
+            self.cfg.settings.context,
+            c.epoch,
+            c.subtask,
+            c.transactional_id,
+            records.len()
+        );
+        let producer = self.new_producer(&id)?;
+        producer
+            .begin_transaction()
+            .map_err(|e| txn_error(&self.cfg, &id, "cannot begin a transaction", e))?;
+        for r in &records {
+            send_kept(&self.cfg, &producer, r)?;
+        }
+        producer
+            .flush(Duration::from_secs(300))
+            .map_err(|e| kafka_error(&self.cfg.settings, "cannot flush replayed records", e))?;
+        let failed = producer.context().state.failed.load(Ordering::Relaxed);
+        if failed > 0 {
+            let _ = producer.abort_transaction(REQUEST_TIMEOUT);
+            return Err(Error::Connector {
+                message: format!(
+                    "{}: {failed} replayed record(s) of checkpoint {} could not be delivered",
+                    self.cfg.settings.context, c.epoch
+                ),
+                domain: ErrorDomain::External,
+                retry: Retry::Backoff,
+                source: None,
+            });
+        }
+        self.commit_with_marker(&producer, &id, c.subtask, c.epoch, &c.nonce)?;
+        tracing::info!(
+            "{}: replayed and committed checkpoint {} of writer {}",
+            self.cfg.settings.context,
+            c.epoch,
+            c.subtask
+        );
+        Ok(())
+    }
+}
+
+/// The exactly-once state of one writer.
+pub(crate) struct SubtaskWriter {
+    txns: Arc<SubtaskTxns>,
+    subtask: usize,
+    epoch: u64,
+    slot: Option<Arc<Slot>>,
+    kept: Vec<KeptRecord>,
+}
+
+impl SubtaskWriter {
+    /// The writer of `subtask`, restored from checkpoint `restored` (0: fresh).
+    pub(crate) fn new(txns: Arc<SubtaskTxns>, subtask: usize, restored: u64) -> Result<Self> {
+        txns.start_writer(subtask, restored)?;
+        Ok(SubtaskWriter {
+            txns,
+            subtask,
+            epoch: restored + 1,
+            slot: None,
+            kept: Vec::new(),
+        })
+    }
+
+    /// The producer of the current epoch's transaction, begun on first use.
+    pub(crate) fn producer(&mut self) -> Result<&SinkProducer> {
+        if self.slot.is_none() {
+            self.slot = Some(self.txns.begin(self.subtask, self.epoch)?);
+        }
+        self.slot
+            .as_ref()
+            .map(|s| &s.producer)
+            .ok_or_else(|| Error::internal("no transactional producer"))
+    }
+
+    /// The producer a flush waits for (none when nothing was written in the epoch).
+    pub(crate) fn flush_target(&self) -> Option<SinkProducer> {
+        self.slot.as_ref().map(|s| s.producer.clone())
+    }
+
+    /// Keep a sent record for replay.
+    pub(crate) fn keep(&mut self, p: &Pending, keyed: bool) {
+        self.kept.push(KeptRecord {
+            topic: p.topic.clone(),
+            key: (keyed || !p.key.is_empty()).then(|| p.key.clone()),
+            value: p.value.clone(),
+            partition: p.partition,
+            timestamp: p.timestamp,
+            headers: p
+                .headers
+                .as_ref()
+                .map(|h| {
+                    h.iter()
+                        .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        });
+    }
+
+    /// Close the epoch at checkpoint `checkpoint` (records already flushed): its committable.
+    pub(crate) fn prepare(&mut self, checkpoint: u64) -> Result<Vec<VersionedBytes>> {
+        let slot = self.slot.take();
+        let kept = std::mem::take(&mut self.kept);
+        self.epoch = checkpoint + 1;
+        let Some(slot) = slot else {
+            return Ok(Vec::new());
+        };
+        let nonce = format!(
+            "{}-{}-{}-{}",
+            std::process::id(),
+            self.subtask,
+            checkpoint,
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
+        *lock(&slot.state)? = SlotState::Prepared(checkpoint, nonce.clone());
+        let c = SubtaskCommittable {
+            epoch: checkpoint,
+            transactional_id: slot.id.clone(),
+            nonce,
+            subtask: self.subtask,
+            records: base64::engine::general_purpose::STANDARD.encode(encode_records(&kept)),
+        };
+        Ok(vec![VersionedBytes::encode(
+            COMMITTABLE_VERSION,
+            COMMITTABLE_NAME,
+            &c,
+        )?])
+    }
+
+    /// The writer closes.
+    pub(crate) fn close(&mut self) {
+        self.txns.close_writer(self.subtask);
+    }
+}
+
+fn send_kept(cfg: &KafkaSinkConfig, producer: &SinkProducer, r: &KeptRecord) -> Result<()> {
+    let mut headers = None;
+    if !r.headers.is_empty() {
+        let mut h = OwnedHeaders::new_with_capacity(r.headers.len());
+        for (k, v) in &r.headers {
+            h = h.insert(Header {
+                key: k,
+                value: v.as_deref(),
+            });
+        }
+        headers = Some(h);
+    }
+    let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&r.topic);
+    if let Some(k) = &r.key {
+        rec = rec.key(&k[..]);
+    }
+    if let Some(v) = &r.value {
+        rec = rec.payload(&v[..]);
+    }
+    if let Some(p) = r.partition {
+        rec = rec.partition(p);
+    }
+    if let Some(ts) = r.timestamp {
+        rec = rec.timestamp(ts);
+    }
+    if let Some(h) = headers {
+        rec = rec.headers(h);
+    }
+    let mut waited = Duration::ZERO;
+    loop {
+        match producer.send(rec) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                if waited < Duration::from_secs(300) =>
+            {
+                rec = back;
+                std::thread::sleep(Duration::from_millis(1));
+                waited += Duration::from_millis(1);
+            }
+            Err((e, _)) => {
+                return Err(kafka_error(
+                    &cfg.settings,
+                    &format!("cannot replay a record to topic '{}'", r.topic),
+                    e,
+                ))
+            }
+        }
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
+    match b {
+        Some(b) => {
+            out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+            out.extend_from_slice(b);
+        }
+        None => out.extend_from_slice(&u32::MAX.to_le_bytes()),
+    }
+}
+
+/// Records as bytes: per record topic, key, value (length-prefixed, `u32::MAX` for none),
+/// partition and timestamp (a presence byte and the value), headers (count, then key, value).
+fn encode_records(records: &[KeptRecord]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(records.len() as u32).to_le_bytes());
+    for r in records {
+        put_bytes(&mut out, Some(r.topic.as_bytes()));
+        put_bytes(&mut out, r.key.as_deref());
+        put_bytes(&mut out, r.value.as_deref());
+        match r.partition {
+            Some(p) => {
+                out.push(1);
+                out.extend_from_slice(&p.to_le_bytes());
+            }
+            None => out.push(0),
+        }
+        match r.timestamp {
+            Some(t) => {
+                out.push(1);
+                out.extend_from_slice(&t.to_le_bytes());
+            }
+            None => out.push(0),
+        }
+        out.extend_from_slice(&(r.headers.len() as u32).to_le_bytes());
+        for (k, v) in &r.headers {
+            put_bytes(&mut out, Some(k.as_bytes()));
+            put_bytes(&mut out, v.as_deref());
+        }
+    }
+    out
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.b.len() < n {
+            return Err(Error::Serde {
+                what: COMMITTABLE_NAME.into(),
+                reason: "the kept records end early".into(),
+            });
+        }
+        let (a, rest) = self.b.split_at(n);
+        self.b = rest;
+        Ok(a)
+    }
+    fn u32(&mut self) -> Result<u32> {
+        let mut a = [0u8; 4];
+        a.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(a))
+    }
+    fn bytes(&mut self) -> Result<Option<Vec<u8>>> {
+        let n = self.u32()?;
+        if n == u32::MAX {
+            return Ok(None);
+        }
+        Ok(Some(self.take(n as usize)?.to_vec()))
+    }
+    fn string(&mut self) -> Result<String> {
+        let b = self.bytes()?.unwrap_or_default();
+        String::from_utf8(b).map_err(|e| Error::Serde {
+            what: COMMITTABLE_NAME.into(),
+            reason: e.to_string(),
+        })
+    }
+    fn flag(&mut self) -> Result<bool> {
+        Ok(self.take(1)?[0] != 0)
+    }
+}
+
+fn decode_records(b: &[u8]) -> Result<Vec<KeptRecord>> {
+    let mut r = Reader { b };
+    let n = r.u32()? as usize;
+    let mut out = Vec::with_capacity(n.min(1 << 20));
+    for _ in 0..n {
+        let topic = r.string()?;
+        let key = r.bytes()?;
+        let value = r.bytes()?;
+        let partition = if r.flag()? {
+            let mut a = [0u8; 4];
+            a.copy_from_slice(r.take(4)?);
+            Some(i32::from_le_bytes(a))
+        } else {
+            None
+        };
+        let timestamp = if r.flag()? {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(r.take(8)?);
+            Some(i64::from_le_bytes(a))
+        } else {
+            None
+        };
+        let h = r.u32()? as usize;
+        let mut headers = Vec::with_capacity(h.min(1024));
+        for _ in 0..h {
+            headers.push((r.string()?, r.bytes()?));
+        }
+        out.push(KeptRecord {
+            topic,
+            key,
+            value,
+            partition,
+            timestamp,
+            headers,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_records_round_trip() {
+        let recs = vec![
+            KeptRecord {
+                topic: "t".into(),
+                key: Some(b"k".to_vec()),
+                value: None,
+                partition: Some(3),
+                timestamp: Some(-5),
+                headers: vec![("h".into(), Some(b"v".to_vec())), ("n".into(), None)],
+            },
+            KeptRecord {
+                topic: "u".into(),
+                key: None,
+                value: Some(Vec::new()),
+                partition: None,
+                timestamp: None,
+                headers: vec![],
+            },
+        ];
+        let back = decode_records(&encode_records(&recs)).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].topic, "t");
+        assert_eq!(back[0].key.as_deref(), Some(&b"k"[..]));
+        assert_eq!(back[0].value, None);
+        assert_eq!(back[0].partition, Some(3));
+        assert_eq!(back[0].timestamp, Some(-5));
+        assert_eq!(back[0].headers[1], ("n".to_string(), None));
+        assert_eq!(back[1].key, None);
+        assert_eq!(back[1].value.as_deref(), Some(&b""[..]));
+        assert!(decode_records(&encode_records(&recs)[..7]).is_err());
+    }
+}
