@@ -183,9 +183,52 @@ fn poison_records_go_to_a_dead_letter_topic(k: &Kafka, dir: &Path) {
     );
 }
 
+/// Sink side: rows the Kafka sink's value format cannot encode (characters outside US-ASCII for
+/// `raw`) become dead letters; the others reach the topic.
+fn rows_the_sink_cannot_encode(k: &Kafka, dir: &Path) {
+    k.create_topic("names-in", 1).unwrap();
+    k.create_topic("names-out", 1).unwrap();
+    let bs = k.bootstrap_servers().to_string();
+    produce_bytes(
+        &bs,
+        "names-in",
+        0,
+        &[
+            "{\"name\":\"abc\"}".as_bytes(),
+            "{\"name\":\"caf\u{e9}\"}".as_bytes(),
+            "{\"name\":\"xyz\"}".as_bytes(),
+        ],
+    );
+    let sql = format!(
+        "CREATE TABLE src (name STRING) WITH ('connector' = 'kafka', 'topic' = 'names-in',
+            'properties.bootstrap.servers' = '{bs}', 'format' = 'json',
+            'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset');
+         CREATE TABLE out (name STRING) WITH ('connector' = 'kafka', 'topic' = 'names-out',
+            'properties.bootstrap.servers' = '{bs}', 'format' = 'raw', 'raw.charset' = 'US-ASCII',
+            'headrace.bad-records.policy' = 'dead-letter',
+            'headrace.bad-records.dead-letter-table' = 'dead');
+         CREATE TABLE dead (raw STRING, stage STRING, source_table STRING, format STRING)
+            WITH ('connector' = 'commit-files', 'path' = '{}');
+         INSERT INTO out SELECT * FROM src;",
+        dir.join("dead-enc").display()
+    );
+    let s = run(&sql).unwrap();
+    assert_eq!(s.dead_lettered.iter().sum::<u64>(), 1, "{s:?}");
+    let mut out = k.consume("names-out", 10, Duration::from_secs(10)).unwrap();
+    out.sort();
+    assert_eq!(out, vec!["abc", "xyz"]);
+    let dead = committed_lines(&dir.join("dead-enc"));
+    assert_eq!(
+        dead,
+        vec!["+I[{\"name\":\"caf\u{e9}\"}, encode, out, raw]".to_string()],
+        "{dead:?}"
+    );
+}
+
 #[test]
 fn dead_letters_on_a_real_broker() {
     let k = kafka::start().expect("Kafka must start (see integration-tests/containers)");
     let dir = tempfile::tempdir().unwrap();
     poison_records_go_to_a_dead_letter_topic(&k, dir.path());
+    rows_the_sink_cannot_encode(&k, dir.path());
 }
