@@ -427,3 +427,34 @@ fn rows_a_sink_cannot_encode_become_dead_letters() {
         "{err}"
     );
 }
+
+/// A dead-letter table applies its own policy (here `skip`) to dead letters its format cannot
+/// write.
+#[test]
+fn a_dead_letter_table_skips_what_it_cannot_write_under_its_own_policy() {
+    let s = setup();
+    std::fs::write(s.input.join("more.csv"), "caf\u{e9},x\n").unwrap();
+    let dlq = format!(
+        "CREATE TABLE dlq (raw STRING) WITH ('connector' = 'filesystem', 'path' = '{}',
+            'format' = 'raw', 'raw.charset' = 'US-ASCII', 'headrace.bad-records.policy' = 'skip');",
+        s.root.join("dlq").display()
+    );
+    let j = job(&s, "dlq.sql", DLQ, &dlq);
+    let summary = s.root.join("summary.json");
+    let o = run(&[
+        "run",
+        j.to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut raws = committed_lines(&s.root.join("dlq"));
+    raws.sort();
+    assert_eq!(raws, vec!["4,d,extra", "six,f", "x,b"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(v["dead_lettered"][0], 4, "{v}");
+    // the dead-letter table's own entry: 4 handed to its sink, of which 1 skipped
+    assert_eq!(v["rows_out"][1], 4, "{v}");
+    assert_eq!(v["skipped"][1], 1, "{v}");
+}

@@ -66,6 +66,8 @@ pub struct DeadLetterTarget {
     pub sink: Arc<dyn DynamicSink>,
     /// Its writers.
     pub parallelism: usize,
+    /// Its own bad-record policy (`fail` or `skip`), for rows its format cannot encode.
+    pub own_policy: Option<headrace_sdk::bad_records::BadRecordConfig>,
     layout: Vec<Field>,
     schema: SchemaRef,
 }
@@ -176,6 +178,7 @@ impl DeadLetterTarget {
             table: table.to_string(),
             sink,
             parallelism,
+            own_policy: None,
             layout,
             schema,
         })

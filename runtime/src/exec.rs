@@ -429,6 +429,9 @@ pub async fn execute(
                 .map(|_| AtomicI64::new(i64::MIN))
                 .collect(),
         });
+        if let Some(c) = &target.own_policy {
+            pm.sink.bad_records.configure(c.clone());
+        }
         dlq_metrics.push(pm.clone());
         let mut senders = Vec::new();
         for w in 0..target.parallelism {

@@ -927,12 +927,17 @@ fn plan_bad_records(
     }
     let sink = create_sink(dlq, registry)?;
     let parallelism = sink.parallelism().unwrap_or(default_p).max(1);
-    let target = Arc::new(DeadLetterTarget::new(
-        &dlq.name,
-        &dlq.schema,
-        sink,
-        parallelism,
-    )?);
+    let mut target = DeadLetterTarget::new(&dlq.name, &dlq.schema, sink, parallelism)?;
+    target.own_policy = Some(BadRecordConfig {
+        policy: dlq_policy,
+        table: dlq.name.clone(),
+        connector: dlq
+            .options
+            .get(CONNECTOR.key())
+            .cloned()
+            .unwrap_or_default(),
+    });
+    let target = Arc::new(target);
     targets.insert(name, target.clone());
     Ok(TableBadRecords {
         config,
