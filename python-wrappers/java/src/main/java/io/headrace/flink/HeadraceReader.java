@@ -43,11 +43,11 @@ final class HeadraceReader<T> implements SourceReader<T, HeadraceSplit> {
     @Override
     @SuppressWarnings("unchecked")
     public InputStatus pollNext(ReaderOutput<T> output) {
-        byte[] answer = NativeBridge.readerPoll(reader);
+        byte[] answer = NativeBridge.readerPoll(reader, codec.encoding());
         ByteBuffer in = Wire.in(answer);
         switch (in.get()) {
             case 0:
-                codec.decode(in, row -> output.collect((T) row));
+                codec.decode(in, answer, row -> output.collect((T) row));
                 return InputStatus.MORE_AVAILABLE;
             case 1:
                 available = new CompletableFuture<>();
