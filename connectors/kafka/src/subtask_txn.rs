@@ -35,7 +35,10 @@
 //! 6. A writer created for a restore from checkpoint `R` aborts the transactions of its subtask
 //!    still open in the table (records written after `R`, which Flink replays from the sources),
 //!    and those prepared for checkpoints after `R` (never completed); those prepared for `R` or
-//!    before are left for the committer.
+//!    before are left for the committer. Every id of its pool that has no producer in the table
+//!    (the writer runs in a new process) is initialised at once: that fences a dead process's
+//!    producer and aborts its open transaction, which would otherwise hold back all
+//!    `read_committed` consumers of the partitions it wrote until `transaction.timeout.ms`.
 //!
 //! Records are never lost and never committed twice, as seen by `read_committed` consumers,
 //! through task failures (the producer is kept) and TaskManager process kills (the committable
@@ -171,6 +174,23 @@ impl SubtaskTxns {
                 }
             }
         }
+        // Ids of the pool with no producer here: a previous process (a killed TaskManager) may
+        // have left a transaction open on them, which would hold back every read_committed
+        // consumer of the partitions it wrote until it times out. Initialising the id fences
+        // that producer and aborts the transaction (a prepared one is then replayed by the
+        // committer from its committable).
+        for i in 0..self.cfg.pool_size.max(1) {
+            let id = format!("{prefix}{i}");
+            if live.contains_key(&id) {
+                continue;
+            }
+            let slot = Arc::new(Slot {
+                producer: self.new_producer(&id)?,
+                id: id.clone(),
+                state: Mutex::new(SlotState::Idle),
+            });
+            live.insert(id, slot);
+        }
         Ok(())
     }
 
@@ -181,7 +201,10 @@ impl SubtaskTxns {
         if let Ok(mut live) = LIVE.lock() {
             live.retain(|k, s| {
                 !k.starts_with(&prefix)
-                    || s.state.lock().map(|g| *g != SlotState::Idle).unwrap_or(true)
+                    || s.state
+                        .lock()
+                        .map(|g| *g != SlotState::Idle)
+                        .unwrap_or(true)
             });
         }
     }
