@@ -14,12 +14,16 @@ for tool in java mvn; do
   fi
 done
 
-cargo build -q -p headrace-bridge-builtin -p headrace-example-lines-bridge
+# The built-in library with the Kafka connectors (librdkafka built from source, linked statically)
+# and the Avro formats, as the wheel ships it.
+cargo build -q -p headrace-bridge-builtin -p headrace-example-lines-bridge \
+  --features headrace-bridge-builtin/kafka,headrace-bridge-builtin/avro
 (cd python-wrappers/java && mvn -q -B package -DskipTests)
 
 venv="$(bash benches/flink/setup.sh | tail -1)"
-if ! "$venv/bin/python" -c 'import pytest, wheel' >/dev/null 2>&1; then
-  "$venv/bin/python" -m pip install --quiet pytest wheel
+if ! "$venv/bin/python" -c 'import pytest, wheel, confluent_kafka' >/dev/null 2>&1; then
+  # confluent-kafka: the Kafka tests create topics, produce and read back (read_committed) with it.
+  "$venv/bin/python" -m pip install --quiet pytest wheel confluent-kafka
 fi
 
 export HEADRACE_BRIDGE_LIB="$CARGO_TARGET_DIR/debug/libheadrace_bridge_builtin.so"

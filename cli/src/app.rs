@@ -420,6 +420,14 @@ async fn progress_loop(metrics: Arc<JobMetrics>) {
                 human((c.2 - prev.2.min(c.2)) as f64 / dt),
                 human((c.3 - prev.3.min(c.3)) as f64 / dt),
             ));
+            if let Some(w) = p.watermark().filter(|w| *w != i64::MAX) {
+                if let Some(last) = parts.last_mut() {
+                    last.push_str(&format!(
+                        " watermark {}",
+                        headrace_runtime::watermark::format_watermark(w)
+                    ));
+                }
+            }
         }
         let cp = metrics.last_checkpoint.load(Ordering::Relaxed);
         if cp > 0 {

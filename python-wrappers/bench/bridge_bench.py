@@ -90,8 +90,13 @@ def main():
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     work = tempfile.mkdtemp(prefix="headrace-bridge-bench-")
+    # The wheel ships the library without debug info (run-tests.sh / README build it with
+    # CARGO_PROFILE_RELEASE_DEBUG=0). With it (~180 MB) every job's class loader spends about a
+    # CPU-second inflating and loading its copy, which is not the crossing being measured.
+    native_lib = os.path.join(work, "libheadrace_bridge.so")
+    subprocess.run(["objcopy", "--strip-debug", a.native_lib, native_lib], check=True)
     bridge_jar = os.path.join(work, "headrace-flink-bridge.jar")
-    gen.assemble_jar(a.base_jar, a.native_lib, ["blackhole", "datagen", "filesystem", "print"],
+    gen.assemble_jar(a.base_jar, native_lib, ["blackhole", "datagen", "filesystem", "print"],
                      "headrace-", bridge_jar)
     jars = ["file://" + bridge_jar, "file://" + java_baseline_jar(work)]
 

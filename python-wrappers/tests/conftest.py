@@ -70,3 +70,148 @@ def t_env(package):
     env.get_config().set("parallelism.default", "1")
     package.add_jars(env)
     return env
+
+
+# --- Kafka: a real broker from the test kit's image (no mocks) ---------------------------------
+
+KAFKA_IMAGE = os.environ.get("HEADRACE_KAFKA_IMAGE", "localhost/headrace-kafka:latest")
+
+
+class KafkaBroker:
+    """A running broker: ``bootstrap`` for clients on this host, and helpers on confluent-kafka."""
+
+    def __init__(self, bootstrap: str):
+        self.bootstrap = bootstrap
+
+    def admin(self):
+        from confluent_kafka.admin import AdminClient
+        return AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
+
+    def create_topic(self, name: str, partitions: int):
+        from confluent_kafka.admin import NewTopic
+        admin = self.admin()  # kept alive until the future resolves
+        fut = admin.create_topics([NewTopic(name, num_partitions=partitions,
+                                            replication_factor=1)])
+        fut[name].result(timeout=60)
+
+    def produce(self, topic: str, values, partition=None):
+        from confluent_kafka import Producer
+        p = Producer({"bootstrap.servers": self.bootstrap, "log_level": 0})
+        for i, v in enumerate(values):
+            kw = {} if partition is None else {"partition": partition(i)}
+            p.produce(topic, value=v.encode() if isinstance(v, str) else v, **kw)
+            if i % 1000 == 0:
+                p.poll(0)
+        left = p.flush(60)
+        assert left == 0, f"{left} records to {topic} were not delivered"
+
+    def read_all(self, topic: str, isolation: str = "read_committed", timeout: float = 60.0):
+        """Every record of ``topic`` up to its current end, as (partition, offset, value) tuples."""
+        import time
+        from confluent_kafka import Consumer, TopicPartition
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"pytest-read-{time.time()}",
+                      "enable.auto.commit": False, "isolation.level": isolation,
+                      "auto.offset.reset": "earliest", "log_level": 0})
+        try:
+            md = c.list_topics(topic, timeout=30)
+            parts = sorted(md.topics[topic].partitions)
+            # The end of each partition from a read_uncommitted view (the high watermark): a
+            # read_committed client is told the last stable offset, which can lag just after a
+            # commit.
+            ends = {}
+            for p in parts:
+                _low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+                ends[p] = high
+            c.assign([TopicPartition(topic, p, 0) for p in parts])
+            out = []
+            done = {p for p in parts if ends[p] == 0}
+            deadline = time.time() + timeout
+            while len(done) < len(parts) and time.time() < deadline:
+                for m in c.consume(1000, timeout=0.5):
+                    if m.error():
+                        continue
+                    out.append((m.partition(), m.offset(), m.value()))
+                for p in parts:
+                    if p in done:
+                        continue
+                    pos = c.position([TopicPartition(topic, p)])[0].offset
+                    if pos >= ends[p]:
+                        done.add(p)
+            assert len(done) == len(parts), \
+                f"reading {topic} ({isolation}) timed out: partitions done {sorted(done)} of {parts}"
+            return out
+        finally:
+            c.close()
+
+
+def _warm_up_transactions(bootstrap: str):
+    """The first transactional producer makes the broker create its transaction-state topic
+    (seconds of "coordinator load in progress"); do it once here rather than inside a job."""
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": bootstrap, "transactional.id": "pytest-warm-up",
+                  "log_level": 0})
+    p.init_transactions(120)
+    p.begin_transaction()
+    p.commit_transaction(60)
+
+
+def _wait_kafka(bootstrap: str, timeout: float):
+    import time
+    from confluent_kafka.admin import AdminClient
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            md = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=5)
+            if any(f"{b.host}:{b.port}" == bootstrap for b in md.brokers.values()):
+                return
+            last = f"brokers: {md.brokers}"
+        except Exception as e:  # noqa: BLE001 - retried until the deadline
+            last = e
+        time.sleep(0.5)
+    pytest.fail(f"Kafka at {bootstrap} did not answer within {timeout:.0f} s: {last}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kafka():
+    """A Kafka broker: ``HEADRACE_TEST_KAFKA`` (host:port) if set, else a container of the test
+    kit's image started with podman (as ``integration-tests`` does), removed at the end."""
+    import shutil
+    import socket
+    import subprocess
+    try:
+        import confluent_kafka  # noqa: F401
+    except ImportError:
+        pytest.fail("confluent-kafka is not installed in this Python; python-wrappers/run-tests.sh "
+                    "installs it (pip install confluent-kafka)", pytrace=False)
+    external = os.environ.get("HEADRACE_TEST_KAFKA")
+    if external:
+        _wait_kafka(external, 120)
+        yield KafkaBroker(external)
+        return
+    engine = shutil.which("podman")
+    if engine is None:
+        pytest.fail("podman is not installed: the Kafka tests start localhost/headrace-kafka with it "
+                    "(or set HEADRACE_TEST_KAFKA=host:port)", pytrace=False)
+    if subprocess.run([engine, "image", "exists", KAFKA_IMAGE]).returncode != 0:
+        pytest.fail(f"image {KAFKA_IMAGE} is missing: build it with "
+                    "integration-tests/containers/build-images.sh kafka", pytrace=False)
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    name = f"headrace-kafka-pytest-{os.getpid()}"
+    run = subprocess.run(
+        [engine, "run", "-d", "--rm", "--name", name, "--label", "headrace.service=kafka",
+         "-p", f"127.0.0.1:{port}:9092", "-e", "KAFKA_ADVERTISED_HOST=127.0.0.1",
+         "-e", f"KAFKA_ADVERTISED_PORT={port}", KAFKA_IMAGE],
+        capture_output=True, text=True)
+    if run.returncode != 0:
+        pytest.fail(f"cannot start {KAFKA_IMAGE}: {run.stderr.strip()}", pytrace=False)
+    try:
+        bootstrap = f"127.0.0.1:{port}"
+        _wait_kafka(bootstrap, 120)
+        _warm_up_transactions(bootstrap)
+        yield KafkaBroker(bootstrap)
+    finally:
+        subprocess.run([engine, "rm", "-f", name], capture_output=True)

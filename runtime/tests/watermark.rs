@@ -548,3 +548,180 @@ async fn sink_shuffle_columns_route_each_key_to_one_writer() {
     let used: BTreeSet<usize> = writers_of.values().flatten().copied().collect();
     assert!(used.len() > 1, "keys spread over writers: {used:?}");
 }
+
+// ---- through SQL: WATERMARK declarations, the idle option, PRIMARY KEY routing ----
+
+/// `'connector' = 'scripted'`: two bounded readers emitting keys 0..20 with increasing times.
+struct ScriptedFactory;
+
+impl ConnectorFactory for ScriptedFactory {
+    fn identifier(&self) -> &'static str {
+        "scripted"
+    }
+    fn description(&self) -> &'static str {
+        "test source"
+    }
+    fn options(&self) -> OptionSet {
+        OptionSet::new()
+    }
+    fn supports_source(&self) -> bool {
+        true
+    }
+    fn supports_sink(&self) -> bool {
+        false
+    }
+    fn create_source(&self, _ctx: &TableContext<'_>) -> Result<Arc<dyn DynamicSource>> {
+        let steps = |split: &'static str| -> Vec<Step> {
+            (0..60).map(|i| step(split, i % 20, i * S)).collect()
+        };
+        Ok(Arc::new(Scripted {
+            readers: vec![(vec!["x"], steps("x")), (vec!["y"], steps("y"))],
+            unbounded: false,
+        }))
+    }
+}
+
+/// `'connector' = 'recording'`: three writers recording keys and watermarks.
+struct RecordingFactory(Recording);
+
+struct ThreeWriters(Recording);
+
+impl DynamicSink for ThreeWriters {
+    fn delivery_guarantee(&self) -> DeliveryGuarantee {
+        DeliveryGuarantee::AtLeastOnce
+    }
+    fn consumed_schema(&self) -> SchemaRef {
+        schema()
+    }
+    fn parallelism(&self) -> Option<usize> {
+        Some(3)
+    }
+    fn create_writer(&self, ctx: WriterContext) -> Result<Box<dyn SinkWriter>> {
+        self.0.create_writer(ctx)
+    }
+}
+
+impl ConnectorFactory for RecordingFactory {
+    fn identifier(&self) -> &'static str {
+        "recording"
+    }
+    fn description(&self) -> &'static str {
+        "test sink"
+    }
+    fn options(&self) -> OptionSet {
+        OptionSet::new()
+    }
+    fn supports_source(&self) -> bool {
+        false
+    }
+    fn supports_sink(&self) -> bool {
+        true
+    }
+    fn create_sink(&self, _ctx: &TableContext<'_>) -> Result<Arc<dyn DynamicSink>> {
+        Ok(Arc::new(ThreeWriters(self.0.clone())))
+    }
+}
+
+async fn run_job_sql(sql: &str, out: &Recording) -> std::result::Result<(), String> {
+    let registry = Registry::new()
+        .with_connector(ScriptedFactory)
+        .with_connector(RecordingFactory(out.clone()));
+    headrace_runtime::harness::run_sql(sql, &registry, None, None, Duration::from_secs(60))
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_primary_key_routes_rows_when_the_parallelism_changes_and_watermarks_flow() {
+    let out = Recording::default();
+    run_job_sql(
+        "CREATE TABLE src (k BIGINT, t0 TIMESTAMP(3), ts AS t0 + INTERVAL '1' HOUR,
+                           WATERMARK FOR ts AS ts - INTERVAL '0.5' SECOND)
+           WITH ('connector' = 'scripted', 'scan.watermark.idle-timeout' = '10 s');
+         CREATE TABLE dst (k BIGINT, ts TIMESTAMP(3), PRIMARY KEY (k) NOT ENFORCED)
+           WITH ('connector' = 'recording');
+         INSERT INTO dst SELECT k, t0 FROM src;",
+        &out,
+    )
+    .await
+    .unwrap();
+    let got = out.keys.lock().unwrap().clone();
+    assert_eq!(got.len(), 120, "no row lost");
+    let mut writers_of: BTreeMap<i64, BTreeSet<usize>> = BTreeMap::new();
+    for (w, k) in got {
+        writers_of.entry(k).or_default().insert(w);
+    }
+    for (k, ws) in &writers_of {
+        assert_eq!(
+            ws.len(),
+            1,
+            "key {k} reached writers {ws:?} (2 readers, 3 writers)"
+        );
+    }
+    // Each writer's watermarks rise, stay below the computed rowtime's greatest value minus
+    // 0.5 s, and end with the end of input.
+    let wms = out.watermarks.lock().unwrap().clone();
+    for w in 0..3 {
+        let mine: Vec<i64> = wms
+            .iter()
+            .filter(|(s, _)| *s == w)
+            .map(|(_, v)| *v)
+            .collect();
+        assert_eq!(mine.last(), Some(&i64::MAX), "writer {w}: {mine:?}");
+        assert!(mine.windows(2).all(|p| p[0] < p[1]), "{mine:?}");
+        let max = 3600 * S + 59 * S - 500;
+        assert!(mine[..mine.len() - 1]
+            .iter()
+            .all(|v| *v <= max && *v >= 3600 * S - 500));
+    }
+}
+
+#[tokio::test]
+async fn sql_idle_timeout_option_needs_a_watermark_and_a_valid_interval() {
+    let out = Recording::default();
+    let e = run_job_sql(
+        "CREATE TABLE src (k BIGINT, ts TIMESTAMP(3))
+           WITH ('connector' = 'scripted', 'scan.watermark.idle-timeout' = '1 s');
+         CREATE TABLE dst (k BIGINT, ts TIMESTAMP(3)) WITH ('connector' = 'recording');
+         INSERT INTO dst SELECT * FROM src;",
+        &out,
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("scan.watermark.idle-timeout"), "{e}");
+    let e = run_job_sql(
+        "CREATE TABLE src (k BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+           WITH ('connector' = 'scripted', 'scan.watermark.idle-timeout' = 'soon');
+         CREATE TABLE dst (k BIGINT, ts TIMESTAMP(3)) WITH ('connector' = 'recording');
+         INSERT INTO dst SELECT * FROM src;",
+        &out,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.contains("scan.watermark.idle-timeout") && e.contains("soon"),
+        "{e}"
+    );
+    let e = run_job_sql(
+        "CREATE TABLE src (k BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS k + 1)
+           WITH ('connector' = 'scripted');
+         CREATE TABLE dst (k BIGINT, ts TIMESTAMP(3)) WITH ('connector' = 'recording');
+         INSERT INTO dst SELECT * FROM src;",
+        &out,
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("WATERMARK") && e.contains("TIMESTAMP"), "{e}");
+    let e = run_job_sql(
+        "SET 'table.exec.source.idle-timeout' = 'never';
+         CREATE TABLE src (k BIGINT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts)
+           WITH ('connector' = 'scripted');
+         CREATE TABLE dst (k BIGINT, ts TIMESTAMP(3)) WITH ('connector' = 'recording');
+         INSERT INTO dst SELECT * FROM src;",
+        &out,
+    )
+    .await
+    .unwrap_err();
+    assert!(e.contains("table.exec.source.idle-timeout"), "{e}");
+}

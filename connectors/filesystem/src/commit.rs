@@ -17,16 +17,17 @@
 //!   wrote to it plus `sink.partition-commit.delay` (checked at each checkpoint; with the default
 //!   delay of 0 a partition is committed by the first checkpoint after it was written).
 //! - `partition-time`: a partition is ready once the watermark passes the time extracted from its
-//!   values plus the delay, as Flink's `PartitionTimeCommitTrigger`: at each checkpoint, a
-//!   pending partition is ready when `watermark >= partition time + delay`, where the watermark
+//!   values plus the delay, as Flink's `PartitionTimeCommitPredicate`: at each checkpoint, a
+//!   pending partition is ready when `watermark > partition time + delay`, where the watermark
 //!   is the last one the runner passed to the writer
 //!   ([`SinkWriter::on_watermark`](headrace_sdk::sink::SinkWriter::on_watermark), from the
-//!   source table's `WATERMARK` declaration), read as a local date-time in
-//!   `sink.partition-commit.watermark-time-zone` (`UTC` by default, right for a `TIMESTAMP`
-//!   rowtime; a `TIMESTAMP_LTZ` rowtime wants the session's zone). With hourly partitions, a
-//!   delay of `1 h` and `WATERMARK FOR ts AS ts - INTERVAL '5' SECOND`, partition `10:00` is
-//!   committed by the first checkpoint after a row of `11:00:05` or later was read (from every
-//!   split that is not idle). Without a `WATERMARK` on the source the writer never gets a
+//!   source table's `WATERMARK` declaration) and the partition time (a local date-time) is
+//!   placed on the time line in `sink.partition-commit.watermark-time-zone` (`UTC` by default,
+//!   right for a `TIMESTAMP` rowtime; a `TIMESTAMP_LTZ` rowtime wants the session's zone; a
+//!   local time in a daylight-saving overlap takes the earlier instant, one in a gap is moved
+//!   later by the gap, as Java's `atZone` does). With hourly partitions, a delay of `1 h` and
+//!   `WATERMARK FOR ts AS ts - INTERVAL '5' SECOND`, partition `10:00` is committed by the first
+//!   checkpoint after a row later than `11:00:05` was read (from every split that is not idle). Without a `WATERMARK` on the source the writer never gets a
 //!   watermark before the end of input, so partitions are only committed when a bounded job
 //!   ends (a warning says so once), as in Flink. A row written to a partition that was already
 //!   committed makes it pending again and it is committed again (the success file is
@@ -38,7 +39,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use chrono::format::{Item, Parsed, StrftimeItems};
-use chrono::{DateTime, FixedOffset, NaiveDateTime, NaiveTime, Offset, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use headrace_sdk::options::Options;
 use headrace_sdk::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -215,17 +216,27 @@ impl WatermarkZone {
         tz.parse::<chrono_tz::Tz>().ok().map(WatermarkZone::Region)
     }
 
-    /// The local date-time of the instant `epoch_ms` in this zone, as milliseconds of that
-    /// date-time read as UTC (the scale partition times are on).
-    pub fn local_ms(&self, epoch_ms: i64) -> i64 {
-        let Some(utc) = DateTime::<Utc>::from_timestamp_millis(epoch_ms) else {
-            return epoch_ms;
+    /// The instant (epoch ms) of a local date-time in this zone; the local date-time is given
+    /// as its milliseconds read as UTC (the scale partition times are on). In an overlap the
+    /// earlier instant, in a gap the time moved later by the gap (Java's `atZone`).
+    pub fn epoch_ms(&self, local_ms: i64) -> i64 {
+        let Some(local) = DateTime::<Utc>::from_timestamp_millis(local_ms).map(|d| d.naive_utc())
+        else {
+            return local_ms;
         };
-        let local = match self {
-            WatermarkZone::Fixed(o) => utc.with_timezone(o).naive_local(),
-            WatermarkZone::Region(z) => utc.with_timezone(z).naive_local(),
-        };
-        local.and_utc().timestamp_millis()
+        match self {
+            WatermarkZone::Fixed(o) => {
+                local_ms.saturating_sub(i64::from(o.local_minus_utc()) * 1000)
+            }
+            WatermarkZone::Region(z) => {
+                if let Some(t) = z.from_local_datetime(&local).earliest() {
+                    return t.timestamp_millis();
+                }
+                // In a gap: the offset before it applies, which moves the time later by the gap.
+                let before = z.offset_from_utc_datetime(&(local - chrono::Duration::days(1)));
+                local_ms.saturating_sub(i64::from(before.fix().local_minus_utc()) * 1000)
+            }
+        }
     }
 }
 
@@ -571,7 +582,8 @@ impl PartitionTracker {
                  partitions get no rows, or use the 'process-time' trigger"
             );
         }
-        let wm = self.watermark.map(|w| commit.watermark_zone.local_ms(w));
+        let wm = self.watermark;
+        let zone = commit.watermark_zone;
         let (ready, pending): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|(_, p)| {
@@ -579,7 +591,7 @@ impl PartitionTracker {
                     || match commit.trigger {
                         CommitTrigger::ProcessTime => now >= p.created_ms.saturating_add(delay_ms),
                         CommitTrigger::PartitionTime => match (wm, p.time) {
-                            (Some(w), Some(t)) => w >= t.saturating_add(delay_ms),
+                            (Some(w), Some(t)) => w > zone.epoch_ms(t).saturating_add(delay_ms),
                             _ => false,
                         },
                     }
@@ -713,13 +725,24 @@ mod tests {
         for bad in ["", "PST8", "GMT+99", "America/", "utc x", "Nowhere"] {
             assert!(WatermarkZone::parse(bad).is_none(), "{bad}");
         }
-        // 2026-11-24 10:00 UTC is 18:00 in Shanghai, 02:00 in Los Angeles (PST), 15:30 at +05:30.
-        let utc = dt("2026-11-24 10:00:00").and_utc().timestamp_millis();
-        let local = |z: &str| WatermarkZone::parse(z).unwrap().local_ms(utc);
-        assert_eq!(local("UTC"), utc);
-        assert_eq!(local("Asia/Shanghai"), utc + 8 * 3_600_000);
-        assert_eq!(local("America/Los_Angeles"), utc - 8 * 3_600_000);
-        assert_eq!(local("GMT+05:30"), utc + 5 * 3_600_000 + 1_800_000);
+        // 2026-11-24 18:00 in Shanghai is 10:00 UTC; 02:00 in Los Angeles (PST) is 10:00 UTC.
+        let at = |s: &str| dt(s).and_utc().timestamp_millis();
+        let epoch = |z: &str, local: &str| WatermarkZone::parse(z).unwrap().epoch_ms(at(local));
+        let utc10 = at("2026-11-24 10:00:00");
+        assert_eq!(epoch("UTC", "2026-11-24 10:00:00"), utc10);
+        assert_eq!(epoch("Asia/Shanghai", "2026-11-24 18:00:00"), utc10);
+        assert_eq!(epoch("America/Los_Angeles", "2026-11-24 02:00:00"), utc10);
+        assert_eq!(epoch("GMT+05:30", "2026-11-24 15:30:00"), utc10);
+        // Daylight saving in Los Angeles: 2026-11-01 01:30 happens twice (the earlier, PDT, is
+        // 08:30 UTC); 2026-03-08 02:30 does not exist and becomes 03:30 PDT (10:30 UTC).
+        assert_eq!(
+            epoch("America/Los_Angeles", "2026-11-01 01:30:00"),
+            at("2026-11-01 08:30:00")
+        );
+        assert_eq!(
+            epoch("America/Los_Angeles", "2026-03-08 02:30:00"),
+            at("2026-03-08 10:30:00")
+        );
     }
 
     fn commit(trigger: CommitTrigger, delay: Duration, pattern: Option<&str>) -> PartitionCommit {
@@ -767,12 +790,12 @@ mod tests {
         t.saw("dt=2026-11-24/hour=11", &c).unwrap();
         // No watermark yet: nothing is ready, however late the partitions are.
         assert!(t.report(&c).unwrap().ready.is_empty());
-        t.on_watermark(ms("2026-11-24 10:59:59"));
+        t.on_watermark(ms("2026-11-24 11:00:00"));
         assert!(
             t.report(&c).unwrap().ready.is_empty(),
-            "10:00 + 1 h not reached"
+            "10:00 + 1 h not passed"
         );
-        t.on_watermark(ms("2026-11-24 11:00:00"));
+        t.on_watermark(ms("2026-11-24 11:00:00") + 1);
         let r = t.report(&c).unwrap();
         assert_eq!(r.ready, vec!["dt=2026-11-24/hour=10"]);
         assert_eq!(r.pending, vec!["dt=2026-11-24/hour=11"]);
@@ -780,7 +803,7 @@ mod tests {
         let json = serde_json::to_string(&t).unwrap();
         let mut back: PartitionTracker = serde_json::from_str(&json).unwrap();
         assert!(back.report(&c).unwrap().ready.is_empty());
-        back.on_watermark(ms("2026-11-24 12:00:00"));
+        back.on_watermark(ms("2026-11-24 12:30:00"));
         assert_eq!(
             back.report(&c).unwrap().ready,
             vec!["dt=2026-11-24/hour=11"]
@@ -804,10 +827,10 @@ mod tests {
         c.watermark_zone = WatermarkZone::parse("Asia/Shanghai").unwrap();
         let mut t = PartitionTracker::default();
         t.saw("dt=2026-11-24/hour=18", &c).unwrap();
-        // 10:00 UTC is 18:00 in Shanghai: partition 18:00 (Shanghai time) is ready.
-        t.on_watermark(ms("2026-11-24 09:59:59"));
-        assert!(t.report(&c).unwrap().ready.is_empty());
+        // 10:00 UTC is 18:00 in Shanghai: partition 18:00 (Shanghai time) is ready after it.
         t.on_watermark(ms("2026-11-24 10:00:00"));
+        assert!(t.report(&c).unwrap().ready.is_empty());
+        t.on_watermark(ms("2026-11-24 10:00:01"));
         assert_eq!(t.report(&c).unwrap().ready, vec!["dt=2026-11-24/hour=18"]);
     }
 

@@ -25,6 +25,7 @@ fn registry() -> Registry {
     common::registry()
         .with_format(headrace_format_avro::AvroFormatFactory)
         .with_format(headrace_format_json::JsonFormatFactory)
+        .with_format(headrace_format_csv::CsvFormat)
 }
 
 fn try_source(
@@ -589,4 +590,79 @@ async fn flink_reads_headrace_partitions_and_headrace_reads_flinks() {
         expected,
         "Headrace read Flink's files"
     );
+}
+
+/// A SQL job on the runner: CSV in, Avro partitioned out with two writers, checkpoints every
+/// few batches, success files and compaction; then a second job reads the Avro table (partition
+/// column and file metadata included) and writes it as CSV, which must hold every row once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_jobs_write_and_read_avro_tables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("in.csv");
+    let mut text = String::new();
+    let mut expected = Vec::new();
+    for i in 0..2000i64 {
+        let day = format!("2026-11-{}", 20 + i % 3);
+        text.push_str(&format!("{i},name {i},{}.{:02},{day}\n", i * 3, i % 100));
+        expected.push(format!("{i},name {i},{}.{:02},{day}", i * 3, i % 100));
+    }
+    std::fs::write(&input, text).unwrap();
+    let (avro_out, csv_out) = (tmp.path().join("avro"), tmp.path().join("csv"));
+    let cols = "id BIGINT, name STRING, amount DECIMAL(10, 2), dt STRING";
+    let registry = registry();
+    let sql = format!(
+        "SET 'parallelism.default' = '2';
+         SET 'execution.checkpointing.interval' = '30 ms';
+         SET 'headrace.batch-size' = '100';
+         CREATE TABLE src ({cols}) WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         CREATE TABLE a ({cols}) PARTITIONED BY (dt) WITH ('connector' = 'filesystem',
+           'path' = '{}', 'format' = 'avro', 'avro.codec' = 'deflate',
+           'sink.rolling-policy.file-size' = '2 kb', 'auto-compaction' = 'true',
+           'sink.partition-commit.policy.kind' = 'success-file');
+         INSERT INTO a SELECT * FROM src;",
+        input.display(),
+        avro_out.display()
+    );
+    headrace_runtime::harness::run_sql(
+        &sql,
+        &registry,
+        Some(&tmp.path().join("state1")),
+        None,
+        std::time::Duration::from_secs(120),
+    )
+    .await
+    .unwrap();
+    assert!(avro_out.join("dt=2026-11-20/_SUCCESS").exists());
+    assert!(in_progress_files(&avro_out).is_empty());
+    let sql = format!(
+        "SET 'parallelism.default' = '2';
+         CREATE TABLE a ({cols}, f STRING METADATA FROM 'file.name' VIRTUAL) PARTITIONED BY (dt)
+           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'avro');
+         CREATE TABLE c (id BIGINT, name STRING, amount DECIMAL(10, 2), dt STRING, f STRING)
+           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'csv');
+         INSERT INTO c SELECT id, name, amount, dt, f FROM a;",
+        avro_out.display(),
+        csv_out.display()
+    );
+    headrace_runtime::harness::run_sql(
+        &sql,
+        &registry,
+        Some(&tmp.path().join("state2")),
+        None,
+        std::time::Duration::from_secs(120),
+    )
+    .await
+    .unwrap();
+    let mut got = Vec::new();
+    for f in visible_files(&csv_out) {
+        for line in std::fs::read_to_string(csv_out.join(f)).unwrap().lines() {
+            let (row, file) = line.rsplit_once(',').unwrap();
+            assert!(file.starts_with("compacted-part-"), "{line}");
+            got.push(row.to_string());
+        }
+    }
+    got.sort();
+    expected.sort();
+    assert_eq!(got.len(), expected.len());
+    assert_eq!(got, expected);
 }

@@ -215,6 +215,12 @@ async fn partition_time_commits_a_partition_once_the_watermark_passes_it() {
     assert!(success_dirs(&out, "_SUCCESS").is_empty());
     w.on_watermark(ms("2026-11-24 11:00:00")).unwrap();
     checkpoint(&mut w, &mut c, false).await;
+    assert!(
+        success_dirs(&out, "_SUCCESS").is_empty(),
+        "the watermark must pass 10:00 + 1 h, not reach it"
+    );
+    w.on_watermark(ms("2026-11-24 11:00:01")).unwrap();
+    checkpoint(&mut w, &mut c, false).await;
     assert_eq!(
         success_dirs(&out, "_SUCCESS"),
         vec!["dt=2026-11-24/hour=10"]

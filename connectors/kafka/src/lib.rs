@@ -33,7 +33,10 @@
 //! completes, for monitoring and for `group-offsets` starts; the job itself never relies on them.
 //! Readers poll a `BaseConsumer` in a blocking task and decode whole batches; a stopped split is
 //! done when a record at or past its stop offset arrives, or when the consumer's position passes
-//! it (transaction markers take offsets no record is delivered for).
+//! it (transaction markers take offsets no record is delivered for). Each batch holds records of
+//! one partition (a record of another partition starts the next batch) and names its split, so
+//! a table's `WATERMARK` is tracked per partition as in Flink: a partition without records holds
+//! the watermark back until `scan.watermark.idle-timeout` marks it idle.
 //!
 //! Key and value: the value format (`value.format` or `format`) decodes the value columns (all
 //! physical columns, or those not in the key with `value.fields-include` = `EXCEPT_KEY`); the key

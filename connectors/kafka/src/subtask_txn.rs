@@ -35,7 +35,10 @@
 //! 6. A writer created for a restore from checkpoint `R` aborts the transactions of its subtask
 //!    still open in the table (records written after `R`, which Flink replays from the sources),
 //!    and those prepared for checkpoints after `R` (never completed); those prepared for `R` or
-//!    before are left for the committer.
+//!    before are left for the committer. Every id of its pool that has no producer in the table
+//!    (the writer runs in a new process) is initialised at once: that fences a dead process's
+//!    producer and aborts its open transaction, which would otherwise hold back all
+//!    `read_committed` consumers of the partitions it wrote until `transaction.timeout.ms`.
 //!
 //! Records are never lost and never committed twice, as seen by `read_committed` consumers,
 //! through task failures (the producer is kept) and TaskManager process kills (the committable
@@ -170,6 +173,23 @@ impl SubtaskTxns {
                     live.remove(&id);
                 }
             }
+        }
+        // Ids of the pool with no producer here: a previous process (a killed TaskManager) may
+        // have left a transaction open on them, which would hold back every read_committed
+        // consumer of the partitions it wrote until it times out. Initialising the id fences
+        // that producer and aborts the transaction (a prepared one is then replayed by the
+        // committer from its committable).
+        for i in 0..self.cfg.pool_size.max(1) {
+            let id = format!("{prefix}{i}");
+            if live.contains_key(&id) {
+                continue;
+            }
+            let slot = Arc::new(Slot {
+                producer: self.new_producer(&id)?,
+                id: id.clone(),
+                state: Mutex::new(SlotState::Idle),
+            });
+            live.insert(id, slot);
         }
         Ok(())
     }
@@ -694,8 +714,83 @@ fn decode_records(b: &[u8]) -> Result<Vec<KeptRecord>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use arrow::array::{Int64Array, RecordBatch};
+    use headrace_sdk::changelog::ChangelogBatch;
+    use headrace_sdk::sink::{DeliveryGuaranteeOption, SinkMetrics, WriterContext};
+
+    /// A transaction prepared by a writer whose process then died (its producer is gone from
+    /// the table) is fenced by the next writer and replayed by the committer from the records
+    /// in its committable: a read_committed reader (Kafka's console consumer) sees every record
+    /// once, and committing the same committable again changes nothing.
+    #[test]
+    fn lost_transaction_is_replayed_once() {
+        let kafka = headrace_integration_tests::kafka::start().expect("Kafka for the replay test");
+        let topic = format!("subtask-replay-{}", std::process::id());
+        kafka.create_topic(&topic, 2).unwrap();
+        crate::sink::use_per_subtask_transactions();
+        let mut reg = headrace_sdk::registry::Registry::new();
+        reg.register_format(headrace_format_json::factory());
+        let sink = crate::KafkaSink::builder()
+            .bootstrap_servers(kafka.bootstrap_servers())
+            .topics(vec![topic.clone()])
+            .value_format("json")
+            .columns("id BIGINT")
+            .unwrap()
+            .registry(reg)
+            .delivery_guarantee(DeliveryGuaranteeOption::ExactlyOnce)
+            .transactional_id_prefix(format!("replay-{}", std::process::id()))
+            .build()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let ctx = |restored| WriterContext {
+            subtask: 0,
+            parallelism: 1,
+            restored_state: Vec::new(),
+            restored_checkpoint_id: restored,
+            metrics: Arc::new(SinkMetrics::default()),
+        };
+        let committables = rt.block_on(async {
+            let mut w = sink.create_writer(ctx(0)).unwrap();
+            let ids = Int64Array::from((1..=100).collect::<Vec<i64>>());
+            let batch = RecordBatch::try_new(sink.consumed_schema(), vec![Arc::new(ids)]).unwrap();
+            w.write(ChangelogBatch { batch, kinds: None })
+                .await
+                .unwrap();
+            w.flush(false).await.unwrap();
+            w.prepare_commit(1).await.unwrap()
+        });
+        assert_eq!(committables.len(), 1);
+        // The process "dies": its producers are gone without committing.
+        lock(&LIVE).unwrap().clear();
+        rt.block_on(async {
+            // The restored writer fences the dead producers' ids (aborting the open transaction)
+            // and the committer replays the records.
+            let _w = sink.create_writer(ctx(1)).unwrap();
+            let mut c = sink.create_committer().unwrap().expect("a committer");
+            c.commit(1, committables.clone()).await.unwrap();
+            c.commit(1, committables.clone()).await.unwrap();
+        });
+        let values = kafka
+            .consume(&topic, 1000, Duration::from_secs(10))
+            .unwrap();
+        let mut ids: Vec<i64> = values
+            .iter()
+            .map(|v| {
+                serde_json::from_str::<serde_json::Value>(v).unwrap()["id"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (1..=100).collect::<Vec<i64>>());
+    }
 
     #[test]
     fn kept_records_round_trip() {

@@ -115,13 +115,23 @@ impl Envelope for Canal {
         // An update's row before is merged from 'old' and 'data' as text: those records are read
         // envelope first. (A record merely mentioning "UPDATE" elsewhere takes that path too.)
         let mark = rows.len();
-        if !record.windows(8).any(|w| w == b"\"UPDATE\"") && self.one_pass(record, rows).is_some() {
+        if !mentions_update(record) && self.one_pass(record, rows).is_some() {
             return Ok(());
         }
         // Anything unusual: start again with the envelope read first, which names the problem.
         rows.rollback(mark);
         self.two_pass(record, rows)
     }
+}
+
+/// Whether `record` holds the JSON string `"UPDATE"` anywhere.
+fn mentions_update(record: &[u8]) -> bool {
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    FINDER
+        .get_or_init(|| memchr::memmem::Finder::new(b"\"UPDATE\""))
+        .find(record)
+        .is_some()
 }
 
 /// The fields of a message read in one pass (the rows of 'data' already decoded).

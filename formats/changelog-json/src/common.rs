@@ -1,7 +1,8 @@
 //! What the three envelopes share: rows decoded by the json format's decoder, row kinds, format
 //! metadata columns, the error policy, and envelope encoding around the json format's encoder.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use arrow::array::{ArrayRef, Int8Array, RecordBatch};
@@ -324,23 +325,111 @@ pub(crate) fn array_elements<'a>(
 
 /// Every object key anywhere inside `raw` (what Jackson's `findValue` would find).
 pub(crate) fn keys_anywhere(raw: &RawValue) -> HashSet<String> {
-    fn walk(v: &serde_json::Value, out: &mut HashSet<String>) {
-        match v {
-            serde_json::Value::Object(m) => {
-                for (k, x) in m {
-                    out.insert(k.clone());
-                    walk(x, out);
-                }
-            }
-            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
-            _ => {}
-        }
-    }
     let mut out = HashSet::new();
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(raw.get()) {
-        walk(&v, &mut out);
-    }
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    // Not JSON: no keys (the caller reports the value when it reads it).
+    let _ = serde::de::DeserializeSeed::deserialize(KeyWalker(&mut out), &mut de);
     out
+}
+
+/// Collects the object keys of a JSON value, at any depth, without building the value.
+struct KeyWalker<'s>(&'s mut HashSet<String>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyWalker<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeyWalker<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(KeyWalker(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(k) = map.next_key_seed(Key)? {
+            if !self.0.contains(k.as_ref()) {
+                self.0.insert(k.into_owned());
+            }
+            map.next_value_seed(KeyWalker(&mut *self.0))?;
+        }
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the input unless it has escapes.
+struct Key;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_string()))
+    }
+}
+
+/// The fields of a JSON object in order, a later duplicate replacing the earlier value.
+struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(EntriesVisitor)
+    }
+}
+
+struct EntriesVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EntriesVisitor {
+    type Value = Entries<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Entries<'de>, A::Error> {
+        let mut out: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
+        while let Some(k) = map.next_key_seed(Key)? {
+            let v: &'de RawValue = map.next_value()?;
+            match out.iter_mut().find(|(n, _)| *n == k) {
+                Some(e) => e.1 = v,
+                None => out.push((k, v)),
+            }
+        }
+        Ok(Entries(out))
+    }
 }
 
 /// The row before an update, as Flink builds it for Canal and Maxwell: a field keeps its value in
@@ -354,13 +443,13 @@ pub(crate) fn merge_before(
     old_field: &str,
     data_field: &str,
 ) -> Result<String, Reason> {
-    let old_map: HashMap<String, &RawValue> = serde_json::from_str(old.get()).map_err(|e| {
+    let old_map: Entries<'_> = serde_json::from_str(old.get()).map_err(|e| {
         format!(
             "field '{old_field}': expected an object of the changed fields, found {} ({e})",
             describe(old.get())
         )
     })?;
-    let data_map: HashMap<String, &RawValue> = serde_json::from_str(data.get()).map_err(|e| {
+    let data_map: Entries<'_> = serde_json::from_str(data.get()).map_err(|e| {
         format!(
             "field '{data_field}': expected a row object, found {} ({e})",
             describe(data.get())
@@ -378,12 +467,15 @@ pub(crate) fn merge_before(
         out.push(':');
         out.push_str(v);
     };
-    for (k, o) in &old_map {
+    for (k, o) in &old_map.0 {
         put(&mut out, k, o.get());
     }
-    for (k, d) in &data_map {
-        let in_old = old_map.get(k).is_some_and(|o| o.get().trim() != "null");
-        if !in_old && !changed.contains(k) {
+    for (k, d) in &data_map.0 {
+        let in_old = old_map
+            .0
+            .iter()
+            .any(|(n, o)| n == k && o.get().trim() != "null");
+        if !in_old && !changed.contains(k.as_ref()) {
             put(&mut out, k, d.get());
         }
     }

@@ -705,9 +705,544 @@ pub fn read_rows(
             "trailing bytes after a row batch from Java",
         ));
     }
+    finish_batch(cols, kinds, schema, n)
+}
+
+/// The row encodings a batch can cross in; Java names the one it uses on every call.
+pub mod encoding {
+    /// The compact row encoding of the module documentation: every Flink type, Table and
+    /// DataStream API.
+    pub const COMPACT: i32 = 0;
+    /// Rows laid out as Flink's own `BinaryRowData`, for tables whose columns are all flat (see
+    /// [`binary_row_supported`](super::binary_row_supported)): Java wraps them without decoding
+    /// (source) or copies a `BinaryRowData`'s bytes as they are (sink).
+    pub const BINARY_ROW: i32 = 1;
+}
+
+/// Whether rows of `types` can cross as Flink's `BinaryRowData`: every column is a flat type
+/// (no ARRAY, MAP, MULTISET or ROW, whose binary forms the bridge does not write).
+pub fn binary_row_supported(types: &[DataType]) -> bool {
+    types.iter().all(|t| {
+        !matches!(
+            t.logical,
+            LogicalType::Array(_)
+                | LogicalType::Map(..)
+                | LogicalType::Multiset(_)
+                | LogicalType::Row(_)
+        )
+    })
+}
+
+/// Bytes of the header and null bits of a `BinaryRowData` with `arity` fields (Flink's
+/// `BinaryRowData.calculateBitSetWidthInBytes`): 8 header bits (the row kind) plus one bit per
+/// field, rounded up to whole 8-byte words.
+fn null_bits_bytes(arity: usize) -> usize {
+    (arity + 8).div_ceil(64) * 8
+}
+
+fn is_compact_timestamp(t: &DataType) -> bool {
+    matches!(t.logical, LogicalType::Timestamp(p) | LogicalType::TimestampLtz(p) if p <= 3)
+}
+
+fn is_compact_decimal(t: &DataType) -> bool {
+    matches!(t.logical, LogicalType::Decimal { precision, .. } if precision <= 18)
+}
+
+/// One flat value on its way into a `BinaryRowData` slot.
+enum Flat<'a> {
+    Null,
+    /// A fixed-size value: its little-endian bytes (at most 8) go at the start of the slot.
+    Fixed([u8; 8], usize),
+    /// CHAR/VARCHAR (UTF-8) and BINARY/VARBINARY bytes.
+    Bytes(&'a [u8]),
+    Timestamp(Timestamp),
+    Decimal(i128),
+}
+
+fn fixed<const N: usize>(b: [u8; N]) -> Flat<'static> {
+    let mut a = [0u8; 8];
+    a[..N].copy_from_slice(&b);
+    Flat::Fixed(a, N)
+}
+
+fn flat_of_value<'a>(v: &'a Value, t: &DataType) -> Result<Flat<'a>> {
+    Ok(match (&t.logical, v) {
+        (_, Value::Null) => Flat::Null,
+        (LogicalType::Boolean, Value::Boolean(b)) => fixed([u8::from(*b)]),
+        (LogicalType::TinyInt, Value::TinyInt(x)) => fixed(x.to_le_bytes()),
+        (LogicalType::SmallInt, Value::SmallInt(x)) => fixed(x.to_le_bytes()),
+        (LogicalType::Int, Value::Int(x)) | (LogicalType::Date, Value::Date(x)) => {
+            fixed(x.to_le_bytes())
+        }
+        (LogicalType::Time(_), Value::Time(nanos)) => {
+            fixed(((nanos / 1_000_000) as i32).to_le_bytes())
+        }
+        (LogicalType::BigInt, Value::BigInt(x)) => fixed(x.to_le_bytes()),
+        (LogicalType::Float, Value::Float(x)) => fixed(x.to_le_bytes()),
+        (LogicalType::Double, Value::Double(x)) => fixed(x.to_le_bytes()),
+        (LogicalType::Decimal { .. }, Value::Decimal(x)) => Flat::Decimal(*x),
+        (LogicalType::Char(_) | LogicalType::VarChar(_), Value::String(s)) => {
+            Flat::Bytes(s.as_bytes())
+        }
+        (LogicalType::Binary(_) | LogicalType::VarBinary(_), Value::Bytes(b)) => Flat::Bytes(b),
+        (LogicalType::Timestamp(_) | LogicalType::TimestampLtz(_), Value::Timestamp(ts)) => {
+            Flat::Timestamp(*ts)
+        }
+        _ => return Err(mismatch(v, t)),
+    })
+}
+
+impl<'a> Col<'a> {
+    /// Row `i` as a [`Flat`] value (`None`: the column is read through [`Value`]).
+    fn flat(&self, i: usize) -> Option<Flat<'a>> {
+        let valid = match self {
+            Col::Bool(a) => a.is_valid(i),
+            Col::I8(a) => a.is_valid(i),
+            Col::I16(a) => a.is_valid(i),
+            Col::I32(a) => a.is_valid(i),
+            Col::Date(a) => a.is_valid(i),
+            Col::I64(a) => a.is_valid(i),
+            Col::F32(a) => a.is_valid(i),
+            Col::F64(a) => a.is_valid(i),
+            Col::Dec64(a) | Col::Dec128(a) => a.is_valid(i),
+            Col::Utf8(a) => a.is_valid(i),
+            Col::Bin(a) => a.is_valid(i),
+            // Timestamp nulls are checked by the caller (the values slice has no validity).
+            Col::Ts(..) => true,
+            Col::Other(_) => return None,
+        };
+        if !valid {
+            return Some(Flat::Null);
+        }
+        Some(match self {
+            Col::Bool(a) => fixed([u8::from(a.value(i))]),
+            Col::I8(a) => fixed(a.value(i).to_le_bytes()),
+            Col::I16(a) => fixed(a.value(i).to_le_bytes()),
+            Col::I32(a) => fixed(a.value(i).to_le_bytes()),
+            Col::Date(a) => fixed(a.value(i).to_le_bytes()),
+            Col::I64(a) => fixed(a.value(i).to_le_bytes()),
+            Col::F32(a) => fixed(a.value(i).to_le_bytes()),
+            Col::F64(a) => fixed(a.value(i).to_le_bytes()),
+            Col::Dec64(a) | Col::Dec128(a) => Flat::Decimal(a.value(i)),
+            Col::Utf8(a) => Flat::Bytes(a.value(i).as_bytes()),
+            Col::Bin(a) => Flat::Bytes(a.value(i)),
+            Col::Ts(v, unit) => Flat::Timestamp(ts_of_unit(v[i], *unit)),
+            Col::Other(_) => return None,
+        })
+    }
+}
+
+fn ts_of_unit(x: i64, unit: TimeUnit) -> Timestamp {
+    let (millis, nanos) = match unit {
+        TimeUnit::Second => (x.saturating_mul(1000), 0),
+        TimeUnit::Millisecond => (x, 0),
+        TimeUnit::Microsecond => (x.div_euclid(1000), x.rem_euclid(1000) * 1000),
+        TimeUnit::Nanosecond => (x.div_euclid(1_000_000), x.rem_euclid(1_000_000)),
+    };
+    Timestamp {
+        millis,
+        nanos_of_milli: nanos as u32,
+    }
+}
+
+/// Appends `BinaryRowData` rows to a buffer (the layout of Flink's `BinaryRowWriter`, little-endian
+/// as Flink's `MemorySegment` on x86-64 and aarch64).
+struct BinaryRowOut<'w> {
+    buf: &'w mut Vec<u8>,
+    /// Where the row being written starts.
+    start: usize,
+    null_bits: usize,
+}
+
+impl BinaryRowOut<'_> {
+    fn slot(&self, c: usize) -> usize {
+        self.start + self.null_bits + 8 * c
+    }
+
+    fn set_slot(&mut self, c: usize, v: u64) {
+        let s = self.slot(c);
+        self.buf[s..s + 8].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// Append to the variable-length part (padded to whole words); the offset from the row start.
+    fn var(&mut self, b: &[u8]) -> Result<u64> {
+        let off = self.buf.len() - self.start;
+        self.buf.extend_from_slice(b);
+        let pad = (8 - b.len() % 8) % 8;
+        self.buf.resize(self.buf.len() + pad, 0);
+        u32::try_from(off)
+            .map(u64::from)
+            .map_err(|_| Error::internal("a row of more than 4 GB cannot cross into Flink"))
+    }
+
+    fn put(&mut self, c: usize, v: Flat<'_>, t: &DataType) -> Result<()> {
+        match v {
+            Flat::Null => {
+                let bit = c + 8;
+                self.buf[self.start + bit / 8] |= 1 << (bit % 8);
+            }
+            Flat::Fixed(b, n) => {
+                let s = self.slot(c);
+                self.buf[s..s + n].copy_from_slice(&b[..n]);
+            }
+            Flat::Bytes(b) => {
+                if b.len() <= 7 {
+                    // Short values live in the slot: the bytes, then 0x80 | length in its last byte.
+                    let s = self.slot(c);
+                    self.buf[s..s + b.len()].copy_from_slice(b);
+                    self.buf[s + 7] = 0x80 | b.len() as u8;
+                } else {
+                    let len = u32::try_from(b.len()).map_err(|_| {
+                        Error::internal("a value of more than 4 GB cannot cross into Flink")
+                    })?;
+                    let off = self.var(b)?;
+                    self.set_slot(c, off << 32 | u64::from(len));
+                }
+            }
+            Flat::Timestamp(ts) => {
+                if is_compact_timestamp(t) {
+                    self.set_slot(c, ts.millis as u64);
+                } else {
+                    let off = self.var(&ts.millis.to_le_bytes())?;
+                    self.set_slot(c, off << 32 | u64::from(ts.nanos_of_milli));
+                }
+            }
+            Flat::Decimal(x) => {
+                if is_compact_decimal(t) {
+                    self.set_slot(c, x as i64 as u64);
+                } else {
+                    // BigInteger's big-endian two's complement (16 bytes: longer than minimal is fine).
+                    let off = self.var(&x.to_be_bytes())?;
+                    self.set_slot(c, off << 32 | 16);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Encode every row of `batch` as Flink `BinaryRowData`s: `i32` row count, then per row its `i32`
+/// length and its bytes (header byte = row kind, null bits, an 8-byte slot per column, then the
+/// variable-length part). Only for [`binary_row_supported`] columns.
+pub fn write_binary_rows(w: &mut Writer, batch: &ChangelogBatch, types: &[DataType]) -> Result<()> {
+    let arrays = batch.batch.columns();
+    if arrays.len() != types.len() {
+        return Err(Error::internal(format!(
+            "the source produced {} columns but the Flink table has {}",
+            arrays.len(),
+            types.len()
+        )));
+    }
+    if !binary_row_supported(types) {
+        return Err(Error::internal(
+            "rows with nested columns cannot cross as BinaryRowData",
+        ));
+    }
+    let cols: Vec<(Col<'_>, &dyn Array)> = arrays
+        .iter()
+        .zip(types)
+        .map(|(a, t)| (Col::new(a.as_ref(), t), a.as_ref()))
+        .collect();
+    let arity = types.len();
+    let null_bits = null_bits_bytes(arity);
+    let fixed_len = null_bits + 8 * arity;
+    let n = batch.num_rows();
+    w.length(n)?;
+    for i in 0..n {
+        let len_at = w.buf.len();
+        w.i32(0);
+        let start = w.buf.len();
+        w.buf.resize(start + fixed_len, 0);
+        w.buf[start] = batch.kind(i) as i8 as u8;
+        let mut out = BinaryRowOut {
+            buf: &mut w.buf,
+            start,
+            null_bits,
+        };
+        for (c, ((col, a), t)) in cols.iter().zip(types).enumerate() {
+            if matches!(col, Col::Ts(..)) && a.is_null(i) {
+                out.put(c, Flat::Null, t)?;
+                continue;
+            }
+            match col.flat(i) {
+                Some(v) => out.put(c, v, t)?,
+                None => {
+                    let v = Value::from_array(*a, i)?;
+                    out.put(c, flat_of_value(&v, t)?, t)?;
+                }
+            }
+        }
+        let len = w.buf.len() - start;
+        let len = i32::try_from(len)
+            .map_err(|_| Error::internal("a row of more than 2 GB cannot cross into Flink"))?;
+        w.buf[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
+    }
+    Ok(())
+}
+
+/// One `BinaryRowData` from Java, read field by field.
+struct BinaryRowIn<'a> {
+    row: &'a [u8],
+    null_bits: usize,
+    index: usize,
+}
+
+impl<'a> BinaryRowIn<'a> {
+    fn err(&self, what: &str) -> Error {
+        Error::internal(format!(
+            "row {} from Java: {what} (a BinaryRowData of {} bytes)",
+            self.index,
+            self.row.len()
+        ))
+    }
+
+    fn is_null(&self, c: usize) -> bool {
+        let bit = c + 8;
+        self.row[bit / 8] & (1 << (bit % 8)) != 0
+    }
+
+    fn slot(&self, c: usize) -> [u8; 8] {
+        let s = self.null_bits + 8 * c;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&self.row[s..s + 8]);
+        a
+    }
+
+    fn long(&self, c: usize) -> i64 {
+        i64::from_le_bytes(self.slot(c))
+    }
+
+    fn var(&self, off: u64, len: usize) -> Result<&'a [u8]> {
+        let off = off as usize;
+        off.checked_add(len)
+            .filter(|end| off >= self.null_bits && *end <= self.row.len())
+            .map(|end| &self.row[off..end])
+            .ok_or_else(|| self.err("a variable-length field points outside the row"))
+    }
+
+    fn bytes(&self, c: usize) -> Result<&'a [u8]> {
+        let v = self.long(c) as u64;
+        if v & (0x80 << 56) != 0 {
+            let len = ((v >> 56) & 0x7f) as usize;
+            if len > 7 {
+                return Err(self.err("an inline field is longer than 7 bytes"));
+            }
+            let s = self.null_bits + 8 * c;
+            Ok(&self.row[s..s + len])
+        } else {
+            self.var(v >> 32, (v & 0xffff_ffff) as usize)
+        }
+    }
+
+    fn timestamp(&self, c: usize, t: &DataType) -> Result<Timestamp> {
+        let v = self.long(c);
+        if is_compact_timestamp(t) {
+            return Ok(Timestamp::from_millis(v));
+        }
+        let v = v as u64;
+        let millis: [u8; 8] = self
+            .var(v >> 32, 8)?
+            .try_into()
+            .map_err(|_| self.err("a timestamp is cut short"))?;
+        Ok(Timestamp {
+            millis: i64::from_le_bytes(millis),
+            nanos_of_milli: (v & 0xffff_ffff) as u32,
+        })
+    }
+
+    fn decimal(&self, c: usize, t: &DataType) -> Result<i128> {
+        let v = self.long(c);
+        if is_compact_decimal(t) {
+            return Ok(i128::from(v));
+        }
+        let v = v as u64;
+        let be = self.var(v >> 32, (v & 0xffff_ffff) as usize)?;
+        if be.is_empty() || be.len() > 16 {
+            return Err(self.err("a decimal's unscaled value is not 1 to 16 bytes"));
+        }
+        // Sign-extend BigInteger's minimal big-endian two's complement to 16 bytes.
+        let mut full = if be[0] & 0x80 != 0 {
+            [0xff; 16]
+        } else {
+            [0; 16]
+        };
+        full[16 - be.len()..].copy_from_slice(be);
+        Ok(i128::from_be_bytes(full))
+    }
+
+    fn value(&self, c: usize, t: &DataType) -> Result<Value> {
+        if self.is_null(c) {
+            return Ok(Value::Null);
+        }
+        let s = self.slot(c);
+        Ok(match &t.logical {
+            LogicalType::Boolean => Value::Boolean(s[0] != 0),
+            LogicalType::TinyInt => Value::TinyInt(s[0] as i8),
+            LogicalType::SmallInt => Value::SmallInt(i16::from_le_bytes([s[0], s[1]])),
+            LogicalType::Int => Value::Int(i32::from_le_bytes([s[0], s[1], s[2], s[3]])),
+            LogicalType::Date => Value::Date(i32::from_le_bytes([s[0], s[1], s[2], s[3]])),
+            LogicalType::Time(_) => {
+                Value::Time(i64::from(i32::from_le_bytes([s[0], s[1], s[2], s[3]])) * 1_000_000)
+            }
+            LogicalType::BigInt => Value::BigInt(i64::from_le_bytes(s)),
+            LogicalType::Float => Value::Float(f32::from_le_bytes([s[0], s[1], s[2], s[3]])),
+            LogicalType::Double => Value::Double(f64::from_le_bytes(s)),
+            LogicalType::Decimal { .. } => Value::Decimal(self.decimal(c, t)?),
+            LogicalType::Char(_) | LogicalType::VarChar(_) => Value::String(
+                String::from_utf8(self.bytes(c)?.to_vec())
+                    .map_err(|_| self.err("a string is not UTF-8"))?,
+            ),
+            LogicalType::Binary(_) | LogicalType::VarBinary(_) => {
+                Value::Bytes(self.bytes(c)?.to_vec())
+            }
+            LogicalType::Timestamp(_) | LogicalType::TimestampLtz(_) => {
+                Value::Timestamp(self.timestamp(c, t)?)
+            }
+            _ => return Err(self.err(&format!("type {t} cannot cross as BinaryRowData"))),
+        })
+    }
+}
+
+impl Build {
+    fn push_null(&mut self) {
+        match self {
+            Build::Bool(b) => b.append_null(),
+            Build::I8(b) => b.append_null(),
+            Build::I16(b) => b.append_null(),
+            Build::I32(b) => b.append_null(),
+            Build::Date(b) => b.append_null(),
+            Build::I64(b) => b.append_null(),
+            Build::F32(b) => b.append_null(),
+            Build::F64(b) => b.append_null(),
+            Build::Dec(v, _) => v.push(None),
+            Build::Utf8(b) => b.append_null(),
+            Build::Bin(b) => b.append_null(),
+            Build::Ts(v, _) => v.push(None),
+            Build::Other(v) => v.push(Value::Null),
+        }
+    }
+
+    /// Read field `c` of a binary row; returns whether it was NULL.
+    fn read_binary(&mut self, row: &BinaryRowIn<'_>, c: usize, t: &DataType) -> Result<bool> {
+        if row.is_null(c) {
+            self.push_null();
+            return Ok(true);
+        }
+        let s = row.slot(c);
+        match self {
+            Build::Bool(b) => b.append_value(s[0] != 0),
+            Build::I8(b) => b.append_value(s[0] as i8),
+            Build::I16(b) => b.append_value(i16::from_le_bytes([s[0], s[1]])),
+            Build::I32(b) => b.append_value(i32::from_le_bytes([s[0], s[1], s[2], s[3]])),
+            Build::Date(b) => b.append_value(i32::from_le_bytes([s[0], s[1], s[2], s[3]])),
+            Build::I64(b) => b.append_value(i64::from_le_bytes(s)),
+            Build::F32(b) => b.append_value(f32::from_le_bytes([s[0], s[1], s[2], s[3]])),
+            Build::F64(b) => b.append_value(f64::from_le_bytes(s)),
+            Build::Dec(v, _) => v.push(Some(row.decimal(c, t)?)),
+            Build::Utf8(b) => b.append_value(
+                std::str::from_utf8(row.bytes(c)?).map_err(|_| row.err("a string is not UTF-8"))?,
+            ),
+            Build::Bin(b) => b.append_value(row.bytes(c)?),
+            Build::Ts(v, unit) => v.push(Some(row.timestamp(c, t)?.to_unit_value(*unit))),
+            Build::Other(v) => v.push(row.value(c, t)?),
+        }
+        Ok(false)
+    }
+}
+
+trait ToUnit {
+    fn to_unit_value(self, unit: TimeUnit) -> i64;
+}
+
+impl ToUnit for Timestamp {
+    fn to_unit_value(self, unit: TimeUnit) -> i64 {
+        match unit {
+            TimeUnit::Second => self.millis.div_euclid(1000),
+            TimeUnit::Millisecond => self.millis,
+            TimeUnit::Microsecond => self
+                .millis
+                .saturating_mul(1000)
+                .saturating_add(i64::from(self.nanos_of_milli / 1000)),
+            TimeUnit::Nanosecond => self
+                .millis
+                .saturating_mul(1_000_000)
+                .saturating_add(i64::from(self.nanos_of_milli)),
+        }
+    }
+}
+
+/// Decode `BinaryRowData` rows written by Java (the layout of [`write_binary_rows`]) into a
+/// [`ChangelogBatch`] of `schema`, whose columns are `types`.
+pub fn read_binary_rows(
+    data: &[u8],
+    types: &[DataType],
+    schema: &Arc<arrow::datatypes::Schema>,
+) -> Result<ChangelogBatch> {
+    let fields = schema.fields();
+    if fields.len() != types.len() {
+        return Err(Error::internal(format!(
+            "the sink consumes {} columns but the Flink table has {}",
+            fields.len(),
+            types.len()
+        )));
+    }
+    if !binary_row_supported(types) {
+        return Err(Error::internal(
+            "rows with nested columns cannot cross as BinaryRowData",
+        ));
+    }
+    let arity = types.len();
+    let null_bits = null_bits_bytes(arity);
+    let mut r = Reader::new(data);
+    let n = r.length()?;
+    let mut cols: Vec<Build> = types
+        .iter()
+        .zip(fields.iter())
+        .map(|(t, f)| Build::new(t, f.data_type(), n))
+        .collect();
+    let mut kinds = Vec::with_capacity(n);
+    for index in 0..n {
+        let len = r.length()?;
+        let row = BinaryRowIn {
+            row: r.take(len)?,
+            null_bits,
+            index,
+        };
+        if len < null_bits + 8 * arity {
+            return Err(row.err(&format!("shorter than the {arity} fields of the table")));
+        }
+        let kind = row.row[0] as i8;
+        kinds.push(
+            RowKind::from_byte(kind).ok_or_else(|| {
+                Error::internal(format!("unknown row kind byte {kind} from Java"))
+            })?,
+        );
+        for (c, ((b, t), f)) in cols.iter_mut().zip(types).zip(fields.iter()).enumerate() {
+            if b.read_binary(&row, c, t)? && !f.is_nullable() {
+                return Err(Error::user(format!(
+                    "row {index}: column '{}' is NOT NULL but the row has NULL",
+                    f.name()
+                )));
+            }
+        }
+    }
+    if !r.is_at_end() {
+        return Err(Error::internal(
+            "trailing bytes after a row batch from Java",
+        ));
+    }
+    finish_batch(cols, kinds, schema, n)
+}
+
+fn finish_batch(
+    cols: Vec<Build>,
+    kinds: Vec<RowKind>,
+    schema: &Arc<arrow::datatypes::Schema>,
+    n: usize,
+) -> Result<ChangelogBatch> {
     let arrays = cols
         .into_iter()
-        .zip(fields.iter())
+        .zip(schema.fields().iter())
         .map(|(c, f)| c.finish(f.data_type()))
         .collect::<Result<Vec<_>>>()?;
     let batch = RecordBatch::try_new_with_options(
@@ -785,6 +1320,174 @@ mod tests {
         assert_eq!(again.buf, w.buf, "Arrow round trip changed the bytes");
         let rows = headrace_sdk::row::rows(&batch).unwrap();
         assert_eq!(rows[0].values, full);
+    }
+
+    fn flat_types() -> (Vec<DataType>, Arc<Schema>) {
+        let spec = "b BOOLEAN, t TINYINT, s SMALLINT, i INT, l BIGINT, f FLOAT, d DOUBLE, \
+                    c DECIMAL(10, 2), cb DECIMAL(38, 4), ch CHAR(3), v STRING, bi BINARY(2), vb BYTES, \
+                    dt DATE, tm TIME(3), ts TIMESTAMP(9), ltz TIMESTAMP_LTZ(3)";
+        let schema = headrace_sdk::schema::TableSchema::parse_columns(spec).unwrap();
+        let types: Vec<DataType> = schema.columns.iter().map(|c| c.data_type.clone()).collect();
+        let arrow = Arc::new(Schema::new(
+            schema
+                .columns
+                .iter()
+                .map(|c| c.data_type.to_arrow_field(&c.name))
+                .collect::<Vec<Field>>(),
+        ));
+        (types, arrow)
+    }
+
+    #[test]
+    fn every_flat_type_round_trips_as_binary_rows() {
+        let (types, arrow) = flat_types();
+        assert!(binary_row_supported(&types));
+        let rows = [
+            vec![
+                Value::Boolean(true),
+                Value::TinyInt(-3),
+                Value::SmallInt(-300),
+                Value::Int(i32::MIN),
+                Value::BigInt(i64::MAX),
+                Value::Float(1.5),
+                Value::Double(-2.25),
+                Value::Decimal(-12345),
+                Value::Decimal(-(10i128.pow(37)) + 7),
+                Value::String("abc".into()),
+                Value::String("héllo, a string longer than seven bytes".into()),
+                Value::Bytes(vec![1, 2]),
+                Value::Bytes(vec![]),
+                Value::Date(-1),
+                Value::Time(3_600_123_000_000),
+                Value::Timestamp(Timestamp {
+                    millis: -1,
+                    nanos_of_milli: 999_999,
+                }),
+                Value::Timestamp(Timestamp::from_millis(1_700_000_000_123)),
+            ],
+            vec![
+                Value::Boolean(false),
+                Value::TinyInt(0),
+                Value::SmallInt(1),
+                Value::Int(7),
+                Value::BigInt(-1),
+                Value::Float(0.0),
+                Value::Double(1e300),
+                Value::Decimal(99),
+                Value::Decimal(i128::from(i64::MAX) * 1000 + 1),
+                Value::String("1234567".into()),
+                Value::String("12345678".into()),
+                Value::Bytes(vec![0, 255]),
+                Value::Bytes(vec![9; 7]),
+                Value::Date(19_000),
+                Value::Time(0),
+                Value::Timestamp(Timestamp::from_millis(0)),
+                Value::Timestamp(Timestamp::from_millis(-86_400_000)),
+            ],
+            vec![Value::Null; 17],
+        ];
+        // Java's compact encoding -> Arrow, the way a sink batch is built.
+        let mut w = Writer::new();
+        w.length(rows.len()).unwrap();
+        for (row, kind) in rows
+            .iter()
+            .zip([RowKind::Insert, RowKind::UpdateAfter, RowKind::Delete])
+        {
+            w.u8(kind as i8 as u8);
+            for (v, t) in row.iter().zip(&types) {
+                write_value(&mut w, v, t).unwrap();
+            }
+        }
+        let batch = read_rows(&w.buf, &types, &arrow).unwrap();
+        let mut bin = Writer::new();
+        write_binary_rows(&mut bin, &batch, &types).unwrap();
+        let back = read_binary_rows(&bin.buf, &types, &arrow).unwrap();
+        assert_eq!(back.kind(1), RowKind::UpdateAfter);
+        assert_eq!(back.kind(2), RowKind::Delete);
+        let got = headrace_sdk::row::rows(&back).unwrap();
+        for (g, want) in got.iter().zip(&rows) {
+            assert_eq!(&g.values, want);
+        }
+        let mut again = Writer::new();
+        write_binary_rows(&mut again, &back, &types).unwrap();
+        assert_eq!(again.buf, bin.buf, "binary rows changed through Arrow");
+    }
+
+    /// The bytes Flink's `BinaryRowWriter` produces for the row +U (BIGINT 5, STRING "hello world!"
+    /// (variable-length part), STRING "abc" (inline), INT NULL, TIMESTAMP(3) 7 ms (compact),
+    /// TIMESTAMP(6) 1 ms + 2000 ns (variable-length part)).
+    #[test]
+    fn binary_row_layout_is_flinks() {
+        let t: Vec<DataType> = [
+            "BIGINT",
+            "STRING",
+            "STRING",
+            "INT",
+            "TIMESTAMP(3)",
+            "TIMESTAMP(6)",
+        ]
+        .iter()
+        .map(|s| DataType::parse(s).unwrap())
+        .collect();
+        let names = ["a", "b", "c", "d", "e", "f"];
+        let arrow = Arc::new(Schema::new(
+            t.iter()
+                .zip(names)
+                .map(|(t, n)| t.to_arrow_field(n))
+                .collect::<Vec<_>>(),
+        ));
+        let mut w = Writer::new();
+        w.length(1).unwrap();
+        w.u8(RowKind::UpdateAfter as i8 as u8);
+        let vals = [
+            Value::BigInt(5),
+            Value::String("hello world!".into()),
+            Value::String("abc".into()),
+            Value::Null,
+            Value::Timestamp(Timestamp::from_millis(7)),
+            Value::Timestamp(Timestamp {
+                millis: 1,
+                nanos_of_milli: 2000,
+            }),
+        ];
+        for (v, t) in vals.iter().zip(&t) {
+            write_value(&mut w, v, t).unwrap();
+        }
+        let batch = read_rows(&w.buf, &t, &arrow).unwrap();
+        let mut bin = Writer::new();
+        write_binary_rows(&mut bin, &batch, &t).unwrap();
+        let mut want = vec![1u8, 0, 0, 0]; // one row
+        let row_len: i32 = 8 + 6 * 8 + 16 + 8;
+        want.extend_from_slice(&row_len.to_le_bytes());
+        // Header: kind +U (2), null bit of field 3 (bit 3 + 8 = 11: byte 1, bit 3).
+        want.extend_from_slice(&[2, 1 << 3, 0, 0, 0, 0, 0, 0]);
+        want.extend_from_slice(&5i64.to_le_bytes());
+        // "hello world!" at offset 56 (8 + 48), 12 bytes.
+        want.extend_from_slice(&((56u64 << 32) | 12).to_le_bytes());
+        want.extend_from_slice(&[b'a', b'b', b'c', 0, 0, 0, 0, 0x80 | 3]);
+        want.extend_from_slice(&[0; 8]);
+        want.extend_from_slice(&7i64.to_le_bytes());
+        // TIMESTAMP(6): millis at offset 72, nanos of the milli in the slot.
+        want.extend_from_slice(&((72u64 << 32) | 2000).to_le_bytes());
+        want.extend_from_slice(b"hello world!\0\0\0\0");
+        want.extend_from_slice(&1i64.to_le_bytes());
+        assert_eq!(bin.buf, want);
+    }
+
+    #[test]
+    fn binary_rows_refuse_nested_columns_and_bad_offsets() {
+        let t = [DataType::parse("ARRAY<INT>").unwrap()];
+        assert!(!binary_row_supported(&t));
+        let t = [DataType::parse("STRING").unwrap()];
+        let schema = Arc::new(Schema::new(vec![t[0].to_arrow_field("s")]));
+        let mut data = vec![1, 0, 0, 0, 16, 0, 0, 0];
+        data.extend_from_slice(&[0; 8]);
+        // A string slot pointing at offset 64, 10 bytes: outside the 16-byte row.
+        data.extend_from_slice(&((64u64 << 32) | 10).to_le_bytes());
+        let e = read_binary_rows(&data, &t, &schema)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("points outside the row"), "{e}");
     }
 
     #[test]

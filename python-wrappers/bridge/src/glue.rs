@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
-use jni::objects::{JByteArray, JObject, JObjectArray, JString};
+use jni::objects::{JByteArray, JByteBuffer, JObject, JObjectArray, JString};
 use jni::sys::{jboolean, jbyteArray, jlong, jobjectArray, jstring, JNI_FALSE, JNI_TRUE};
 use jni::JNIEnv;
 
@@ -113,6 +113,39 @@ pub fn bytes(env: &mut JNIEnv<'_>, a: &JByteArray<'_>) -> Result<Option<Vec<u8>>
         return Ok(None);
     }
     env.convert_byte_array(a).map(Some).map_err(jni_err)
+}
+
+/// The first `len` bytes of a direct `java.nio.ByteBuffer`, read in place (no copy). The buffer
+/// must not change while the slice is used: Java passes its own buffer and waits for the call.
+pub fn direct_bytes<'b>(
+    env: &mut JNIEnv<'_>,
+    buf: &'b JByteBuffer<'_>,
+    len: usize,
+) -> Result<&'b [u8]> {
+    if buf.is_null() {
+        return Err(Error::internal("a buffer argument from Java is null"));
+    }
+    if len == 0 {
+        return Ok(&[]);
+    }
+    let ptr = env.get_direct_buffer_address(buf).map_err(|e| {
+        Error::internal(format!(
+            "a buffer from Java is not a direct ByteBuffer: {e}"
+        ))
+    })?;
+    let capacity = env.get_direct_buffer_capacity(buf).map_err(jni_err)?;
+    if len > capacity {
+        return Err(Error::internal(format!(
+            "Java names {len} bytes of a buffer of {capacity}"
+        )));
+    }
+    // SAFETY: `ptr` is the non-null start of the direct buffer's memory, which holds `capacity`
+    // bytes (checked above: len <= capacity) and stays allocated while Java holds `buf`, i.e. for
+    // the whole native call the borrow `'b` lives in; the calling thread waits in this call, so
+    // Java does not write the buffer meanwhile.
+    #[allow(unsafe_code)]
+    let slice = unsafe { std::slice::from_raw_parts(ptr as *const u8, len) };
+    Ok(slice)
 }
 
 /// A new Java byte array.

@@ -34,7 +34,7 @@ macro_rules! export_bridge {
     ($registry:path) => {
         const _: () = {
             use $crate::glue;
-            use $crate::jni::objects::{JByteArray, JClass, JObjectArray, JString};
+            use $crate::jni::objects::{JByteArray, JByteBuffer, JClass, JObjectArray, JString};
             use $crate::jni::sys::{jboolean, jbyteArray, jint, jlong, jobjectArray, jstring};
             use $crate::jni::JNIEnv;
 
@@ -255,10 +255,10 @@ macro_rules! export_bridge {
                 mut env: JNIEnv<'l>,
                 _c: JClass<'l>,
                 reader: jlong,
+                encoding: jint,
             ) -> jbyteArray {
                 glue::guard(&mut env, std::ptr::null_mut(), |env| {
-                    let b = bridge().reader_poll(reader)?;
-                    glue::new_bytes(env, &b)
+                    bridge().reader_poll_with(reader, encoding, |b| glue::new_bytes(env, b))
                 })
             }
 
@@ -322,11 +322,13 @@ macro_rules! export_bridge {
                 mut env: JNIEnv<'l>,
                 _c: JClass<'l>,
                 writer: jlong,
-                rows: JByteArray<'l>,
+                rows: JByteBuffer<'l>,
+                length: jint,
+                encoding: jint,
             ) {
                 glue::guard(&mut env, (), |env| {
-                    let b = glue::bytes(env, &rows)?.unwrap_or_default();
-                    bridge().writer_write(writer, &b)
+                    let b = glue::direct_bytes(env, &rows, glue::index(length, "length")?)?;
+                    bridge().writer_write_encoded(writer, b, encoding)
                 })
             }
 

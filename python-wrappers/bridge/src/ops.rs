@@ -67,6 +67,8 @@ struct SourceSlot {
 struct ReaderSlot {
     reader: Box<dyn SourceReader>,
     types: Arc<Vec<DataType>>,
+    /// The answer of the last poll, kept so its memory is reused by the next one.
+    answer: Writer,
 }
 
 struct SinkSlot {
@@ -383,6 +385,7 @@ impl Bridge {
         Ok(self.insert(Handle::Reader(Arc::new(Mutex::new(ReaderSlot {
             reader,
             types: s.types.clone(),
+            answer: Writer::new(),
         })))))
     }
 
@@ -407,23 +410,43 @@ impl Bridge {
         Ok(())
     }
 
-    /// Poll: a [`poll_tag`] byte, then rows for `BATCH`.
+    /// Poll: a [`poll_tag`] byte, then rows for `BATCH` in the compact row encoding.
     pub fn reader_poll(&self, id: i64) -> Result<Vec<u8>> {
+        self.reader_poll_with(id, codec::encoding::COMPACT, |b| Ok(b.to_vec()))
+    }
+
+    /// Poll: a [`poll_tag`] byte, then rows for `BATCH` in `encoding` (a [`codec::encoding`]
+    /// value), handed to `f` (which copies them out; the buffer is reused by the next poll).
+    pub fn reader_poll_with<R>(
+        &self,
+        id: i64,
+        encoding: i32,
+        f: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R> {
         let r = self.reader(id)?;
         let mut slot = lock(&r);
         let ev = self.block_on(slot.reader.poll_next())??;
-        let mut w = Writer::new();
+        let ReaderSlot { types, answer, .. } = &mut *slot;
+        answer.buf.clear();
         match ev {
             ReadEvent::Batch(b) => {
-                w.buf.reserve(b.byte_size() + 64);
-                w.u8(poll_tag::BATCH);
-                codec::write_rows(&mut w, &b, &slot.types)?;
+                answer.buf.reserve(b.byte_size() + 64);
+                answer.u8(poll_tag::BATCH);
+                match encoding {
+                    codec::encoding::COMPACT => codec::write_rows(answer, &b, types)?,
+                    codec::encoding::BINARY_ROW => codec::write_binary_rows(answer, &b, types)?,
+                    e => {
+                        return Err(Error::internal(format!(
+                            "unknown row encoding {e} from Java"
+                        )))
+                    }
+                }
             }
-            ReadEvent::Idle => w.u8(poll_tag::IDLE),
-            ReadEvent::NeedSplits => w.u8(poll_tag::NEED_SPLITS),
-            ReadEvent::End => w.u8(poll_tag::END),
+            ReadEvent::Idle => answer.u8(poll_tag::IDLE),
+            ReadEvent::NeedSplits => answer.u8(poll_tag::NEED_SPLITS),
+            ReadEvent::End => answer.u8(poll_tag::END),
         }
-        Ok(w.buf)
+        f(&answer.buf)
     }
 
     /// The state of the reader's unfinished splits.
@@ -479,11 +502,26 @@ impl Bridge {
         }
     }
 
-    /// Write a batch of rows encoded by Java.
+    /// Write a batch of rows encoded by Java in the compact row encoding.
     pub fn writer_write(&self, id: i64, rows: &[u8]) -> Result<()> {
+        self.writer_write_encoded(id, rows, codec::encoding::COMPACT)
+    }
+
+    /// Write a batch of rows encoded by Java in `encoding` (a [`codec::encoding`] value).
+    pub fn writer_write_encoded(&self, id: i64, rows: &[u8], encoding: i32) -> Result<()> {
         let w = self.writer(id)?;
         let mut slot = lock(&w);
-        let batch = codec::read_rows(rows, &slot.types, &slot.schema)?;
+        let batch = match encoding {
+            codec::encoding::COMPACT => codec::read_rows(rows, &slot.types, &slot.schema)?,
+            codec::encoding::BINARY_ROW => {
+                codec::read_binary_rows(rows, &slot.types, &slot.schema)?
+            }
+            e => {
+                return Err(Error::internal(format!(
+                    "unknown row encoding {e} from Java"
+                )))
+            }
+        };
         self.block_on(slot.writer.write(batch))?
     }
 

@@ -43,24 +43,32 @@ final class HeadraceReader<T> implements SourceReader<T, HeadraceSplit> {
     @Override
     @SuppressWarnings("unchecked")
     public InputStatus pollNext(ReaderOutput<T> output) {
-        byte[] answer = NativeBridge.readerPoll(reader);
+        byte[] answer = NativeBridge.readerPoll(reader, codec.encoding());
         ByteBuffer in = Wire.in(answer);
         switch (in.get()) {
             case 0:
-                codec.decode(in, row -> output.collect((T) row));
+                codec.decode(in, answer, row -> output.collect((T) row));
                 return InputStatus.MORE_AVAILABLE;
             case 1:
                 available = new CompletableFuture<>();
                 CompletableFuture.delayedExecutor(IDLE_MILLIS, TimeUnit.MILLISECONDS)
                         .execute(() -> available.complete(null));
                 return InputStatus.NOTHING_AVAILABLE;
-            case 2:
+            case 2: {
                 if (!waitingForSplits) {
                     waitingForSplits = true;
-                    available = new CompletableFuture<>();
                     ctx.sendSplitRequest();
                 }
+                // Poll again soon rather than wait for the answer: a reader that still has splits
+                // asks too (an unbounded Kafka reader, for newly discovered partitions, every few
+                // hundred ms) and must go on reading; the enumerator answers only when it has
+                // splits or knows there are no more.
+                CompletableFuture<Void> next = new CompletableFuture<>();
+                available = next;
+                CompletableFuture.delayedExecutor(IDLE_MILLIS, TimeUnit.MILLISECONDS)
+                        .execute(() -> next.complete(null));
                 return InputStatus.NOTHING_AVAILABLE;
+            }
             default:
                 return InputStatus.END_OF_INPUT;
         }

@@ -13,7 +13,9 @@ final class HeadraceWriter<T>
     private final int batchSize;
     private final long sink;
     private final long writer;
-    private final Wire.Out buffer = new Wire.Out();
+    private final Wire.Out buffer = new Wire.Out(1 << 16);
+    /** The batch handed to Rust, which reads it in place (one bulk copy from {@code buffer}). */
+    private java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(0);
     private int rows;
     /**
      * The id of the checkpoint the next {@code prepareCommit} belongs to. Sink V2 does not pass it to
@@ -59,7 +61,12 @@ final class HeadraceWriter<T>
             return;
         }
         buffer.putI32At(0, rows);
-        NativeBridge.writerWrite(writer, buffer.toByteArray());
+        int n = buffer.size();
+        if (direct.capacity() < n) {
+            direct = java.nio.ByteBuffer.allocateDirect(Math.max(n, 2 * direct.capacity()));
+        }
+        direct.put(0, buffer.array(), 0, n);
+        NativeBridge.writerWrite(writer, direct, n, codec.encoding());
         buffer.reset();
         buffer.i32(0);
         rows = 0;

@@ -89,7 +89,8 @@ public final class NativeBridge {
 
     public static native void readerNoMoreSplits(long reader);
 
-    public static native byte[] readerPoll(long reader);
+    /** A poll tag byte, then for a batch its rows in {@code encoding} ({@link RowCodec#encoding()}). */
+    public static native byte[] readerPoll(long reader, int encoding);
 
     public static native byte[] readerSnapshot(long reader, long checkpoint);
 
@@ -98,7 +99,8 @@ public final class NativeBridge {
     public static native long writerCreate(
             long sink, int subtask, int parallelism, long restoredCheckpoint, byte[] restoredState);
 
-    public static native void writerWrite(long writer, byte[] rows);
+    /** The first {@code length} bytes of the direct buffer {@code rows}: rows in {@code encoding}. */
+    public static native void writerWrite(long writer, java.nio.ByteBuffer rows, int length, int encoding);
 
     public static native void writerFlush(long writer, boolean endOfInput);
 

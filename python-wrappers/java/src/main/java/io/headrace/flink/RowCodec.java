@@ -22,6 +22,8 @@ import org.apache.flink.table.data.MapData;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.data.StringData;
 import org.apache.flink.table.data.TimestampData;
+import org.apache.flink.table.data.binary.BinaryRowData;
+import org.apache.flink.table.data.binary.BinaryStringData;
 import org.apache.flink.table.types.logical.ArrayType;
 import org.apache.flink.table.types.logical.DecimalType;
 import org.apache.flink.table.types.logical.IntType;
@@ -30,6 +32,10 @@ import org.apache.flink.table.types.logical.MapType;
 import org.apache.flink.table.types.logical.MultisetType;
 import org.apache.flink.table.types.logical.RowType;
 import org.apache.flink.types.Row;
+import org.apache.flink.core.memory.MemorySegment;
+import org.apache.flink.core.memory.MemorySegmentFactory;
+import org.apache.flink.table.types.logical.LocalZonedTimestampType;
+import org.apache.flink.table.types.logical.TimestampType;
 import org.apache.flink.types.RowKind;
 
 /**
@@ -42,19 +48,70 @@ public final class RowCodec implements Serializable {
     private static final long serialVersionUID = 1L;
     private final LogicalType[] types;
     private final boolean external;
+    private final boolean binary;
     private transient RowData.FieldGetter[] getters;
+
+    /** The compact row encoding (every type; see headrace-bridge's codec module). */
+    public static final int COMPACT = 0;
+    /** Flink's own {@link BinaryRowData} layout (Table API, flat columns only). */
+    public static final int BINARY_ROW = 1;
 
     /** A codec for rows of {@code types}; {@code external} chooses {@link Row} over {@link RowData}. */
     public RowCodec(LogicalType[] types, boolean external) {
         this.types = types;
         this.external = external;
+        this.binary = !external && allFlat(types);
+    }
+
+    /**
+     * Whether rows of {@code types} can cross as {@link BinaryRowData}: no ARRAY, MAP, MULTISET or
+     * ROW column (the bridge writes and reads only flat fields in that layout).
+     */
+    static boolean allFlat(LogicalType[] types) {
+        for (LogicalType t : types) {
+            switch (t.getTypeRoot()) {
+                case ARRAY:
+                case MAP:
+                case MULTISET:
+                case ROW:
+                case STRUCTURED_TYPE:
+                case DISTINCT_TYPE:
+                case RAW:
+                case VARIANT:
+                    return false;
+                default:
+            }
+        }
+        return true;
+    }
+
+    /** The encoding batches cross in: {@link #BINARY_ROW} for internal rows of flat columns, else {@link #COMPACT}. */
+    public int encoding() {
+        return binary ? BINARY_ROW : COMPACT;
     }
 
     // ---------------------------------------------------------------- decoding (Rust -> Java)
 
-    /** Decode the rows of one batch, handing each to {@code out}. */
-    public void decode(ByteBuffer in, java.util.function.Consumer<Object> out) {
+    /**
+     * Decode the rows of one batch, handing each to {@code out}. {@code in} reads {@code array}
+     * (a fresh array per batch: {@link BinaryRowData} rows point into it).
+     */
+    public void decode(ByteBuffer in, byte[] array, java.util.function.Consumer<Object> out) {
         int n = in.getInt();
+        if (binary) {
+            MemorySegment seg = MemorySegmentFactory.wrap(array);
+            int arity = types.length;
+            int pos = in.position();
+            for (int r = 0; r < n; r++) {
+                int len = in.getInt(pos);
+                BinaryRowData row = new BinaryRowData(arity);
+                row.pointTo(seg, pos + 4, len);
+                pos += 4 + len;
+                out.accept(row);
+            }
+            in.position(pos);
+            return;
+        }
         for (int r = 0; r < n; r++) {
             RowKind kind = RowKind.fromByteValue(in.get());
             if (external) {
@@ -188,7 +245,9 @@ public final class RowCodec implements Serializable {
 
     /** Append one row (a {@link RowData}, or a {@link Row} when external) to {@code out}. */
     public void encode(Wire.Out out, Object value) {
-        if (value instanceof RowData) {
+        if (binary && value instanceof RowData) {
+            encodeBinary(out, (RowData) value);
+        } else if (value instanceof RowData) {
             RowData row = (RowData) value;
             if (getters == null) {
                 getters = new RowData.FieldGetter[types.length];
@@ -211,6 +270,148 @@ public final class RowCodec implements Serializable {
                     "a Headrace sink got a " + (value == null ? "null" : value.getClass().getName())
                             + " where it expects RowData or Row");
         }
+    }
+
+    /**
+     * One row as a {@link BinaryRowData} (an {@code i32} length, then the row's bytes): a binary
+     * row's bytes are copied as they are; any other row is laid out field by field as Flink's
+     * {@code BinaryRowWriter} does.
+     */
+    private void encodeBinary(Wire.Out out, RowData row) {
+        int arity = types.length;
+        if (row instanceof BinaryRowData && row.getArity() == arity) {
+            BinaryRowData b = (BinaryRowData) row;
+            MemorySegment[] segs = b.getSegments();
+            int size = b.getSizeInBytes();
+            if (segs.length == 1) {
+                out.i32(size);
+                out.raw(segs[0], b.getOffset(), size);
+                return;
+            }
+        }
+        int nullBits = BinaryRowData.calculateBitSetWidthInBytes(arity);
+        int lenAt = out.size();
+        out.i32(0);
+        int start = out.size();
+        out.zeros(nullBits + 8 * arity);
+        out.putU8At(start, row.getRowKind().toByteValue());
+        for (int c = 0; c < arity; c++) {
+            int slot = start + nullBits + 8 * c;
+            if (row.isNullAt(c)) {
+                int bit = c + 8;
+                out.orU8At(start + (bit >>> 3), 1 << (bit & 7));
+                continue;
+            }
+            LogicalType t = types[c];
+            switch (t.getTypeRoot()) {
+                case BOOLEAN:
+                    out.putU8At(slot, row.getBoolean(c) ? 1 : 0);
+                    break;
+                case TINYINT:
+                    out.putU8At(slot, row.getByte(c));
+                    break;
+                case SMALLINT:
+                    out.putI16At(slot, row.getShort(c));
+                    break;
+                case INTEGER:
+                case DATE:
+                case TIME_WITHOUT_TIME_ZONE:
+                case INTERVAL_YEAR_MONTH:
+                    out.putI32At(slot, row.getInt(c));
+                    break;
+                case BIGINT:
+                case INTERVAL_DAY_TIME:
+                    out.putI64At(slot, row.getLong(c));
+                    break;
+                case FLOAT:
+                    out.putI32At(slot, Float.floatToRawIntBits(row.getFloat(c)));
+                    break;
+                case DOUBLE:
+                    out.putI64At(slot, Double.doubleToRawLongBits(row.getDouble(c)));
+                    break;
+                case CHAR:
+                case VARCHAR: {
+                    StringData s = row.getString(c);
+                    if (s instanceof BinaryStringData) {
+                        BinaryStringData bs = (BinaryStringData) s;
+                        bs.ensureMaterialized();
+                        MemorySegment[] segs = bs.getSegments();
+                        if (segs.length == 1) {
+                            int n = bs.getSizeInBytes();
+                            if (n <= 7) {
+                                for (int i = 0; i < n; i++) {
+                                    out.putU8At(slot + i, segs[0].get(bs.getOffset() + i));
+                                }
+                                out.putU8At(slot + 7, 0x80 | n);
+                            } else {
+                                out.putI64At(slot, ((long) (out.size() - start) << 32) | n);
+                                out.raw(segs[0], bs.getOffset(), n);
+                                out.zeros(pad(n));
+                            }
+                            break;
+                        }
+                    }
+                    varBytes(out, start, slot, s.toBytes());
+                    break;
+                }
+                case BINARY:
+                case VARBINARY:
+                    varBytes(out, start, slot, row.getBinary(c));
+                    break;
+                case DECIMAL: {
+                    DecimalType d = (DecimalType) t;
+                    DecimalData v = row.getDecimal(c, d.getPrecision(), d.getScale());
+                    if (DecimalData.isCompact(d.getPrecision())) {
+                        out.putI64At(slot, v.toUnscaledLong());
+                    } else {
+                        byte[] be = v.toUnscaledBytes();
+                        out.putI64At(slot, ((long) (out.size() - start) << 32) | be.length);
+                        out.raw(be);
+                        out.zeros(pad(be.length));
+                    }
+                    break;
+                }
+                case TIMESTAMP_WITHOUT_TIME_ZONE:
+                case TIMESTAMP_WITH_LOCAL_TIME_ZONE: {
+                    int p = precision(t);
+                    TimestampData ts = row.getTimestamp(c, p);
+                    if (TimestampData.isCompact(p)) {
+                        out.putI64At(slot, ts.getMillisecond());
+                    } else {
+                        out.putI64At(slot, ((long) (out.size() - start) << 32) | ts.getNanoOfMillisecond());
+                        out.i64(ts.getMillisecond());
+                    }
+                    break;
+                }
+                default:
+                    throw new HeadraceException("the Headrace bridge does not carry Flink type " + t + " as a binary row");
+            }
+        }
+        out.putI32At(lenAt, out.size() - start);
+    }
+
+    private static int pad(int n) {
+        return (8 - (n & 7)) & 7;
+    }
+
+    private static void varBytes(Wire.Out out, int start, int slot, byte[] b) {
+        if (b.length <= 7) {
+            for (int i = 0; i < b.length; i++) {
+                out.putU8At(slot + i, b[i]);
+            }
+            out.putU8At(slot + 7, 0x80 | b.length);
+        } else {
+            out.putI64At(slot, ((long) (out.size() - start) << 32) | b.length);
+            out.raw(b);
+            out.zeros(pad(b.length));
+        }
+    }
+
+    private static int precision(LogicalType t) {
+        if (t instanceof TimestampType) {
+            return ((TimestampType) t).getPrecision();
+        }
+        return ((LocalZonedTimestampType) t).getPrecision();
     }
 
     /** One top-level field, read with RowData's typed getters (no boxing) where the type is flat. */

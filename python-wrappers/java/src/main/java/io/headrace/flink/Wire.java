@@ -3,23 +3,42 @@ package io.headrace.flink;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import org.apache.flink.core.memory.MemorySegment;
 
 /** The little-endian layouts shared with the Rust side (see headrace-bridge's codec module). */
 public final class Wire {
     private Wire() {}
 
-    /** A growable little-endian buffer. */
+    private static final VarHandle I16 =
+            MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle I32 =
+            MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle I64 =
+            MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+
+    /** A growable little-endian buffer on the heap (multi-byte values written with VarHandles). */
     public static final class Out {
-        private byte[] buf = new byte[256];
+        private byte[] buf;
         private int len;
+
+        /** A small buffer. */
+        public Out() {
+            this(256);
+        }
+
+        /** A buffer of {@code capacity} bytes to start with. */
+        public Out(int capacity) {
+            buf = new byte[Math.max(capacity, 16)];
+        }
 
         private void ensure(int n) {
             if (len + n > buf.length) {
-                byte[] b = new byte[Math.max(buf.length * 2, len + n)];
-                System.arraycopy(buf, 0, b, 0, len);
-                buf = b;
+                buf = Arrays.copyOf(buf, Math.max(buf.length * 2, len + n));
             }
         }
 
@@ -30,29 +49,44 @@ public final class Wire {
 
         public void i16(short v) {
             ensure(2);
-            buf[len++] = (byte) v;
-            buf[len++] = (byte) (v >> 8);
+            I16.set(buf, len, v);
+            len += 2;
         }
 
         public void i32(int v) {
             ensure(4);
-            buf[len++] = (byte) v;
-            buf[len++] = (byte) (v >> 8);
-            buf[len++] = (byte) (v >> 16);
-            buf[len++] = (byte) (v >> 24);
+            I32.set(buf, len, v);
+            len += 4;
         }
 
         public void i64(long v) {
             ensure(8);
-            for (int i = 0; i < 8; i++) {
-                buf[len++] = (byte) (v >> (8 * i));
-            }
+            I64.set(buf, len, v);
+            len += 8;
+        }
+
+        /** {@code n} zero bytes. */
+        public void zeros(int n) {
+            ensure(n);
+            Arrays.fill(buf, len, len + n, (byte) 0);
+            len += n;
         }
 
         public void raw(byte[] b) {
-            ensure(b.length);
-            System.arraycopy(b, 0, buf, len, b.length);
-            len += b.length;
+            raw(b, 0, b.length);
+        }
+
+        public void raw(byte[] b, int off, int n) {
+            ensure(n);
+            System.arraycopy(b, off, buf, len, n);
+            len += n;
+        }
+
+        /** {@code n} bytes of a Flink memory segment from {@code offset}. */
+        public void raw(MemorySegment seg, int offset, int n) {
+            ensure(n);
+            seg.get(offset, buf, len, n);
+            len += n;
         }
 
         public void bytes(byte[] b) {
@@ -60,12 +94,29 @@ public final class Wire {
             raw(b);
         }
 
+        /** Overwrite the byte at {@code pos}. */
+        public void putU8At(int pos, int v) {
+            buf[pos] = (byte) v;
+        }
+
+        /** OR {@code bits} into the byte at {@code pos}. */
+        public void orU8At(int pos, int bits) {
+            buf[pos] |= (byte) bits;
+        }
+
+        /** Overwrite the short at {@code pos}. */
+        public void putI16At(int pos, short v) {
+            I16.set(buf, pos, v);
+        }
+
         /** Overwrite the int at {@code pos}. */
         public void putI32At(int pos, int v) {
-            buf[pos] = (byte) v;
-            buf[pos + 1] = (byte) (v >> 8);
-            buf[pos + 2] = (byte) (v >> 16);
-            buf[pos + 3] = (byte) (v >> 24);
+            I32.set(buf, pos, v);
+        }
+
+        /** Overwrite the long at {@code pos}. */
+        public void putI64At(int pos, long v) {
+            I64.set(buf, pos, v);
         }
 
         public int size() {
@@ -76,10 +127,13 @@ public final class Wire {
             len = 0;
         }
 
+        /** The underlying array (its first {@link #size()} bytes are written); replaced on growth. */
+        public byte[] array() {
+            return buf;
+        }
+
         public byte[] toByteArray() {
-            byte[] b = new byte[len];
-            System.arraycopy(buf, 0, b, 0, len);
-            return b;
+            return Arrays.copyOf(buf, len);
         }
     }
 
