@@ -458,3 +458,50 @@ fn a_dead_letter_table_skips_what_it_cannot_write_under_its_own_policy() {
     assert_eq!(v["rows_out"][1], 4, "{v}");
     assert_eq!(v["skipped"][1], 1, "{v}");
 }
+
+/// The Rust Job API: `bad_records(Skip)` skips and counts; `DeadLetter` is refused there.
+#[test]
+fn job_api_skips_bad_records_when_asked() {
+    use headrace_sdk::bad_records::BadRecordPolicy;
+    let s = setup();
+    let source = || {
+        headrace_connector_filesystem::FileSource::builder()
+            .registry(headrace_cli::builtin_registry())
+            .columns("id INT, name STRING")
+            .unwrap()
+            .path(s.input.display().to_string())
+            .format("csv")
+            .build_source()
+            .unwrap()
+    };
+    let sink = || {
+        headrace_connector_blackhole::BlackholeSink::builder()
+            .columns("id INT, name STRING")
+            .unwrap()
+            .build_sink()
+            .unwrap()
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let run = |policy: Option<BadRecordPolicy>| {
+        let mut p = headrace_runtime::job::Job::new().from_source("src", source());
+        if let Some(policy) = policy {
+            p = p.bad_records(policy);
+        }
+        rt.block_on(p.sink_to("out", sink()).execute())
+    };
+    let summary = run(Some(BadRecordPolicy::Skip)).unwrap();
+    assert_eq!(summary.rows_out, vec![4]);
+    assert_eq!(summary.skipped, vec![3]);
+    let e = run(None).unwrap_err().to_string();
+    assert!(
+        e.contains("line 2") && e.contains("'headrace.bad-records.policy' = 'skip' to table 'src'"),
+        "{e}"
+    );
+    let e = run(Some(BadRecordPolicy::DeadLetter))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("needs a dead-letter table"), "{e}");
+}

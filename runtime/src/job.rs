@@ -45,6 +45,7 @@ pub struct PipelineBuilder {
     select: Vec<String>,
     watermark: Option<String>,
     idle_timeout: Option<Duration>,
+    bad_records: headrace_sdk::bad_records::BadRecordPolicy,
 }
 
 impl Job {
@@ -67,6 +68,7 @@ impl Job {
             select: Vec::new(),
             watermark: None,
             idle_timeout: None,
+            bad_records: headrace_sdk::bad_records::BadRecordPolicy::Fail,
         }
     }
 
@@ -146,9 +148,36 @@ impl PipelineBuilder {
         self
     }
 
+    /// What the source does with records it cannot decode (the Headrace extension
+    /// `headrace.bad-records.policy`): `Fail` (the default) or `Skip` (drop and count them).
+    /// `DeadLetter` needs a dead-letter table, which only SQL jobs declare: `sink_to` refuses it.
+    pub fn bad_records(mut self, policy: headrace_sdk::bad_records::BadRecordPolicy) -> Self {
+        self.bad_records = policy;
+        self
+    }
+
     /// Finish the pipeline by writing into `sink`.
     pub fn sink_to(self, name: impl Into<String>, sink: Arc<dyn DynamicSink>) -> Job {
         let mut job = self.job;
+        if self.bad_records == headrace_sdk::bad_records::BadRecordPolicy::DeadLetter {
+            if job.error.is_none() {
+                job.error = Some(crate::RuntimeError::Plan(format!(
+                    "source '{}': the 'dead-letter' bad-record policy needs a dead-letter table \
+                     declared in a SQL job ('headrace.bad-records.dead-letter-table'); a Job built \
+                     in Rust can 'fail' or 'skip'",
+                    self.source_name
+                )));
+            }
+            return job;
+        }
+        let source_bad_records = Some(crate::plan::TableBadRecords {
+            config: headrace_sdk::bad_records::BadRecordConfig {
+                policy: self.bad_records,
+                table: self.source_name.clone(),
+                connector: String::new(),
+            },
+            dead_letters: None,
+        });
         let index = job.pipelines.len();
         match Transform::over(
             self.source.produced_schema(),
@@ -185,7 +214,7 @@ impl PipelineBuilder {
                     sink,
                     idle_timeout: self.idle_timeout,
                     sink_key: Vec::new(),
-                    source_bad_records: None,
+                    source_bad_records,
                     sink_bad_records: None,
                 });
             }
