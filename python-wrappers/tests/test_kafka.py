@@ -51,6 +51,9 @@ def test_unbounded_read_picks_up_new_records(t_env, kafka):
     seen = set()
     result = t_env.execute_sql("SELECT id, name FROM src")
     writer = None
+    # A stalled reader would block the loop below forever: cancel the job after two minutes.
+    watchdog = threading.Timer(120, lambda: result.get_job_client().cancel())
+    watchdog.start()
     try:
         with result.collect() as rows:
             deadline = time.time() + 120
@@ -64,7 +67,11 @@ def test_unbounded_read_picks_up_new_records(t_env, kafka):
                     writer.start()
                 if len(seen) >= 120 or time.time() > deadline:
                     break
+    except Exception:  # noqa: BLE001 - the watchdog's cancel ends the iteration with an error
+        if watchdog.is_alive():
+            raise
     finally:
+        watchdog.cancel()
         if writer is not None:
             writer.join()
         result.get_job_client().cancel()

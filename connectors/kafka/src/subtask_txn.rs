@@ -28,10 +28,12 @@
 //!    visible together.
 //! 5. When the producer is not there (the TaskManager process died, or Flink made a new class
 //!    loader and so a new copy of the library), the committer reads the marker: offset `N` with
-//!    the nonce, or a later offset, means the transaction committed before. Otherwise it was
-//!    aborted (a new producer with that id fenced it, or it timed out), and the committer
-//!    **replays** the records of the committable in a transaction of its own id
-//!    `<prefix>-<s>-replay`, with the same marker, and commits that.
+//!    the nonce, or a later offset, means the transaction committed before. Otherwise, unless a
+//!    producer of this process already holds the id (a restored writer initialised it, which
+//!    aborted the transaction), the committer initialises the id itself, aborting the
+//!    transaction wherever it is still open, and reads the marker again. Then the transaction
+//!    can never commit, and the committer **replays** the records of the committable in a
+//!    transaction of its own id `<prefix>-<s>-replay`, with the same marker, and commits that.
 //! 6. A writer created for a restore from checkpoint `R` aborts the transactions of its subtask
 //!    still open in the table (records written after `R`, which Flink replays from the sources),
 //!    and those prepared for checkpoints after `R` (never completed); those prepared for `R` or
@@ -379,16 +381,42 @@ impl SubtaskTxns {
                 return Ok(());
             }
         }
-        if self.marker_says_committed(c.subtask, c.epoch, &c.nonce)? {
+        if self.committed_earlier(c)? {
+            return Ok(());
+        }
+        // Not here and not committed. If no producer of this process holds the id, another
+        // process may still have the transaction open (a TaskManager not quite dead, or the
+        // subtask's writer gone after scaling down): initialise the id, which aborts it for good
+        // (and stops it holding back read_committed readers), then look at the marker again,
+        // since it could have committed just before. Only then is a replay safe.
+        let present = lock(&LIVE)?.contains_key(&c.transactional_id);
+        if !present {
+            let slot = Arc::new(Slot {
+                producer: self.new_producer(&c.transactional_id)?,
+                id: c.transactional_id.clone(),
+                state: Mutex::new(SlotState::Idle),
+            });
+            lock(&LIVE)?
+                .entry(c.transactional_id.clone())
+                .or_insert(slot);
+            if self.committed_earlier(c)? {
+                return Ok(());
+            }
+        }
+        self.replay(c)
+    }
+
+    fn committed_earlier(&self, c: &SubtaskCommittable) -> Result<bool> {
+        let yes = self.marker_says_committed(c.subtask, c.epoch, &c.nonce)?;
+        if yes {
             tracing::info!(
                 "{}: the transaction of checkpoint {} of writer {} committed earlier",
                 self.cfg.settings.context,
                 c.epoch,
                 c.subtask
             );
-            return Ok(());
         }
-        self.replay(c)
+        Ok(yes)
     }
 
     /// Write the records of a lost transaction again, in a transaction of the subtask's replay
