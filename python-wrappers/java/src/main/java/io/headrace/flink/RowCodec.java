@@ -58,9 +58,18 @@ public final class RowCodec implements Serializable {
 
     /** A codec for rows of {@code types}; {@code external} chooses {@link Row} over {@link RowData}. */
     public RowCodec(LogicalType[] types, boolean external) {
+        this(types, external, !external && allFlat(types));
+    }
+
+    private RowCodec(LogicalType[] types, boolean external, boolean binary) {
         this.types = types;
         this.external = external;
-        this.binary = !external && allFlat(types);
+        this.binary = binary;
+    }
+
+    /** A codec of internal rows using the compact encoding even where {@link #BINARY_ROW} would do (benchmarks). */
+    public static RowCodec compact(LogicalType[] types) {
+        return new RowCodec(types, false, false);
     }
 
     /**
