@@ -174,9 +174,9 @@ public final class CrossingBench {
             "source: BinaryRowData rows (bridge now)",
             "source: compact row encoding (bridge before)",
             "source: Arrow IPC (arrow-java + Flink ArrowReader)",
-            "sink: GenericRowData input -> BinaryRowData rows (bridge now)",
+            "sink: GenericRowData input -> BinaryRowData laid out field by field (bridge: only rows joining a batch a BinaryRowData began)",
             "sink: BinaryRowData input -> BinaryRowData rows (bridge now)",
-            "sink: GenericRowData input -> compact row encoding (bridge before)",
+            "sink: GenericRowData input -> compact row encoding (bridge before, and now for batches a GenericRowData begins)",
             "sink: GenericRowData input -> Arrow IPC (Flink ArrowWriter + arrow-java)",
         };
         Job[] jobs = {

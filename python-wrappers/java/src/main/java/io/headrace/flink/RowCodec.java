@@ -254,7 +254,21 @@ public final class RowCodec implements Serializable {
 
     /** Append one row (a {@link RowData}, or a {@link Row} when external) to {@code out}. */
     public void encode(Wire.Out out, Object value) {
-        if (binary && value instanceof RowData) {
+        encode(out, value, encoding());
+    }
+
+    /**
+     * The encoding a sink batch starting with {@code first} crosses in: {@link #BINARY_ROW} when the
+     * columns allow it and {@code first} is a {@link BinaryRowData} (copied byte for byte), else
+     * {@link #COMPACT}, which is cheaper to write from other rows than laying them out field by field.
+     */
+    public int encodingFor(Object first) {
+        return binary && first instanceof BinaryRowData ? BINARY_ROW : COMPACT;
+    }
+
+    /** Append one row to a batch in {@code encoding} (any row fits either encoding it is allowed). */
+    public void encode(Wire.Out out, Object value, int encoding) {
+        if (encoding == BINARY_ROW && binary && value instanceof RowData) {
             encodeBinary(out, (RowData) value);
         } else if (value instanceof RowData) {
             RowData row = (RowData) value;
