@@ -128,12 +128,13 @@ impl TableSchema {
         let mut primary_key = Vec::new();
         let is_kw = |p: &sqlparser::parser::Parser<'_>, w: &str| matches!(&p.peek_token().token, sqlparser::tokenizer::Token::Word(x) if x.value.eq_ignore_ascii_case(w));
         loop {
-            if is_kw(&p, "PRIMARY") {
-                // `PRIMARY KEY (a, b) NOT ENFORCED`, last in the list (as Flink's bridge sends it).
+            let unquoted = |t: &sqlparser::tokenizer::Token, w: &str| matches!(t, sqlparser::tokenizer::Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+            if unquoted(&p.peek_token().token, "PRIMARY")
+                && unquoted(&p.peek_nth_token(1).token, "KEY")
+            {
+                // `PRIMARY KEY (a, b) NOT ENFORCED`, last in the list (as Flink's bridge sends it);
+                // a column named `primary` is still a column.
                 p.next_token();
-                if !is_kw(&p, "KEY") {
-                    return Err(Error::Schema("expected KEY after PRIMARY".into()));
-                }
                 p.next_token();
                 let ids = p
                     .parse_parenthesized_column_list(
@@ -312,6 +313,11 @@ mod tests {
         assert_eq!(s.columns.len(), 2);
         assert!(TableSchema::parse_columns("id BIGINT, PRIMARY KEY (nope)").is_err());
         assert!(TableSchema::parse_columns("id BIGINT, PRIMARY KEY (id), v STRING").is_err());
+        let s = TableSchema::parse_columns("primary BOOLEAN, `primary` INT").unwrap_err();
+        assert!(s.to_string().contains("duplicate column"), "{s}");
+        let s = TableSchema::parse_columns("primary BOOLEAN, key INT").unwrap();
+        assert_eq!(s.columns.len(), 2);
+        assert!(s.primary_key.is_empty());
     }
 
     #[test]
