@@ -53,6 +53,18 @@ def java_baseline_jar(work):
     return jar
 
 
+def crossing(base_jar):
+    import pyflink
+    flink = os.path.dirname(pyflink.__file__)
+    cp = os.pathsep.join([os.path.join(flink, "lib", "*"), os.path.join(flink, "opt", "*"), base_jar])
+    classes = os.path.join(tempfile.mkdtemp(prefix="headrace-crossing-bench-"), "classes")
+    subprocess.run(["javac", "-nowarn", "-cp", cp, "-d", classes,
+                    os.path.join(HERE, "java", "bench", "CrossingBench.java")], check=True)
+    # arrow-java needs java.nio opened (as PyFlink's own JVM options do).
+    subprocess.run(["java", "--add-opens=java.base/java.nio=ALL-UNNAMED", "-cp", classes + os.pathsep + cp,
+                    "bench.CrossingBench", "200", "5"], check=True)
+
+
 def source_ddl(kind, rows):
     if kind == "bench-javagen":
         return f"CREATE TEMPORARY TABLE src ({COLUMNS}) WITH ('connector' = 'bench-javagen', 'number-of-rows' = '{rows}')"
@@ -80,7 +92,12 @@ def main():
     p.add_argument("--native-lib", default=os.path.join(target, "release", "libheadrace_bridge_builtin.so"))
     p.add_argument("--base-jar", default=os.path.join(ROOT, "java", "target", "headrace-flink-bridge-0.1.0.jar"))
     p.add_argument("--only", help="run only the jobs whose name contains this text")
+    p.add_argument("--crossing", action="store_true",
+                   help="instead of the jobs, time the Java half of one batch crossing three ways "
+                        "(BinaryRowData rows, the compact row encoding, Arrow IPC): java/bench/CrossingBench.java")
     a = p.parse_args()
+    if a.crossing:
+        return crossing(a.base_jar)
     for f in (a.native_lib, a.base_jar):
         if not os.path.isfile(f):
             sys.exit(f"bridge_bench.py: missing {f} (see the docstring for how to build it)")

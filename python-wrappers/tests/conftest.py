@@ -172,6 +172,18 @@ def _wait_kafka(bootstrap: str, timeout: float):
     pytest.fail(f"Kafka at {bootstrap} did not answer within {timeout:.0f} s: {last}", pytrace=False)
 
 
+def _reap_leftovers(engine: str):
+    """Remove broker containers of earlier pytest runs whose process died without cleaning up."""
+    import subprocess
+    out = subprocess.run([engine, "ps", "-a", "--filter", "label=headrace.pytest.pid",
+                          "--format", '{{.ID}} {{index .Labels "headrace.pytest.pid"}}'],
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        cid, _, pid = line.partition(" ")
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            subprocess.run([engine, "rm", "-f", cid], capture_output=True)
+
+
 @pytest.fixture(scope="session")
 def kafka():
     """A Kafka broker: ``HEADRACE_TEST_KAFKA`` (host:port) if set, else a container of the test
@@ -196,6 +208,7 @@ def kafka():
     if subprocess.run([engine, "image", "exists", KAFKA_IMAGE]).returncode != 0:
         pytest.fail(f"image {KAFKA_IMAGE} is missing: build it with "
                     "integration-tests/containers/build-images.sh kafka", pytrace=False)
+    _reap_leftovers(engine)
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
@@ -203,6 +216,7 @@ def kafka():
     name = f"headrace-kafka-pytest-{os.getpid()}"
     run = subprocess.run(
         [engine, "run", "-d", "--rm", "--name", name, "--label", "headrace.service=kafka",
+         "--label", f"headrace.pytest.pid={os.getpid()}",
          "-p", f"127.0.0.1:{port}:9092", "-e", "KAFKA_ADVERTISED_HOST=127.0.0.1",
          "-e", f"KAFKA_ADVERTISED_PORT={port}", KAFKA_IMAGE],
         capture_output=True, text=True)

@@ -1,7 +1,7 @@
 """Tables whose columns are all flat cross the bridge as Flink's own BinaryRowData (headrace-bridge's
-codec module, Java's RowCodec): every flat type, NULLs, both directions, and both ways the Java sink
-encodes a row (field by field from the rows Flink's VALUES produces, and byte for byte from the
-BinaryRowData a Headrace source emits)."""
+codec module, Java's RowCodec): every flat type and NULLs, out of a Headrace source, and into a
+Headrace sink both from the rows Flink's VALUES produces and from the BinaryRowData a Headrace source
+emits (copied byte for byte)."""
 
 from test_table_sql import ALL_TYPES, collect
 

@@ -117,14 +117,41 @@ impl TableSchema {
     }
 
     /// Parse a column list such as `id BIGINT NOT NULL, name STRING, off BIGINT METADATA FROM
-    /// 'offset' VIRTUAL` (physical and metadata columns).
+    /// 'offset' VIRTUAL` (physical and metadata columns), optionally ending with
+    /// `, PRIMARY KEY (id) NOT ENFORCED`.
     pub fn parse_columns(spec: &str) -> Result<Self> {
         let dialect = sqlparser::dialect::GenericDialect {};
         let mut p = sqlparser::parser::Parser::new(&dialect)
             .try_with_sql(spec)
             .map_err(|e| Error::Schema(e.to_string()))?;
         let mut cols = Vec::new();
+        let mut primary_key = Vec::new();
+        let is_kw = |p: &sqlparser::parser::Parser<'_>, w: &str| matches!(&p.peek_token().token, sqlparser::tokenizer::Token::Word(x) if x.value.eq_ignore_ascii_case(w));
         loop {
+            let unquoted = |t: &sqlparser::tokenizer::Token, w: &str| matches!(t, sqlparser::tokenizer::Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+            if unquoted(&p.peek_token().token, "PRIMARY")
+                && unquoted(&p.peek_nth_token(1).token, "KEY")
+            {
+                // `PRIMARY KEY (a, b) NOT ENFORCED`, last in the list (as Flink's bridge sends it);
+                // a column named `primary` is still a column.
+                p.next_token();
+                p.next_token();
+                let ids = p
+                    .parse_parenthesized_column_list(
+                        sqlparser::parser::IsOptional::Mandatory,
+                        false,
+                    )
+                    .map_err(|e| Error::Schema(format!("PRIMARY KEY: {e}")))?;
+                primary_key = ids.into_iter().map(|i| i.value).collect();
+                if is_kw(&p, "NOT") {
+                    p.next_token();
+                    if !is_kw(&p, "ENFORCED") {
+                        return Err(Error::Schema("expected ENFORCED after NOT".into()));
+                    }
+                    p.next_token();
+                }
+                break;
+            }
             let name = p
                 .parse_identifier()
                 .map_err(|e| Error::Schema(e.to_string()))?;
@@ -164,6 +191,7 @@ impl TableSchema {
         }
         let schema = TableSchema {
             columns: cols,
+            primary_key,
             ..Default::default()
         };
         schema.validate()?;
@@ -274,6 +302,23 @@ impl TableSchema {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_columns_takes_a_trailing_primary_key() {
+        let s = TableSchema::parse_columns(
+            "`id` BIGINT NOT NULL, v STRING, PRIMARY KEY (`id`) NOT ENFORCED",
+        )
+        .unwrap();
+        assert_eq!(s.primary_key, vec!["id".to_string()]);
+        assert_eq!(s.columns.len(), 2);
+        assert!(TableSchema::parse_columns("id BIGINT, PRIMARY KEY (nope)").is_err());
+        assert!(TableSchema::parse_columns("id BIGINT, PRIMARY KEY (id), v STRING").is_err());
+        let s = TableSchema::parse_columns("primary BOOLEAN, `primary` INT").unwrap_err();
+        assert!(s.to_string().contains("duplicate column"), "{s}");
+        let s = TableSchema::parse_columns("primary BOOLEAN, key INT").unwrap();
+        assert_eq!(s.columns.len(), 2);
+        assert!(s.primary_key.is_empty());
+    }
 
     #[test]
     fn parse_and_validate() {

@@ -28,12 +28,15 @@
 //!    visible together.
 //! 5. When the producer is not there (the TaskManager process died, or Flink made a new class
 //!    loader and so a new copy of the library), the committer reads the marker: offset `N` with
-//!    the nonce, or a later offset, means the transaction committed before. Otherwise, unless a
-//!    producer of this process already holds the id (a restored writer initialised it, which
-//!    aborted the transaction), the committer initialises the id itself, aborting the
-//!    transaction wherever it is still open, and reads the marker again. Then the transaction
-//!    can never commit, and the committer **replays** the records of the committable in a
-//!    transaction of its own id `<prefix>-<s>-replay`, with the same marker, and commits that.
+//!    the nonce, or a later offset, means the transaction committed before. Before reading it,
+//!    the committer initialises the subtask's ids (its pool, the committable's, the replay id)
+//!    that no producer of this process holds: a dead process may have left a transaction open
+//!    on them, even halfway through its commit with the marker's offsets pending (the broker
+//!    then refuses to answer the marker read, "unstable offset", until the transaction ends).
+//!    Initialising ends them: a commit already begun completes, anything else is aborted and
+//!    can never commit. If the marker then says not committed, the committer **replays** the
+//!    records of the committable in a transaction of its own id `<prefix>-<s>-replay`, with the
+//!    same marker, and commits that.
 //! 6. A writer created for a restore from checkpoint `R` aborts the transactions of its subtask
 //!    still open in the table (records written after `R`, which Flink replays from the sources),
 //!    and those prepared for checkpoints after `R` (never completed); those prepared for `R` or
@@ -381,29 +384,45 @@ impl SubtaskTxns {
                 return Ok(());
             }
         }
+        // Not committable here. A process that died may have left a transaction open on this
+        // subtask's ids, possibly in the middle of its commit with the marker's offsets pending
+        // on the marker group: then the marker cannot even be read (the broker answers "unstable
+        // offset" until that transaction ends) and the transaction could still commit later.
+        // Initialise every such id that no producer of this process holds: that ends those
+        // transactions (a commit already begun is completed by the broker, anything else is
+        // aborted). Then the marker tells the truth and a replay is safe.
+        self.fence_absent(c)?;
         if self.committed_earlier(c)? {
             return Ok(());
         }
-        // Not here and not committed. If no producer of this process holds the id, another
-        // process may still have the transaction open (a TaskManager not quite dead, or the
-        // subtask's writer gone after scaling down): initialise the id, which aborts it for good
-        // (and stops it holding back read_committed readers), then look at the marker again,
-        // since it could have committed just before. Only then is a replay safe.
-        let present = lock(&LIVE)?.contains_key(&c.transactional_id);
-        if !present {
+        self.replay(c)
+    }
+
+    /// Initialise the ids of `c`'s subtask (its pool, the committable's own, the replay id) that
+    /// have no producer in this process.
+    fn fence_absent(&self, c: &SubtaskCommittable) -> Result<()> {
+        let prefix = self.subtask_prefix(c.subtask);
+        let mut ids: Vec<String> = (0..self.cfg.pool_size.max(1))
+            .map(|i| format!("{prefix}{i}"))
+            .collect();
+        if !ids.contains(&c.transactional_id) {
+            ids.push(c.transactional_id.clone());
+        }
+        for id in ids {
+            let mut live = lock(&LIVE)?;
+            if live.contains_key(&id) {
+                continue;
+            }
             let slot = Arc::new(Slot {
-                producer: self.new_producer(&c.transactional_id)?,
-                id: c.transactional_id.clone(),
+                producer: self.new_producer(&id)?,
+                id: id.clone(),
                 state: Mutex::new(SlotState::Idle),
             });
-            lock(&LIVE)?
-                .entry(c.transactional_id.clone())
-                .or_insert(slot);
-            if self.committed_earlier(c)? {
-                return Ok(());
-            }
+            live.insert(id, slot);
         }
-        self.replay(c)
+        // The replay id: a producer initialised and dropped (replay makes its own).
+        drop(self.new_producer(&format!("{prefix}replay"))?);
+        Ok(())
     }
 
     fn committed_earlier(&self, c: &SubtaskCommittable) -> Result<bool> {

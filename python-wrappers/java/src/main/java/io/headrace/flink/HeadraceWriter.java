@@ -17,6 +17,8 @@ final class HeadraceWriter<T>
     /** The batch handed to Rust, which reads it in place (one bulk copy from {@code buffer}). */
     private java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(0);
     private int rows;
+    /** The encoding of the batch being filled, chosen by its first row ({@link RowCodec#encodingFor}). */
+    private int batchEncoding;
     /**
      * The id of the checkpoint the next {@code prepareCommit} belongs to. Sink V2 does not pass it to
      * {@code prepareCommit}; the following {@code snapshotState} names it, so the count resyncs there.
@@ -49,7 +51,10 @@ final class HeadraceWriter<T>
 
     @Override
     public void write(T element, Context context) {
-        codec.encode(buffer, element);
+        if (rows == 0) {
+            batchEncoding = codec.encodingFor(element);
+        }
+        codec.encode(buffer, element, batchEncoding);
         rows++;
         if (rows >= batchSize) {
             push();
@@ -66,7 +71,7 @@ final class HeadraceWriter<T>
             direct = java.nio.ByteBuffer.allocateDirect(Math.max(n, 2 * direct.capacity()));
         }
         direct.put(0, buffer.array(), 0, n);
-        NativeBridge.writerWrite(writer, direct, n, codec.encoding());
+        NativeBridge.writerWrite(writer, direct, n, batchEncoding);
         buffer.reset();
         buffer.i32(0);
         rows = 0;

@@ -58,9 +58,18 @@ public final class RowCodec implements Serializable {
 
     /** A codec for rows of {@code types}; {@code external} chooses {@link Row} over {@link RowData}. */
     public RowCodec(LogicalType[] types, boolean external) {
+        this(types, external, !external && allFlat(types));
+    }
+
+    private RowCodec(LogicalType[] types, boolean external, boolean binary) {
         this.types = types;
         this.external = external;
-        this.binary = !external && allFlat(types);
+        this.binary = binary;
+    }
+
+    /** A codec of internal rows using the compact encoding even where {@link #BINARY_ROW} would do (benchmarks). */
+    public static RowCodec compact(LogicalType[] types) {
+        return new RowCodec(types, false, false);
     }
 
     /**
@@ -245,7 +254,21 @@ public final class RowCodec implements Serializable {
 
     /** Append one row (a {@link RowData}, or a {@link Row} when external) to {@code out}. */
     public void encode(Wire.Out out, Object value) {
-        if (binary && value instanceof RowData) {
+        encode(out, value, encoding());
+    }
+
+    /**
+     * The encoding a sink batch starting with {@code first} crosses in: {@link #BINARY_ROW} when the
+     * columns allow it and {@code first} is a {@link BinaryRowData} (copied byte for byte), else
+     * {@link #COMPACT}, which is cheaper to write from other rows than laying them out field by field.
+     */
+    public int encodingFor(Object first) {
+        return binary && first instanceof BinaryRowData ? BINARY_ROW : COMPACT;
+    }
+
+    /** Append one row to a batch in {@code encoding} (any row fits either encoding it is allowed). */
+    public void encode(Wire.Out out, Object value, int encoding) {
+        if (encoding == BINARY_ROW && binary && value instanceof RowData) {
             encodeBinary(out, (RowData) value);
         } else if (value instanceof RowData) {
             RowData row = (RowData) value;

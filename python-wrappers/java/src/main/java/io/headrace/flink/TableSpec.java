@@ -23,10 +23,24 @@ public final class TableSpec implements Serializable {
     public final TreeMap<String, String> options;
 
     public TableSpec(String connector, String table, RowType rowType, Map<String, String> options) {
+        this(connector, table, rowType, options, List.of());
+    }
+
+    /** With the table's primary key (sent to Headrace as {@code , PRIMARY KEY (...) NOT ENFORCED}). */
+    public TableSpec(
+            String connector, String table, RowType rowType, Map<String, String> options, List<String> primaryKey) {
         this.connector = connector;
         this.table = table;
         this.rowType = rowType;
-        this.columns = columnList(rowType);
+        String cols = columnList(rowType);
+        if (!primaryKey.isEmpty()) {
+            List<String> quoted = new ArrayList<>();
+            for (String k : primaryKey) {
+                quoted.add("`" + k.replace("`", "``") + "`");
+            }
+            cols += ", PRIMARY KEY (" + String.join(", ", quoted) + ") NOT ENFORCED";
+        }
+        this.columns = cols;
         this.options = new TreeMap<>(options);
     }
 

@@ -161,7 +161,10 @@ public abstract class HeadraceTableFactory implements DynamicTableSourceFactory,
         Map<String, String> options = new HashMap<>(context.getCatalogTable().getOptions());
         options.remove(FactoryUtil.CONNECTOR.key());
         RowType rowType = (RowType) context.getPhysicalRowDataType().getLogicalType();
-        return new TableSpec(connector(), context.getObjectIdentifier().getObjectName(), rowType, options);
+        java.util.List<String> key = context.getCatalogTable().getResolvedSchema().getPrimaryKey()
+                .map(k -> k.getColumns())
+                .orElse(java.util.List.of());
+        return new TableSpec(connector(), context.getObjectIdentifier().getObjectName(), rowType, options, key);
     }
 
     /** Flink's changelog mode for the bridge's code (0 insert-only, 1 upsert, 2 all). */
