@@ -177,3 +177,78 @@ fn option_declarations_for_java() {
         .collect();
     assert!(formats.contains(&"debezium-json"), "{formats:?}");
 }
+
+/// `headrace.bad-records.policy` applies inside Flink as on the runner: `skip` drops and counts
+/// the bad line, `fail` (the default) names it, and `dead-letter` is refused up front (no second
+/// sink can be wired into the Flink job by the bridge) instead of losing records.
+#[test]
+fn bad_record_policy_applies_through_the_bridge() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.csv"), "1\nnot-a-number\n3\n").unwrap();
+    let path = dir.path().to_str().unwrap();
+    let types = [DataType::parse("BIGINT").unwrap()];
+    let b = Bridge::new(headrace_bridge_builtin::registry());
+
+    let skip = b
+        .create_source(&spec(
+            "filesystem",
+            "`id` BIGINT",
+            &[
+                ("path", path),
+                ("format", "csv"),
+                ("headrace.bad-records.policy", "skip"),
+            ],
+        ))
+        .unwrap();
+    assert_eq!(
+        read_all(&b, skip, &types),
+        vec![Value::BigInt(1), Value::BigInt(3)]
+    );
+
+    let fail = b
+        .create_source(&spec(
+            "filesystem",
+            "`id` BIGINT",
+            &[("path", path), ("format", "csv")],
+        ))
+        .unwrap();
+    let e = b.enumerator_create(fail, 1, None).unwrap();
+    let r = b.reader_create(fail, 0, 1, 16).unwrap();
+    let mut err = None;
+    for _ in 0..10_000 {
+        match b.reader_poll(r) {
+            Err(x) => {
+                err = Some(x.to_string());
+                break;
+            }
+            Ok(a) if a[0] == poll_tag::NEED_SPLITS => {
+                let s = b.enumerator_request(e, 0).unwrap();
+                match s[0] {
+                    assignment_tag::SPLITS => b.reader_add_splits(r, &s[1..]).unwrap(),
+                    assignment_tag::NO_MORE => b.reader_no_more_splits(r).unwrap(),
+                    _ => {}
+                }
+            }
+            Ok(a) if a[0] == poll_tag::END => break,
+            Ok(_) => {}
+        }
+    }
+    let err = err.expect("the bad line fails the read under the default policy");
+    assert!(err.contains("in.csv' line 2"), "{err}");
+    assert!(err.contains("headrace.bad-records.policy"), "{err}");
+
+    let e = b
+        .create_source(&spec(
+            "filesystem",
+            "`id` BIGINT",
+            &[
+                ("path", path),
+                ("format", "csv"),
+                ("headrace.bad-records.policy", "dead-letter"),
+                ("headrace.bad-records.dead-letter-table", "dlq"),
+            ],
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not supported inside Flink"), "{e}");
+}

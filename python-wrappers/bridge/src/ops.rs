@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use arrow::datatypes::SchemaRef;
+use headrace_sdk::bad_records::{self, BadRecordConfig, BadRecordPolicy};
 use headrace_sdk::changelog::ChangelogMode;
 use headrace_sdk::factory::{validate_table, TableContext, Usage, CONNECTOR};
 use headrace_sdk::options::{OptionDescriptor, OptionSet};
@@ -62,6 +63,8 @@ pub mod poll_tag {
 struct SourceSlot {
     source: Arc<dyn DynamicSource>,
     types: Arc<Vec<DataType>>,
+    /// The table's bad-record policy, given to every reader's metrics.
+    bad_records: BadRecordConfig,
 }
 
 struct ReaderSlot {
@@ -74,6 +77,8 @@ struct ReaderSlot {
 struct SinkSlot {
     sink: Arc<dyn DynamicSink>,
     types: Arc<Vec<DataType>>,
+    /// The table's bad-record policy, given to every writer's metrics.
+    bad_records: BadRecordConfig,
 }
 
 struct WriterSlot {
@@ -226,6 +231,7 @@ impl Bridge {
             )));
         }
         let types = schema.columns.iter().map(|c| c.data_type.clone()).collect();
+        let bad_records = bad_record_config(spec, &options)?;
         let source = factory.create_source(&TableContext {
             table_name: spec.table.clone(),
             schema,
@@ -235,6 +241,7 @@ impl Bridge {
         Ok(self.insert(Handle::Source(Arc::new(SourceSlot {
             source,
             types: Arc::new(types),
+            bad_records,
         }))))
     }
 
@@ -248,6 +255,7 @@ impl Bridge {
             )));
         }
         let types = schema.columns.iter().map(|c| c.data_type.clone()).collect();
+        let bad_records = bad_record_config(spec, &options)?;
         let sink = factory.create_sink(&TableContext {
             table_name: spec.table.clone(),
             schema,
@@ -257,6 +265,7 @@ impl Bridge {
         Ok(self.insert(Handle::Sink(Arc::new(SinkSlot {
             sink,
             types: Arc::new(types),
+            bad_records,
         }))))
     }
 
@@ -376,11 +385,13 @@ impl Bridge {
         batch_size: usize,
     ) -> Result<i64> {
         let s = self.source(source)?;
+        let metrics = Arc::new(SourceMetrics::default());
+        metrics.bad_records.configure(s.bad_records.clone());
         let reader = s.source.create_reader(ReaderContext {
             subtask,
             parallelism,
             batch_size: batch_size.max(1),
-            metrics: Arc::new(SourceMetrics::default()),
+            metrics,
         })?;
         Ok(self.insert(Handle::Reader(Arc::new(Mutex::new(ReaderSlot {
             reader,
@@ -479,12 +490,14 @@ impl Bridge {
         } else {
             codec::read_versioned(restored_state)?
         };
+        let metrics = Arc::new(SinkMetrics::default());
+        metrics.bad_records.configure(s.bad_records.clone());
         let writer = s.sink.create_writer(WriterContext {
             subtask,
             parallelism,
             restored_state,
             restored_checkpoint_id,
-            metrics: Arc::new(SinkMetrics::default()),
+            metrics,
         })?;
         Ok(self.insert(Handle::Writer(Arc::new(Mutex::new(WriterSlot {
             writer,
@@ -678,4 +691,28 @@ fn prefix_entry(prefix: &str, description: &str) -> [String; 8] {
         String::new(),
         String::new(),
     ]
+}
+
+/// The table's `headrace.bad-records.*` policy under Flink: `fail` and `skip` apply as on the
+/// Headrace runner; `dead-letter` needs a second sink in the same job, which the bridge cannot
+/// wire into a Flink job yet, so it is refused here rather than dropping records.
+fn bad_record_config(
+    spec: &TableSpec,
+    options: &headrace_sdk::options::Options,
+) -> Result<BadRecordConfig> {
+    let policy = options.get(&bad_records::POLICY)?;
+    if policy == BadRecordPolicy::DeadLetter {
+        return Err(Error::Unsupported(format!(
+            "table '{}': '{}' = 'dead-letter' is not supported inside Flink yet (the dead-letter \
+             table would be a second sink of the job); use 'fail' or 'skip', or run the job with \
+             the headrace runner",
+            spec.table,
+            bad_records::POLICY.key()
+        )));
+    }
+    Ok(BadRecordConfig {
+        policy,
+        table: spec.table.clone(),
+        connector: spec.connector.clone(),
+    })
 }
