@@ -297,6 +297,16 @@ impl ClientContext for ClientErrors {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        // The end of a partition (enable.partition.eof, used for bounded reads) also reaches this
+        // callback as a "global error"; it is progress, not a problem worth a warning.
+        if matches!(
+            error,
+            KafkaError::PartitionEOF(_)
+                | KafkaError::Global(rdkafka::types::RDKafkaErrorCode::PartitionEOF)
+        ) {
+            tracing::debug!("librdkafka: {error}: {reason}");
+            return;
+        }
         tracing::warn!("librdkafka: {error}: {reason}");
         if let Ok(mut g) = self.last.lock() {
             *g = Some(format!("{error}: {reason}"));
