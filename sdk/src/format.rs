@@ -103,7 +103,36 @@ pub trait BulkReader: Send {
         batch_rows: usize,
         emit: &mut dyn FnMut(ChangelogBatch) -> Result<()>,
     ) -> Result<u64>;
+
+    /// Whether [`read_range`](Self::read_range) can read part of a file (the format has sync
+    /// points, as Avro's sync markers), so that readers can share a large file.
+    fn splittable(&self) -> bool {
+        false
+    }
+
+    /// Read the rows of the part of `input` that starts at byte `start` and ends before byte
+    /// `end` (None: the end of the file). The format decides which records a range owns, so that
+    /// ranges that tile a file read each record exactly once; returns the number of rows read.
+    fn read_range(
+        &mut self,
+        input: Box<dyn SeekRead>,
+        path: &str,
+        start: u64,
+        end: Option<u64>,
+        batch_rows: usize,
+        emit: &mut dyn FnMut(ChangelogBatch) -> Result<()>,
+    ) -> Result<u64> {
+        let _ = (input, start, end, batch_rows, emit);
+        Err(crate::Error::internal(format!(
+            "the reader of '{path}' cannot read part of a file"
+        )))
+    }
 }
+
+/// A seekable input for [`BulkReader::read_range`].
+pub trait SeekRead: std::io::Read + std::io::Seek + Send {}
+
+impl<T: std::io::Read + std::io::Seek + Send> SeekRead for T {}
 
 /// Creates decoders and encoders for one format identifier.
 pub trait FormatFactory: Send + Sync {

@@ -41,9 +41,10 @@ impl ConnectorFactory for FileSystemFactory {
     }
 
     fn description(&self) -> &'static str {
-        "Reads files line by line, or whole Parquet and Avro files (bounded, or watching a \
-         directory for new files), and writes partitioned part files exactly once, like Flink's \
-         filesystem connector."
+        "Reads files line by line, Parquet files by row group and Avro files by ranges of \
+         blocks, splitting large files for parallel readers (bounded, or watching a directory for \
+         new files), and writes partitioned part files exactly once, like Flink's filesystem \
+         connector."
     }
 
     fn options(&self) -> OptionSet {

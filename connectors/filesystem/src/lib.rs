@@ -1,7 +1,7 @@
 //! # Filesystem connector
 //!
 //! `'connector' = 'filesystem'`: reads files line by line (or Parquet files by row group, Avro
-//! files whole) and
+//! files by ranges of blocks) and
 //! writes partitioned part files exactly once, with the keys, defaults and semantics of Flink's
 //! filesystem connector:
 //!
@@ -92,9 +92,15 @@
 //!   (the union of null and the record of the stored columns) and `avro.codec` (`snappy` by
 //!   default), with the same in-progress → committed life cycle; like Parquet, part files are
 //!   finished at every checkpoint and at `sink.rolling-policy.file-size` (bytes written plus the
-//!   open block's uncompressed size; blocks close every 64 KiB). The source hands out **one
-//!   split per file** (never split by bytes), read on a thread of its own; the split's state is
-//!   the rows of the file already emitted, which are decoded and skipped after a restore. Files
+//!   open block's uncompressed size; blocks close every 64 KiB). A file larger than 64 MiB is
+//!   **split in 64 MiB byte ranges**, as Hadoop's and Flink's Avro readers do: each range reads
+//!   the header, seeks to its start, skips to the first sync marker and reads the blocks whose
+//!   preceding sync marker starts in the range (the first block belongs to the range holding the
+//!   header's marker), so parallel readers share a file and every block is read once
+//!   ([`BulkReader::read_range`](headrace_sdk::format::BulkReader::read_range)). A split is read
+//!   on a thread of its own; its state is the rows of the range already emitted, which are
+//!   decoded and skipped after a restore. Record numbers in errors of a range after the first
+//!   count from the range's start (the message says so). Files
 //!   written by other tools are read by resolving their writer schema to the table's columns by
 //!   name (any codec this build has: null, deflate, snappy, zstandard). `auto-compaction`
 //!   re-encodes the rows of a unit into one file. Partition and metadata columns are filled as

@@ -1,5 +1,7 @@
 //! The filesystem source: an enumerator that lists files (once, or every
-//! `source.monitor-interval`), one split per file, and readers that hand each line to the format.
+//! `source.monitor-interval`) and cuts them into splits (large files of lines and Avro container
+//! files into byte ranges, Parquet files into row groups), and readers that hand each record to
+//! the format.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
@@ -78,9 +80,9 @@ const STATE_VERSION: u32 = 1;
 const MAX_BATCH_BYTES: u64 = 8 << 20;
 /// Bytes read from a file at a time.
 const READ_BUFFER: usize = 256 << 10;
-/// Files of lines larger than this are read as several splits of this many bytes, so that
-/// parallel readers share a large file (each record is one line, so a split can start at any
-/// line).
+/// Files of lines (and Avro container files) larger than this are read as several splits of this
+/// many bytes, so that parallel readers share a large file (each record is one line, so a split
+/// can start at any line; an Avro split starts at the first sync marker in its range).
 pub const LINE_SPLIT_BYTES: u64 = 64 << 20;
 
 /// One file and how far it has been read.
@@ -103,7 +105,8 @@ pub struct FileSplit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row_group: Option<usize>,
     /// For a block of a large file of lines: the split reads the lines that start before this
-    /// byte offset (None: to the end of the file).
+    /// byte offset; for a range of an Avro file, the blocks whose preceding sync marker starts
+    /// before it (None: to the end of the file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<u64>,
     /// Where the block started in the file (0 for a whole file or its first block). A block
@@ -156,7 +159,7 @@ enum ColumnSource {
     Metadata(String),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Shared {
     root: PathBuf,
     format: FormatHandle,
@@ -165,6 +168,8 @@ struct Shared {
     default_name: String,
     monitor: Option<Duration>,
     regex: Option<regex::Regex>,
+    /// The byte size of the splits of large files ([`LINE_SPLIT_BYTES`] unless a test sets it).
+    split_bytes: u64,
 }
 
 /// A source of the lines of files, decoded by a format.
@@ -216,8 +221,18 @@ impl FileSource {
                 default_name,
                 monitor,
                 regex,
+                split_bytes: LINE_SPLIT_BYTES,
             }),
         })
+    }
+
+    /// Read files larger than `bytes` as several splits of `bytes` each (default
+    /// [`LINE_SPLIT_BYTES`]); meant for tests, which split small files this way. Applies to files
+    /// of lines and to splittable container formats (Avro).
+    pub fn with_split_bytes(mut self, bytes: u64) -> Self {
+        let shared = Arc::make_mut(&mut self.shared);
+        shared.split_bytes = bytes.max(1);
+        self
     }
 }
 
@@ -397,6 +412,9 @@ pub struct FileEnumerator {
 impl FileEnumerator {
     fn scan(&mut self) -> Result<()> {
         let files = list_files(&self.shared)?;
+        // Whether the container format can read byte ranges of a file (Avro's sync markers).
+        let splittable =
+            self.shared.format.is_container() && self.shared.format.bulk_reader()?.splittable();
         let mut added = 0;
         for f in files {
             if self.state.seen.contains(&f.path) {
@@ -418,15 +436,17 @@ impl FileEnumerator {
                 continue;
             }
             self.state.seen.insert(f.path.clone());
-            if f.size > LINE_SPLIT_BYTES && !self.shared.format.is_container() {
+            let container = self.shared.format.is_container();
+            if f.size > self.shared.split_bytes && (!container || splittable) {
                 let mut start = 0;
                 while start < f.size {
-                    let end = start + LINE_SPLIT_BYTES;
+                    let end = start + self.shared.split_bytes;
                     self.state.pending.push_back(FileSplit {
                         offset: start,
                         end: (end < f.size).then_some(end),
                         block_start: start,
-                        unaligned: start > 0,
+                        // A container split finds its first block itself (read_range).
+                        unaligned: start > 0 && !container,
                         ..f.clone()
                     });
                     start = end;
@@ -493,8 +513,8 @@ enum OpenSplit {
     Container(tokio::sync::mpsc::Receiver<Result<ChangelogBatch>>),
 }
 
-/// Start reading the file of `split` with the format's bulk reader on a thread of its own,
-/// skipping the `split.line` rows already emitted; the batches (at most `batch_size` rows)
+/// Start reading the file (or the byte range) of `split` with the format's bulk reader on a thread
+/// of its own, skipping the `split.line` rows already emitted; the batches (at most `batch_size` rows)
 /// arrive on the returned channel, which closes after the last one (or after an error).
 fn read_container(
     format: &FormatHandle,
@@ -509,34 +529,38 @@ fn read_container(
     let (tx, rx) = tokio::sync::mpsc::channel(2);
     let path = split.path.clone();
     let mut skip = split.line;
-    tracing::debug!(path = %path, skip, "filesystem: reading file");
+    let range =
+        (split.block_start > 0 || split.end.is_some()).then_some((split.block_start, split.end));
+    tracing::debug!(path = %path, skip, ?range, "filesystem: reading file");
     std::thread::Builder::new()
         .name("filesystem-read".into())
         .spawn(move || {
             let mut closed = false;
-            let r = reader.read(
-                Box::new(BufReader::with_capacity(READ_BUFFER, file)),
-                &path,
-                batch_size,
-                &mut |b| {
-                    let n = b.num_rows() as u64;
-                    if skip >= n {
-                        skip -= n;
-                        return Ok(());
-                    }
-                    let b = if skip > 0 {
-                        let s = skip as usize;
-                        skip = 0;
-                        b.slice(s, n as usize - s)
-                    } else {
-                        b
-                    };
-                    tx.blocking_send(Ok(b)).map_err(|_| {
-                        closed = true;
-                        Error::internal("filesystem source: the reader stopped")
-                    })
-                },
-            );
+            let mut emit = |b: ChangelogBatch| {
+                let n = b.num_rows() as u64;
+                if skip >= n {
+                    skip -= n;
+                    return Ok(());
+                }
+                let b = if skip > 0 {
+                    let s = skip as usize;
+                    skip = 0;
+                    b.slice(s, n as usize - s)
+                } else {
+                    b
+                };
+                tx.blocking_send(Ok(b)).map_err(|_| {
+                    closed = true;
+                    Error::internal("filesystem source: the reader stopped")
+                })
+            };
+            let input = BufReader::with_capacity(READ_BUFFER, file);
+            let r = match range {
+                Some((start, end)) => {
+                    reader.read_range(Box::new(input), &path, start, end, batch_size, &mut emit)
+                }
+                None => reader.read(Box::new(input), &path, batch_size, &mut emit),
+            };
             if let Err(e) = r {
                 if !closed {
                     let _ = tx.blocking_send(Err(e));
@@ -743,7 +767,9 @@ impl SourceReader for FileReader {
                     Some(Err(e)) => return Err(e),
                     None => {
                         tracing::debug!(path = %split.path, rows = split.line, "filesystem: file done");
-                        self.metrics.add_bytes(split.size);
+                        let end = split.end.unwrap_or(split.size);
+                        self.metrics
+                            .add_bytes(end.saturating_sub(split.block_start));
                         self.splits.pop_front();
                         self.open = None;
                         continue;

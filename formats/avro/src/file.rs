@@ -8,7 +8,7 @@
 //! [`AvroFileWriter::BLOCK_BYTES`] bytes of records and when the file is finished.
 
 use std::hash::{BuildHasher, Hasher};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 
 use apache_avro::Codec;
 use arrow::array::RecordBatch;
@@ -279,6 +279,100 @@ pub fn read_file<R: Read>(
     batch_rows: usize,
     emit: &mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>,
 ) -> Result<u64, AvroError> {
+    let mut input = Counted {
+        inner: std::io::BufReader::new(input),
+        pos: 0,
+    };
+    read_blocks(
+        &mut input,
+        &mut |_, _| Ok(()),
+        schema,
+        config,
+        path,
+        (0, None),
+        batch_rows,
+        emit,
+    )
+}
+
+/// Read the blocks of an Avro container file that a byte range `[start, end)` owns (`end` None:
+/// to the end of the file), as [`read_file`] reads all of them. A block belongs to the range in
+/// which the sync marker before it starts (for the first block, the header's), as Hadoop's and
+/// Flink's Avro readers split files: the reader seeks to `start`, skips to the first sync marker
+/// at or after it and reads blocks while the marker before the next block starts before `end`.
+/// Ranges that tile a file thus read every record once. Record numbers in errors count from the
+/// range's first record (the message names the range).
+#[allow(clippy::too_many_arguments)]
+pub fn read_file_range<R: Read + Seek>(
+    input: R,
+    schema: &SchemaRef,
+    config: &AvroConfig,
+    path: &str,
+    start: u64,
+    end: Option<u64>,
+    batch_rows: usize,
+    emit: &mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>,
+) -> Result<u64, AvroError> {
+    let mut input = Counted {
+        inner: std::io::BufReader::new(input),
+        pos: 0,
+    };
+    read_blocks(
+        &mut input,
+        &mut |r, to| r.seek(SeekFrom::Start(to)).map(|_| ()),
+        schema,
+        config,
+        path,
+        (start, end),
+        batch_rows,
+        emit,
+    )
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    pos: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// Skip to the end of the first `sync` marker at or after the current position; returns where the
+/// marker starts, or None when the input ends first.
+fn skip_to_sync<R: Read>(input: &mut Counted<R>, sync: &[u8; 16]) -> std::io::Result<Option<u64>> {
+    let mut window = [0u8; 16];
+    let mut filled = 0usize;
+    let mut b = [0u8; 1];
+    loop {
+        if input.read(&mut b)? == 0 {
+            return Ok(None);
+        }
+        window.copy_within(1.., 0);
+        window[15] = b[0];
+        filled = (filled + 1).min(16);
+        if filled == 16 && window == *sync {
+            return Ok(Some(input.pos - 16));
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_blocks<R: Read>(
+    input: &mut Counted<std::io::BufReader<R>>,
+    seek: &mut dyn FnMut(&mut std::io::BufReader<R>, u64) -> std::io::Result<()>,
+    schema: &SchemaRef,
+    config: &AvroConfig,
+    path: &str,
+    (start, end): (u64, Option<u64>),
+    batch_rows: usize,
+    emit: &mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>,
+) -> Result<u64, AvroError> {
     let (node, avro) = table_schema(schema, config.legacy_timestamps)?;
     let bad = |line: u64, reason: String| AvroError::Record {
         format: crate::avro::FORMAT,
@@ -286,9 +380,12 @@ pub fn read_file<R: Read>(
             path: path.to_string(),
             line,
         },
-        reason,
+        reason: if start > 0 && line > 0 {
+            format!("{reason} (records counted from the split starting at byte {start})")
+        } else {
+            reason
+        },
     };
-    let mut input = std::io::BufReader::new(input);
     let io =
         |line: u64| move |e: std::io::Error| bad(line, format!("not a readable Avro file: {e}"));
     let mut magic = [0u8; 4];
@@ -302,18 +399,18 @@ pub fn read_file<R: Read>(
     // The metadata map: blocks of (key, bytes value) pairs.
     let mut meta = std::collections::HashMap::new();
     loop {
-        let n = read_varint(&mut input)
+        let n = read_varint(input)
             .map_err(io(0))?
             .ok_or_else(|| bad(0, "the file ends inside its header".into()))?;
         if n == 0 {
             break;
         }
         if n < 0 {
-            read_varint(&mut input).map_err(io(0))?;
+            read_varint(input).map_err(io(0))?;
         }
         for _ in 0..n.unsigned_abs() {
             let mut item = || -> Result<Vec<u8>, AvroError> {
-                let len = read_varint(&mut input)
+                let len = read_varint(input)
                     .map_err(io(0))?
                     .filter(|l| (0..1 << 24).contains(l))
                     .ok_or_else(|| bad(0, "bad length in the file header".into()))?;
@@ -328,6 +425,8 @@ pub fn read_file<R: Read>(
     }
     let mut sync = [0u8; 16];
     input.read_exact(&mut sync).map_err(io(0))?;
+    // Where the sync marker before the next block starts.
+    let mut marker_at = input.pos - 16;
     let writer_text = meta
         .get("avro.schema")
         .ok_or_else(|| bad(0, "the file header has no 'avro.schema'".into()))?;
@@ -357,8 +456,23 @@ pub fn read_file<R: Read>(
         Some(&*avro)
     };
     let mut n = 0u64;
-    while let Some(count) = read_varint(&mut input).map_err(io(n + 1))? {
-        let size = read_varint(&mut input)
+    if start > marker_at {
+        seek(&mut input.inner, start).map_err(io(0))?;
+        input.pos = start;
+        match skip_to_sync(input, &sync).map_err(io(0))? {
+            Some(at) => marker_at = at,
+            // No block starts in the range.
+            None => return Ok(0),
+        }
+    }
+    loop {
+        if end.is_some_and(|e| marker_at >= e) {
+            break;
+        }
+        let Some(count) = read_varint(input).map_err(io(n + 1))? else {
+            break;
+        };
+        let size = read_varint(input)
             .map_err(io(n + 1))?
             .filter(|s| *s >= 0)
             .ok_or_else(|| bad(n + 1, "a block ends early or has a negative size".into()))?;
@@ -366,7 +480,7 @@ pub fn read_file<R: Read>(
             return Err(bad(n + 1, format!("a block has a negative count {count}")));
         }
         let mut data = Vec::new();
-        (&mut input)
+        (&mut *input)
             .take(size as u64)
             .read_to_end(&mut data)
             .map_err(io(n + 1))?;
@@ -375,6 +489,7 @@ pub fn read_file<R: Read>(
         }
         let mut marker = [0u8; 16];
         input.read_exact(&mut marker).map_err(io(n + 1))?;
+        marker_at = input.pos - 16;
         if marker != sync {
             return Err(bad(
                 n + 1,
@@ -482,6 +597,43 @@ impl headrace_sdk::format::BulkReader for AvroFileReader {
             &self.schema,
             &self.config,
             path,
+            batch_rows,
+            &mut |b| {
+                emit(b).map_err(|e| {
+                    let m = e.to_string();
+                    failed = Some(e);
+                    AvroError::Schema(m)
+                })
+            },
+        );
+        match (r, failed) {
+            (_, Some(e)) => Err(e),
+            (Ok(n), None) => Ok(n),
+            (Err(e), None) => Err(e.into()),
+        }
+    }
+
+    fn splittable(&self) -> bool {
+        true
+    }
+
+    fn read_range(
+        &mut self,
+        input: Box<dyn headrace_sdk::format::SeekRead>,
+        path: &str,
+        start: u64,
+        end: Option<u64>,
+        batch_rows: usize,
+        emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
+    ) -> headrace_sdk::Result<u64> {
+        let mut failed: Option<headrace_sdk::Error> = None;
+        let r = read_file_range(
+            input,
+            &self.schema,
+            &self.config,
+            path,
+            start,
+            end,
             batch_rows,
             &mut |b| {
                 emit(b).map_err(|e| {

@@ -123,7 +123,7 @@ use headrace_sdk::format::FormatFactory;
 pub use avro::{AvroConfig, AvroDecoder, AvroEncoder, AvroFormatFactory};
 pub use confluent::{AvroConfluentFormatFactory, ConfluentDecoder, ConfluentEncoder};
 pub use error::AvroError;
-pub use file::{read_file, AvroFileReader, AvroFileWriter};
+pub use file::{read_file, read_file_range, AvroFileReader, AvroFileWriter};
 
 headrace_sdk::register_format!(AvroFormatFactory);
 headrace_sdk::register_format!(AvroConfluentFormatFactory);
