@@ -591,26 +591,9 @@ impl headrace_sdk::format::BulkReader for AvroFileReader {
         batch_rows: usize,
         emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
     ) -> headrace_sdk::Result<u64> {
-        let mut failed: Option<headrace_sdk::Error> = None;
-        let r = read_file(
-            input,
-            &self.schema,
-            &self.config,
-            path,
-            batch_rows,
-            &mut |b| {
-                emit(b).map_err(|e| {
-                    let m = e.to_string();
-                    failed = Some(e);
-                    AvroError::Schema(m)
-                })
-            },
-        );
-        match (r, failed) {
-            (_, Some(e)) => Err(e),
-            (Ok(n), None) => Ok(n),
-            (Err(e), None) => Err(e.into()),
-        }
+        relay_emit(emit, |cb| {
+            read_file(input, &self.schema, &self.config, path, batch_rows, cb)
+        })
     }
 
     fn splittable(&self) -> bool {
@@ -626,27 +609,38 @@ impl headrace_sdk::format::BulkReader for AvroFileReader {
         batch_rows: usize,
         emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
     ) -> headrace_sdk::Result<u64> {
-        let mut failed: Option<headrace_sdk::Error> = None;
-        let r = read_file_range(
-            input,
-            &self.schema,
-            &self.config,
-            path,
-            start,
-            end,
-            batch_rows,
-            &mut |b| {
-                emit(b).map_err(|e| {
-                    let m = e.to_string();
-                    failed = Some(e);
-                    AvroError::Schema(m)
-                })
-            },
-        );
-        match (r, failed) {
-            (_, Some(e)) => Err(e),
-            (Ok(n), None) => Ok(n),
-            (Err(e), None) => Err(e.into()),
-        }
+        relay_emit(emit, |cb| {
+            read_file_range(
+                input,
+                &self.schema,
+                &self.config,
+                path,
+                start,
+                end,
+                batch_rows,
+                cb,
+            )
+        })
+    }
+}
+
+/// Run one of the Avro file readers with the SDK's `emit`: an error `emit` returns stops the read
+/// and comes back unchanged (not wrapped in an Avro error); the reader's own errors convert.
+fn relay_emit(
+    emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
+    read: impl FnOnce(&mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>) -> Result<u64, AvroError>,
+) -> headrace_sdk::Result<u64> {
+    let mut failed: Option<headrace_sdk::Error> = None;
+    let r = read(&mut |b| {
+        emit(b).map_err(|e| {
+            let m = e.to_string();
+            failed = Some(e);
+            AvroError::Schema(m)
+        })
+    });
+    match (r, failed) {
+        (_, Some(e)) => Err(e),
+        (Ok(n), None) => Ok(n),
+        (Err(e), None) => Err(e.into()),
     }
 }
