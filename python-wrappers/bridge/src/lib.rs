@@ -102,6 +102,24 @@ macro_rules! export_bridge {
 
             #[allow(unsafe_code)]
             #[no_mangle]
+            extern "system" fn Java_io_headrace_flink_NativeBridge_tableMetadata<'l>(
+                mut env: JNIEnv<'l>,
+                _c: JClass<'l>,
+                connector: JString<'l>,
+                table: JString<'l>,
+                columns: JString<'l>,
+                options: JObjectArray<'l>,
+                source: jboolean,
+            ) -> jobjectArray {
+                glue::guard(&mut env, std::ptr::null_mut(), |env| {
+                    let spec = glue::table_spec(env, &connector, &table, &columns, &options)?;
+                    let v = bridge().table_metadata(&spec, source != 0)?;
+                    glue::new_string_array(env, &v)
+                })
+            }
+
+            #[allow(unsafe_code)]
+            #[no_mangle]
             extern "system" fn Java_io_headrace_flink_NativeBridge_changelogMode<'l>(
                 mut env: JNIEnv<'l>,
                 _c: JClass<'l>,

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use arrow::datatypes::SchemaRef;
 use headrace_sdk::bad_records::{self, BadRecordConfig, BadRecordPolicy};
 use headrace_sdk::changelog::ChangelogMode;
-use headrace_sdk::factory::{validate_table, TableContext, Usage, CONNECTOR};
+use headrace_sdk::factory::{validate_table, MetadataSpec, TableContext, Usage, CONNECTOR};
 use headrace_sdk::options::{OptionDescriptor, OptionSet};
 use headrace_sdk::registry::Registry;
 use headrace_sdk::schema::TableSchema;
@@ -58,6 +58,11 @@ pub mod poll_tag {
     pub const NEED_SPLITS: u8 = 2;
     /// The reader is done.
     pub const END: u8 = 3;
+    /// A row batch from one split follows: the split's id (length-prefixed UTF-8), then the rows
+    /// as for `BATCH`. Sent for readers that name the split of each batch
+    /// ([`SourceReader::batch_split`]), so Java emits it to that split's output and Flink keeps a
+    /// watermark per split.
+    pub const SPLIT_BATCH: u8 = 4;
 }
 
 struct SourceSlot {
@@ -437,12 +442,22 @@ impl Bridge {
         let r = self.reader(id)?;
         let mut slot = lock(&r);
         let ev = self.block_on(slot.reader.poll_next())??;
-        let ReaderSlot { types, answer, .. } = &mut *slot;
+        let ReaderSlot {
+            reader,
+            types,
+            answer,
+        } = &mut *slot;
         answer.buf.clear();
         match ev {
             ReadEvent::Batch(b) => {
                 answer.buf.reserve(b.byte_size() + 64);
-                answer.u8(poll_tag::BATCH);
+                match reader.batch_split() {
+                    Some(split) => {
+                        answer.u8(poll_tag::SPLIT_BATCH);
+                        answer.bytes(split.as_bytes())?;
+                    }
+                    None => answer.u8(poll_tag::BATCH),
+                }
                 match encoding {
                     codec::encoding::COMPACT => codec::write_rows(answer, &b, types)?,
                     codec::encoding::BINARY_ROW => codec::write_binary_rows(answer, &b, types)?,
@@ -584,6 +599,41 @@ impl Bridge {
         let items: Vec<VersionedBytes> = codec::read_versioned(committables)?;
         let mut g = lock(&c);
         self.block_on(g.commit(checkpoint, items))?
+    }
+
+    /// The metadata keys a table can read (`source`) or write, two strings per key: the key and
+    /// its Flink type string. The connector's own keys come first, then those of the format chosen
+    /// in the table's options that the connector passes on under a prefix (`value.` for Kafka), as
+    /// Flink's `listReadableMetadata` / `listWritableMetadata` list them. A format the registry
+    /// does not know is left out here (creating the table reports it).
+    pub fn table_metadata(&self, spec: &TableSpec, source: bool) -> Result<Vec<String>> {
+        let f = self.registry.connector(&spec.connector)?;
+        let wanted = |m: &MetadataSpec| if source { m.readable } else { m.writable };
+        let mut keys: Vec<(String, String)> = f
+            .metadata()
+            .iter()
+            .filter(|m| wanted(m))
+            .map(|m| (m.key.to_string(), m.data_type.to_string()))
+            .collect();
+        for slot in f.format_slots() {
+            let Some(prefix) = f.format_metadata_prefix(&slot) else {
+                continue;
+            };
+            let d = slot.option.descriptor();
+            let Some(id) = d.all_keys().find_map(|k| spec.options.get(k)) else {
+                continue;
+            };
+            let Ok(fmt) = self.registry.format(id) else {
+                continue;
+            };
+            for m in fmt.metadata().iter().filter(|m| wanted(m)) {
+                let key = format!("{prefix}{}", m.key);
+                if !keys.iter().any(|(k, _)| *k == key) {
+                    keys.push((key, m.data_type.to_string()));
+                }
+            }
+        }
+        Ok(keys.into_iter().flat_map(|(k, t)| [k, t]).collect())
     }
 
     /// A connector's option declarations for Java, eight strings per option: kind (`required`,

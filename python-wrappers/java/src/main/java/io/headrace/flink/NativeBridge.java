@@ -68,6 +68,13 @@ public final class NativeBridge {
 
     public static native long createSink(String connector, String table, String columns, String[] options);
 
+    /**
+     * The metadata keys a table can read ({@code source}) or write, two strings per key: the key and
+     * its Flink type string (the connector's keys, then its format's under the connector's prefix).
+     */
+    public static native String[] tableMetadata(
+            String connector, String table, String columns, String[] options, boolean source);
+
     /** 0 insert-only, 1 upsert, 2 every row kind (of a source or sink handle). */
     public static native int changelogMode(long handle);
 

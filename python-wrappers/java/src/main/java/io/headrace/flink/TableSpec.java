@@ -44,6 +44,29 @@ public final class TableSpec implements Serializable {
         this.options = new TreeMap<>(options);
     }
 
+    /**
+     * With the column list for Headrace given as is (e.g. physical columns followed by {@code METADATA
+     * FROM 'key'} columns) and the row type Java encodes and decodes (the same columns, in order).
+     */
+    public TableSpec(String connector, String table, RowType rowType, String columns, Map<String, String> options) {
+        this.connector = connector;
+        this.table = table;
+        this.rowType = rowType;
+        this.columns = columns;
+        this.options = new TreeMap<>(options);
+    }
+
+    /** The metadata keys this table can read ({@code source}) or write, with their Flink type strings. */
+    public String[][] metadata(boolean source) {
+        NativeBridge.ensureLoaded();
+        String[] flat = NativeBridge.tableMetadata(connector, table, columns, flatOptions(), source);
+        String[][] out = new String[flat.length / 2][];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = new String[] {flat[2 * i], flat[2 * i + 1]};
+        }
+        return out;
+    }
+
     /** {@code `a` BIGINT, `b` VARCHAR(2147483647)}: Flink's serializable type strings. */
     public static String columnList(RowType t) {
         List<String> cols = new ArrayList<>();

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -21,7 +22,11 @@ import org.apache.flink.table.connector.source.DynamicTableSource;
 import org.apache.flink.table.factories.DynamicTableSinkFactory;
 import org.apache.flink.table.factories.DynamicTableSourceFactory;
 import org.apache.flink.table.factories.FactoryUtil;
+import org.apache.flink.table.types.DataType;
+import org.apache.flink.table.types.logical.LogicalType;
 import org.apache.flink.table.types.logical.RowType;
+import org.apache.flink.table.types.logical.utils.LogicalTypeParser;
+import org.apache.flink.table.types.utils.TypeConversions;
 
 /**
  * The table factory of one Headrace connector. Flink finds factories through {@code
@@ -157,14 +162,93 @@ public abstract class HeadraceTableFactory implements DynamicTableSourceFactory,
         return p.toArray(new String[0]);
     }
 
+    /**
+     * Options Flink's planner reads itself for tables with a WATERMARK ({@code scan.watermark.*}: idle
+     * timeout, emit strategy, alignment); Flink's factory helper accepts them for every table, so they
+     * are not sent to Headrace.
+     */
+    static final List<ConfigOption<?>> FLINK_WATERMARK_OPTIONS = List.of(
+            FactoryUtil.SOURCE_IDLE_TIMEOUT,
+            FactoryUtil.WATERMARK_EMIT_STRATEGY,
+            FactoryUtil.WATERMARK_ALIGNMENT_GROUP,
+            FactoryUtil.WATERMARK_ALIGNMENT_MAX_DRIFT,
+            FactoryUtil.WATERMARK_ALIGNMENT_UPDATE_INTERVAL);
+
+    private static List<String> primaryKey(Context context) {
+        return context.getCatalogTable().getResolvedSchema().getPrimaryKey()
+                .map(k -> k.getColumns())
+                .orElse(List.of());
+    }
+
     private TableSpec spec(Context context) {
         Map<String, String> options = new HashMap<>(context.getCatalogTable().getOptions());
         options.remove(FactoryUtil.CONNECTOR.key());
+        for (ConfigOption<?> o : FLINK_WATERMARK_OPTIONS) {
+            options.remove(o.key());
+        }
         RowType rowType = (RowType) context.getPhysicalRowDataType().getLogicalType();
-        java.util.List<String> key = context.getCatalogTable().getResolvedSchema().getPrimaryKey()
-                .map(k -> k.getColumns())
-                .orElse(java.util.List.of());
-        return new TableSpec(connector(), context.getObjectIdentifier().getObjectName(), rowType, options, key);
+        return new TableSpec(
+                connector(), context.getObjectIdentifier().getObjectName(), rowType, options, primaryKey(context));
+    }
+
+    /**
+     * The spec of a table whose rows are its physical columns followed by the metadata {@code keys}
+     * (Flink's produced or consumed row, {@code rowType}): Headrace gets one column {@code
+     * `$metadata$<key>` TYPE METADATA FROM '<key>'} per key after the physical columns, so its
+     * batches have Flink's layout.
+     */
+    static TableSpec withMetadata(TableSpec physical, List<String> primaryKey, List<String> keys, RowType rowType) {
+        if (keys.isEmpty()) {
+            return physical;
+        }
+        int n = physical.rowType.getFieldCount();
+        if (rowType.getFieldCount() != n + keys.size()) {
+            throw new HeadraceException("table '" + physical.table + "': Flink's row has " + rowType.getFieldCount()
+                    + " fields for " + n + " physical columns and " + keys.size() + " metadata keys " + keys
+                    + " (a bug in the bridge or an unsupported projection)");
+        }
+        List<String> cols = new ArrayList<>();
+        if (n > 0) {
+            cols.add(TableSpec.columnList(physical.rowType));
+        }
+        for (int i = 0; i < keys.size(); i++) {
+            String key = keys.get(i);
+            cols.add("`" + ("$metadata$" + key).replace("`", "``") + "` "
+                    + rowType.getTypeAt(n + i).asSerializableString()
+                    + " METADATA FROM '" + key.replace("'", "''") + "'");
+        }
+        String columns = String.join(", ", cols);
+        if (!primaryKey.isEmpty()) {
+            List<String> quoted = new ArrayList<>();
+            for (String k : primaryKey) {
+                quoted.add("`" + k.replace("`", "``") + "`");
+            }
+            columns += ", PRIMARY KEY (" + String.join(", ", quoted) + ") NOT ENFORCED";
+        }
+        return new TableSpec(physical.connector, physical.table, rowType, columns, physical.options);
+    }
+
+    /** Let Headrace validate a table (with its metadata columns) at planning time: create and close. */
+    static void check(TableSpec spec, boolean source) {
+        try {
+            NativeBridge.close(source ? spec.openSource() : spec.openSink());
+        } catch (HeadraceException e) {
+            throw invalid(e);
+        }
+    }
+
+    /** The metadata keys of a table in Flink's terms (key to data type, in the connector's order). */
+    static Map<String, DataType> metadataTypes(TableSpec spec, boolean source) {
+        Map<String, DataType> out = new LinkedHashMap<>();
+        try {
+            for (String[] kt : spec.metadata(source)) {
+                LogicalType t = LogicalTypeParser.parse(kt[1], HeadraceTableFactory.class.getClassLoader());
+                out.put(kt[0], TypeConversions.fromLogicalToDataType(t));
+            }
+        } catch (HeadraceException e) {
+            throw invalid(e);
+        }
+        return out;
     }
 
     /** Flink's changelog mode for the bridge's code (0 insert-only, 1 upsert, 2 all). */
@@ -179,7 +263,7 @@ public abstract class HeadraceTableFactory implements DynamicTableSourceFactory,
         }
     }
 
-    private static ValidationException invalid(HeadraceException e) {
+    static ValidationException invalid(HeadraceException e) {
         return new ValidationException(e.getMessage(), e);
     }
 
@@ -209,7 +293,7 @@ public abstract class HeadraceTableFactory implements DynamicTableSourceFactory,
             throw invalid(e);
         }
         flinkValidate(context, prefixes(true));
-        return new HeadraceDynamicSource(spec, bounded, mode);
+        return new HeadraceDynamicSource(spec, primaryKey(context), bounded, mode);
     }
 
     @Override
@@ -227,6 +311,6 @@ public abstract class HeadraceTableFactory implements DynamicTableSourceFactory,
             throw invalid(e);
         }
         flinkValidate(context, prefixes(false));
-        return new HeadraceDynamicSink(spec, mode);
+        return new HeadraceDynamicSink(spec, primaryKey(context), mode);
     }
 }

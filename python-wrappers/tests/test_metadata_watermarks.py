@@ -1,0 +1,257 @@
+"""Metadata columns and per-split watermarks through the Flink bridge, as Flink's own Kafka and
+filesystem table connectors offer them.
+
+- Kafka metadata read (``topic``, ``partition``, ``offset``, ``timestamp``, ``headers``) from records
+  written by confluent-kafka, and written (``timestamp``, ``headers``) then read back by
+  confluent-kafka; filesystem ``file.*`` metadata.
+- Watermarks pushed into the source (``SupportsWatermarkPushDown``) and kept per Kafka partition:
+  a TUMBLE window closes only when both partitions of the topic pass it, and a partition without
+  records stops holding it back after the idle timeout (``scan.watermark.idle-timeout`` or
+  ``table.exec.source.idle-timeout``).
+
+Real broker (the test kit's image, see conftest's ``kafka`` fixture), no mocks.
+"""
+
+import json
+import time
+import uuid
+
+import pytest
+
+
+def _name(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def _produce(kafka, topic, records):
+    """``records``: (partition, value, timestamp ms or None, headers or None) tuples."""
+    from confluent_kafka import Producer
+    p = Producer({"bootstrap.servers": kafka.bootstrap, "log_level": 0})
+    for part, value, ts, headers in records:
+        kw = {"partition": part}
+        if ts is not None:
+            kw["timestamp"] = ts
+        if headers is not None:
+            kw["headers"] = headers
+        p.produce(topic, value=value.encode(), **kw)
+    assert p.flush(60) == 0, f"records to {topic} were not delivered"
+
+
+# --- metadata columns ----------------------------------------------------------------------------
+
+def test_kafka_metadata_columns_read(t_env, kafka):
+    topic = _name("meta-read")
+    kafka.create_topic(topic, 2)
+    base = 1_700_000_000_000
+    _produce(kafka, topic, [
+        (0, json.dumps({"id": 1}), base + 1, [("trace", b"a1"), ("src", b"x")]),
+        (1, json.dumps({"id": 2}), base + 2, [("trace", b"b2")]),
+        (0, json.dumps({"id": 3}), base + 3, None),
+    ])
+    t_env.get_config().set("table.local-time-zone", "UTC")
+    # Keys named as in Flink's Kafka connector; 'timestamp' with FROM, the others by column name.
+    t_env.execute_sql(f"""CREATE TABLE r (
+      id BIGINT,
+      `topic` STRING METADATA VIRTUAL,
+      `partition` INT METADATA VIRTUAL,
+      `offset` BIGINT METADATA VIRTUAL,
+      ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp',
+      headers MAP<STRING, BYTES> METADATA
+    ) WITH (
+      'connector' = 'headrace-kafka', 'topic' = '{topic}',
+      'properties.bootstrap.servers' = '{kafka.bootstrap}', 'format' = 'json',
+      'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset')""")
+    q = """SELECT id, `topic`, `partition`, `offset`, DATE_FORMAT(ts, 'yyyy-MM-dd HH:mm:ss.SSS'),
+                  CARDINALITY(headers), CAST(headers['trace'] AS STRING), CAST(headers['src'] AS STRING)
+           FROM r"""
+    with t_env.execute_sql(q).collect() as rows:
+        got = sorted(tuple(r) for r in rows)
+    assert got == [
+        (1, topic, 0, 0, "2023-11-14 22:13:20.001", 2, "a1", "x"),
+        (2, topic, 1, 0, "2023-11-14 22:13:20.002", 1, "b2", None),
+        (3, topic, 0, 1, "2023-11-14 22:13:20.003", 0, None, None),
+    ]
+
+
+def test_kafka_metadata_columns_written(t_env, kafka):
+    topic = _name("meta-write")
+    kafka.create_topic(topic, 1)
+    # 'partition' is read-only: declared VIRTUAL, it is left out of what is written.
+    t_env.execute_sql(f"""CREATE TABLE w (
+      id BIGINT,
+      ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp',
+      headers MAP<STRING, BYTES> METADATA,
+      `partition` INT METADATA VIRTUAL
+    ) WITH (
+      'connector' = 'headrace-kafka', 'topic' = '{topic}',
+      'properties.bootstrap.servers' = '{kafka.bootstrap}', 'format' = 'json')""")
+    t_env.execute_sql("""INSERT INTO w VALUES
+      (1, TO_TIMESTAMP_LTZ(1700000000123, 3), CAST(MAP['k1', X'7631', 'k2', X'7632'] AS MAP<STRING, BYTES>)),
+      (2, TO_TIMESTAMP_LTZ(1600000000456, 3), CAST(MAP['k1', X'6f6b'] AS MAP<STRING, BYTES>))""").wait()
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": _name("meta-write-read"),
+                  "auto.offset.reset": "earliest", "log_level": 0})
+    got = {}
+    try:
+        c.assign([TopicPartition(topic, 0, 0)])
+        deadline = time.time() + 30
+        while len(got) < 2 and time.time() < deadline:
+            for m in c.consume(10, timeout=0.5):
+                if m.error() is None:
+                    got[json.loads(m.value())["id"]] = (m.timestamp()[1], sorted(m.headers() or []))
+    finally:
+        c.close()
+    assert got == {
+        1: (1700000000123, [("k1", b"v1"), ("k2", b"v2")]),
+        2: (1600000000456, [("k1", b"ok")]),
+    }
+
+
+def test_filesystem_file_metadata(t_env, tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "a.csv").write_text("1\n2\n")
+    (d / "b.csv").write_text("30\n")
+    t_env.execute_sql(f"""CREATE TABLE f (
+      id BIGINT,
+      path STRING METADATA FROM 'file.path' VIRTUAL,
+      name STRING METADATA FROM 'file.name' VIRTUAL,
+      size BIGINT METADATA FROM 'file.size' VIRTUAL,
+      mtime TIMESTAMP_LTZ(3) METADATA FROM 'file.modification-time' VIRTUAL
+    ) WITH ('connector' = 'headrace-filesystem', 'path' = '{d}', 'format' = 'csv')""")
+    with t_env.execute_sql(
+            "SELECT id, path, name, size, mtime IS NOT NULL FROM f").collect() as rows:
+        got = sorted(tuple(r) for r in rows)
+    a, b = str(d / "a.csv"), str(d / "b.csv")
+    # Flink's filesystem connector gives paths as URIs or plain paths; either must name the file.
+    assert [(i, n, s, m) for i, _p, n, s, m in got] == [
+        (1, "a.csv", 4, True), (2, "a.csv", 4, True), (30, "b.csv", 3, True)]
+    for i, p, *_ in got:
+        assert p.endswith(a if i < 30 else b), p
+
+
+# --- per-split watermarks ------------------------------------------------------------------------
+
+MINUTE = 60_000
+T0 = 1_700_000_000_000 - 1_700_000_000_000 % (60 * MINUTE)  # a whole hour, so windows are round
+
+
+def _ev(part, id_, minute, second=0):
+    return (part, json.dumps({"id": id_, "ts": T0 + minute * MINUTE + second * 1000}), None, None)
+
+
+def _window_job(t_env, kafka, src, out, extra=""):
+    """Start ``INSERT INTO out`` of one-minute TUMBLE counts over ``src``, an event-time table with
+    a WATERMARK (no delay); returns the running job's TableResult."""
+    t_env.get_config().set("table.local-time-zone", "UTC")
+    t_env.get_config().set("execution.checkpointing.interval", "300 ms")
+    t_env.execute_sql(f"""CREATE TABLE ev (
+      id BIGINT, ts BIGINT,
+      rt AS TO_TIMESTAMP_LTZ(ts, 3),
+      WATERMARK FOR rt AS rt
+    ) WITH (
+      'connector' = 'headrace-kafka', 'topic' = '{src}',
+      'properties.bootstrap.servers' = '{kafka.bootstrap}', 'format' = 'json',
+      'properties.group.id' = '{src}-g', 'scan.startup.mode' = 'earliest-offset'{extra})""")
+    t_env.execute_sql(f"""CREATE TABLE agg (ws STRING, cnt BIGINT) WITH (
+      'connector' = 'headrace-kafka', 'topic' = '{out}',
+      'properties.bootstrap.servers' = '{kafka.bootstrap}', 'format' = 'json')""")
+    return t_env.execute_sql("""INSERT INTO agg
+      SELECT DATE_FORMAT(window_start, 'mm'), COUNT(*)
+      FROM TABLE(TUMBLE(TABLE ev, DESCRIPTOR(rt), INTERVAL '1' MINUTE))
+      GROUP BY window_start, window_end""")
+
+
+def _windows(kafka, out):
+    return {json.loads(v)["ws"]: json.loads(v)["cnt"] for _p, _o, v in kafka.read_all(out)}
+
+
+def _wait_committed(kafka, topic, group, partition, offset, timeout=90):
+    """Wait until the job's checkpoints committed ``offset`` for ``partition`` (it read that far)."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": group, "log_level": 0,
+                  "enable.auto.commit": False})
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            tp = c.committed([TopicPartition(topic, partition)], timeout=10)[0]
+            if tp.offset >= offset:
+                return
+            time.sleep(0.3)
+    finally:
+        c.close()
+    pytest.fail(f"the job did not read {topic} partition {partition} up to offset {offset} "
+                f"within {timeout} s")
+
+
+def _wait_windows(kafka, out, want, timeout=90):
+    deadline = time.time() + timeout
+    got = {}
+    while time.time() < deadline:
+        got = _windows(kafka, out)
+        if all(k in got for k in want):
+            return got
+        time.sleep(0.5)
+    return got
+
+
+def test_window_closes_only_when_both_partitions_pass_it(t_env, kafka):
+    """Partition 0 is five minutes ahead of partition 1. With one watermark per partition, the
+    reader's watermark is the lesser one: partition 1's late-looking records still count, and no
+    window closes before partition 1 has passed it. (A single watermark over the reader's rows, as
+    when the WATERMARK runs after the source, would close 10:05 early and drop 10:00.)"""
+    src, out = _name("wm-src"), _name("wm-out")
+    kafka.create_topic(src, 2)
+    kafka.create_topic(out, 1)
+    # Partition 0 first: five records in minute 5, one in minute 7.
+    _produce(kafka, src, [_ev(0, i, 5, i) for i in range(1, 6)] + [_ev(0, 6, 7)])
+    job = _window_job(t_env, kafka, src, out)
+    try:
+        _wait_committed(kafka, src, f"{src}-g", 0, 6)
+        time.sleep(2.0)  # several watermark intervals after partition 0 was read
+        early = _windows(kafka, out)
+        assert early == {}, f"windows closed while partition 1 had no records yet: {early}"
+        # Partition 1, behind: three records in minute 0, then one in minute 8.
+        _produce(kafka, src, [_ev(1, 100 + i, 0, i) for i in range(3)] + [_ev(1, 200, 8)])
+        got = _wait_windows(kafka, out, ["00", "05"])
+    finally:
+        job.get_job_client().cancel().result()
+    # Minute 7 stays open: partition 0's watermark is at minute 7 (minute 8 is partition 1's).
+    assert got == {"00": 3, "05": 5}, got
+
+
+@pytest.mark.parametrize("how", ["table option", "job setting"])
+def test_idle_partition_stops_holding_the_watermark(t_env, kafka, how):
+    """Partition 1 never gets a record: after the idle timeout it no longer holds the watermark
+    back, and partition 0's windows close (Flink's idleness per split)."""
+    src, out = _name("idle-src"), _name("idle-out")
+    kafka.create_topic(src, 2)
+    kafka.create_topic(out, 1)
+    _produce(kafka, src, [_ev(0, i, 5, i) for i in range(1, 6)] + [_ev(0, 6, 7)])
+    if how == "table option":
+        extra = ", 'scan.watermark.idle-timeout' = '2 s'"
+    else:
+        extra = ""
+        t_env.get_config().set("table.exec.source.idle-timeout", "2 s")
+    job = _window_job(t_env, kafka, src, out, extra)
+    try:
+        got = _wait_windows(kafka, out, ["05"])
+    finally:
+        job.get_job_client().cancel().result()
+    assert got == {"05": 5}, got
+
+
+def test_without_idle_timeout_an_empty_partition_holds_the_watermark(t_env, kafka):
+    """The counterpart of the idle test: no idle timeout, partition 1 empty, nothing closes."""
+    src, out = _name("noidle-src"), _name("noidle-out")
+    kafka.create_topic(src, 2)
+    kafka.create_topic(out, 1)
+    _produce(kafka, src, [_ev(0, i, 5, i) for i in range(1, 6)] + [_ev(0, 6, 7)])
+    job = _window_job(t_env, kafka, src, out)
+    try:
+        _wait_committed(kafka, src, f"{src}-g", 0, 6)
+        time.sleep(4.0)
+        got = _windows(kafka, out)
+    finally:
+        job.get_job_client().cancel().result()
+    assert got == {}, got
