@@ -127,6 +127,44 @@ pub trait BulkReader: Send {
             "the reader of '{path}' cannot read part of a file"
         )))
     }
+
+    /// Read as [`read_range`](Self::read_range) does (`start` 0 and `end` None: the whole file,
+    /// as [`read`](Self::read)), but hand each unit of the file that does not decode (an Avro
+    /// block, a header) to `bad` and go on with the next decodable unit, instead of failing.
+    /// The rows of a bad unit are not emitted, none of them. The connector applies the table's
+    /// bad-record policy to what `bad` receives. Readers that cannot skip units keep this
+    /// default, which reads strictly (the first bad unit is the error).
+    #[allow(clippy::too_many_arguments)]
+    fn read_skipping_bad(
+        &mut self,
+        input: Box<dyn SeekRead>,
+        path: &str,
+        start: u64,
+        end: Option<u64>,
+        batch_rows: usize,
+        emit: &mut dyn FnMut(ChangelogBatch) -> Result<()>,
+        bad: &mut dyn FnMut(BadUnit) -> Result<()>,
+    ) -> Result<u64> {
+        let _ = bad;
+        if start == 0 && end.is_none() {
+            self.read(Box::new(input), path, batch_rows, emit)
+        } else {
+            self.read_range(input, path, start, end, batch_rows, emit)
+        }
+    }
+}
+
+/// A unit of a file (an Avro block, a Parquet row group, a header) that a bulk reader could not
+/// decode, for the table's bad-record policy
+/// ([`BulkReader::read_skipping_bad`]).
+#[derive(Debug)]
+pub struct BadUnit {
+    /// The unit's bytes as read (may be empty when they are not at hand).
+    pub raw: Vec<u8>,
+    /// Where it is: `file '<path>' block at byte <b>`, `file '<path>' row group <n>`, ...
+    pub origin: RecordOrigin,
+    /// Why it does not decode (what the fail policy reports).
+    pub error: Error,
 }
 
 /// A seekable input for [`BulkReader::read_range`].

@@ -358,6 +358,18 @@ fn read_error(path: &str, e: parquet::errors::ParquetError) -> Error {
     )
 }
 
+/// A row group (or the footer) of a file that does not decode: a bad record of the table, with
+/// the row group as origin (the unit the bad-record policy skips).
+fn bad_row_group(path: &str, row_group: usize, reason: String) -> Error {
+    Error::BadRecord {
+        format: IDENTIFIER.into(),
+        origin: headrace_sdk::error::RecordOrigin::Other(format!(
+            "file '{path}' row group {row_group}"
+        )),
+        reason,
+    }
+}
+
 fn open(path: &str) -> Result<File> {
     File::open(path).map_err(|e| Error::io(format!("filesystem source: cannot open '{path}'"), e))
 }
@@ -386,6 +398,10 @@ pub struct RowGroupReader {
     pub num_rows: u64,
     /// Compressed bytes of the row group.
     pub compressed_bytes: u64,
+    /// The row group's index in the file.
+    row_group: usize,
+    /// Rows of the row group read so far (named in errors).
+    rows_read: u64,
 }
 
 impl std::fmt::Debug for RowGroupReader {
@@ -407,8 +423,13 @@ impl RowGroupReader {
         batch_size: usize,
     ) -> Result<Self> {
         let f = open(path)?;
-        let builder =
-            ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| read_error(path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| {
+            bad_row_group(
+                path,
+                row_group,
+                format!("cannot read the Parquet footer: {e}"),
+            )
+        })?;
         let file_schema = builder.schema().clone();
         let rg_meta = builder
             .metadata()
@@ -465,7 +486,9 @@ impl RowGroupReader {
         if skip > 0 {
             builder = builder.with_offset(usize::try_from(skip).unwrap_or(usize::MAX));
         }
-        let reader = builder.build().map_err(|e| read_error(path, e))?;
+        let reader = builder
+            .build()
+            .map_err(|e| bad_row_group(path, row_group, format!("cannot read it: {e}")))?;
         tracing::debug!(
             path,
             row_group,
@@ -479,6 +502,8 @@ impl RowGroupReader {
             wanted,
             num_rows,
             compressed_bytes,
+            row_group,
+            rows_read: skip,
         })
     }
 
@@ -487,10 +512,12 @@ impl RowGroupReader {
         let Some(b) = self.reader.next() else {
             return Ok(None);
         };
+        let (rg, from) = (self.row_group, self.rows_read + 1);
         let b = b.map_err(|e| {
-            Error::user_with_source(
-                format!("filesystem source: cannot decode Parquet file '{path}': {e}"),
-                e,
+            bad_row_group(
+                path,
+                rg,
+                format!("cannot decode the rows from row {from} of the row group on: {e}"),
             )
         })?;
         let mut cols = Vec::with_capacity(self.positions.len());
@@ -499,20 +526,33 @@ impl RowGroupReader {
                 Error::internal("filesystem source: the Parquet reader returned too few columns")
             })?;
             cols.push(convert(c, f.data_type()).map_err(|e| {
-                Error::user(format!(
-                    "filesystem source: column '{}' of Parquet file '{path}' cannot be read as \
-                     {}: {e}",
-                    f.name(),
-                    f.data_type()
-                ))
+                bad_row_group(
+                    path,
+                    rg,
+                    format!(
+                        "column '{}' (rows {from} to {} of the row group) cannot be read as {}: \
+                         {e}",
+                        f.name(),
+                        from + b.num_rows() as u64 - 1,
+                        f.data_type()
+                    ),
+                )
             })?);
         }
         let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
-        Ok(Some(RecordBatch::try_new_with_options(
-            self.wanted.clone(),
-            cols,
-            &opts,
-        )?))
+        let out =
+            RecordBatch::try_new_with_options(self.wanted.clone(), cols, &opts).map_err(|e| {
+                bad_row_group(
+                    path,
+                    rg,
+                    format!(
+                        "rows {from} to {} of the row group do not fit the table: {e}",
+                        from + b.num_rows() as u64 - 1
+                    ),
+                )
+            })?;
+        self.rows_read += b.num_rows() as u64;
+        Ok(Some(out))
     }
 }
 

@@ -13,10 +13,10 @@ use arrow::array::{new_null_array, ArrayRef, Int64Array, StringArray, TimestampM
 use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::{DataType as ArrowType, SchemaRef};
 use async_trait::async_trait;
-use headrace_sdk::bad_records::Stage;
+use headrace_sdk::bad_records::{BadRecordPolicy, Stage};
 use headrace_sdk::changelog::{ChangelogBatch, ChangelogMode};
 use headrace_sdk::error::RecordOrigin;
-use headrace_sdk::format::Decoder;
+use headrace_sdk::format::{BadUnit, Decoder};
 use headrace_sdk::schema::{ColumnKind, TableSchema};
 use headrace_sdk::source::{
     Boundedness, DynamicSource, EnumeratorContext, ReadEvent, ReaderContext, SourceMetrics,
@@ -117,6 +117,10 @@ pub struct FileSplit {
     /// Whether `offset` is still the block's raw start (the partial line is not skipped yet).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unaligned: bool,
+    /// For a container file (Avro): the units that did not decode (bad blocks) already handed
+    /// to the table's bad-record policy, which a restored read passes over silently.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bad_units: u64,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -376,6 +380,7 @@ fn list_files(shared: &Shared) -> Result<Vec<FileSplit>> {
             end: None,
             block_start: 0,
             unaligned: false,
+            bad_units: 0,
         });
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -423,7 +428,16 @@ impl FileEnumerator {
             #[cfg(feature = "parquet")]
             if self.shared.format.parquet().is_some() {
                 // One split per row group, from the file's footer.
-                let groups = crate::parquet::row_groups(&f.path)?;
+                let groups = match crate::parquet::row_groups(&f.path) {
+                    Ok(g) => g,
+                    Err(e @ Error::Io { .. }) => return Err(e),
+                    // A footer that does not read: one split, whose reader reports the file to
+                    // the table's bad-record policy (skip, dead letter, or fail naming it).
+                    Err(e) => {
+                        tracing::debug!(path = %f.path, error = %e, "filesystem: Parquet footer unreadable");
+                        vec![0]
+                    }
+                };
                 tracing::debug!(path = %f.path, row_groups = groups.len(), "filesystem: Parquet file listed");
                 for (i, _) in groups.iter().enumerate() {
                     self.state.pending.push_back(FileSplit {
@@ -510,17 +524,28 @@ enum OpenSplit {
     Parquet(crate::parquet::RowGroupReader),
     /// A whole file of a bulk format read through the SDK's hooks (Avro), decoded by a thread
     /// that sends the batches here.
-    Container(tokio::sync::mpsc::Receiver<Result<ChangelogBatch>>),
+    Container(tokio::sync::mpsc::Receiver<Result<Piece>>),
+}
+
+/// What the thread reading a container file sends.
+enum Piece {
+    /// Rows.
+    Rows(ChangelogBatch),
+    /// A unit of the file that does not decode (only when reading past them).
+    Bad(BadUnit),
 }
 
 /// Start reading the file (or the byte range) of `split` with the format's bulk reader on a thread
 /// of its own, skipping the `split.line` rows already emitted; the batches (at most `batch_size` rows)
-/// arrive on the returned channel, which closes after the last one (or after an error).
+/// arrive on the returned channel, which closes after the last one (or after an error). With
+/// `past_bad`, units of the file that do not decode arrive there too (in file order, after the
+/// rows before them), except the `split.bad_units` first ones, already handled.
 fn read_container(
     format: &FormatHandle,
     split: &FileSplit,
     batch_size: usize,
-) -> Result<tokio::sync::mpsc::Receiver<Result<ChangelogBatch>>> {
+    past_bad: bool,
+) -> Result<tokio::sync::mpsc::Receiver<Result<Piece>>> {
     let mut reader = format.bulk_reader()?;
     let file = std::fs::File::open(&split.path).map_err(io(format!(
         "filesystem source: cannot open '{}'",
@@ -529,13 +554,27 @@ fn read_container(
     let (tx, rx) = tokio::sync::mpsc::channel(2);
     let path = split.path.clone();
     let mut skip = split.line;
+    let mut skip_bad = split.bad_units;
     let range =
         (split.block_start > 0 || split.end.is_some()).then_some((split.block_start, split.end));
     tracing::debug!(path = %path, skip, ?range, "filesystem: reading file");
     std::thread::Builder::new()
         .name("filesystem-read".into())
         .spawn(move || {
-            let mut closed = false;
+            let closed = std::cell::Cell::new(false);
+            let send = |p: Piece| {
+                tx.blocking_send(Ok(p)).map_err(|_| {
+                    closed.set(true);
+                    Error::internal("filesystem source: the reader stopped")
+                })
+            };
+            let mut bad = |u: BadUnit| {
+                if skip_bad > 0 {
+                    skip_bad -= 1;
+                    return Ok(());
+                }
+                send(Piece::Bad(u))
+            };
             let mut emit = |b: ChangelogBatch| {
                 let n = b.num_rows() as u64;
                 if skip >= n {
@@ -549,20 +588,29 @@ fn read_container(
                 } else {
                     b
                 };
-                tx.blocking_send(Ok(b)).map_err(|_| {
-                    closed = true;
-                    Error::internal("filesystem source: the reader stopped")
-                })
+                send(Piece::Rows(b))
             };
             let input = BufReader::with_capacity(READ_BUFFER, file);
             let r = match range {
+                _ if past_bad => {
+                    let (start, end) = range.unwrap_or((0, None));
+                    reader.read_skipping_bad(
+                        Box::new(input),
+                        &path,
+                        start,
+                        end,
+                        batch_size,
+                        &mut emit,
+                        &mut bad,
+                    )
+                }
                 Some((start, end)) => {
                     reader.read_range(Box::new(input), &path, start, end, batch_size, &mut emit)
                 }
                 None => reader.read(Box::new(input), &path, batch_size, &mut emit),
             };
             if let Err(e) = r {
-                if !closed {
+                if !closed.get() {
                     let _ = tx.blocking_send(Err(e));
                 }
             }
@@ -618,6 +666,30 @@ fn constant_column(
 }
 
 impl FileReader {
+    /// A Parquet row group of the first split does not decode (`e` is the bad record naming
+    /// it): the table's bad-record policy (no raw bytes), then the split is done.
+    #[cfg(feature = "parquet")]
+    fn bad_row_group(&mut self, e: Error) -> Result<()> {
+        self.open = None;
+        let Some(split) = self.splits.pop_front() else {
+            return Err(e);
+        };
+        let origin = match &e {
+            Error::BadRecord { origin, .. } => origin.clone(),
+            _ => RecordOrigin::File {
+                path: split.path.clone(),
+                line: 0,
+            },
+        };
+        self.metrics.bad_records.handle(
+            &[],
+            &origin,
+            e,
+            Stage::Decode,
+            Some(self.shared.format.identifier()),
+        )
+    }
+
     /// Build the produced batch from decoded rows of `split`.
     fn assemble(&self, split: &FileSplit, decoded: ChangelogBatch) -> Result<ChangelogBatch> {
         let n = decoded.num_rows();
@@ -710,21 +782,37 @@ impl SourceReader for FileReader {
             #[cfg(feature = "parquet")]
             if let Some(rg) = split.row_group {
                 if self.open.is_none() {
-                    let r = crate::parquet::RowGroupReader::open(
+                    match crate::parquet::RowGroupReader::open(
                         &split.path,
                         rg,
                         split.line,
                         self.shared.format.schema().clone(),
                         self.batch_size,
-                    )?;
-                    self.open = Some(OpenSplit::Parquet(r));
+                    ) {
+                        Ok(r) => self.open = Some(OpenSplit::Parquet(r)),
+                        Err(e @ Error::BadRecord { .. }) => {
+                            // The row group (or the whole file) does not decode: the table's
+                            // policy, then the next row group.
+                            self.bad_row_group(e)?;
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 let Some(OpenSplit::Parquet(reader)) = self.open.as_mut() else {
                     return Err(Error::internal(
                         "filesystem source: a Parquet split has a line reader open",
                     ));
                 };
-                let batch = reader.next_batch(&split.path)?;
+                let batch = match reader.next_batch(&split.path) {
+                    Ok(b) => b,
+                    Err(e @ Error::BadRecord { .. }) => {
+                        // The rest of the row group is skipped (rows before were emitted).
+                        self.bad_row_group(e)?;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let (total, compressed) = (reader.num_rows, reader.compressed_bytes);
                 let n = batch.as_ref().map_or(0, |b| b.num_rows() as u64);
                 split.line += n;
@@ -747,10 +835,12 @@ impl SourceReader for FileReader {
             }
             if self.shared.format.is_container() {
                 if self.open.is_none() {
+                    let past_bad = self.metrics.bad_records.policy() != BadRecordPolicy::Fail;
                     self.open = Some(OpenSplit::Container(read_container(
                         &self.shared.format,
                         split,
                         self.batch_size,
+                        past_bad,
                     )?));
                 }
                 let Some(OpenSplit::Container(rx)) = self.open.as_mut() else {
@@ -759,10 +849,43 @@ impl SourceReader for FileReader {
                     ));
                 };
                 match rx.recv().await {
-                    Some(Ok(b)) => {
+                    Some(Ok(Piece::Rows(b))) => {
                         split.line += b.num_rows() as u64;
                         let current = split.clone();
                         return Ok(ReadEvent::Batch(self.assemble(&current, b)?));
+                    }
+                    Some(Ok(Piece::Bad(u))) => {
+                        // Handled here, in order with the rows, so that checkpoints agree
+                        // with the dead letters sent before them.
+                        split.bad_units += 1;
+                        self.metrics.bad_records.handle(
+                            &u.raw,
+                            &u.origin,
+                            u.error,
+                            Stage::Decode,
+                            Some(self.shared.format.identifier()),
+                        )?;
+                        continue;
+                    }
+                    Some(Err(e @ Error::BadRecord { .. }))
+                        if self.metrics.bad_records.policy() == BadRecordPolicy::Fail =>
+                    {
+                        // Under 'fail' (other policies read past bad units): the error, naming
+                        // the policy option as the way out.
+                        let origin = match &e {
+                            Error::BadRecord { origin, .. } => origin.clone(),
+                            _ => RecordOrigin::Unknown,
+                        };
+                        self.metrics.bad_records.handle(
+                            &[],
+                            &origin,
+                            e,
+                            Stage::Decode,
+                            Some(self.shared.format.identifier()),
+                        )?;
+                        return Err(Error::internal(
+                            "filesystem source: a container file's reader stopped at a bad record",
+                        ));
                     }
                     Some(Err(e)) => return Err(e),
                     None => {

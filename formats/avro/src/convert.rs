@@ -342,22 +342,6 @@ pub fn decimal_bytes(v: i128) -> Vec<u8> {
     b[start..].to_vec()
 }
 
-fn decimal_from_bytes(b: &[u8]) -> R<i128> {
-    if b.is_empty() {
-        return Ok(0);
-    }
-    if b.len() > 16 {
-        return Err(format!(
-            "decimal of {} bytes does not fit 38 digits",
-            b.len()
-        ));
-    }
-    let fill = if b[0] & 0x80 != 0 { 0xff } else { 0 };
-    let mut full = [fill; 16];
-    full[16 - b.len()..].copy_from_slice(b);
-    Ok(i128::from_be_bytes(full))
-}
-
 // ---------------------------------------------------------------------------------------------
 // Avro -> Arrow
 // ---------------------------------------------------------------------------------------------
@@ -469,17 +453,30 @@ pub fn build_array(
             o => Err(mismatch(path, "bytes", o)),
         }),
         ArrowType::Decimal128(p, s) => {
+            // As Flink (DecimalData.fromUnscaledBytes): a value with more digits than the
+            // column's precision reads as NULL (an error for a NOT NULL column).
+            let max = 10i128.pow(u32::from(*p).min(38)) - 1;
+            let fits = |x: Option<i128>| -> R<Option<i128>> {
+                match x.filter(|x| *x <= max && *x >= -max) {
+                    Some(x) => Ok(Some(x)),
+                    None if node.nullable => Ok(None),
+                    None => Err(format!(
+                        "field '{path}': a decimal has more digits than DECIMAL({p}, {s}) allows                          (Flink reads it as NULL, which the NOT NULL column cannot hold)"
+                    )),
+                }
+            };
             let a: Decimal128Array = vals
                 .iter()
                 .map(|o| {
                     o.map(|v| match v {
                         Value::Decimal(d) => <Vec<u8>>::try_from(d)
                             .map_err(|e| format!("field '{path}': {e}"))
-                            .and_then(|b| decimal_from_bytes(&b)),
-                        Value::Bytes(b) | Value::Fixed(_, b) => decimal_from_bytes(b),
+                            .and_then(|b| fits(crate::read::unscaled(&b))),
+                        Value::Bytes(b) | Value::Fixed(_, b) => fits(crate::read::unscaled(b)),
                         o => Err(mismatch(path, "a decimal", o)),
                     })
                     .transpose()
+                    .map(Option::flatten)
                 })
                 .collect::<R<_>>()?;
             let a = a

@@ -279,10 +279,7 @@ pub fn read_file<R: Read>(
     batch_rows: usize,
     emit: &mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>,
 ) -> Result<u64, AvroError> {
-    let mut input = Counted {
-        inner: std::io::BufReader::new(input),
-        pos: 0,
-    };
+    let mut input = Counted::new(std::io::BufReader::new(input));
     read_blocks(
         &mut input,
         &mut |_, _| Ok(()),
@@ -292,6 +289,7 @@ pub fn read_file<R: Read>(
         (0, None),
         batch_rows,
         emit,
+        None,
     )
 }
 
@@ -313,10 +311,7 @@ pub fn read_file_range<R: Read + Seek>(
     batch_rows: usize,
     emit: &mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>,
 ) -> Result<u64, AvroError> {
-    let mut input = Counted {
-        inner: std::io::BufReader::new(input),
-        pos: 0,
-    };
+    let mut input = Counted::new(std::io::BufReader::new(input));
     read_blocks(
         &mut input,
         &mut |r, to| r.seek(SeekFrom::Start(to)).map(|_| ()),
@@ -326,19 +321,105 @@ pub fn read_file_range<R: Read + Seek>(
         (start, end),
         batch_rows,
         emit,
+        None,
     )
 }
 
-/// A reader that counts the bytes read through it.
+/// A part of an Avro file that does not decode: a block (with the bytes up to the next sync
+/// marker, where reading resumes) or the header (then the file's records are all skipped).
+#[derive(Debug)]
+pub struct BadBlock {
+    /// The bytes of the block as read: from its record count to the next sync marker (or the
+    /// end of the file); empty for a bad header.
+    pub raw: Vec<u8>,
+    /// `file '<path>' block at byte <b>` (where the block starts, after the sync marker before
+    /// it), or `file '<path>' header`.
+    pub origin: RecordOrigin,
+    /// Why it does not decode.
+    pub error: AvroError,
+}
+
+/// Read the blocks a byte range owns as [`read_file_range`] does (`start` 0 and `end` None: the
+/// whole file), but hand each block that does not decode to `bad` and go on with the block after
+/// the next sync marker: a block whose record count, size or sync marker is wrong, that does not
+/// decompress, or one of whose records does not decode or convert. None of a bad block's rows
+/// are emitted (rows are emitted at block ends, in batches of at most `batch_rows`). A file
+/// whose header does not read is reported once, by the range that starts the file, and yields no
+/// rows. An error `bad` returns stops the read.
+#[allow(clippy::too_many_arguments)]
+pub fn read_file_range_skipping_bad<R: Read + Seek>(
+    input: R,
+    schema: &SchemaRef,
+    config: &AvroConfig,
+    path: &str,
+    start: u64,
+    end: Option<u64>,
+    batch_rows: usize,
+    emit: &mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>,
+    bad: &mut dyn FnMut(BadBlock) -> Result<(), AvroError>,
+) -> Result<u64, AvroError> {
+    let mut input = Counted::new(std::io::BufReader::new(input));
+    read_blocks(
+        &mut input,
+        &mut |r, to| r.seek(SeekFrom::Start(to)).map(|_| ()),
+        schema,
+        config,
+        path,
+        (start, end),
+        batch_rows,
+        emit,
+        Some(bad),
+    )
+}
+
+/// A reader that counts the bytes read through it, can take bytes back (read again before the
+/// rest) and can record what is read.
 struct Counted<R> {
     inner: R,
     pos: u64,
+    back: Vec<u8>,
+    back_at: usize,
+    record: Option<Vec<u8>>,
+}
+
+impl<R: Read> Counted<R> {
+    fn new(inner: R) -> Self {
+        Counted {
+            inner,
+            pos: 0,
+            back: Vec::new(),
+            back_at: 0,
+            record: None,
+        }
+    }
+
+    /// Make `bytes` the next bytes read (they were read last, and not recorded again).
+    fn unread(&mut self, mut bytes: Vec<u8>) {
+        self.pos -= bytes.len() as u64;
+        bytes.extend_from_slice(&self.back[self.back_at..]);
+        self.back = bytes;
+        self.back_at = 0;
+    }
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = if self.back_at < self.back.len() {
+            let k = buf.len().min(self.back.len() - self.back_at);
+            buf[..k].copy_from_slice(&self.back[self.back_at..self.back_at + k]);
+            self.back_at += k;
+            if self.back_at == self.back.len() {
+                self.back.clear();
+                self.back_at = 0;
+            }
+            k
+        } else {
+            self.inner.read(buf)?
+        };
         self.pos += n as u64;
+        if let Some(r) = &mut self.record {
+            r.extend_from_slice(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -362,6 +443,113 @@ fn skip_to_sync<R: Read>(input: &mut Counted<R>, sync: &[u8; 16]) -> std::io::Re
     }
 }
 
+/// What the header of a container file says.
+struct Header {
+    writer: apache_avro::Schema,
+    codec_name: String,
+    codec: Codec,
+    sync: [u8; 16],
+}
+
+fn read_header<R: Read>(
+    input: &mut Counted<R>,
+    bad: &dyn Fn(u64, String) -> AvroError,
+) -> Result<Header, AvroError> {
+    let io = |e: std::io::Error| bad(0, format!("not a readable Avro file: {e}"));
+    let mut magic = [0u8; 4];
+    input.read_exact(&mut magic).map_err(io)?;
+    if &magic != b"Obj\x01" {
+        return Err(bad(
+            0,
+            "not an Avro object container file (no 'Obj\\x01' magic)".into(),
+        ));
+    }
+    // The metadata map: blocks of (key, bytes value) pairs.
+    let mut meta = std::collections::HashMap::new();
+    loop {
+        let n = read_varint(input)
+            .map_err(io)?
+            .ok_or_else(|| bad(0, "the file ends inside its header".into()))?;
+        if n == 0 {
+            break;
+        }
+        if n < 0 {
+            read_varint(input).map_err(io)?;
+        }
+        for _ in 0..n.unsigned_abs() {
+            let mut item = || -> Result<Vec<u8>, AvroError> {
+                let len = read_varint(input)
+                    .map_err(io)?
+                    .filter(|l| (0..1 << 24).contains(l))
+                    .ok_or_else(|| bad(0, "bad length in the file header".into()))?;
+                let mut b = vec![0; len as usize];
+                input.read_exact(&mut b).map_err(io)?;
+                Ok(b)
+            };
+            let k = item()?;
+            let v = item()?;
+            meta.insert(String::from_utf8_lossy(&k).into_owned(), v);
+        }
+    }
+    let mut sync = [0u8; 16];
+    input.read_exact(&mut sync).map_err(io)?;
+    let writer_text = meta
+        .get("avro.schema")
+        .ok_or_else(|| bad(0, "the file header has no 'avro.schema'".into()))?;
+    let writer = crate::schema::parse_schema(&String::from_utf8_lossy(writer_text))
+        .map_err(|e| bad(0, format!("the file's schema is not valid: {e}")))?;
+    let codec_name = meta
+        .get("avro.codec")
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .unwrap_or_else(|| "null".into());
+    let codec = codec_by_name(&codec_name).map_err(|e| bad(0, e))?;
+    Ok(Header {
+        writer,
+        codec_name,
+        codec,
+        sync,
+    })
+}
+
+/// One block's frame: its record count and (compressed) data; None at the end of the input.
+fn read_frame<R: Read>(
+    input: &mut Counted<R>,
+    sync: &[u8; 16],
+) -> Result<Option<(i64, Vec<u8>)>, String> {
+    let io = |e: std::io::Error| format!("not a readable Avro file: {e}");
+    let Some(count) = read_varint(input).map_err(io)? else {
+        return Ok(None);
+    };
+    let size = read_varint(input)
+        .map_err(io)?
+        .filter(|s| *s >= 0)
+        .ok_or("a block ends early or has a negative size")?;
+    if count < 0 {
+        return Err(format!("a block has a negative count {count}"));
+    }
+    let mut data = Vec::new();
+    (&mut *input)
+        .take(size as u64)
+        .read_to_end(&mut data)
+        .map_err(io)?;
+    if data.len() as i64 != size {
+        return Err("the file ends inside a block".into());
+    }
+    let mut marker = [0u8; 16];
+    input
+        .read_exact(&mut marker)
+        .map_err(|_| "the file ends before the block's sync marker".to_string())?;
+    if marker != *sync {
+        return Err("a block's sync marker does not match the header's".into());
+    }
+    Ok(Some((count, data)))
+}
+
+/// Where `needle` first occurs in `hay`.
+fn find(hay: &[u8], needle: &[u8; 16]) -> Option<usize> {
+    hay.windows(16).position(|w| w == needle)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn read_blocks<R: Read>(
     input: &mut Counted<std::io::BufReader<R>>,
@@ -372,6 +560,7 @@ fn read_blocks<R: Read>(
     (start, end): (u64, Option<u64>),
     batch_rows: usize,
     emit: &mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>,
+    mut report: Option<&mut dyn FnMut(BadBlock) -> Result<(), AvroError>>,
 ) -> Result<u64, AvroError> {
     let (node, avro) = table_schema(schema, config.legacy_timestamps)?;
     let bad = |line: u64, reason: String| AvroError::Record {
@@ -386,57 +575,32 @@ fn read_blocks<R: Read>(
             reason
         },
     };
+    let header = match read_header(input, &bad) {
+        Ok(h) => h,
+        Err(error) => match report.as_mut() {
+            // Every range reads the header: the one that starts the file reports it.
+            Some(r) if start == 0 => {
+                r(BadBlock {
+                    raw: Vec::new(),
+                    origin: RecordOrigin::Other(format!("file '{path}' header")),
+                    error,
+                })?;
+                return Ok(0);
+            }
+            Some(_) => return Ok(0),
+            None => return Err(error),
+        },
+    };
+    let Header {
+        writer,
+        codec_name,
+        codec: file_codec,
+        sync,
+    } = header;
     let io =
         |line: u64| move |e: std::io::Error| bad(line, format!("not a readable Avro file: {e}"));
-    let mut magic = [0u8; 4];
-    input.read_exact(&mut magic).map_err(io(0))?;
-    if &magic != b"Obj\x01" {
-        return Err(bad(
-            0,
-            "not an Avro object container file (no 'Obj\\x01' magic)".into(),
-        ));
-    }
-    // The metadata map: blocks of (key, bytes value) pairs.
-    let mut meta = std::collections::HashMap::new();
-    loop {
-        let n = read_varint(input)
-            .map_err(io(0))?
-            .ok_or_else(|| bad(0, "the file ends inside its header".into()))?;
-        if n == 0 {
-            break;
-        }
-        if n < 0 {
-            read_varint(input).map_err(io(0))?;
-        }
-        for _ in 0..n.unsigned_abs() {
-            let mut item = || -> Result<Vec<u8>, AvroError> {
-                let len = read_varint(input)
-                    .map_err(io(0))?
-                    .filter(|l| (0..1 << 24).contains(l))
-                    .ok_or_else(|| bad(0, "bad length in the file header".into()))?;
-                let mut b = vec![0; len as usize];
-                input.read_exact(&mut b).map_err(io(0))?;
-                Ok(b)
-            };
-            let k = item()?;
-            let v = item()?;
-            meta.insert(String::from_utf8_lossy(&k).into_owned(), v);
-        }
-    }
-    let mut sync = [0u8; 16];
-    input.read_exact(&mut sync).map_err(io(0))?;
     // Where the sync marker before the next block starts.
     let mut marker_at = input.pos - 16;
-    let writer_text = meta
-        .get("avro.schema")
-        .ok_or_else(|| bad(0, "the file header has no 'avro.schema'".into()))?;
-    let writer = crate::schema::parse_schema(&String::from_utf8_lossy(writer_text))
-        .map_err(|e| bad(0, format!("the file's schema is not valid: {e}")))?;
-    let codec_name = meta
-        .get("avro.codec")
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .unwrap_or_else(|| "null".into());
-    let file_codec = codec_by_name(&codec_name).map_err(|e| bad(0, e))?;
     // Flink (and Headrace) write the union of null and the record; other writers the record.
     let (direct, in_union) = match &writer {
         apache_avro::Schema::Union(u)
@@ -455,6 +619,8 @@ fn read_blocks<R: Read>(
     } else {
         Some(&*avro)
     };
+    let tolerant = report.is_some();
+    let batch_rows = batch_rows.max(1);
     let mut n = 0u64;
     if start > marker_at {
         seek(&mut input.inner, start).map_err(io(0))?;
@@ -469,93 +635,217 @@ fn read_blocks<R: Read>(
         if end.is_some_and(|e| marker_at >= e) {
             break;
         }
-        let Some(count) = read_varint(input).map_err(io(n + 1))? else {
-            break;
+        let block_at = input.pos;
+        let in_block = |e: AvroError| match e {
+            AvroError::Record {
+                format,
+                origin,
+                reason,
+            } => AvroError::Record {
+                format,
+                origin,
+                reason: format!("{reason} (in the block at byte {block_at})"),
+            },
+            other => other,
         };
-        let size = read_varint(input)
-            .map_err(io(n + 1))?
-            .filter(|s| *s >= 0)
-            .ok_or_else(|| bad(n + 1, "a block ends early or has a negative size".into()))?;
-        if count < 0 {
-            return Err(bad(n + 1, format!("a block has a negative count {count}")));
+        if tolerant {
+            input.record = Some(Vec::new());
         }
-        let mut data = Vec::new();
-        (&mut *input)
-            .take(size as u64)
-            .read_to_end(&mut data)
-            .map_err(io(n + 1))?;
-        if data.len() as i64 != size {
-            return Err(bad(n + 1, "the file ends inside a block".into()));
-        }
-        let mut marker = [0u8; 16];
-        input.read_exact(&mut marker).map_err(io(n + 1))?;
-        marker_at = input.pos - 16;
-        if marker != sync {
-            return Err(bad(
-                n + 1,
-                "a block's sync marker does not match the header's".into(),
-            ));
-        }
-        file_codec.decompress(&mut data).map_err(|e| {
-            bad(
-                n + 1,
-                format!("cannot decompress a '{codec_name}' block: {e}"),
-            )
-        })?;
-        let mut cur = crate::read::Cursor::new(&data);
-        for _ in 0..count {
-            n += 1;
-            match (&mut rows, direct) {
-                (crate::rows::Buffer::Direct(r, _), true) => {
-                    if in_union {
-                        let b = cur.long().map_err(|e| bad(n, e))?;
-                        if b != 1 {
-                            return Err(bad(
-                                n,
-                                format!("union branch {b} where a row (branch 1) was expected"),
-                            ));
+        let mark = (rows.len(), n);
+        let decoded = match read_frame(input, &sync) {
+            Ok(None) => break,
+            Err(reason) => Err(bad(n + 1, reason)),
+            Ok(Some((count, mut data))) => {
+                marker_at = input.pos - 16;
+                decode_block(
+                    DecodeBlock {
+                        codec: &file_codec,
+                        codec_name: &codec_name,
+                        writer: &writer,
+                        resolve_with,
+                        direct,
+                        in_union,
+                        path,
+                        // Strict reads emit as rows come; a tolerant one at block ends only.
+                        emit_at: if tolerant { usize::MAX } else { batch_rows },
+                    },
+                    &mut data,
+                    count,
+                    &mut rows,
+                    &mut n,
+                    &bad,
+                    emit,
+                )
+            }
+        };
+        let error = match decoded {
+            Ok(()) => None,
+            Err(e) if !tolerant => return Err(in_block(e)),
+            Err(e) => Some(e),
+        };
+        let Some(r) = report.as_mut() else {
+            continue;
+        };
+        if let Some(error) = error {
+            // None of the block's rows: back to the rows before it.
+            rows.truncate(mark.0);
+            n = mark.1;
+            let error = in_block(error);
+            let error = match &error {
+                AvroError::Record { .. } => error,
+                // An error of `emit` (the reader stopped) is not the block's.
+                _ => return Err(error),
+            };
+            // The bad part runs to the next sync marker, where reading resumes.
+            let mut raw = input.record.take().unwrap_or_default();
+            let resumed = match find(&raw, &sync) {
+                Some(p) => {
+                    let rest = raw.split_off(p + 16);
+                    raw.truncate(p);
+                    input.unread(rest);
+                    marker_at = block_at + p as u64;
+                    true
+                }
+                None => {
+                    input.record = Some(raw);
+                    let at = skip_to_sync(input, &sync).map_err(io(n + 1))?;
+                    raw = input.record.take().unwrap_or_default();
+                    match at {
+                        Some(m) => {
+                            raw.truncate(raw.len().saturating_sub(16));
+                            marker_at = m;
+                            true
                         }
+                        None => false,
                     }
-                    r.read_next(&mut cur).map_err(|e| bad(n, e))?
                 }
-                _ => {
-                    let mut g = crate::avro::Guarded {
-                        data: cur.rest(),
-                        eof: false,
-                    };
-                    let before = g.data.len();
-                    crate::guard::check_datum(&writer, g.data).map_err(|e| bad(n, e))?;
-                    let v = apache_avro::from_avro_datum(&writer, &mut g, resolve_with)
-                        .map_err(|e| bad(n, e.to_string()))?;
-                    if g.eof {
-                        return Err(bad(n, "truncated record".into()));
-                    }
-                    cur.advance(before - g.data.len());
-                    rows.push_value(
-                        crate::avro::FORMAT,
-                        v,
-                        &RecordOrigin::File {
-                            path: path.to_string(),
-                            line: n,
-                        },
-                    )?;
-                }
+            };
+            let origin = RecordOrigin::Other(format!("file '{path}' block at byte {block_at}"));
+            tracing::debug!(%origin, bytes = raw.len(), "avro: a block of a file does not decode");
+            r(BadBlock { raw, origin, error })?;
+            if !resumed {
+                break;
             }
-            if rows.len() >= batch_rows.max(1) {
-                emit(rows.finish(crate::avro::FORMAT)?)?;
-            }
+            continue;
         }
-        if cur.remaining() > 0 {
-            return Err(bad(
-                n,
-                format!("{} bytes left over at the end of a block", cur.remaining()),
-            ));
+        input.record = None;
+        // Rows kept as values are checked when their batch is built: build it for each block,
+        // so that a bad value is the block's.
+        if rows.len() >= batch_rows || (rows.is_values() && !rows.is_empty()) {
+            let b = match rows.finish(crate::avro::FORMAT) {
+                Ok(b) => b,
+                Err(e) if rows.is_values() => {
+                    let origin =
+                        RecordOrigin::Other(format!("file '{path}' block at byte {block_at}"));
+                    r(BadBlock {
+                        raw: Vec::new(),
+                        origin,
+                        error: in_block(e),
+                    })?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let total = b.num_rows();
+            if total <= batch_rows {
+                emit(b)?;
+            } else {
+                let mut at = 0;
+                while at < total {
+                    let k = batch_rows.min(total - at);
+                    emit(b.slice(at, k))?;
+                    at += k;
+                }
+            }
         }
     }
     if !rows.is_empty() {
         emit(rows.finish(crate::avro::FORMAT)?)?;
     }
     Ok(n)
+}
+
+/// How to decode the records of one block.
+struct DecodeBlock<'a> {
+    codec: &'a Codec,
+    codec_name: &'a str,
+    writer: &'a apache_avro::Schema,
+    resolve_with: Option<&'a apache_avro::Schema>,
+    direct: bool,
+    in_union: bool,
+    path: &'a str,
+    /// Emit the buffered rows once this many are buffered.
+    emit_at: usize,
+}
+
+/// Decompress a block's `data` and read its `count` records into `rows` (counting them in `n`).
+#[allow(clippy::too_many_arguments)]
+fn decode_block(
+    how: DecodeBlock<'_>,
+    data: &mut Vec<u8>,
+    count: i64,
+    rows: &mut crate::rows::Buffer,
+    n: &mut u64,
+    bad: &dyn Fn(u64, String) -> AvroError,
+    emit: &mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>,
+) -> Result<(), AvroError> {
+    how.codec.decompress(data).map_err(|e| {
+        bad(
+            *n + 1,
+            format!("cannot decompress a '{}' block: {e}", how.codec_name),
+        )
+    })?;
+    let mut cur = crate::read::Cursor::new(data);
+    for _ in 0..count {
+        *n += 1;
+        let n = *n;
+        match (&mut *rows, how.direct) {
+            (crate::rows::Buffer::Direct(r, _), true) => {
+                if how.in_union {
+                    let b = cur.long().map_err(|e| bad(n, e))?;
+                    if b != 1 {
+                        return Err(bad(
+                            n,
+                            format!("union branch {b} where a row (branch 1) was expected"),
+                        ));
+                    }
+                }
+                r.read_next(&mut cur).map_err(|e| bad(n, e))?
+            }
+            _ => {
+                let mut g = crate::avro::Guarded {
+                    data: cur.rest(),
+                    eof: false,
+                };
+                let before = g.data.len();
+                crate::guard::check_datum(how.writer, g.data).map_err(|e| bad(n, e))?;
+                let v = apache_avro::from_avro_datum(how.writer, &mut g, how.resolve_with)
+                    .map_err(|e| bad(n, e.to_string()))?;
+                if g.eof {
+                    return Err(bad(n, "truncated record".into()));
+                }
+                cur.advance(before - g.data.len());
+                rows.push_value(
+                    crate::avro::FORMAT,
+                    v,
+                    &RecordOrigin::File {
+                        path: how.path.to_string(),
+                        line: n,
+                    },
+                )?;
+            }
+        }
+        if rows.len() >= how.emit_at {
+            emit(rows.finish(crate::avro::FORMAT)?)?;
+        }
+    }
+    if cur.remaining() > 0 {
+        return Err(bad(
+            *n,
+            format!("{} bytes left over at the end of a block", cur.remaining()),
+        ));
+    }
+    Ok(())
 }
 
 impl<W: Write + Send> headrace_sdk::format::BulkWriter for AvroFileWriter<W> {
@@ -621,6 +911,68 @@ impl headrace_sdk::format::BulkReader for AvroFileReader {
                 cb,
             )
         })
+    }
+
+    fn read_skipping_bad(
+        &mut self,
+        input: Box<dyn headrace_sdk::format::SeekRead>,
+        path: &str,
+        start: u64,
+        end: Option<u64>,
+        batch_rows: usize,
+        emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
+        bad: BadUnitHandler<'_>,
+    ) -> headrace_sdk::Result<u64> {
+        read_skipping(self, input, path, start, end, batch_rows, emit, bad)
+    }
+}
+
+/// The bad-unit handler of [`BulkReader::read_skipping_bad`](headrace_sdk::format::BulkReader::read_skipping_bad).
+type BadUnitHandler<'a> =
+    &'a mut dyn FnMut(headrace_sdk::format::BadUnit) -> headrace_sdk::Result<()>;
+
+/// [`read_file_range_skipping_bad`] for the SDK's reader hook: bad blocks go to `bad` as
+/// [`BadUnit`](headrace_sdk::format::BadUnit)s, and an error `bad` or `emit` returns comes back
+/// unchanged.
+#[allow(clippy::too_many_arguments)]
+fn read_skipping(
+    reader: &AvroFileReader,
+    input: Box<dyn headrace_sdk::format::SeekRead>,
+    path: &str,
+    start: u64,
+    end: Option<u64>,
+    batch_rows: usize,
+    emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
+    bad: BadUnitHandler<'_>,
+) -> headrace_sdk::Result<u64> {
+    let mut failed: Option<headrace_sdk::Error> = None;
+    let r = relay_emit(emit, |cb| {
+        read_file_range_skipping_bad(
+            input,
+            &reader.schema,
+            &reader.config,
+            path,
+            start,
+            end,
+            batch_rows,
+            cb,
+            &mut |b: BadBlock| {
+                bad(headrace_sdk::format::BadUnit {
+                    raw: b.raw,
+                    origin: b.origin,
+                    error: b.error.into(),
+                })
+                .map_err(|e| {
+                    let m = e.to_string();
+                    failed = Some(e);
+                    AvroError::Schema(m)
+                })
+            },
+        )
+    });
+    match (r, failed) {
+        (_, Some(e)) => Err(e),
+        (r, None) => r,
     }
 }
 

@@ -156,6 +156,25 @@ fn scale(from: i64, to: i64) -> Scale {
     }
 }
 
+/// The unscaled value of a decimal's big-endian two's complement bytes (sign-extension bytes in
+/// front allowed); None when it does not fit 128 bits. No bytes are 0.
+pub fn unscaled(mut b: &[u8]) -> Option<i128> {
+    while b.len() > 16 && ((b[0] == 0 && b[1] & 0x80 == 0) || (b[0] == 0xff && b[1] & 0x80 != 0)) {
+        b = &b[1..];
+    }
+    if b.len() > 16 {
+        return None;
+    }
+    let fill = if b.first().is_some_and(|x| x & 0x80 != 0) {
+        0xff
+    } else {
+        0
+    };
+    let mut full = [fill; 16];
+    full[16 - b.len()..].copy_from_slice(b);
+    Some(i128::from_be_bytes(full))
+}
+
 impl Col {
     /// A column reading `node` into the Arrow type `t`; None when this reader cannot do it.
     pub fn new(node: &Node, t: &ArrowType, arrow_nullable: bool, path: &str) -> Option<Col> {
@@ -315,23 +334,22 @@ impl Col {
             }
             Vals::Dec(v, max) => {
                 let b = c.bytes().map_err(at)?;
-                if b.len() > 16 {
-                    return Err(at(format!("decimal of {} bytes does not fit", b.len())));
+                match unscaled(b).filter(|x| *x <= *max && *x >= -*max) {
+                    Some(x) => v.push(x),
+                    // As Flink (DecimalData.fromUnscaledBytes): a value with more digits than
+                    // the column's precision reads as NULL.
+                    None if self.arrow_nullable => {
+                        v.push(0);
+                        self.valid.push(false);
+                        return Ok(());
+                    }
+                    None => {
+                        return Err(at(format!(
+                            "a decimal of {} bytes has more digits than the column's precision                              (Flink reads it as NULL, which the NOT NULL column cannot hold)",
+                            b.len()
+                        )))
+                    }
                 }
-                let fill = if b.first().is_some_and(|x| x & 0x80 != 0) {
-                    0xff
-                } else {
-                    0
-                };
-                let mut full = [fill; 16];
-                full[16 - b.len()..].copy_from_slice(b);
-                let x = i128::from_be_bytes(full);
-                if x > *max || x < -*max {
-                    return Err(at(format!(
-                        "unscaled value {x} has more digits than the column's precision"
-                    )));
-                }
-                v.push(x);
             }
             Vals::List(o, child) => {
                 loop {
@@ -587,6 +605,13 @@ impl RecordReader {
             self.root.truncate(n);
         }
         r
+    }
+
+    /// Drop every row after the first `n`.
+    pub fn truncate(&mut self, n: usize) {
+        if n < self.root.len() {
+            self.root.truncate(n);
+        }
     }
 
     /// Read the next record at the cursor (records follow each other in a file block); on error

@@ -52,6 +52,11 @@ impl RowBuffer {
         self.rows.is_empty()
     }
 
+    /// Drop every row after the first `n`.
+    pub fn truncate(&mut self, n: usize) {
+        self.rows.truncate(n);
+    }
+
     /// Convert the buffered rows into a batch and clear the buffer.
     pub fn finish(&mut self) -> Result<ChangelogBatch, AvroError> {
         let rows = std::mem::take(&mut self.rows);
@@ -149,6 +154,19 @@ impl Buffer {
     /// Whether nothing is buffered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Drop every row after the first `n` (the rows of a file block that turned out bad).
+    pub fn truncate(&mut self, n: usize) {
+        match self {
+            Buffer::Direct(r, _) => r.truncate(n),
+            Buffer::Values(r) => r.truncate(n),
+        }
+    }
+
+    /// Whether rows are kept as `apache-avro` values (checked only when the batch is built).
+    pub fn is_values(&self) -> bool {
+        matches!(self, Buffer::Values(_))
     }
 
     /// Add a record given as a value with the table's shape (from the table's schema or one
