@@ -59,6 +59,12 @@
 //! it directly when nothing else must run meanwhile, or through
 //! `tokio::task::spawn_blocking` when tasks must keep running during a fault.
 //!
+//! # Schema registry
+//!
+//! [`registry`] runs a real Confluent-compatible schema registry (Apicurio Registry, built from
+//! Maven Central by `integration-tests/registry/setup.sh`) as a JVM process on a free port, for
+//! the `avro-confluent` format's tests.
+//!
 //! # Connector conformance
 //!
 //! [`conformance`] is a suite of checks any connector gets by implementing one trait,
@@ -73,6 +79,7 @@ pub mod kafka;
 pub mod mariadb;
 pub mod opensearch;
 pub mod postgres;
+pub mod registry;
 mod thrift;
 mod url;
 
