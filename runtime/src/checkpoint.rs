@@ -51,6 +51,11 @@ pub struct CheckpointData {
     pub sources: BTreeMap<String, SourceState>,
     /// Sink states by operator id.
     pub sinks: BTreeMap<String, SinkState>,
+    /// Sinks (by operator id) of pipelines that had already finished in the run that took this
+    /// checkpoint (restored from a checkpoint that finished them while other pipelines fell back
+    /// to an older one): they have no source state here and must not run again.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub finished_sinks: std::collections::BTreeSet<String>,
 }
 
 /// A directory of checkpoints.

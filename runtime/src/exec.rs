@@ -37,7 +37,7 @@ use crate::checkpoint::{
 use crate::dead_letter::DeadLetterTarget;
 use crate::error::{RuntimeError, RuntimeResult};
 use crate::plan::{Pipeline, Transform};
-use crate::shuffle::split_by_key;
+use crate::shuffle::{shuffle_keys, split_by_key};
 use crate::watermark::{CombinedWatermark, ReaderWatermarks, WatermarkEvent};
 use headrace_sdk::bad_records::BadRecords;
 
@@ -232,9 +232,12 @@ struct PendingCheckpoint {
 }
 
 struct PipelineRuntime {
-    enumerator: Box<dyn SplitEnumerator>,
+    /// None for a pipeline that had finished in the checkpoint it restores from.
+    enumerator: Option<Box<dyn SplitEnumerator>>,
     controls: Vec<Option<mpsc::UnboundedSender<Control>>>,
     source_alive: Vec<bool>,
+    /// It had finished in the checkpoint it restores from and does not run.
+    done: bool,
 }
 
 /// The writers' side of one sink slot: slots `0..pipelines` are the INSERTs' sinks, the slots
@@ -339,6 +342,81 @@ impl DeadLetterOut {
     }
 }
 
+/// One writer to start: what differs between the writers of an INSERT's sink and those of a
+/// dead-letter table.
+struct WriterSpawn<'a> {
+    /// Its sink slot (see [`SinkRuntime`]).
+    slot: usize,
+    subtask: usize,
+    sink: &'a dyn headrace_sdk::sink::DynamicSink,
+    parallelism: usize,
+    /// Readers (or writers) that send to it.
+    upstreams: usize,
+    /// The sink's state in the checkpoint restored from; writer `w` gets the states of the
+    /// subtasks `i` with `i % parallelism == w`.
+    sink_state: &'a SinkState,
+    restored_id: u64,
+    metrics: Arc<PipelineMetrics>,
+    dead_letters: Option<DeadLetterOut>,
+    /// `pipeline.auto-watermark-interval` (see [`WatermarkPacer`]).
+    watermark_interval: Duration,
+    /// Task name in errors.
+    name: String,
+}
+
+/// Create a writer and run it on a task of `tasks`; returns the sender of its input.
+fn spawn_writer(
+    tasks: &mut tokio::task::JoinSet<()>,
+    task_names: &mut std::collections::HashMap<tokio::task::Id, String>,
+    events: &mpsc::UnboundedSender<Event>,
+    s: WriterSpawn<'_>,
+) -> RuntimeResult<mpsc::Sender<Tagged>> {
+    let (tx, rx) = mpsc::channel::<Tagged>(CHANNEL_CAPACITY * s.upstreams.max(1));
+    let parallelism = s.parallelism.max(1);
+    let restored_state = s
+        .sink_state
+        .writer_states
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % parallelism == s.subtask)
+        .flat_map(|(_, st)| st.iter().cloned())
+        .collect();
+    let writer = s.sink.create_writer(WriterContext {
+        subtask: s.subtask,
+        parallelism: s.parallelism,
+        restored_state,
+        restored_checkpoint_id: s.restored_id,
+        metrics: s.metrics.sink.clone(),
+    })?;
+    let ev = events.clone();
+    let name = s.name;
+    let task_name = name.clone();
+    task_names.insert(
+        tasks
+            .spawn(async move {
+                let r = run_writer(
+                    s.slot,
+                    s.subtask,
+                    s.upstreams,
+                    writer,
+                    rx,
+                    ev.clone(),
+                    s.restored_id,
+                    s.metrics,
+                    s.dead_letters,
+                    WatermarkPacer::new(s.watermark_interval),
+                )
+                .await;
+                if let Err(e) = r {
+                    let _ = ev.send(Event::Failed(e.in_task(name)));
+                }
+            })
+            .id(),
+        task_name,
+    );
+    Ok(tx)
+}
+
 /// Run the pipelines of a job to completion (or until stopped by `stop`).
 pub async fn execute(
     pipelines: Vec<Pipeline>,
@@ -352,29 +430,47 @@ pub async fn execute(
         None => None,
     };
     // Finish the commits of the newest checkpoint: the crash may have come before them. A sink
-    // whose prepared transactions did not survive (CommitRecovery::Lost) makes the runner fall
-    // back to the checkpoint before, whose commits completed before the newer one was taken.
+    // whose prepared transactions did not survive (CommitRecovery::Lost) makes its group of
+    // pipelines fall back to the checkpoint before, whose commits completed before the newer one
+    // was taken; the other groups resume from the newest checkpoint.
     let dlqs = dead_letter_targets(&pipelines);
     let slots = sink_slots(&pipelines, &dlqs);
-    let restored = match &store {
-        Some(s) => choose_restore_point(s, &slots).await?,
-        None => None,
+    let (group_of, n_groups) = restore_groups(&pipelines, &dlqs);
+    let restore = match &store {
+        Some(s) => choose_restore_points(s, &slots, &group_of, n_groups).await?,
+        None => (0..n_groups).map(|_| GroupRestore::default()).collect(),
     };
-    if let Some(cp) = &restored {
-        if cp.finished {
-            return Ok(JobSummary {
-                outcome: JobOutcome::AlreadyFinished,
-                elapsed: started.elapsed(),
-                restored_from: Some(cp.checkpoint_id),
-                checkpoints: 0,
-                rows_in: vec![],
-                rows_out: vec![],
-                skipped: vec![],
-                dead_lettered: vec![],
-            });
-        }
+    let restored_from = restore
+        .iter()
+        .filter_map(|g| g.checkpoint.as_ref().map(|c| c.checkpoint_id))
+        .max();
+    if !restore.is_empty() && restore.iter().all(|g| g.finished) {
+        return Ok(JobSummary {
+            outcome: JobOutcome::AlreadyFinished,
+            elapsed: started.elapsed(),
+            restored_from,
+            checkpoints: 0,
+            rows_in: vec![],
+            rows_out: vec![],
+            skipped: vec![],
+            dead_lettered: vec![],
+        });
     }
-    let restored_id = restored.as_ref().map(|c| c.checkpoint_id).unwrap_or(0);
+    // Writers are told the newest checkpoint of the job (their transaction names must not collide
+    // with any earlier run's), and get the state of their own group's checkpoint.
+    let restored_id = restored_from.unwrap_or(0);
+    let slot_checkpoint = |slot: usize| restore[group_of[slot]].checkpoint.as_ref();
+    let slot_done = |slot: usize| restore[group_of[slot]].finished;
+    let finished_slots: Vec<String> = (0..slots.len())
+        .filter(|s| slot_done(*s))
+        .map(|s| slots[s].id.clone())
+        .collect();
+    if !finished_slots.is_empty() {
+        tracing::info!(
+            "sinks {finished_slots:?} had finished in the checkpoint their pipelines restore from; \
+             they do not run again"
+        );
+    }
 
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     let mut runtimes = Vec::new();
@@ -410,8 +506,7 @@ pub async fn execute(
     let mut dlq_metrics = Vec::new();
     for (d, target) in dlqs.iter().enumerate() {
         let slot = pipelines.len() + d;
-        let sink_state = restored
-            .as_ref()
+        let sink_state = slot_checkpoint(slot)
             .and_then(|c| c.sinks.get(&slots[slot].id).cloned())
             .unwrap_or_default();
         let pm = Arc::new(PipelineMetrics {
@@ -434,46 +529,31 @@ pub async fn execute(
         }
         dlq_metrics.push(pm.clone());
         let mut senders = Vec::new();
-        for w in 0..target.parallelism {
-            let upstreams = dlq_upstreams[d];
-            let (tx, rx) = mpsc::channel::<Tagged>(CHANNEL_CAPACITY * upstreams.max(1));
-            senders.push(tx);
-            let restored_state = sink_state
-                .writer_states
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| i % target.parallelism == w)
-                .flat_map(|(_, s)| s.iter().cloned())
-                .collect();
-            let writer = target.sink.create_writer(WriterContext {
-                subtask: w,
-                parallelism: target.parallelism,
-                restored_state,
-                restored_checkpoint_id: restored_id,
-                metrics: pm.sink.clone(),
-            })?;
-            let ev = ev_tx.clone();
-            let name = format!("dead-letter sink '{}' subtask {w}", target.table);
-            let task_name = name.clone();
-            let pm2 = pm.clone();
-            let h = tasks.spawn(async move {
-                let r = run_writer(
+        // A finished group runs no writers (and no pipeline sends to them).
+        let writers = if slot_done(slot) {
+            0
+        } else {
+            target.parallelism
+        };
+        for w in 0..writers {
+            senders.push(spawn_writer(
+                &mut tasks,
+                &mut task_names,
+                &ev_tx,
+                WriterSpawn {
                     slot,
-                    w,
-                    upstreams,
-                    writer,
-                    rx,
-                    ev.clone(),
+                    subtask: w,
+                    sink: target.sink.as_ref(),
+                    parallelism: target.parallelism,
+                    upstreams: dlq_upstreams[d],
+                    sink_state: &sink_state,
                     restored_id,
-                    pm2,
-                    None,
-                )
-                .await;
-                if let Err(e) = r {
-                    let _ = ev.send(Event::Failed(e.in_task(name)));
-                }
-            });
-            task_names.insert(h.id(), task_name);
+                    metrics: pm.clone(),
+                    dead_letters: None,
+                    watermark_interval: Duration::ZERO, // dead letters carry no watermarks
+                    name: format!("dead-letter sink '{}' subtask {w}", target.table),
+                },
+            )?);
         }
         dlq_senders.push(senders);
     }
@@ -495,20 +575,12 @@ pub async fn execute(
     };
 
     for (pi, p) in pipelines.iter().enumerate() {
-        let src_state = restored
-            .as_ref()
+        let src_state = slot_checkpoint(pi)
             .and_then(|c| c.sources.get(&p.source_id()).cloned())
             .unwrap_or_default();
-        let sink_state = restored
-            .as_ref()
+        let sink_state = slot_checkpoint(pi)
             .and_then(|c| c.sinks.get(&slots[pi].id).cloned())
             .unwrap_or_default();
-        let enumerator = p.source.create_enumerator(
-            EnumeratorContext {
-                parallelism: p.source_parallelism,
-            },
-            src_state.enumerator.clone(),
-        )?;
         let pm = Arc::new(PipelineMetrics {
             source_table: p.source_table.clone(),
             sink_table: p.sink_table.clone(),
@@ -524,6 +596,26 @@ pub async fn execute(
                 .collect(),
         });
         pmetrics.push(pm.clone());
+        if slot_done(pi) {
+            runtimes.push(PipelineRuntime {
+                enumerator: None,
+                controls: (0..p.source_parallelism).map(|_| None).collect(),
+                source_alive: vec![false; p.source_parallelism],
+                done: true,
+            });
+            sinks.push(SinkRuntime {
+                sink_finished: vec![true; p.sink_parallelism],
+                committer: None,
+                final_committables: Vec::new(),
+            });
+            continue;
+        }
+        let enumerator = p.source.create_enumerator(
+            EnumeratorContext {
+                parallelism: p.source_parallelism,
+            },
+            src_state.enumerator.clone(),
+        )?;
         if let Some(b) = &p.source_bad_records {
             pm.source.bad_records.configure(b.config.clone());
         }
@@ -531,20 +623,13 @@ pub async fn execute(
             pm.sink.bad_records.configure(b.config.clone());
         }
         // Rows with equal values in these columns go to the same writer.
-        let shuffle_keys = if p.sink_parallelism > 1 {
-            let own = p.sink.shuffle_columns();
-            if !own.is_empty() {
-                own
-            } else if p.sink_parallelism != p.source_parallelism {
-                // A PRIMARY KEY sink keeps per-key order when the parallelism changes
-                // (Flink's table.exec.sink.keyed-shuffle = AUTO).
-                p.sink_key.clone()
-            } else {
-                Vec::new()
-            }
-        } else {
-            Vec::new()
-        };
+        let shuffle_keys = shuffle_keys(
+            p.sink.shuffle_columns(),
+            &p.sink_key,
+            p.keyed_shuffle,
+            p.source_parallelism,
+            p.sink_parallelism,
+        );
         let n_cols = p.sink.consumed_schema().fields().len();
         if let Some(k) = shuffle_keys.iter().find(|k| **k >= n_cols) {
             return Err(RuntimeError::Plan(format!(
@@ -557,45 +642,24 @@ pub async fn execute(
         // Writers.
         let mut senders = Vec::new();
         for w in 0..p.sink_parallelism {
-            let (tx, rx) = mpsc::channel::<Tagged>(CHANNEL_CAPACITY * p.source_parallelism);
-            senders.push(tx);
-            let mut restored_state = Vec::new();
-            for (i, s) in sink_state.writer_states.iter().enumerate() {
-                if i % p.sink_parallelism == w {
-                    restored_state.extend(s.iter().cloned());
-                }
-            }
-            let writer = p.sink.create_writer(WriterContext {
-                subtask: w,
-                parallelism: p.sink_parallelism,
-                restored_state,
-                restored_checkpoint_id: restored_id,
-                metrics: pm.sink.clone(),
-            })?;
-            let ev = ev_tx.clone();
-            let name = format!("sink '{}' subtask {w}", p.sink_table);
-            let upstreams = p.source_parallelism;
-            let pm2 = pm.clone();
-            let task_name = name.clone();
-            let dlq = dead_letter_out(dlq_from[pi].1, w, &p.sink_bad_records);
-            let h = tasks.spawn(async move {
-                let r = run_writer(
-                    pi,
-                    w,
-                    upstreams,
-                    writer,
-                    rx,
-                    ev.clone(),
+            senders.push(spawn_writer(
+                &mut tasks,
+                &mut task_names,
+                &ev_tx,
+                WriterSpawn {
+                    slot: pi,
+                    subtask: w,
+                    sink: p.sink.as_ref(),
+                    parallelism: p.sink_parallelism,
+                    upstreams: p.source_parallelism,
+                    sink_state: &sink_state,
                     restored_id,
-                    pm2,
-                    dlq,
-                )
-                .await;
-                if let Err(e) = r {
-                    let _ = ev.send(Event::Failed(e.in_task(name)));
-                }
-            });
-            task_names.insert(h.id(), task_name);
+                    metrics: pm.clone(),
+                    dead_letters: dead_letter_out(dlq_from[pi].1, w, &p.sink_bad_records),
+                    watermark_interval: p.watermark_interval,
+                    name: format!("sink '{}' subtask {w}", p.sink_table),
+                },
+            )?);
         }
 
         // Readers, with restored splits spread over them.
@@ -653,9 +717,10 @@ pub async fn execute(
         }
         drop(senders);
         runtimes.push(PipelineRuntime {
-            enumerator,
+            enumerator: Some(enumerator),
             controls,
             source_alive: vec![true; p.source_parallelism],
+            done: false,
         });
         sinks.push(SinkRuntime {
             sink_finished: vec![false; p.sink_parallelism],
@@ -663,10 +728,15 @@ pub async fn execute(
             final_committables: Vec::new(),
         });
     }
-    for d in &dlqs {
+    for (d, target) in dlqs.iter().enumerate() {
+        let done = slot_done(pipelines.len() + d);
         sinks.push(SinkRuntime {
-            sink_finished: vec![false; d.parallelism],
-            committer: d.sink.create_committer()?,
+            sink_finished: vec![done; target.parallelism],
+            committer: if done {
+                None
+            } else {
+                target.sink.create_committer()?
+            },
             final_committables: Vec::new(),
         });
     }
@@ -685,6 +755,7 @@ pub async fn execute(
         store,
         metrics: metrics.clone(),
         completed: 0,
+        finished_slots,
     };
 
     let mut ticker = opts.checkpoint_interval.map(|d| {
@@ -747,7 +818,7 @@ pub async fn execute(
     Ok(JobSummary {
         outcome,
         elapsed: started.elapsed(),
-        restored_from: restored.map(|c| c.checkpoint_id),
+        restored_from,
         checkpoints: coord.completed,
         rows_in: metrics
             .pipelines_snapshot()
@@ -816,6 +887,9 @@ struct Coordinator<'a> {
     store: Option<CheckpointStore>,
     metrics: Arc<JobMetrics>,
     completed: u64,
+    /// Ids of the sinks that do not run because their pipelines had finished (recorded in every
+    /// checkpoint, so a later restore does not run them again).
+    finished_slots: Vec<String>,
 }
 
 impl Coordinator<'_> {
@@ -838,12 +912,15 @@ impl Coordinator<'_> {
         let mut source_waiting = Vec::new();
         let mut sink_waiting = Vec::new();
         for (pi, rt) in self.runtimes.iter_mut().enumerate() {
-            enumerators.push(Some(rt.enumerator.snapshot_state(id).map_err(|e| {
-                e_in(
-                    e,
-                    format!("enumerator of source '{}'", self.pipelines[pi].source_table),
-                )
-            })?));
+            enumerators.push(match rt.enumerator.as_mut() {
+                Some(en) => Some(en.snapshot_state(id).map_err(|e| {
+                    e_in(
+                        e,
+                        format!("enumerator of source '{}'", self.pipelines[pi].source_table),
+                    )
+                })?),
+                None => None,
+            });
             let mut waiting = Vec::new();
             for (r, alive) in rt.source_alive.iter().enumerate() {
                 let mut w = *alive;
@@ -887,19 +964,18 @@ impl Coordinator<'_> {
             Event::Failed(e) => return Err(e),
             Event::SplitRequest { pipeline, subtask } => {
                 let rt = &mut self.runtimes[pipeline];
-                let a = rt
-                    .enumerator
-                    .handle_split_request(subtask)
-                    .await
-                    .map_err(|e| {
-                        e_in(
-                            e,
-                            format!(
-                                "enumerator of source '{}'",
-                                self.pipelines[pipeline].source_table
-                            ),
-                        )
-                    })?;
+                let Some(en) = rt.enumerator.as_mut() else {
+                    return Ok(None);
+                };
+                let a = en.handle_split_request(subtask).await.map_err(|e| {
+                    e_in(
+                        e,
+                        format!(
+                            "enumerator of source '{}'",
+                            self.pipelines[pipeline].source_table
+                        ),
+                    )
+                })?;
                 if let Some(c) = &rt.controls[subtask] {
                     let _ = c.send(Control::Assign(a));
                 }
@@ -982,10 +1058,14 @@ impl Coordinator<'_> {
             checkpoint_id: p.id,
             timestamp_ms: now_ms(),
             finished: false,
+            finished_sinks: self.finished_slots.iter().cloned().collect(),
             ..Default::default()
         };
         let mut to_commit: Vec<Vec<VersionedBytes>> = Vec::new();
         for (pi, pl) in self.pipelines.iter().enumerate() {
+            if self.runtimes[pi].done {
+                continue;
+            }
             data.sources.insert(
                 pl.source_id(),
                 SourceState {
@@ -1026,7 +1106,9 @@ impl Coordinator<'_> {
         self.commit_all(p.id, to_commit).await?;
         fault_point("after-commit", p.id);
         for rt in self.runtimes.iter_mut() {
-            rt.enumerator.notify_checkpoint_complete(p.id).await?;
+            if let Some(en) = rt.enumerator.as_mut() {
+                en.notify_checkpoint_complete(p.id).await?;
+            }
             for c in rt.controls.iter().flatten() {
                 let _ = c.send(Control::Complete(p.id));
             }
@@ -1049,13 +1131,18 @@ impl Coordinator<'_> {
         id: u64,
         to_commit: Vec<Vec<VersionedBytes>>,
     ) -> RuntimeResult<()> {
+        let mut committed_one = false;
         for (pi, committables) in to_commit.into_iter().enumerate() {
             if committables.is_empty() {
                 continue;
             }
             let table = self.slots[pi].table.clone();
             if let Some(c) = self.sinks[pi].committer.as_mut() {
+                if committed_one {
+                    fault_point("between-commits", id);
+                }
                 commit_with_retry(c.as_mut(), id, committables, &table).await?;
+                committed_one = true;
             }
         }
         Ok(())
@@ -1097,7 +1184,8 @@ impl Coordinator<'_> {
 
 /// Crash tests: with `HEADRACE_FAULT=<point>:<checkpoint id>` the process aborts (as a crash would:
 /// no cleanup, no final checkpoint) when it reaches that point of that checkpoint. Points:
-/// `after-checkpoint-file` (checkpoint written, nothing committed) and `after-commit` (committed,
+/// `after-checkpoint-file` (checkpoint written, nothing committed), `between-commits` (the first
+/// sink with something to commit has committed, the next has not) and `after-commit` (committed,
 /// readers and enumerators not yet told).
 fn fault_point(point: &str, checkpoint_id: u64) {
     static FAULT: std::sync::OnceLock<Option<(String, u64)>> = std::sync::OnceLock::new();
@@ -1114,82 +1202,165 @@ fn fault_point(point: &str, checkpoint_id: u64) {
     }
 }
 
-/// The newest checkpoint whose committables are all committed (committing them now where the
-/// sink can), or None to start from scratch.
-async fn choose_restore_point(
-    store: &CheckpointStore,
-    pipelines: &[SinkSlot],
-) -> RuntimeResult<Option<CheckpointData>> {
-    let all = store.all_newest_first()?;
-    let count = all.len();
-    for (i, cp) in all.into_iter().enumerate() {
-        let mut lost = None;
-        for p in pipelines {
-            let Some(state) = cp.sinks.get(&p.id) else {
-                continue;
-            };
-            if state.committables.is_empty() {
-                continue;
-            }
-            let Some(mut c) = p.sink.create_committer()? else {
-                continue;
-            };
-            let table = p.table.clone();
-            let mut delay = Duration::from_millis(100);
-            let mut attempt = 0;
-            let r = loop {
-                match c
-                    .recover(cp.checkpoint_id, state.committables.clone())
-                    .await
-                {
-                    Ok(r) => break r,
-                    Err(e) if e.retry() == Retry::Backoff && attempt < 8 => {
-                        attempt += 1;
-                        tracing::warn!(
-                            "recovering checkpoint {} for sink '{table}' failed (attempt {attempt}): {e}; retrying in {delay:?}",
-                            cp.checkpoint_id
-                        );
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(10));
-                    }
-                    Err(e) => {
-                        return Err(RuntimeError::task(
-                            format!(
-                                "committer of sink '{table}' (recovering checkpoint {})",
-                                cp.checkpoint_id
-                            ),
-                            e,
-                        ))
-                    }
-                }
-            };
-            if r == CommitRecovery::Lost {
-                lost = Some(table);
-                break;
-            }
+/// Sink slots whose pipelines must restore from the same checkpoint, as a group number per slot
+/// (and the number of groups): the pipelines sharing a dead-letter table, with that table. Other
+/// pipelines have no sink in common, so each group may resume from its own checkpoint.
+fn restore_groups(pipelines: &[Pipeline], dlqs: &[Arc<DeadLetterTarget>]) -> (Vec<usize>, usize) {
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
         }
-        match lost {
-            None => {
-                tracing::info!("restoring from checkpoint {}", cp.checkpoint_id);
-                return Ok(Some(cp));
-            }
-            Some(table) => {
-                tracing::warn!(
-                    "checkpoint {}: the transactions of sink '{table}' were lost in the crash; \
-                     falling back to the checkpoint before it",
-                    cp.checkpoint_id
-                );
-                if i + 1 == count && cp.checkpoint_id > 1 {
-                    return Err(RuntimeError::Checkpoint(format!(
-                        "the transactions of checkpoint {} (sink '{table}') were lost in the crash \
-                         and no older checkpoint is retained to fall back to",
-                        cp.checkpoint_id
-                    )));
-                }
+        i
+    }
+    let n = pipelines.len() + dlqs.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    for (pi, p) in pipelines.iter().enumerate() {
+        for b in [&p.source_bad_records, &p.sink_bad_records]
+            .into_iter()
+            .flatten()
+        {
+            let Some(t) = &b.dead_letters else { continue };
+            if let Some(d) = dlqs.iter().position(|x| x.table == t.table) {
+                let a = root(&mut parent, pi);
+                let c = root(&mut parent, pipelines.len() + d);
+                parent[a] = c;
             }
         }
     }
-    Ok(None)
+    let mut numbers: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
+    let mut group = vec![0; n];
+    for (i, g) in group.iter_mut().enumerate() {
+        let r = root(&mut parent, i);
+        let next = numbers.len();
+        *g = *numbers.entry(r).or_insert(next);
+    }
+    (group, numbers.len())
+}
+
+/// Where one group of pipelines (see [`restore_groups`]) resumes.
+#[derive(Default)]
+struct GroupRestore {
+    /// The checkpoint it restores from; None starts it from scratch.
+    checkpoint: Option<CheckpointData>,
+    /// Its pipelines had finished in that checkpoint: they do not run again.
+    finished: bool,
+}
+
+/// Per group of sink slots, the newest checkpoint whose committables of the group's sinks are all
+/// committed (committing them now where the sink can), or from scratch.
+///
+/// Each group decides on its own: with two exactly-once Kafka sinks in separate INSERTs, a crash
+/// between the two commits of checkpoint `N` leaves one committed and the other lost; the first
+/// resumes from `N` and the second from `N - 1`, so neither writes a record twice or loses one.
+/// Sinks of one group (sharing a dead-letter table) fall back together.
+async fn choose_restore_points(
+    store: &CheckpointStore,
+    slots: &[SinkSlot],
+    group: &[usize],
+    n_groups: usize,
+) -> RuntimeResult<Vec<GroupRestore>> {
+    let all = store.all_newest_first()?;
+    let mut chosen: Vec<Option<GroupRestore>> = (0..n_groups).map(|_| None).collect();
+    // per group, the last checkpoint found lost (the oldest tried) and the table that lost it
+    let mut lost_at: Vec<Option<(u64, String)>> = vec![None; n_groups];
+    for cp in all {
+        if chosen.iter().all(Option::is_some) {
+            break;
+        }
+        let mut lost_now = vec![false; n_groups];
+        for (si, slot) in slots.iter().enumerate() {
+            let g = group[si];
+            if chosen[g].is_some() || lost_now[g] {
+                continue;
+            }
+            if recover_slot(&cp, slot).await? == CommitRecovery::Lost {
+                lost_now[g] = true;
+                tracing::warn!(
+                    "checkpoint {}: the transactions of sink '{}' were lost in the crash; \
+                     falling back to the checkpoint before it for the pipelines of that sink",
+                    cp.checkpoint_id,
+                    slot.table
+                );
+                lost_at[g] = Some((cp.checkpoint_id, slot.table.clone()));
+            }
+        }
+        for g in 0..n_groups {
+            if chosen[g].is_none() && !lost_now[g] {
+                let finished = cp.finished
+                    || slots
+                        .iter()
+                        .enumerate()
+                        .any(|(si, s)| group[si] == g && cp.finished_sinks.contains(&s.id));
+                chosen[g] = Some(GroupRestore {
+                    checkpoint: Some(cp.clone()),
+                    finished,
+                });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (c, lost) in chosen.into_iter().zip(lost_at) {
+        match (c, lost) {
+            (Some(c), _) => {
+                if let Some(cp) = &c.checkpoint {
+                    tracing::info!("restoring from checkpoint {}", cp.checkpoint_id);
+                }
+                out.push(c);
+            }
+            (None, Some((id, table))) if id > 1 => {
+                return Err(RuntimeError::Checkpoint(format!(
+                    "the transactions of checkpoint {id} (sink '{table}') were lost in the crash \
+                     and no older checkpoint is retained to fall back to"
+                )))
+            }
+            (None, _) => out.push(GroupRestore::default()),
+        }
+    }
+    Ok(out)
+}
+
+/// Recover one sink's committables of `cp` (retrying transient errors): whether they are
+/// committed now, or were lost.
+async fn recover_slot(cp: &CheckpointData, p: &SinkSlot) -> RuntimeResult<CommitRecovery> {
+    let Some(state) = cp.sinks.get(&p.id) else {
+        return Ok(CommitRecovery::Committed);
+    };
+    if state.committables.is_empty() {
+        return Ok(CommitRecovery::Committed);
+    }
+    let Some(mut c) = p.sink.create_committer()? else {
+        return Ok(CommitRecovery::Committed);
+    };
+    let table = p.table.clone();
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 0;
+    loop {
+        match c
+            .recover(cp.checkpoint_id, state.committables.clone())
+            .await
+        {
+            Ok(r) => return Ok(r),
+            Err(e) if e.retry() == Retry::Backoff && attempt < 8 => {
+                attempt += 1;
+                tracing::warn!(
+                    "recovering checkpoint {} for sink '{table}' failed (attempt {attempt}): {e}; retrying in {delay:?}",
+                    cp.checkpoint_id
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => {
+                return Err(RuntimeError::task(
+                    format!(
+                        "committer of sink '{table}' (recovering checkpoint {})",
+                        cp.checkpoint_id
+                    ),
+                    e,
+                ))
+            }
+        }
+    }
 }
 
 async fn commit_with_retry(
@@ -1243,6 +1414,62 @@ impl RuntimeError {
                 headrace_sdk::Error::user(format!("evaluating the query: {other}")),
             ),
         }
+    }
+}
+
+/// Paces a writer's watermark (`pipeline.auto-watermark-interval`): a watermark that advanced is
+/// handed to the writer at once when the last hand-over is at least an interval ago, else held
+/// and handed over when the interval is up (only the newest is kept). A held watermark is also
+/// handed over before the writer prepares a checkpoint and at the end of its input; the end's
+/// `i64::MAX` is never held. A zero interval hands over every advance (Flink's SQL semantics
+/// of 0).
+#[derive(Debug)]
+struct WatermarkPacer {
+    interval: Duration,
+    last: Option<Instant>,
+    held: Option<i64>,
+}
+
+impl WatermarkPacer {
+    fn new(interval: Duration) -> Self {
+        WatermarkPacer {
+            interval,
+            last: None,
+            held: None,
+        }
+    }
+
+    /// The combined watermark advanced to `w` at `now`: Some to hand it over now, None when it
+    /// is held.
+    fn offer(&mut self, w: i64, now: Instant) -> Option<i64> {
+        let due = match self.last {
+            None => true,
+            Some(t) => now.saturating_duration_since(t) >= self.interval,
+        };
+        if due || w == i64::MAX || self.interval.is_zero() {
+            self.held = None;
+            self.last = Some(now);
+            Some(w)
+        } else {
+            self.held = Some(w);
+            None
+        }
+    }
+
+    /// When the held watermark is due, if one is held.
+    fn due(&self) -> Option<Instant> {
+        self.held?;
+        Some(match self.last {
+            Some(t) => t + self.interval,
+            None => Instant::now(),
+        })
+    }
+
+    /// The held watermark, to hand over now.
+    fn take(&mut self, now: Instant) -> Option<i64> {
+        let w = self.held.take()?;
+        self.last = Some(now);
+        Some(w)
     }
 }
 
@@ -1575,14 +1802,38 @@ async fn run_writer(
     restored_id: u64,
     metrics: Arc<PipelineMetrics>,
     mut dead_letters: Option<DeadLetterOut>,
+    mut pacer: WatermarkPacer,
 ) -> RuntimeResult<()> {
     let mut ended = vec![false; upstreams];
     let mut seen = vec![false; upstreams];
     let mut current: Option<u64> = None;
     let mut last_cp = restored_id;
     let mut watermark = CombinedWatermark::new(upstreams);
+    let hand_over = |writer: &mut Box<dyn headrace_sdk::sink::SinkWriter>,
+                     w: Option<i64>|
+     -> RuntimeResult<()> {
+        if let Some(w) = w {
+            writer.on_watermark(w)?;
+            if let Some(m) = metrics.writer_watermarks.get(subtask) {
+                m.store(w, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    };
     loop {
-        let Some(t) = rx.recv().await else {
+        // A held watermark is handed over when its interval is up, even without new input.
+        let next = match pacer.due() {
+            Some(at) => tokio::select! {
+                t = rx.recv() => Some(t),
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(at)) => None,
+            },
+            None => Some(rx.recv().await),
+        };
+        let Some(next) = next else {
+            hand_over(&mut writer, pacer.take(Instant::now()))?;
+            continue;
+        };
+        let Some(t) = next else {
             // readers stopped without ending (job stopped): no final commit
             writer.close().await?;
             return Ok(());
@@ -1607,13 +1858,12 @@ async fn run_writer(
             }
         }
         if let Some(w) = watermark.advance() {
-            writer.on_watermark(w)?;
-            if let Some(m) = metrics.writer_watermarks.get(subtask) {
-                m.store(w, Ordering::Relaxed);
-            }
+            hand_over(&mut writer, pacer.offer(w, Instant::now()))?;
         }
         if let Some(id) = current {
             if (0..upstreams).all(|i| seen[i] || ended[i]) {
+                // the checkpoint covers the newest watermark, even one still held back
+                hand_over(&mut writer, pacer.take(Instant::now()))?;
                 writer.flush(false).await?;
                 let committables = writer.prepare_commit(id).await?;
                 let state = writer.snapshot_state(id)?;
@@ -1635,6 +1885,7 @@ async fn run_writer(
             }
         }
         if ended.iter().all(|e| *e) {
+            hand_over(&mut writer, pacer.take(Instant::now()))?;
             writer.flush(true).await?;
             let committables = writer.prepare_commit(last_cp + 1).await?;
             writer.close().await?;
@@ -1649,5 +1900,46 @@ async fn run_writer(
             });
             return Ok(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermark_pacer_hands_over_at_most_once_per_interval() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut p = WatermarkPacer::new(Duration::from_millis(200));
+        assert_eq!(p.due(), None);
+        assert_eq!(p.offer(10, ms(0)), Some(10), "the first goes at once");
+        assert_eq!(p.offer(20, ms(50)), None, "held");
+        assert_eq!(p.offer(30, ms(100)), None, "only the newest is kept");
+        assert_eq!(p.due(), Some(ms(200)));
+        assert_eq!(p.take(ms(200)), Some(30));
+        assert_eq!(p.due(), None);
+        assert_eq!(
+            p.offer(40, ms(450)),
+            Some(40),
+            "an interval after the last: at once"
+        );
+        assert_eq!(p.offer(50, ms(500)), None);
+        assert_eq!(
+            p.offer(i64::MAX, ms(510)),
+            Some(i64::MAX),
+            "the end is never held"
+        );
+        assert_eq!(p.take(ms(520)), None, "and it replaces the held one");
+    }
+
+    #[test]
+    fn a_zero_watermark_interval_hands_over_every_advance() {
+        let t0 = Instant::now();
+        let mut p = WatermarkPacer::new(Duration::ZERO);
+        for w in 1..5 {
+            assert_eq!(p.offer(w, t0), Some(w));
+        }
+        assert_eq!(p.due(), None);
     }
 }

@@ -33,6 +33,8 @@ pub struct Job {
     pipelines: Vec<Pipeline>,
     opts: ExecOptions,
     parallelism: Option<usize>,
+    watermark_interval: Option<Duration>,
+    keyed_shuffle: Option<crate::shuffle::KeyedShuffle>,
     error: Option<crate::RuntimeError>,
 }
 
@@ -91,6 +93,19 @@ impl Job {
         self
     }
 
+    /// How often a changed watermark reaches the sinks (`pipeline.auto-watermark-interval`,
+    /// default 200 ms; zero: whenever it advances).
+    pub fn auto_watermark_interval(mut self, interval: Duration) -> Self {
+        self.watermark_interval = Some(interval);
+        self
+    }
+
+    /// When rows go to a PRIMARY KEY sink's writers by the key (`table.exec.sink.keyed-shuffle`).
+    pub fn keyed_shuffle(mut self, mode: crate::shuffle::KeyedShuffle) -> Self {
+        self.keyed_shuffle = Some(mode);
+        self
+    }
+
     /// Preferred rows per batch.
     pub fn batch_size(mut self, n: usize) -> Self {
         self.opts.batch_size = n.max(1);
@@ -117,7 +132,14 @@ impl Job {
         for pl in pipelines.iter_mut() {
             pl.source_parallelism = pl.source.parallelism().unwrap_or(p).max(1);
             pl.sink_parallelism = pl.sink.parallelism().unwrap_or(p).max(1);
+            if let Some(i) = self.watermark_interval {
+                pl.watermark_interval = i;
+            }
+            if let Some(k) = self.keyed_shuffle {
+                pl.keyed_shuffle = k;
+            }
         }
+        crate::plan::check_exclusive_options(&pipelines)?;
         execute(pipelines, self.opts, metrics, stop).await
     }
 }
@@ -213,6 +235,8 @@ impl PipelineBuilder {
                     sink_parallelism: 1,
                     sink,
                     idle_timeout: self.idle_timeout,
+                    watermark_interval: crate::plan::DEFAULT_WATERMARK_INTERVAL,
+                    keyed_shuffle: crate::shuffle::KeyedShuffle::Auto,
                     sink_key: Vec::new(),
                     source_bad_records,
                     sink_bad_records: None,

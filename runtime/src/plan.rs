@@ -20,6 +20,7 @@ use sqlparser::ast::{Expr, GroupByExpr, SelectItem, SetExpr, TableFactor};
 use crate::dead_letter::DeadLetterTarget;
 use crate::error::{RuntimeError, RuntimeResult};
 use crate::expr::{cast_column, compile, evaluate, max_timestamp_ms, PhysExpr, Scope};
+use crate::shuffle::KeyedShuffle;
 use crate::sql::{last_name, parse_statements, CreateTable, FlinkStatement, InsertInto};
 
 /// Job settings Headrace reads (all other `SET` keys are kept and ignored with a warning).
@@ -40,6 +41,14 @@ pub const KNOWN_SETTINGS: &[(&str, &str)] = &[
     ),
     ("execution.runtime-mode", "streaming or batch; accepted for compatibility."),
     ("table.exec.resource.default-parallelism", "Alias of parallelism.default for table jobs."),
+    (
+        "pipeline.auto-watermark-interval",
+        "How often a changed watermark reaches the sinks (default 200 ms); 0 hands it over whenever it advances.",
+    ),
+    (
+        "table.exec.sink.keyed-shuffle",
+        "AUTO (default): rows go to the writers of a PRIMARY KEY sink by the key when the sink's parallelism differs from the source's and is above 1; FORCE: by the key whenever the sink's parallelism is above 1; NONE: never by the key.",
+    ),
     (
         "table.exec.source.idle-timeout",
         "For sources with a WATERMARK: a split (e.g. a Kafka partition) without rows for this long is idle and no longer holds the watermark back (default 0: never idle). A table's 'scan.watermark.idle-timeout' overrides it.",
@@ -106,7 +115,27 @@ impl JobSettings {
             .unwrap_or(3)
             .max(1))
     }
+
+    /// `pipeline.auto-watermark-interval` (default 200 ms; zero: every advance).
+    pub fn auto_watermark_interval(&self) -> RuntimeResult<Duration> {
+        Ok(self
+            .get::<Duration>("pipeline.auto-watermark-interval")?
+            .unwrap_or(DEFAULT_WATERMARK_INTERVAL))
+    }
+
+    /// `table.exec.sink.keyed-shuffle` (default `AUTO`).
+    pub fn keyed_shuffle(&self) -> RuntimeResult<KeyedShuffle> {
+        match self.raw.get("table.exec.sink.keyed-shuffle") {
+            None => Ok(KeyedShuffle::Auto),
+            Some(v) => v.parse().map_err(|e| {
+                RuntimeError::Plan(format!("SET 'table.exec.sink.keyed-shuffle' = '{v}': {e}"))
+            }),
+        }
+    }
 }
+
+/// Flink's default `pipeline.auto-watermark-interval`.
+pub const DEFAULT_WATERMARK_INTERVAL: Duration = Duration::from_millis(200);
 
 /// A declared table.
 #[derive(Debug, Clone)]
@@ -331,6 +360,11 @@ pub struct Pipeline {
     /// How long a split may go without rows before it is idle (`scan.watermark.idle-timeout`,
     /// else `table.exec.source.idle-timeout`); None: never.
     pub idle_timeout: Option<std::time::Duration>,
+    /// `pipeline.auto-watermark-interval`: a changed watermark reaches the writers at most once
+    /// per interval (zero: whenever it advances).
+    pub watermark_interval: Duration,
+    /// `table.exec.sink.keyed-shuffle`: when rows go to writers by [`Pipeline::sink_key`].
+    pub keyed_shuffle: KeyedShuffle,
     /// The sink table's PRIMARY KEY columns, as positions in the sink's consumed schema (rows
     /// are routed to writers by them when the parallelism changes, see
     /// [`DynamicSink::shuffle_columns`]).
@@ -439,11 +473,56 @@ pub fn plan_job(sql: &str, registry: &Registry) -> RuntimeResult<JobPlan> {
         }
         pipelines.push(p);
     }
+    check_exclusive_options(&pipelines)?;
     Ok(JobPlan {
         settings,
         tables,
         pipelines,
     })
+}
+
+/// Refuse a job in which two sinks claim the same exclusive option value
+/// ([`DynamicSink::exclusive_options`](headrace_sdk::sink::DynamicSink::exclusive_options)), such
+/// as two exactly-once Kafka sinks with one `sink.transactional-id-prefix`. Each INSERT is a sink
+/// of its own (even into the same table); a dead-letter table is one sink however many tables
+/// route to it.
+pub fn check_exclusive_options(pipelines: &[Pipeline]) -> RuntimeResult<()> {
+    let mut sinks: Vec<(String, Arc<dyn DynamicSink>)> = Vec::new();
+    for (i, p) in pipelines.iter().enumerate() {
+        sinks.push((
+            format!("INSERT #{} into '{}'", i + 1, p.sink_table),
+            p.sink.clone(),
+        ));
+    }
+    let mut dead_letter_tables: Vec<&str> = Vec::new();
+    for p in pipelines {
+        for b in [&p.source_bad_records, &p.sink_bad_records]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(t) = &b.dead_letters {
+                if !dead_letter_tables.contains(&t.table.as_str()) {
+                    dead_letter_tables.push(&t.table);
+                    sinks.push((format!("dead-letter table '{}'", t.table), t.sink.clone()));
+                }
+            }
+        }
+    }
+    let mut claimed: BTreeMap<(String, String), String> = BTreeMap::new();
+    for (who, sink) in &sinks {
+        for claim in sink.exclusive_options() {
+            if let Some(first) = claimed.get(&claim) {
+                return Err(RuntimeError::Plan(format!(
+                    "{first} and {who} both use '{}' = '{}': two sinks of one job cannot share it \
+                     (they would fence each other's transactions); give each sink table its own \
+                     '{}', and write to a table from one INSERT only",
+                    claim.0, claim.1, claim.0
+                )));
+            }
+            claimed.insert(claim, who.clone());
+        }
+    }
+    Ok(())
 }
 
 fn first_words(s: &str) -> String {
@@ -867,6 +946,8 @@ fn plan_insert(
         sink_parallelism: sink.parallelism().unwrap_or(default_p).max(1),
         sink,
         idle_timeout,
+        watermark_interval: settings.auto_watermark_interval()?,
+        keyed_shuffle: settings.keyed_shuffle()?,
         sink_key,
         source_bad_records: None,
         sink_bad_records: None,

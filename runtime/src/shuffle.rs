@@ -8,6 +8,60 @@ use headrace_sdk::changelog::ChangelogBatch;
 
 use crate::error::{RuntimeError, RuntimeResult};
 
+/// `table.exec.sink.keyed-shuffle`, as Flink defines it: whether rows reach the writers of a sink
+/// with a PRIMARY KEY by the hash of the key, so that all changes of one key go through one writer
+/// in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyedShuffle {
+    /// Never by the key.
+    None,
+    /// By the key when the sink's parallelism differs from its input's and is above 1 (default).
+    #[default]
+    Auto,
+    /// By the key whenever the sink's parallelism is above 1.
+    Force,
+}
+
+impl std::str::FromStr for KeyedShuffle {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "NONE" => Ok(KeyedShuffle::None),
+            "AUTO" => Ok(KeyedShuffle::Auto),
+            "FORCE" => Ok(KeyedShuffle::Force),
+            _ => Err("expected NONE, AUTO or FORCE".into()),
+        }
+    }
+}
+
+/// The columns whose hash picks each row's writer: the sink's own routing columns
+/// ([`DynamicSink::shuffle_columns`](headrace_sdk::sink::DynamicSink::shuffle_columns)) when it
+/// has some, else its PRIMARY KEY as `mode` decides; empty when rows may go to any writer.
+pub fn shuffle_keys(
+    own: Vec<usize>,
+    primary_key: &[usize],
+    mode: KeyedShuffle,
+    source_parallelism: usize,
+    sink_parallelism: usize,
+) -> Vec<usize> {
+    if sink_parallelism <= 1 {
+        return Vec::new();
+    }
+    if !own.is_empty() {
+        return own;
+    }
+    let by_key = match mode {
+        KeyedShuffle::None => false,
+        KeyedShuffle::Auto => sink_parallelism != source_parallelism,
+        KeyedShuffle::Force => true,
+    };
+    if by_key {
+        primary_key.to_vec()
+    } else {
+        Vec::new()
+    }
+}
+
 /// The writer (of `writers`) each row of `batch` goes to, by the hash of the values of the
 /// columns `keys`. The hash only depends on the values (and their types), not on the batch.
 pub fn route_rows(
@@ -92,4 +146,46 @@ fn fnv1a(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyed_shuffle_modes_follow_flink() {
+        let pk = [1usize];
+        // AUTO: by the key only when the parallelism changes (and is above 1)
+        assert_eq!(shuffle_keys(vec![], &pk, KeyedShuffle::Auto, 2, 3), vec![1]);
+        assert!(shuffle_keys(vec![], &pk, KeyedShuffle::Auto, 3, 3).is_empty());
+        assert!(shuffle_keys(vec![], &pk, KeyedShuffle::Auto, 3, 1).is_empty());
+        // FORCE: whenever the sink has several writers
+        assert_eq!(
+            shuffle_keys(vec![], &pk, KeyedShuffle::Force, 3, 3),
+            vec![1]
+        );
+        assert!(shuffle_keys(vec![], &pk, KeyedShuffle::Force, 3, 1).is_empty());
+        // NONE: never by the key
+        assert!(shuffle_keys(vec![], &pk, KeyedShuffle::None, 2, 3).is_empty());
+        // no key: nothing to shuffle by
+        assert!(shuffle_keys(vec![], &[], KeyedShuffle::Force, 2, 3).is_empty());
+        // the sink's own routing columns win in every mode
+        assert_eq!(
+            shuffle_keys(vec![0], &pk, KeyedShuffle::None, 2, 3),
+            vec![0]
+        );
+        assert_eq!(
+            shuffle_keys(vec![0], &pk, KeyedShuffle::Force, 3, 3),
+            vec![0]
+        );
+    }
+
+    #[test]
+    fn keyed_shuffle_parses_flink_values() {
+        assert_eq!("force".parse::<KeyedShuffle>(), Ok(KeyedShuffle::Force));
+        assert_eq!(" NONE ".parse::<KeyedShuffle>(), Ok(KeyedShuffle::None));
+        assert_eq!("AUTO".parse::<KeyedShuffle>(), Ok(KeyedShuffle::Auto));
+        let e = "sometimes".parse::<KeyedShuffle>().unwrap_err();
+        assert!(e.contains("NONE, AUTO or FORCE"), "{e}");
+    }
 }

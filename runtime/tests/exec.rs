@@ -509,3 +509,162 @@ async fn lost_transactions_fall_back_to_the_previous_checkpoint() {
     assert_eq!(s.restored_from, Some(newest - 1), "{s:?}");
     assert_eq!(*losing.recovered.lock().unwrap(), vec![newest, newest - 1]);
 }
+
+/// Two INSERTs, the second's sink losing the newest checkpoint's transaction after a crash (as
+/// when the process died between the two sinks' commits): only its pipeline falls back to the
+/// checkpoint before; the first resumes from the newest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_transaction_makes_only_its_own_pipeline_fall_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let counting = Counting {
+        count: 50,
+        unbounded: true,
+        fail_at: None,
+        panic_at: None,
+    };
+    let run = |a: Arc<dyn DynamicSink>, b: Arc<dyn DynamicSink>| {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let job = Job::new()
+            .parallelism(1)
+            .state_dir(dir.path())
+            .checkpoint_interval(Duration::from_millis(50))
+            .from_source("a_src", Arc::new(counting.clone()))
+            .sink_to("a", a)
+            .from_source("b_src", Arc::new(counting.clone()))
+            .sink_to("b", b);
+        let handle = tokio::spawn(job.execute_with(Arc::new(JobMetrics::default()), rx));
+        (tx, handle)
+    };
+    let (tx, handle) = run(Arc::new(sink("id BIGINT")), Arc::new(sink("id BIGINT")));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    tx.send(()).await.unwrap();
+    let s = handle.await.unwrap().unwrap();
+    let newest = s.checkpoints; // ids start at 1 in a fresh state directory
+    assert!(newest >= 2, "{s:?}");
+
+    let losing = |lost| Losing {
+        inner: sink("id BIGINT"),
+        lost,
+        recovered: Arc::default(),
+    };
+    let (a, b) = (losing(0), losing(newest));
+    let (tx, handle) = run(Arc::new(a.clone()), Arc::new(b.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tx.send(()).await.unwrap();
+    let s = handle.await.unwrap().unwrap();
+    assert_eq!(s.outcome, JobOutcome::Stopped, "{s:?}");
+    assert_eq!(s.restored_from, Some(newest), "{s:?}");
+    assert_eq!(
+        *a.recovered.lock().unwrap(),
+        vec![newest],
+        "a resumes from the newest"
+    );
+    assert_eq!(
+        *b.recovered.lock().unwrap(),
+        vec![newest, newest - 1],
+        "b falls back one checkpoint"
+    );
+}
+
+/// A bounded job whose only (final) checkpoint committed the first sink and lost the second's
+/// transaction: the first pipeline had finished and does not run again, the second runs again
+/// from the start, and the run after that finds the job finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_pipeline_is_not_run_again_when_another_falls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let counting = Counting {
+        count: 100,
+        unbounded: false,
+        fail_at: None,
+        panic_at: None,
+    };
+    let run = |a: Arc<dyn DynamicSink>, b: Arc<dyn DynamicSink>| {
+        let (_tx, rx) = tokio::sync::mpsc::channel(1);
+        Job::new()
+            .parallelism(2)
+            .state_dir(dir.path())
+            .from_source("a_src", Arc::new(counting.clone()))
+            .sink_to("a", a)
+            .from_source("b_src", Arc::new(counting.clone()))
+            .sink_to("b", b)
+            .execute_with(Arc::new(JobMetrics::default()), rx)
+    };
+    let s = run(Arc::new(sink("id BIGINT")), Arc::new(sink("id BIGINT")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (s.outcome.clone(), s.checkpoints),
+        (JobOutcome::Finished, 1),
+        "{s:?}"
+    );
+
+    let a = sink("id BIGINT");
+    let b = Losing {
+        inner: sink("id BIGINT"),
+        lost: 1,
+        recovered: Arc::default(),
+    };
+    let s = run(Arc::new(a.clone()), Arc::new(b.clone())).await.unwrap();
+    assert_eq!(s.outcome, JobOutcome::Finished, "{s:?}");
+    assert_eq!(*b.recovered.lock().unwrap(), vec![1]);
+    assert!(
+        a.committed.lock().unwrap().is_empty() && a.staged.lock().unwrap().is_empty(),
+        "a had finished in the checkpoint it restores from: it must not write again"
+    );
+    assert_eq!(
+        b.inner.committed.lock().unwrap().len(),
+        200,
+        "b's lost transaction is written again, from the start"
+    );
+
+    let s = run(Arc::new(sink("id BIGINT")), Arc::new(sink("id BIGINT")))
+        .await
+        .unwrap();
+    assert_eq!(s.outcome, JobOutcome::AlreadyFinished, "{s:?}");
+}
+
+/// A sink claiming an exclusive option value (like a Kafka transactional-id prefix).
+#[derive(Clone)]
+struct Claiming(Collect, &'static str);
+
+impl DynamicSink for Claiming {
+    fn delivery_guarantee(&self) -> DeliveryGuarantee {
+        DeliveryGuarantee::ExactlyOnce
+    }
+    fn consumed_schema(&self) -> SchemaRef {
+        self.0.consumed_schema()
+    }
+    fn exclusive_options(&self) -> Vec<(String, String)> {
+        vec![("sink.transactional-id-prefix".into(), self.1.into())]
+    }
+    fn create_writer(&self, ctx: WriterContext) -> Result<Box<dyn SinkWriter>> {
+        self.0.create_writer(ctx)
+    }
+}
+
+#[tokio::test]
+async fn two_sinks_claiming_one_option_value_are_refused() {
+    let counting = Counting {
+        count: 10,
+        unbounded: false,
+        fail_at: None,
+        panic_at: None,
+    };
+    let job = |second: &'static str| {
+        Job::new()
+            .from_source("s1", Arc::new(counting.clone()))
+            .sink_to("one", Arc::new(Claiming(sink("id BIGINT"), "p1")))
+            .from_source("s2", Arc::new(counting.clone()))
+            .sink_to("two", Arc::new(Claiming(sink("id BIGINT"), second)))
+            .execute()
+    };
+    let err = job("p1").await.unwrap_err().to_string();
+    assert!(
+        err.contains("'sink.transactional-id-prefix' = 'p1'")
+            && err.contains("'one'")
+            && err.contains("'two'"),
+        "{err}"
+    );
+    let s = job("p2").await.unwrap();
+    assert_eq!(s.outcome, JobOutcome::Finished);
+}

@@ -725,3 +725,33 @@ async fn sql_idle_timeout_option_needs_a_watermark_and_a_valid_interval() {
     .unwrap_err();
     assert!(e.contains("table.exec.source.idle-timeout"), "{e}");
 }
+
+/// `pipeline.auto-watermark-interval`: zero hands every advance to the sink; a long interval
+/// hands over the first at once and coalesces the rest, and the end of input's `i64::MAX` is
+/// never held back.
+#[tokio::test]
+async fn the_auto_watermark_interval_coalesces_watermarks() {
+    let src = || Scripted {
+        readers: vec![(
+            vec!["a"],
+            (1..=10).map(|i| step("a", i, i * S)).collect::<Vec<_>>(),
+        )],
+        unbounded: false,
+    };
+    let run = |interval: Duration| {
+        let out = Recording::default();
+        let job = Job::new()
+            .auto_watermark_interval(interval)
+            .from_source("events", Arc::new(src()))
+            .watermark("ts")
+            .sink_to("out", Arc::new(out.clone()));
+        async move {
+            let s = job.execute().await.unwrap();
+            assert_eq!(s.outcome, JobOutcome::Finished);
+            calls(&out)
+        }
+    };
+    let every: Vec<i64> = (1..=10).map(|i| i * S).chain([i64::MAX]).collect();
+    assert_eq!(run(Duration::ZERO).await, every);
+    assert_eq!(run(Duration::from_secs(3600)).await, vec![S, i64::MAX]);
+}

@@ -121,6 +121,14 @@ pub trait DynamicSink: Send + Sync {
         Vec::new()
     }
 
+    /// Options whose values no other sink of the same job may share, as `(option key, value)`
+    /// pairs: e.g. the transactional-id prefix of an exactly-once Kafka sink, since two sinks
+    /// with one prefix would fence each other's producers. A runner refuses a job in which two
+    /// sinks claim the same pair. Empty by default.
+    fn exclusive_options(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     /// Create the writer of one subtask.
     fn create_writer(&self, ctx: WriterContext) -> Result<Box<dyn SinkWriter>>;
 
