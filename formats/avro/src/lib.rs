@@ -92,7 +92,17 @@
 //! A record that cannot be decoded (truncated, wrong magic byte, unknown schema id, bytes left
 //! over, a value that does not fit the column) is a `BadRecord` error naming the format, the
 //! reason and the record's origin; a registry that cannot be reached is an external error the
-//! runner retries. A record that fails leaves nothing of itself in the batch being built.
+//! runner retries. A record that fails leaves nothing of itself in the batch being built. A
+//! schema the subject's compatibility rule refuses (HTTP 409) fails the write with an error
+//! naming the subject, the registry URL and the fix.
+//!
+//! ## Tests against a real registry
+//!
+//! `tests/registry.rs` runs `avro-confluent` against Apicurio Registry's Confluent API (the
+//! integration-test kit's `registry` module builds and starts it): registration under the
+//! subject, ids resolved and cached, older writer schemas read with the table's schema under a
+//! BACKWARD rule, the errors above, and Kafka topics exchanged both ways with confluent-kafka's
+//! `AvroSerializer` / `AvroDeserializer` using the same registry.
 //!
 //! ## Not supported
 //!

@@ -200,6 +200,11 @@ impl RegistryClient {
             .unwrap_or_else(|| j.to_string());
         let hint = match status {
             401 | 403 => " (check 'avro-confluent.basic-auth.*' / 'avro-confluent.bearer-auth.*')",
+            409 => {
+                " (the subject's compatibility rule refuses this schema: make the change \
+                 compatible with the versions already registered, e.g. add columns as nullable, \
+                 or write under another subject with 'avro-confluent.subject')"
+            }
             _ => "",
         };
         self.err(

@@ -96,4 +96,23 @@ pub fn legacy_rows() -> Vec<Json> {
             "dt": "1000-01-01", "arr": [], "m": {}, "ms": {}, "r": {"x": 7, "y": ""}}),
     ]
 }
+/// The first row of `legacy_rows()` as Python's Avro libraries see it, normalised by `tests/py/norm.py`.
+pub fn expected_first_legacy_row() -> Json {
+    json!({
+        "arr": [1, null, 3], "b": true, "bi": 9223372036854775807i64,
+        "big": "dec:-99999999999999999999999999999999999999", "bin": "hex:000102ff",
+        "c": "abc", "d": "float:-2.25e+300", "dec": "dec:1234567.891", "dt": "date:2026-11-25",
+        "f": "float:1.5", "i": -2147483648i64, "m": {"a": 1, "b": null},
+        "ms": {"x": 2, "y": 1},
+        "nested": [
+            {"a": 1, "b": ["p", null], "c": {"k": "float:0.5"}, "inner": {"z": false}},
+            null,
+            {"a": null, "b": [], "c": {}, "inner": null}
+        ],
+        "r": {"x": null, "y": "why"}, "s": "", "si": 32767, "t0": "time:23:59:59",
+        "t3": "time:12:34:56.789000", "ti": -128, "ts0": "ts:1969-12-31T23:59:59",
+        "ts3": "ts:2026-11-25T12:34:56.123000", "vb": "hex:", "vc": "héllo"
+    })
+}
+
 pub mod registry;
