@@ -45,6 +45,10 @@ if [ ! -f "$flink_avro_jar" ]; then
   mvn -q -B dependency:get -Dartifact=org.apache.flink:flink-sql-avro:2.3.0 -Dtransitive=false
 fi
 export HEADRACE_FLINK_AVRO_JAR="$flink_avro_jar"
+# A real Confluent-compatible schema registry for avro-confluent's tests: Apicurio Registry built
+# from Maven Central once into ~/.cache/headrace/registry (the tests start it on free ports).
+HEADRACE_REGISTRY_APP="$(bash integration-tests/registry/setup.sh)"
+export HEADRACE_REGISTRY_APP
 
 cargo test --workspace --no-fail-fast
 
