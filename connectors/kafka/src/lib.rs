@@ -93,12 +93,21 @@
 //!
 //! A crash before step 3 restores `N - 1` and aborts the open transaction; between 3 and 4, or
 //! during 4, the marker says whether the commit happened. Records are never lost and never
-//! written twice, as seen by `read_committed` consumers. Limits: one exactly-once Kafka sink per
-//! job (two sinks could each commit or lose their own transaction of the same checkpoint); the
-//! transaction must not time out between two checkpoints (`properties.transaction.timeout.ms`,
-//! 15 minutes by default here, at most the broker's `transaction.max.timeout.ms`); the prefix must
-//! be unique per job. The pool of ids is fixed, so the broker keeps a bounded number of
-//! transactional ids.
+//! written twice, as seen by `read_committed` consumers.
+//!
+//! A job may have several exactly-once Kafka sinks (one per INSERT), each with its own
+//! `sink.transactional-id-prefix` (the runner refuses two sinks with one prefix when it plans the
+//! job). A crash between their commits of checkpoint `N` leaves one committed and the other lost:
+//! the runner then restores each INSERT from its own checkpoint (the first from `N`, the second
+//! from `N - 1`), so each topic still gets every record once. INSERTs that share a dead-letter
+//! table fall back together; two exactly-once Kafka sinks among them (or an exactly-once Kafka
+//! dead-letter table behind an exactly-once Kafka sink) keep the old limit: a crash between their
+//! commits can write one checkpoint's records twice to the one that committed.
+//!
+//! Other limits: the transaction must not time out between two checkpoints
+//! (`properties.transaction.timeout.ms`, 15 minutes by default here, at most the broker's
+//! `transaction.max.timeout.ms`); the prefix must be unique among the jobs writing to the
+//! cluster. The pool of ids is fixed, so the broker keeps a bounded number of transactional ids.
 //!
 //! Inside Apache Flink (the JNI bridge) a different protocol applies, with one transaction per
 //! writer subtask, producers that outlive a failed task, and a replay of a lost transaction's

@@ -144,6 +144,17 @@ impl DynamicSink for KafkaSink {
         self.cfg.parallelism
     }
 
+    fn exclusive_options(&self) -> Vec<(String, String)> {
+        // Two exactly-once sinks with one prefix would share transactional ids and commit
+        // markers, fencing each other's producers.
+        match (&self.cfg.guarantee, &self.cfg.transactional_id_prefix) {
+            (DeliveryGuarantee::ExactlyOnce, Some(p)) => {
+                vec![("sink.transactional-id-prefix".to_string(), p.clone())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     fn create_writer(&self, ctx: WriterContext) -> Result<Box<dyn SinkWriter>> {
         let key_enc = match (&self.cfg.key_format, &self.cfg.layout.key_schema) {
             (Some(f), Some(s)) => Some(f.encoder(s.clone())?),
