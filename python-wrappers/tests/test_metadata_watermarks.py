@@ -168,20 +168,25 @@ def _windows(kafka, out):
 
 def _wait_committed(kafka, topic, group, partition, offset, timeout=90):
     """Wait until the job's checkpoints committed ``offset`` for ``partition`` (it read that far)."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
     c = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": group, "log_level": 0,
                   "enable.auto.commit": False})
+    last = None
     try:
         deadline = time.time() + timeout
         while time.time() < deadline:
-            tp = c.committed([TopicPartition(topic, partition)], timeout=10)[0]
-            if tp.offset >= offset:
-                return
+            try:
+                tp = c.committed([TopicPartition(topic, partition)], timeout=10)[0]
+                last = tp.offset
+                if tp.offset >= offset:
+                    return
+            except KafkaException as e:  # e.g. the group's coordinator is still being chosen
+                last = e
             time.sleep(0.3)
     finally:
         c.close()
     pytest.fail(f"the job did not read {topic} partition {partition} up to offset {offset} "
-                f"within {timeout} s")
+                f"within {timeout} s (last answer: {last})")
 
 
 def _wait_windows(kafka, out, want, timeout=90):

@@ -115,8 +115,16 @@ fn metadata_columns_follow_the_physical_ones() {
     assert_eq!(
         got,
         vec![
-            vec![Value::BigInt(1), Value::String("a.csv".into()), Value::BigInt(4)],
-            vec![Value::BigInt(2), Value::String("a.csv".into()), Value::BigInt(4)],
+            vec![
+                Value::BigInt(1),
+                Value::String("a.csv".into()),
+                Value::BigInt(4)
+            ],
+            vec![
+                Value::BigInt(2),
+                Value::String("a.csv".into()),
+                Value::BigInt(4)
+            ],
         ]
     );
 }
