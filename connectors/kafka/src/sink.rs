@@ -948,7 +948,14 @@ impl KafkaWriter {
                     batch: RecordBatch::try_new(ks.clone(), cols)?,
                     kinds: None,
                 };
-                Some(encode(enc.as_mut(), &kb, rows, None)?)
+                // Rows the key format refuses go to the table's bad-record policy, as values do.
+                let format = self.cfg.key_format.as_ref().map_or("", |f| f.identifier());
+                Some(encode(
+                    enc.as_mut(),
+                    &kb,
+                    rows,
+                    Some((&self.metrics.bad_records, format)),
+                )?)
             }
             _ => None,
         };
@@ -958,8 +965,7 @@ impl KafkaWriter {
                 .collect(),
             _ => vec![false; rows],
         };
-        // Rows the value format refuses go to the table's bad-record policy (the key format
-        // stays strict: a row without its key must not be written keyless).
+        // Rows the value format refuses go to the table's bad-record policy.
         let values = encode(
             self.value_enc.as_mut(),
             &value_batch,
@@ -973,6 +979,11 @@ impl KafkaWriter {
         let mut bytes = 0u64;
         for (i, &delete) in is_delete.iter().enumerate() {
             let key = keys.as_ref().and_then(|k| k.get(i));
+            if keys.is_some() && key.is_none() {
+                // The key format refused the row (the bad-record policy has it): no record,
+                // rather than one without its key. (The key formats write every row they accept.)
+                continue;
+            }
             let value = if delete { None } else { values.get(i) };
             if value.is_none() && !delete {
                 // The format wrote nothing for this row (e.g. a changelog format skipping a kind).

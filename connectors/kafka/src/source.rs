@@ -820,6 +820,12 @@ impl SourceReader for KafkaReader {
 /// `+I`, a changed value `-U` (previous value) and `+U`, an unchanged value nothing, a tombstone
 /// `-D` with the previous value (nothing for an unknown key). Returns, per row, the value row and
 /// key row buffered in the decoders, and the row kinds.
+///
+/// A record whose key or new value does not decode (or that has no key) goes to the table's
+/// bad-record policy (`bad`: the policy and the key and value formats' names): under `skip` and
+/// `dead-letter` it yields no rows and leaves `state` as it was, as if it had not been read.
+/// Rows are referred to by index, so the new value is decoded first and the previous value (read
+/// before, so it decodes) only once the record is known to be good.
 #[allow(clippy::type_complexity)]
 fn normalize_upsert(
     key_dec: &mut Option<Box<dyn Decoder>>,
@@ -828,57 +834,93 @@ fn normalize_upsert(
     key: Option<&[u8]>,
     payload: Option<&[u8]>,
     origin: &RecordOrigin,
+    bad: (&BadRecords, Option<&str>, &str),
 ) -> Result<(Vec<Option<u32>>, Vec<Option<u32>>, Vec<i8>)> {
+    let (policy, key_format, value_format) = bad;
+    let none = || (Vec::new(), Vec::new(), Vec::new());
     let (Some(key), Some(kd)) = (key, key_dec.as_mut()) else {
-        return Err(Error::BadRecord {
+        let e = Error::BadRecord {
             format: "upsert-kafka".into(),
             origin: origin.clone(),
             reason:
                 "the message has no key; upsert-kafka needs the primary key in every message key"
                     .into(),
-        });
+        };
+        policy.handle(
+            payload.unwrap_or_default(),
+            origin,
+            e,
+            Stage::Decode,
+            Some("upsert-kafka"),
+        )?;
+        return Ok(none());
     };
-    let old = state.get(key).cloned();
-    let mut emits: Vec<(&[u8], RowKind)> = Vec::new();
-    match (payload, old.as_deref()) {
-        (Some(v), Some(o)) if o == v => {}
-        (Some(v), Some(o)) => {
-            emits.push((o, RowKind::UpdateBefore));
-            emits.push((v, RowKind::UpdateAfter));
-        }
-        (Some(v), None) => emits.push((v, RowKind::Insert)),
-        (None, Some(o)) => emits.push((o, RowKind::Delete)),
-        (None, None) => {}
+    let old = state.get(key);
+    let (new_kind, old_kind) = match (payload, old) {
+        (Some(v), Some(o)) if o.as_slice() == v => return Ok(none()),
+        (Some(_), Some(_)) => (Some(RowKind::UpdateAfter), Some(RowKind::UpdateBefore)),
+        (Some(_), None) => (Some(RowKind::Insert), None),
+        (None, Some(_)) => (None, Some(RowKind::Delete)),
+        (None, None) => return Ok(none()),
+    };
+    // The key: one row, shared by the record's rows.
+    let kb = kd.buffered_rows();
+    if let Err(e) = kd.decode(key, origin) {
+        policy.handle(key, origin, e, Stage::Decode, key_format)?;
+        return Ok(none());
     }
+    if kd.buffered_rows() != kb + 1 {
+        // (a row buffered by a key format producing several stays unused: rows go by index)
+        let e = Error::BadRecord {
+            format: "upsert-kafka".into(),
+            origin: origin.clone(),
+            reason: "the key could not be decoded into exactly one row".into(),
+        };
+        policy.handle(key, origin, e, Stage::Decode, key_format)?;
+        return Ok(none());
+    }
+    // The new value, when there is one.
+    let new_row = match payload {
+        Some(v) => {
+            let vb = value_dec.buffered_rows();
+            if let Err(e) = value_dec.decode(v, origin) {
+                policy.handle(v, origin, e, Stage::Decode, Some(value_format))?;
+                return Ok(none());
+            }
+            if value_dec.buffered_rows() != vb + 1 {
+                // skipped by ignore-parse-errors (or not one row): the record changes nothing
+                return Ok(none());
+            }
+            Some(vb as u32)
+        }
+        None => None,
+    };
+    let old_row = match (old, old_kind) {
+        (Some(o), Some(_)) => {
+            let vb = value_dec.buffered_rows();
+            value_dec.decode(o, origin)?;
+            (value_dec.buffered_rows() == vb + 1).then_some(vb as u32)
+        }
+        _ => None,
+    };
     let (mut keys, mut values, mut kinds) = (Vec::new(), Vec::new(), Vec::new());
-    for (bytes, kind) in emits {
-        let vb = value_dec.buffered_rows();
-        value_dec.decode(bytes, origin)?;
-        if value_dec.buffered_rows() != vb + 1 {
-            // skipped by ignore-parse-errors (or not one row): no row for this record
-            continue;
-        }
-        let kb = kd.buffered_rows();
-        kd.decode(key, origin)?;
-        if kd.buffered_rows() != kb + 1 {
-            return Err(Error::BadRecord {
-                format: "upsert-kafka".into(),
-                origin: origin.clone(),
-                reason: "the key could not be decoded into exactly one row".into(),
-            });
-        }
+    if let (Some(r), Some(k)) = (old_row, old_kind) {
         keys.push(Some(kb as u32));
-        values.push(Some(vb as u32));
-        kinds.push(kind as i8);
+        values.push(Some(r));
+        kinds.push(k as i8);
+    }
+    if let (Some(r), Some(k)) = (new_row, new_kind) {
+        keys.push(Some(kb as u32));
+        values.push(Some(r));
+        kinds.push(k as i8);
     }
     match payload {
-        Some(v) if !kinds.is_empty() => {
+        Some(v) => {
             state.insert(key.to_vec(), v.to_vec());
         }
         None => {
             state.remove(key);
         }
-        _ => {}
     }
     Ok((keys, values, kinds))
 }
@@ -1251,6 +1293,11 @@ impl ReaderCore {
                 msg.key(),
                 msg.payload(),
                 &origin,
+                (
+                    cx.bad_records,
+                    cx.cfg.key_format.as_ref().map(|f| f.identifier()),
+                    cx.cfg.value_format.identifier(),
+                ),
             )?
         } else {
             // A record the formats cannot decode goes to the table's bad-record policy (fail,

@@ -18,6 +18,7 @@ use headrace_sdk::registry::Registry;
 fn registry() -> Registry {
     let mut r = Registry::new();
     r.register_connector(headrace_connector_kafka::factory());
+    r.register_connector(headrace_connector_kafka::upsert_factory());
     r.register_connector(Arc::new(headrace_runtime::testing::CommitFilesFactory));
     r.register_format(headrace_format_json::factory());
     r.register_format(headrace_format_raw::factory());
@@ -225,10 +226,145 @@ fn rows_the_sink_cannot_encode(k: &Kafka, dir: &Path) {
     );
 }
 
+/// Sink side, key format: a row whose key the key format refuses becomes a dead letter and no
+/// record (not a record without its key); the other rows are written with their keys.
+fn keys_the_sink_cannot_encode(k: &Kafka, dir: &Path) {
+    k.create_topic("names-keyed", 1).unwrap();
+    let bs = k.bootstrap_servers().to_string();
+    let sql = format!(
+        "CREATE TABLE src (name STRING) WITH ('connector' = 'kafka', 'topic' = 'names-in',
+            'properties.bootstrap.servers' = '{bs}', 'format' = 'json',
+            'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset');
+         CREATE TABLE out (name STRING) WITH ('connector' = 'kafka', 'topic' = 'names-keyed',
+            'properties.bootstrap.servers' = '{bs}', 'key.format' = 'raw',
+            'key.raw.charset' = 'US-ASCII', 'key.fields' = 'name', 'value.format' = 'json',
+            'headrace.bad-records.policy' = 'dead-letter',
+            'headrace.bad-records.dead-letter-table' = 'dead');
+         CREATE TABLE dead (raw STRING, stage STRING, format STRING, origin STRING)
+            WITH ('connector' = 'commit-files', 'path' = '{}');
+         INSERT INTO out SELECT * FROM src;",
+        dir.join("dead-key").display()
+    );
+    let s = run(&sql).unwrap();
+    assert_eq!(s.dead_lettered.iter().sum::<u64>(), 1, "{s:?}");
+    let java = k
+        .tool(
+            "kafka-console-consumer.sh",
+            &[
+                "--bootstrap-server",
+                kafka::INTERNAL_BOOTSTRAP,
+                "--topic",
+                "names-keyed",
+                "--from-beginning",
+                "--max-messages",
+                "2",
+                "--timeout-ms",
+                "15000",
+                "--formatter-property",
+                "print.key=true",
+            ],
+        )
+        .unwrap()
+        .stdout;
+    let mut lines: Vec<&str> = java.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        vec!["abc\t{\"name\":\"abc\"}", "xyz\t{\"name\":\"xyz\"}"],
+        "{java}"
+    );
+    let dead = committed_lines(&dir.join("dead-key"));
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(
+        dead[0].starts_with("+I[{\"name\":\"caf\u{e9}\"}, encode, raw, row "),
+        "{dead:?}"
+    );
+
+    // fail: the key's error names the row, the format and the policy option.
+    let e = run(&sql.replace("'dead-letter'", "'fail'").replace(
+        ",\n            'headrace.bad-records.dead-letter-table' = 'dead'",
+        "",
+    ))
+    .unwrap_err();
+    assert!(
+        e.contains("raw") && e.contains("headrace.bad-records.policy"),
+        "{e}"
+    );
+}
+
+/// upsert-kafka source: a message whose value or key does not decode is a dead letter and
+/// changes nothing: the value it would have replaced stays the key's latest, so a repeat of
+/// that value adds no rows and the next change retracts it.
+fn upsert_records_that_do_not_decode(k: &Kafka, dir: &Path) {
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    k.create_topic("ups-in", 1).unwrap();
+    let bs = k.bootstrap_servers().to_string();
+    let p: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &bs)
+        .create()
+        .unwrap();
+    for (key, value) in [
+        ("{\"id\":1}", Some("{\"id\":1,\"v\":\"a\"}")),
+        ("{\"id\":1}", Some("not json")),
+        ("not a key", Some("{\"id\":2,\"v\":\"b\"}")),
+        ("{\"id\":1}", Some("{\"id\":1,\"v\":\"a\"}")),
+        ("{\"id\":1}", Some("{\"id\":1,\"v\":\"c\"}")),
+        ("{\"id\":1}", None),
+    ] {
+        let mut r = BaseRecord::<str, str>::to("ups-in").partition(0).key(key);
+        if let Some(v) = value {
+            r = r.payload(v);
+        }
+        p.send(r).map_err(|(e, _)| e).unwrap();
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+    let out = dir.join("ups-out");
+    let sql = format!(
+        "SET 'execution.checkpointing.interval' = '200 ms';
+         CREATE TABLE u (id BIGINT, v STRING, PRIMARY KEY (id) NOT ENFORCED) WITH (
+            'connector' = 'upsert-kafka', 'topic' = 'ups-in', 'properties.bootstrap.servers' = '{bs}',
+            'key.format' = 'json', 'value.format' = 'json',
+            'headrace.bad-records.policy' = 'dead-letter',
+            'headrace.bad-records.dead-letter-table' = 'dead');
+         CREATE TABLE sink (id BIGINT, v STRING) WITH ('connector' = 'commit-files', 'path' = '{}');
+         CREATE TABLE dead (raw STRING, origin STRING, format STRING)
+            WITH ('connector' = 'commit-files', 'path' = '{}');
+         INSERT INTO sink SELECT * FROM u;",
+        out.display(),
+        dir.join("ups-dead").display()
+    );
+    let s = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run_sql(
+            &sql,
+            &registry(),
+            None,
+            Some(Box::new(|read| read >= 4)),
+            Duration::from_secs(120),
+        ))
+        .unwrap();
+    let mut expect = vec!["+I[1, a]", "-U[1, a]", "+U[1, c]", "-D[1, c]"];
+    expect.sort_unstable();
+    assert_eq!(committed_lines(&out), expect);
+    assert_eq!(s.dead_lettered.iter().sum::<u64>(), 2, "{s:?}");
+    assert_eq!(
+        committed_lines(&dir.join("ups-dead")),
+        vec![
+            "+I[not a key, topic 'ups-in' partition 0 offset 2, json]".to_string(),
+            "+I[not json, topic 'ups-in' partition 0 offset 1, json]".to_string(),
+        ]
+    );
+}
+
 #[test]
 fn dead_letters_on_a_real_broker() {
     let k = kafka::start().expect("Kafka must start (see integration-tests/containers)");
     let dir = tempfile::tempdir().unwrap();
     poison_records_go_to_a_dead_letter_topic(&k, dir.path());
     rows_the_sink_cannot_encode(&k, dir.path());
+    keys_the_sink_cannot_encode(&k, dir.path());
+    upsert_records_that_do_not_decode(&k, dir.path());
 }
