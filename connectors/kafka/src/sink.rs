@@ -172,7 +172,9 @@ impl DynamicSink for KafkaSink {
             Some(t) => Some(SubtaskWriter::new(
                 t.clone(),
                 ctx.subtask,
+                ctx.parallelism,
                 ctx.restored_checkpoint_id,
+                &ctx.restored_state,
             )?),
             None => None,
         };
@@ -262,6 +264,31 @@ pub(crate) fn producer_config(cfg: &KafkaSinkConfig, client_id: &str) -> rdkafka
     )
 }
 
+/// A producer with transactional id `id`, its transactions initialised: that fences every older
+/// producer of the id and ends the transaction it left (a commit already begun completes, anything
+/// else is aborted). Both exactly-once protocols (the runner's pool and [`crate::subtask_txn`])
+/// make their producers here.
+pub(crate) fn transactional_producer(cfg: &KafkaSinkConfig, id: &str) -> Result<SinkProducer> {
+    let producer: SinkProducer = producer_config(cfg, id)
+        .set("transactional.id", id)
+        .create_with_context(SinkContext::default())
+        .map_err(|e| {
+            kafka_error(
+                &cfg.settings,
+                "cannot create a transactional Kafka producer",
+                e,
+            )
+        })?;
+    producer
+        .init_transactions(REQUEST_TIMEOUT)
+        .map_err(|e| txn_error(cfg, id, "cannot initialise transactions", e))?;
+    tracing::info!(
+        "{}: transactional producer '{id}' ready",
+        cfg.settings.context
+    );
+    Ok(producer)
+}
+
 fn plain_producer(cfg: &KafkaSinkConfig, subtask: usize) -> Result<SinkProducer> {
     producer_config(cfg, &format!("headrace-writer-{subtask}"))
         .create_with_context(SinkContext::default())
@@ -344,23 +371,7 @@ impl TxnPool {
             return Ok(s.clone());
         }
         let id = format!("{}-{i}", self.prefix);
-        let producer: SinkProducer = producer_config(&self.cfg, &id)
-            .set("transactional.id", &id)
-            .create_with_context(SinkContext::default())
-            .map_err(|e| {
-                kafka_error(
-                    &self.cfg.settings,
-                    "cannot create a transactional Kafka producer",
-                    e,
-                )
-            })?;
-        producer
-            .init_transactions(REQUEST_TIMEOUT)
-            .map_err(|e| txn_error(&self.cfg, &id, "cannot initialise transactions", e))?;
-        tracing::info!(
-            "{}: transactional producer '{id}' ready",
-            self.cfg.settings.context
-        );
+        let producer = transactional_producer(&self.cfg, &id)?;
         let slot = Arc::new(TxnSlot {
             producer,
             transactional_id: id,
@@ -1232,6 +1243,15 @@ impl SinkWriter for KafkaWriter {
                 )?])
             }
             _ => Ok(Vec::new()),
+        }
+    }
+
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> Result<Vec<VersionedBytes>> {
+        // Per-subtask transactions: the subtask and parallelism, so that a restore at a lower
+        // parallelism fences the removed subtasks' transactional ids (see crate::subtask_txn).
+        match &self.subtask_txn {
+            Some(w) => w.state(),
+            None => Ok(Vec::new()),
         }
     }
 

@@ -44,6 +44,33 @@
 //!    (the writer runs in a new process) is initialised at once: that fences a dead process's
 //!    producer and aborts its open transaction, which would otherwise hold back all
 //!    `read_committed` consumers of the partitions it wrote until `transaction.timeout.ms`.
+//! 7. **Rescaling.** Each writer's state in a checkpoint is its subtask and the parallelism it
+//!    ran at (versioned bytes, version 1; checkpoints from before carry no writer state). Flink
+//!    hands every old writer's state to exactly one new writer. A writer restored at a lower
+//!    parallelism `p` fences the writers that are gone, so that what they left open cannot hold
+//!    back `read_committed` consumers: those whose state it received, and every removed subtask
+//!    `q` (from `p` up to the largest old parallelism its states name) with `q % p` equal to its
+//!    own index (when scaling down, every new writer receives some state, so each removed writer
+//!    is fenced even if its own state went elsewhere). Fencing a removed writer `q` is step 6 done
+//!    for `q`: transactions of `q` held by a producer of this process are aborted if open or
+//!    prepared after `R`, and every id of `q`'s pool with no producer here is initialised (an
+//!    open transaction is aborted; a commit already begun completes); then `q`'s idle producers
+//!    are dropped. The replay id is left to the committer.
+//!
+//!    Committables of removed writers restored with `R` go to some committer, which commits
+//!    them as in steps 4-5 whatever the order: if a writer fenced the id first, the prepared
+//!    transaction was either committed (the marker says so) or aborted (the committer replays
+//!    its records); if the committer holds the producer and its commit fails (e.g. fenced in
+//!    between), it drops the producer and asks the marker, as in step 5. Within one task Flink
+//!    initialises the committer, which commits the restored committables, before the writer.
+//!
+//!    Not covered: a job started with no checkpoint to restore (a fresh start, or a failure
+//!    before the first checkpoint completed) at a lower parallelism than an earlier run with the
+//!    same prefix. Nothing records the earlier parallelism then, so the earlier run's removed
+//!    writers are not fenced and their open transactions end at `transaction.timeout.ms`.
+//!    (Restarting at the same parallelism is covered: each writer fences its own pool.) The same
+//!    holds for a replay transaction of a process that died while replaying, if the restore
+//!    does not bring back its committable (a restore from an older checkpoint than the newest).
 //!
 //! Records are never lost and never committed twice, as seen by `read_committed` consumers,
 //! through task failures (the producer is kept) and TaskManager process kills (the committable
@@ -70,8 +97,8 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::client::{kafka_error, REQUEST_TIMEOUT};
 use crate::sink::{
-    lock, marker_client, producer_config, txn_error, KafkaSinkConfig, MarkerClient, Pending,
-    SinkContext, SinkProducer,
+    lock, marker_client, transactional_producer, txn_error, KafkaSinkConfig, MarkerClient, Pending,
+    SinkProducer,
 };
 
 /// What a producer of the table is doing.
@@ -127,6 +154,42 @@ struct SubtaskCommittable {
 
 const COMMITTABLE_VERSION: u32 = 1;
 const COMMITTABLE_NAME: &str = "kafka subtask transaction";
+
+/// A writer's state in the checkpoint: the subtask and parallelism it ran at. Checkpoints taken
+/// before it existed carry no writer state (then no removed writer is known).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct SubtaskWriterState {
+    subtask: usize,
+    parallelism: usize,
+}
+
+const WRITER_STATE_VERSION: u32 = 1;
+const WRITER_STATE_NAME: &str = "kafka subtask writer state";
+
+/// The writers that existed at the checkpoint of `states` (the writer states a restored writer
+/// received) and are gone at `parallelism`, which writer `subtask` must fence: those whose state
+/// it received, and, of all removed subtasks `q` (from `parallelism` to the largest old
+/// parallelism it knows), those with `q % parallelism == subtask`. Flink hands every old writer's
+/// state to exactly one new writer and, when scaling down, every new writer some state, so each
+/// removed writer is fenced at least once.
+fn removed_writers(
+    subtask: usize,
+    parallelism: usize,
+    states: &[VersionedBytes],
+) -> Result<Vec<usize>> {
+    let parallelism = parallelism.max(1);
+    let mut old_parallelism = 0;
+    let mut out = std::collections::BTreeSet::new();
+    for s in states {
+        let st: SubtaskWriterState = s.decode(WRITER_STATE_VERSION, WRITER_STATE_NAME)?;
+        old_parallelism = old_parallelism.max(st.parallelism).max(st.subtask + 1);
+        if st.subtask >= parallelism {
+            out.insert(st.subtask);
+        }
+    }
+    out.extend((parallelism..old_parallelism).filter(|q| q % parallelism == subtask));
+    Ok(out.into_iter().collect())
+}
 
 impl SubtaskTxns {
     /// The machinery for a sink with this configuration and transactional-id prefix.
@@ -215,24 +278,30 @@ impl SubtaskTxns {
     }
 
     fn new_producer(&self, id: &str) -> Result<SinkProducer> {
-        let producer: SinkProducer = producer_config(&self.cfg, id)
-            .set("transactional.id", id)
-            .create_with_context(SinkContext::default())
-            .map_err(|e| {
-                kafka_error(
-                    &self.cfg.settings,
-                    "cannot create a transactional Kafka producer",
-                    e,
-                )
-            })?;
-        producer
-            .init_transactions(REQUEST_TIMEOUT)
-            .map_err(|e| txn_error(&self.cfg, id, "cannot initialise transactions", e))?;
+        transactional_producer(&self.cfg, id)
+    }
+
+    /// For a writer restored from checkpoint `restored` at a lower parallelism: end the
+    /// transactions of the removed writer `subtask` that the restore undoes, as that writer
+    /// itself would ([`SubtaskTxns::start_writer`]: its ids with no producer here are
+    /// initialised, which aborts what a dead producer left open; transactions prepared for
+    /// `restored` or before stay for the committer), then drop its idle producers (no writer
+    /// uses them any more).
+    pub(crate) fn fence_removed_writer(
+        &self,
+        subtask: usize,
+        parallelism: usize,
+        restored: u64,
+    ) -> Result<()> {
         tracing::info!(
-            "{}: transactional producer '{id}' ready",
-            self.cfg.settings.context
+            "{}: writer {subtask} is gone (parallelism now {parallelism}): fencing its \
+             transactional ids '{}*' (restored from checkpoint {restored})",
+            self.cfg.settings.context,
+            self.subtask_prefix(subtask)
         );
-        Ok(producer)
+        self.start_writer(subtask, restored)?;
+        self.close_writer(subtask);
+        Ok(())
     }
 
     /// A producer of `subtask` with the transaction of `epoch` begun.
@@ -373,15 +442,41 @@ impl SubtaskTxns {
         if let Some(slot) = live {
             let mut st = lock(&slot.state)?;
             if *st == SlotState::Prepared(c.epoch, c.nonce.clone()) {
-                self.commit_with_marker(&slot.producer, &slot.id, c.subtask, c.epoch, &c.nonce)?;
-                *st = SlotState::Idle;
-                tracing::info!(
-                    "{}: committed the transaction of checkpoint {} ('{}')",
-                    self.cfg.settings.context,
+                match self.commit_with_marker(
+                    &slot.producer,
+                    &slot.id,
+                    c.subtask,
                     c.epoch,
-                    slot.id
-                );
-                return Ok(());
+                    &c.nonce,
+                ) {
+                    Ok(()) => {
+                        *st = SlotState::Idle;
+                        tracing::info!(
+                            "{}: committed the transaction of checkpoint {} ('{}')",
+                            self.cfg.settings.context,
+                            c.epoch,
+                            slot.id
+                        );
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        // E.g. fenced by a writer that took over the id. Whether the commit
+                        // happened is unknown: drop the producer and ask the marker below
+                        // (after a new producer for the id has ended the transaction).
+                        tracing::warn!(
+                            "{}: committing the transaction of checkpoint {} ('{}') failed \
+                             ({e}); checking its commit marker instead",
+                            self.cfg.settings.context,
+                            c.epoch,
+                            slot.id
+                        );
+                        drop(st);
+                        let mut live = lock(&LIVE)?;
+                        if live.get(&slot.id).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                            live.remove(&slot.id);
+                        }
+                    }
+                }
             }
         }
         // Not committable here. A process that died may have left a transaction open on this
@@ -496,18 +591,33 @@ impl SubtaskTxns {
 pub(crate) struct SubtaskWriter {
     txns: Arc<SubtaskTxns>,
     subtask: usize,
+    parallelism: usize,
     epoch: u64,
     slot: Option<Arc<Slot>>,
     kept: Vec<KeptRecord>,
 }
 
 impl SubtaskWriter {
-    /// The writer of `subtask`, restored from checkpoint `restored` (0: fresh).
-    pub(crate) fn new(txns: Arc<SubtaskTxns>, subtask: usize, restored: u64) -> Result<Self> {
+    /// The writer of `subtask` of `parallelism`, restored from checkpoint `restored` (0: fresh)
+    /// with the writer states `restored_state` (its share of the checkpoint's, by Flink's
+    /// redistribution). Before it writes, the transactions of its own ids that the restore undoes
+    /// end, and so do those of the writers the restore removed (a lower parallelism).
+    pub(crate) fn new(
+        txns: Arc<SubtaskTxns>,
+        subtask: usize,
+        parallelism: usize,
+        restored: u64,
+        restored_state: &[VersionedBytes],
+    ) -> Result<Self> {
+        let removed = removed_writers(subtask, parallelism, restored_state)?;
         txns.start_writer(subtask, restored)?;
+        for q in removed {
+            txns.fence_removed_writer(q, parallelism, restored)?;
+        }
         Ok(SubtaskWriter {
             txns,
             subtask,
+            parallelism,
             epoch: restored + 1,
             slot: None,
             kept: Vec::new(),
@@ -580,6 +690,19 @@ impl SubtaskWriter {
             COMMITTABLE_VERSION,
             COMMITTABLE_NAME,
             &c,
+        )?])
+    }
+
+    /// The writer's state for a checkpoint: its subtask and parallelism.
+    pub(crate) fn state(&self) -> Result<Vec<VersionedBytes>> {
+        let st = SubtaskWriterState {
+            subtask: self.subtask,
+            parallelism: self.parallelism,
+        };
+        Ok(vec![VersionedBytes::encode(
+            WRITER_STATE_VERSION,
+            WRITER_STATE_NAME,
+            &st,
         )?])
     }
 
@@ -837,6 +960,179 @@ mod tests {
             .collect();
         ids.sort_unstable();
         assert_eq!(ids, (1..=100).collect::<Vec<i64>>());
+    }
+
+    fn writer_state(subtask: usize, parallelism: usize) -> VersionedBytes {
+        VersionedBytes::encode(
+            WRITER_STATE_VERSION,
+            WRITER_STATE_NAME,
+            &SubtaskWriterState {
+                subtask,
+                parallelism,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn removed_writers_are_shared_among_the_remaining_ones() {
+        // 5 -> 2: writer 0 gets the states of 0, 1, 2 and writer 1 those of 3, 4 (4 is fenced by
+        // both: by its state and by 4 % 2 == 0).
+        let s0 = [writer_state(0, 5), writer_state(1, 5), writer_state(2, 5)];
+        let s1 = [writer_state(3, 5), writer_state(4, 5)];
+        assert_eq!(removed_writers(0, 2, &s0).unwrap(), vec![2, 4]);
+        assert_eq!(removed_writers(1, 2, &s1).unwrap(), vec![3, 4]);
+        // 2 -> 1: writer 0 gets both states.
+        let both = [writer_state(0, 2), writer_state(1, 2)];
+        assert_eq!(removed_writers(0, 1, &both).unwrap(), vec![1]);
+        // Same or higher parallelism, or no state (a checkpoint before writer states existed).
+        assert!(removed_writers(0, 2, &both).unwrap().is_empty());
+        assert!(removed_writers(2, 3, &[writer_state(1, 2)])
+            .unwrap()
+            .is_empty());
+        assert!(removed_writers(0, 1, &[]).unwrap().is_empty());
+        // A newer state version is refused, not misread.
+        let newer = VersionedBytes {
+            version: WRITER_STATE_VERSION + 1,
+            bytes: b"{}".to_vec(),
+        };
+        assert!(removed_writers(0, 1, &[newer]).is_err());
+    }
+
+    /// Whether a read_committed consumer of every partition of `topic` reaches the high
+    /// watermark within `timeout`: false while a transaction is left open on one of them (the
+    /// last stable offset stays behind).
+    fn read_committed_reaches_the_end(
+        bootstrap: &str,
+        topic: &str,
+        partitions: i32,
+        timeout: Duration,
+    ) -> bool {
+        use rdkafka::consumer::BaseConsumer;
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", format!("lso-check-{}", std::process::id()))
+            .set("isolation.level", "read_committed")
+            .set("enable.partition.eof", "true")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .unwrap();
+        }
+        consumer.assign(&tpl).unwrap();
+        // The high watermark as a read_uncommitted client sees it (a read_committed one is told
+        // the last stable offset).
+        let uncommitted: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("isolation.level", "read_uncommitted")
+            .create()
+            .unwrap();
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            let _ = consumer.poll(Duration::from_millis(200));
+            let pos = consumer.position().unwrap();
+            let at_end = (0..partitions).all(|p| {
+                let (_, high) = uncommitted
+                    .fetch_watermarks(topic, p, Duration::from_secs(5))
+                    .unwrap();
+                matches!(
+                    pos.find_partition(topic, p).map(|e| e.offset()),
+                    Some(Offset::Offset(o)) if o >= high
+                ) || high == 0
+            });
+            if at_end {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Scaling down 2 -> 1 after a crash: writer 1 left records in a transaction opened after
+    /// the last checkpoint. The restored writer 0, given both writers' states, fences writer 1's
+    /// ids, which aborts that transaction: read_committed consumers reach the end of the topic
+    /// at once instead of after the 15-minute transaction timeout.
+    #[test]
+    fn scale_down_fences_the_removed_writers_open_transaction() {
+        let kafka = headrace_integration_tests::kafka::start().expect("Kafka for the rescale test");
+        let topic = format!("subtask-scale-down-{}", std::process::id());
+        kafka.create_topic(&topic, 2).unwrap();
+        crate::sink::use_per_subtask_transactions();
+        let mut reg = headrace_sdk::registry::Registry::new();
+        reg.register_format(headrace_format_json::factory());
+        let sink = crate::KafkaSink::builder()
+            .bootstrap_servers(kafka.bootstrap_servers())
+            .topics(vec![topic.clone()])
+            .value_format("json")
+            .columns("id BIGINT")
+            .unwrap()
+            .registry(reg)
+            .delivery_guarantee(DeliveryGuaranteeOption::ExactlyOnce)
+            .transactional_id_prefix(format!("scale-down-{}", std::process::id()))
+            .build()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let ctx = |subtask, parallelism, restored, restored_state| WriterContext {
+            subtask,
+            parallelism,
+            restored_state,
+            restored_checkpoint_id: restored,
+            metrics: Arc::new(SinkMetrics::default()),
+        };
+        let states = rt.block_on(async {
+            let mut w0 = sink.create_writer(ctx(0, 2, 0, Vec::new())).unwrap();
+            let mut w1 = sink.create_writer(ctx(1, 2, 0, Vec::new())).unwrap();
+            // Checkpoint 1, with nothing written yet.
+            let mut states = Vec::new();
+            for w in [&mut w0, &mut w1] {
+                w.flush(false).await.unwrap();
+                assert!(w.prepare_commit(1).await.unwrap().is_empty());
+                states.extend(w.snapshot_state(1).unwrap());
+            }
+            // Writer 1 writes into a transaction of checkpoint 2, then its process dies.
+            let ids = Int64Array::from((1..=50).collect::<Vec<i64>>());
+            let batch = RecordBatch::try_new(sink.consumed_schema(), vec![Arc::new(ids)]).unwrap();
+            w1.write(ChangelogBatch { batch, kinds: None })
+                .await
+                .unwrap();
+            w1.flush(false).await.unwrap();
+            // Neither aborted nor committed: the producer just stops (as in a killed process).
+            std::mem::forget(w1);
+            drop(w0);
+            states
+        });
+        assert_eq!(states.len(), 2);
+        lock(&LIVE).unwrap().clear();
+        assert!(
+            !read_committed_reaches_the_end(
+                kafka.bootstrap_servers(),
+                &topic,
+                2,
+                Duration::from_secs(3)
+            ),
+            "the dead writer's open transaction should hold back read_committed readers"
+        );
+        // Restore from checkpoint 1 at parallelism 1.
+        let _w = sink.create_writer(ctx(0, 1, 1, states)).unwrap();
+        assert!(
+            read_committed_reaches_the_end(
+                kafka.bootstrap_servers(),
+                &topic,
+                2,
+                Duration::from_secs(30)
+            ),
+            "writer 1's transaction is still open after the restore at parallelism 1"
+        );
+        assert!(kafka
+            .consume(&topic, 100, Duration::from_secs(5))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
