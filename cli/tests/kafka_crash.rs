@@ -270,3 +270,220 @@ fn kafka_exactly_once_crash_in_the_commit_window() {
         assert_exactly_once(&committed_ids(&k, &topic, N as usize), N, point);
     }
 }
+
+/// Run a job with `HEADRACE_FAULT=<fault>`, which must crash it there.
+fn crash_at(job: &Path, state: &Path, fault: &str) {
+    let o = Command::new(bin())
+        .args([
+            "run",
+            job.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--quiet",
+        ])
+        .env("HEADRACE_FAULT", fault)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("HEADRACE_FAULT: aborting"),
+        "{fault}: the fault must crash the job: {err}"
+    );
+}
+
+/// Restart a crashed job and return the warnings it logs; once it has logged `kill_after` (its
+/// recovery is done), it is killed with SIGKILL `delay_ms` later if it still runs.
+fn restart_with_warnings(job: &Path, state: &Path, kill_after: &str, delay_ms: u64) -> String {
+    use std::io::BufRead;
+    let mut child = Command::new(bin())
+        .args([
+            "run",
+            job.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = String::new();
+    let mut kill_at = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(line) => {
+                if kill_at.is_none() && line.contains(kill_after) {
+                    kill_at = Some(std::time::Instant::now() + Duration::from_millis(delay_ms));
+                }
+                log.push_str(&line);
+                log.push('\n');
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        let now = std::time::Instant::now();
+        if kill_at.is_some_and(|t| now >= t) || now >= deadline {
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL
+            }
+            kill_at = None;
+        }
+    }
+    let _ = child.wait();
+    reader.join().unwrap();
+    log
+}
+
+fn count_file_ids(dir: &Path) -> BTreeMap<i64, usize> {
+    let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') || name.starts_with('_') || e.path().is_dir() {
+            continue; // hidden in-progress files and markers are not output
+        }
+        for line in std::fs::read_to_string(e.path()).unwrap().lines() {
+            let j: serde_json::Value = serde_json::from_str(line).unwrap();
+            *counts.entry(j["id"].as_i64().unwrap()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// Two exactly-once Kafka sinks in one job (two INSERTs, own prefixes), and a filesystem sink
+/// with an exactly-once Kafka sink: crashed between the commits of one checkpoint (the first sink
+/// committed, the second's transaction is lost, so only the second falls back), then killed with
+/// SIGKILL at several points. Every record reaches each output once. Two sinks with one prefix
+/// are refused when the job is planned.
+#[test]
+fn several_exactly_once_sinks_in_one_job_survive_crashes() {
+    const N: i64 = 6_000;
+    let k = kafka::start().expect("Kafka must start (see integration-tests/containers)");
+    let d = tempfile::tempdir().unwrap();
+    let bs = k.bootstrap_servers().to_string();
+    let src = format!(
+        "CREATE TABLE src (id BIGINT) WITH (
+            'connector' = 'datagen', 'rows-per-second' = '2000',
+            'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '{N}');"
+    );
+    let kafka_sink = |table: &str, topic: &str, prefix: &str| {
+        format!(
+            "CREATE TABLE {table} (id BIGINT) WITH (
+                'connector' = 'kafka', 'topic' = '{topic}', 'properties.bootstrap.servers' = '{bs}',
+                'format' = 'json', 'sink.delivery-guarantee' = 'exactly-once',
+                'sink.transactional-id-prefix' = '{prefix}');"
+        )
+    };
+
+    // 1. Two Kafka sinks.
+    k.create_topic("two-a", 2).unwrap();
+    k.create_topic("two-b", 3).unwrap();
+    let job = write_job(
+        d.path(),
+        "two.sql",
+        &format!(
+            "SET 'execution.checkpointing.interval' = '200 ms';
+             SET 'parallelism.default' = '2';
+             {src}
+             {}
+             {}
+             INSERT INTO a SELECT * FROM src;
+             INSERT INTO b SELECT * FROM src;",
+            kafka_sink("a", "two-a", "two-a"),
+            kafka_sink("b", "two-b", "two-b")
+        ),
+    );
+    let state = d.path().join("state-two");
+    crash_at(&job, &state, "between-commits:3");
+    let warnings = restart_with_warnings(&job, &state, "were lost in the crash", 500);
+    assert!(
+        warnings.contains("transactions of sink 'b' were lost in the crash"),
+        "the second sink's transaction of checkpoint 3 is lost and only it falls back: {warnings}"
+    );
+    assert!(
+        !warnings.contains("sink 'a' were lost"),
+        "the first sink committed checkpoint 3: {warnings}"
+    );
+    kill_and_restart(&job, &state, &[700, 1100]);
+    for topic in ["two-a", "two-b"] {
+        assert_exactly_once(
+            &committed_ids(&k, topic, N as usize),
+            N,
+            &format!("two kafka sinks: {topic}"),
+        );
+    }
+
+    // 2. A filesystem sink committed first, then a Kafka sink whose transaction is lost: the
+    // filesystem pipeline must not be replayed from the older checkpoint.
+    k.create_topic("mixed-k", 2).unwrap();
+    let files = d.path().join("mixed-files");
+    let job = write_job(
+        d.path(),
+        "mixed.sql",
+        &format!(
+            "SET 'execution.checkpointing.interval' = '200 ms';
+             {src}
+             CREATE TABLE f (id BIGINT) WITH (
+                'connector' = 'filesystem', 'path' = '{}', 'format' = 'json');
+             {}
+             INSERT INTO f SELECT * FROM src;
+             INSERT INTO k SELECT * FROM src;",
+            files.display(),
+            kafka_sink("k", "mixed-k", "mixed-k")
+        ),
+    );
+    let state = d.path().join("state-mixed");
+    crash_at(&job, &state, "between-commits:3");
+    let warnings = restart_with_warnings(&job, &state, "were lost in the crash", 400);
+    assert!(
+        warnings.contains("transactions of sink 'k' were lost in the crash"),
+        "{warnings}"
+    );
+    kill_and_restart(&job, &state, &[600, 1000]);
+    assert_exactly_once(&count_file_ids(&files), N, "filesystem sink beside kafka");
+    assert_exactly_once(
+        &committed_ids(&k, "mixed-k", N as usize),
+        N,
+        "kafka sink beside filesystem",
+    );
+
+    // 3. One prefix for two sinks: refused when planned, naming the option.
+    let job = write_job(
+        d.path(),
+        "same-prefix.sql",
+        &format!(
+            "{src}
+             {}
+             {}
+             INSERT INTO a SELECT * FROM src;
+             INSERT INTO b SELECT * FROM src;",
+            kafka_sink("a", "two-a", "shared"),
+            kafka_sink("b", "two-b", "shared")
+        ),
+    );
+    let o = Command::new(bin())
+        .args(["run", job.to_str().unwrap(), "--quiet"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success(),
+        "two sinks with one prefix must be refused"
+    );
+    assert!(
+        err.contains("'sink.transactional-id-prefix' = 'shared'")
+            && err.contains("'a'")
+            && err.contains("'b'"),
+        "the error names the option, its value and both sinks: {err}"
+    );
+}
