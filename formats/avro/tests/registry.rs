@@ -224,6 +224,49 @@ fn an_incompatible_schema_is_refused_naming_the_subject_and_the_registry() {
     );
 }
 
+/// With 'avro-confluent.auto.register.schemas' = 'false' the schema is looked up, never
+/// registered: before someone registers it the write fails naming the subject and the option,
+/// after it the records carry the registered id.
+#[test]
+fn without_auto_registration_the_schema_is_looked_up() {
+    let reg = shared();
+    let subject = "manual-value";
+    let input = rows(
+        "id BIGINT NOT NULL, name STRING",
+        &[json!({"id": 1, "name": "a"})],
+    );
+    let c = ctx(
+        input.schema(),
+        "avro-confluent",
+        &[
+            ("url", reg.url()),
+            ("subject", subject),
+            ("auto.register.schemas", "false"),
+        ],
+    );
+    let err = encode(
+        &mut *AvroConfluentFormatFactory.create_encoder(&c).unwrap(),
+        &input,
+    )
+    .unwrap_err()
+    .to_string();
+    for part in [subject, "auto.register.schemas", reg.url()] {
+        assert!(err.contains(part), "{part:?} missing from: {err}");
+    }
+    assert!(!reg.subjects().unwrap().contains(&subject.to_string()));
+    let id = reg
+        .register(subject, &table_schema_json(&input.schema(), true).unwrap())
+        .unwrap();
+    let records = encode(
+        &mut *AvroConfluentFormatFactory.create_encoder(&c).unwrap(),
+        &input,
+    )
+    .unwrap();
+    assert_eq!(schema_id(&records[0]), id);
+    assert_eq!(reg.versions(subject).unwrap(), vec![1]);
+    assert_eq!(decode_all(&c, &records), input);
+}
+
 /// A record whose schema id the registry does not know: the error names the id, the registry
 /// and the record's topic, partition and offset.
 #[test]
