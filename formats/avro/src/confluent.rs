@@ -30,7 +30,11 @@ pub const MAGIC_BYTE: u8 = 0;
 /// `avro-confluent.url`.
 pub const URL: ConfigOption<String> = ConfigOption::new("url")
     .fallback_keys(&["schema-registry.url"])
-    .description("The URL of the Confluent Schema Registry to fetch/register schemas.");
+    .description(
+        "The URL of the Confluent Schema Registry to fetch/register schemas. Other registries' \
+         Confluent-compatible APIs work too: give the API's base URL, e.g. Apicurio Registry's \
+         'http://host:8080/apis/ccompat/v6' (v7 for Apicurio 3.x).",
+    );
 
 /// `avro-confluent.subject`.
 pub const SUBJECT: ConfigOption<String> = ConfigOption::new("subject")
