@@ -130,13 +130,26 @@ fn metrics(policy: BadRecordPolicy) -> (ReaderContext, Arc<SourceMetrics>) {
     (ctx, m)
 }
 
-/// Read everything with one reader; the ids read, or the error. With `stop_after_letter`, stop
+/// Read everything with one reader; the ids read, or the error. With `stop_after_bad`, stop
 /// at the first bad record handled and return the reader's state then instead.
 async fn read(
     src: &Arc<dyn DynamicSource>,
     ctx: ReaderContext,
     restored: Option<Vec<SourceSplit>>,
     stop_after_bad: bool,
+) -> Result<(Vec<i64>, Option<Vec<SourceSplit>>)> {
+    read_until(src, ctx, restored, &|_, handled| {
+        stop_after_bad && handled > 0
+    })
+    .await
+}
+
+/// [`read`], stopping (with the reader's state) once `stop(rows read, bad units handled)`.
+async fn read_until(
+    src: &Arc<dyn DynamicSource>,
+    ctx: ReaderContext,
+    restored: Option<Vec<SourceSplit>>,
+    stop: &dyn Fn(usize, u64) -> bool,
 ) -> Result<(Vec<i64>, Option<Vec<SourceSplit>>)> {
     let metrics = ctx.metrics.clone();
     let mut reader = src.create_reader(ctx)?;
@@ -166,7 +179,7 @@ async fn read(
             ReadEvent::End => return Ok((ids, None)),
         }
         let handled = metrics.bad_records.skipped() + metrics.bad_records.dead_lettered();
-        if stop_after_bad && handled > 0 {
+        if stop(ids.len(), handled) {
             return Ok((ids, Some(reader.snapshot_state(1)?)));
         }
     }
@@ -323,6 +336,19 @@ async fn bad_avro_blocks_in_byte_range_splits_are_reported_once_also_after_a_res
     assert_eq!(all, want);
     let letters = m.bad_records.take_dead_letters();
     assert_eq!(letters.len(), 1);
+    // A checkpoint after the first rows (the reading thread may have read further): the bad
+    // blocks reported before it and those the restored read reports are the two, once each.
+    let (ctx, m) = metrics(BadRecordPolicy::DeadLetter);
+    let (before, state) = read_until(&src, ctx, None, &|rows, _| rows > 0)
+        .await
+        .unwrap();
+    let first = m.bad_records.dead_lettered();
+    let (ctx, m) = metrics(BadRecordPolicy::DeadLetter);
+    let (after, _) = read(&src, ctx, state, false).await.unwrap();
+    let mut all = before;
+    all.extend(after);
+    assert_eq!(all, want);
+    assert_eq!(first + m.bad_records.dead_lettered(), 2);
     assert!(letters[0]
         .origin
         .to_string()
@@ -400,4 +426,57 @@ async fn a_corrupt_parquet_row_group_and_a_truncated_parquet_file_follow_the_pol
     assert!(letters
         .iter()
         .all(|l| l.raw.is_empty() && l.stage == Stage::Decode));
+}
+
+const FASTAVRO_WRITE: &str = r#"
+import sys, fastavro
+schema = {"type": "record", "name": "r", "fields": [
+    {"name": "id", "type": "long"},
+    {"name": "payload", "type": ["null", "string"]}]}
+rows = ({"id": i, "payload": "%d-%s" % (i, "q" * (i % 50))} for i in range(3000))
+with open(sys.argv[1], "wb") as f:
+    fastavro.writer(f, schema, rows, codec="null", sync_interval=8000)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_block_of_a_file_fastavro_wrote_is_skipped() {
+    let py = std::env::var("HEADRACE_AVRO_PYTHON").expect(
+        "set HEADRACE_AVRO_PYTHON to a Python with fastavro installed; scripts/test-all.sh does it",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("fast.avro");
+    let out = std::process::Command::new(&py)
+        .args(["-c", FASTAVRO_WRITE])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "fastavro failed ({py}): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut bytes = std::fs::read(&path).unwrap();
+    let sync = bytes[bytes.len() - 16..].to_vec();
+    let markers: Vec<usize> = (0..=bytes.len() - 16)
+        .filter(|i| bytes[*i..*i + 16] == sync[..])
+        .collect();
+    assert!(markers.len() > 5, "{} blocks", markers.len() - 1);
+    let counts: Vec<i64> = markers[..markers.len() - 1]
+        .iter()
+        .map(|m| varint(&bytes[m + 16..]))
+        .collect();
+    // Block 4 (index 3): its record count is changed, so its records no longer match its bytes.
+    let at = markers[3] + 16;
+    bytes[at] ^= 0x02;
+    std::fs::write(&path, &bytes).unwrap();
+    let src = source(&path, "avro", None);
+    let (ctx, m) = metrics(BadRecordPolicy::DeadLetter);
+    let (ids, _) = read(&src, ctx, None, false).await.unwrap();
+    assert_eq!(ids, ids_without(&counts, &[3]));
+    let letters = m.bad_records.take_dead_letters();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(
+        letters[0].origin.to_string(),
+        format!("file '{}' block at byte {at}", path.display())
+    );
 }
