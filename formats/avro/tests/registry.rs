@@ -347,7 +347,8 @@ fn run_job(sql: &str) {
 /// records Headrace encodes are read by confluent-kafka's AvroDeserializer, which hands the values
 /// to its AvroSerializer to produce topic A; a Headrace job reads A with 'value.format' =
 /// 'avro-confluent' and writes B the same way (subject 'B-value' by default); confluent-kafka
-/// consumes B. The values match the input at each step.
+/// consumes B. The values match the input at each step. Then the producer's schema evolves and a
+/// Headrace table of the newest shape reads records of both versions.
 #[test]
 fn kafka_topics_exchanged_with_confluent_kafka_through_the_registry() {
     let _ = python();
@@ -423,5 +424,43 @@ fn kafka_topics_exchanged_with_confluent_kafka_through_the_registry() {
     assert!(
         ids.iter().all(|i| i == &ids[0]),
         "one writer schema: {ids:?}"
+    );
+
+    // confluent-kafka's producer evolves its schema (BACKWARD: a field removed, one added with a
+    // default); a Headrace table with the newest shape reads records of both versions.
+    let (topic_c, topic_d) = ("registry-py-evolving", "registry-headrace-evolved");
+    kafka.create_topic(topic_c, 1).unwrap();
+    kafka.create_topic(topic_d, 1).unwrap();
+    reg.set_compatibility(Some(&format!("{topic_c}-value")), "BACKWARD")
+        .unwrap();
+    let produced = run_py(&["produce-evolving", reg.url(), &bootstrap, topic_c, "-"]);
+    let ids = produced["ids"].as_array().unwrap();
+    assert_ne!(ids[0], ids[2], "two writer schemas: {ids:?}");
+    assert_eq!(
+        reg.versions(&format!("{topic_c}-value")).unwrap(),
+        vec![1, 2]
+    );
+    let cols = "id BIGINT NOT NULL, name STRING, added STRING";
+    run_job(&format!(
+        "CREATE TABLE c ({cols}) WITH (
+            'connector' = 'kafka', 'topic' = '{topic_c}',
+            'properties.bootstrap.servers' = '{bootstrap}',
+            'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
+            'value.format' = 'avro-confluent', 'value.avro-confluent.url' = '{url}');
+         CREATE TABLE d ({cols}) WITH (
+            'connector' = 'kafka', 'topic' = '{topic_d}',
+            'properties.bootstrap.servers' = '{bootstrap}',
+            'value.format' = 'avro-confluent', 'value.avro-confluent.url' = '{url}');
+         INSERT INTO d SELECT * FROM c;"
+    ));
+    let consumed = run_py(&["consume", reg.url(), &bootstrap, topic_d, "3"]);
+    assert_eq!(
+        consumed["rows"],
+        json!([
+            {"id": 1, "name": "old", "added": null},
+            {"id": 2, "name": null, "added": null},
+            {"id": 3, "name": "new", "added": "x"}
+        ]),
+        "{consumed:#}"
     );
 }

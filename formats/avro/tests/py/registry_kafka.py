@@ -6,6 +6,9 @@ usage:
       Decodes the Confluent wire-format records of <in.hex> (one hex line each, written by
       Headrace) with AvroDeserializer, then produces the decoded values to <topic> with
       AvroSerializer (writer schema: the one the records carried; subject <topic>-value).
+  registry_kafka.py produce-evolving <registry url> <bootstrap> <topic> -
+      Produces two records with a first schema (id, name, legacy) and one with a second (id,
+      name, added: legacy removed, added with a default), both registered under <topic>-value.
   registry_kafka.py consume <registry url> <bootstrap> <topic> <count>
       Consumes <count> records of <topic> from the beginning and decodes them with
       AvroDeserializer.
@@ -48,6 +51,32 @@ def produce(client, bootstrap, topic, path):
     return values, ids
 
 
+def produce_evolving(client, bootstrap, topic):
+    def schema(last):
+        return json.dumps({"type": "record", "name": "record", "fields": [
+            {"name": "id", "type": "long"},
+            {"name": "name", "type": ["null", "string"], "default": None},
+            last,
+        ]})
+    v1 = AvroSerializer(client, schema({"name": "legacy", "type": ["null", "int"], "default": None}))
+    v2 = AvroSerializer(client, schema({"name": "added", "type": ["null", "string"], "default": None}))
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    values = [
+        (v1, {"id": 1, "name": "old", "legacy": 7}),
+        (v1, {"id": 2, "name": None, "legacy": None}),
+        (v2, {"id": 3, "name": "new", "added": "x"}),
+    ]
+    producer = Producer({"bootstrap.servers": bootstrap})
+    ids = []
+    for ser, v in values:
+        data = ser(v, ctx)
+        ids.append(schema_id(data))
+        producer.produce(topic, value=data)
+    left = producer.flush(60)
+    assert left == 0, f"{left} records not delivered"
+    return [v for _, v in values], ids
+
+
 def consume(client, bootstrap, topic, count):
     consumer = Consumer({
         "bootstrap.servers": bootstrap,
@@ -78,6 +107,8 @@ def main():
     client = SchemaRegistryClient({"url": url})
     if cmd == "produce":
         values, ids = produce(client, bootstrap, topic, arg)
+    elif cmd == "produce-evolving":
+        values, ids = produce_evolving(client, bootstrap, topic)
     elif cmd == "consume":
         values, ids = consume(client, bootstrap, topic, int(arg))
     else:
