@@ -73,6 +73,32 @@ def test_kafka_metadata_columns_read(t_env, kafka):
     ]
 
 
+def test_kafka_value_format_metadata_read(t_env, kafka):
+    """The format's metadata under the connector's 'value.' prefix, as Flink's Kafka connector
+    offers a Debezium payload's ('value.source.table', 'value.ingestion-timestamp', ...)."""
+    topic = _name("meta-debezium")
+    kafka.create_topic(topic, 1)
+    msgs = [{"before": None, "after": {"id": i}, "op": "c", "ts_ms": 1_700_000_000_000 + i,
+             "source": {"db": "shop", "table": t, "ts_ms": 1_699_999_999_000}}
+            for i, t in [(1, "orders"), (2, "items")]]
+    _produce(kafka, topic, [(0, json.dumps(m), None, None) for m in msgs])
+    t_env.get_config().set("table.local-time-zone", "UTC")
+    t_env.execute_sql(f"""CREATE TABLE d (
+      id BIGINT,
+      tbl STRING METADATA FROM 'value.source.table' VIRTUAL,
+      db STRING METADATA FROM 'value.source.database' VIRTUAL,
+      ingested TIMESTAMP_LTZ(3) METADATA FROM 'value.ingestion-timestamp' VIRTUAL,
+      part INT METADATA FROM 'partition' VIRTUAL
+    ) WITH (
+      'connector' = 'headrace-kafka', 'topic' = '{topic}',
+      'properties.bootstrap.servers' = '{kafka.bootstrap}', 'value.format' = 'debezium-json',
+      'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset')""")
+    q = "SELECT id, tbl, db, DATE_FORMAT(ingested, 'HH:mm:ss.SSS'), part FROM d"
+    with t_env.execute_sql(q).collect() as rows:
+        got = sorted(tuple(r) for r in rows)
+    assert got == [(1, "orders", "shop", "22:13:20.001", 0), (2, "items", "shop", "22:13:20.002", 0)]
+
+
 def test_kafka_metadata_columns_written(t_env, kafka):
     topic = _name("meta-write")
     kafka.create_topic(topic, 1)
