@@ -34,7 +34,6 @@ pub struct Job {
     opts: ExecOptions,
     parallelism: Option<usize>,
     watermark_interval: Option<Duration>,
-    keyed_shuffle: Option<crate::shuffle::KeyedShuffle>,
     error: Option<crate::RuntimeError>,
 }
 
@@ -100,12 +99,6 @@ impl Job {
         self
     }
 
-    /// When rows go to a PRIMARY KEY sink's writers by the key (`table.exec.sink.keyed-shuffle`).
-    pub fn keyed_shuffle(mut self, mode: crate::shuffle::KeyedShuffle) -> Self {
-        self.keyed_shuffle = Some(mode);
-        self
-    }
-
     /// Preferred rows per batch.
     pub fn batch_size(mut self, n: usize) -> Self {
         self.opts.batch_size = n.max(1);
@@ -134,9 +127,6 @@ impl Job {
             pl.sink_parallelism = pl.sink.parallelism().unwrap_or(p).max(1);
             if let Some(i) = self.watermark_interval {
                 pl.watermark_interval = i;
-            }
-            if let Some(k) = self.keyed_shuffle {
-                pl.keyed_shuffle = k;
             }
         }
         crate::plan::check_exclusive_options(&pipelines)?;

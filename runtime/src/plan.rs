@@ -1107,3 +1107,35 @@ fn create_sink(t: &TableDef, registry: &Registry) -> RuntimeResult<Arc<dyn Dynam
     }
     Ok(f.create_sink(&ctx)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermark_interval_and_keyed_shuffle_settings() {
+        let mut s = JobSettings::default();
+        assert_eq!(
+            s.auto_watermark_interval().unwrap(),
+            Duration::from_millis(200)
+        );
+        assert_eq!(s.keyed_shuffle().unwrap(), KeyedShuffle::Auto);
+        s.raw
+            .insert("pipeline.auto-watermark-interval".into(), "0 ms".into());
+        assert_eq!(s.auto_watermark_interval().unwrap(), Duration::ZERO);
+        s.raw
+            .insert("pipeline.auto-watermark-interval".into(), "1 s".into());
+        assert_eq!(s.auto_watermark_interval().unwrap(), Duration::from_secs(1));
+        s.raw
+            .insert("table.exec.sink.keyed-shuffle".into(), "FORCE".into());
+        assert_eq!(s.keyed_shuffle().unwrap(), KeyedShuffle::Force);
+        s.raw
+            .insert("table.exec.sink.keyed-shuffle".into(), "sometimes".into());
+        let e = s.keyed_shuffle().unwrap_err().to_string();
+        assert!(
+            e.contains("'table.exec.sink.keyed-shuffle' = 'sometimes'")
+                && e.contains("NONE, AUTO or FORCE"),
+            "{e}"
+        );
+    }
+}
