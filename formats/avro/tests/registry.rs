@@ -2,12 +2,14 @@
 //! test kit (`headrace_integration_tests::registry`, its Confluent API), not a fake. Registration
 //! under the subject, writer schemas resolved by id (cached), schema evolution under the
 //! registry's compatibility rules, the errors a user sees, and, on a real Kafka broker, records
-//! exchanged with confluent-kafka's AvroSerializer / AvroDeserializer through that registry.
+//! exchanged with confluent-kafka's AvroSerializer / AvroDeserializer and with Apache Flink's own
+//! avro-confluent format through that registry.
 //!
 //! Needs `java` (17+) and `mvn` (the registry is built once into `~/.cache/headrace/registry` by
 //! `integration-tests/registry/setup.sh`, or named by `HEADRACE_REGISTRY_APP`); the Kafka test
-//! also needs the test kit's Kafka image and `HEADRACE_AVRO_PYTHON` (a Python with
-//! confluent-kafka). `scripts/test-all.sh` sets all of it up.
+//! also needs the test kit's Kafka image, `HEADRACE_AVRO_PYTHON` (a Python with confluent-kafka),
+//! `HEADRACE_PYFLINK_PYTHON` (PyFlink) and Flink's Kafka and avro-confluent SQL jars in `~/.m2`.
+//! `scripts/test-all.sh` sets all of it up.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -324,6 +326,45 @@ fn run_py(args: &[&str]) -> Json {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+fn pyflink() -> String {
+    std::env::var("HEADRACE_PYFLINK_PYTHON").expect(
+        "set HEADRACE_PYFLINK_PYTHON to a Python with apache-flink installed; \
+         scripts/test-all.sh does it",
+    )
+}
+
+/// Flink's Kafka SQL connector and avro-confluent format jars: `HEADRACE_FLINK_KAFKA_JAR` and
+/// `HEADRACE_FLINK_AVRO_CONFLUENT_JAR`, else the ones Maven put in `~/.m2`.
+fn flink_jars() -> Vec<String> {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let m2 = format!("{home}/.m2/repository/org/apache/flink");
+    [
+        (
+            "HEADRACE_FLINK_KAFKA_JAR",
+            "org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2",
+            format!("{m2}/flink-sql-connector-kafka/5.0.0-2.2/flink-sql-connector-kafka-5.0.0-2.2.jar"),
+        ),
+        (
+            "HEADRACE_FLINK_AVRO_CONFLUENT_JAR",
+            "org.apache.flink:flink-sql-avro-confluent-registry:2.3.0",
+            format!(
+                "{m2}/flink-sql-avro-confluent-registry/2.3.0/flink-sql-avro-confluent-registry-2.3.0.jar"
+            ),
+        ),
+    ]
+    .into_iter()
+    .map(|(var, artifact, default)| {
+        let j = std::env::var(var).unwrap_or(default);
+        assert!(
+            Path::new(&j).exists(),
+            "{j} is missing: run `mvn dependency:get -Dartifact={artifact} -Dtransitive=false` \
+             or set {var} (scripts/test-all.sh does it)"
+        );
+        j
+    })
+    .collect()
+}
+
 fn run_job(sql: &str) {
     let mut r = headrace_sdk::registry::Registry::new();
     r.register_connector(headrace_connector_kafka::factory());
@@ -347,10 +388,11 @@ fn run_job(sql: &str) {
 /// records Headrace encodes are read by confluent-kafka's AvroDeserializer, which hands the values
 /// to its AvroSerializer to produce topic A; a Headrace job reads A with 'value.format' =
 /// 'avro-confluent' and writes B the same way (subject 'B-value' by default); confluent-kafka
-/// consumes B. The values match the input at each step. Then the producer's schema evolves and a
+/// consumes B. Flink's own avro-confluent format copies B to E, Headrace E to F, confluent-kafka
+/// reads F. The values match the input at each step. Then the producer's schema evolves and a
 /// Headrace table of the newest shape reads records of both versions.
 #[test]
-fn kafka_topics_exchanged_with_confluent_kafka_through_the_registry() {
+fn kafka_topics_exchanged_with_confluent_kafka_and_flink_through_the_registry() {
     let _ = python();
     let reg = shared();
     let kafka = headrace_integration_tests::kafka::start().unwrap();
@@ -424,6 +466,53 @@ fn kafka_topics_exchanged_with_confluent_kafka_through_the_registry() {
     assert!(
         ids.iter().all(|i| i == &ids[0]),
         "one writer schema: {ids:?}"
+    );
+
+    // Apache Flink's own avro-confluent format and Kafka connector copy B (written by Headrace)
+    // to E against the same registry; Headrace copies E to F; confluent-kafka reads F.
+    let (topic_e, topic_f) = ("registry-flink-out", "registry-headrace-from-flink");
+    kafka.create_topic(topic_e, 1).unwrap();
+    kafka.create_topic(topic_f, 1).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/flink_confluent.py");
+    let out = Command::new(pyflink())
+        .arg(script)
+        .args([LEGACY, &bootstrap, reg.url(), topic_b, topic_e])
+        .args(flink_jars())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "flink_confluent.py failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(reg
+        .subjects()
+        .unwrap()
+        .contains(&format!("{topic_e}-value")));
+    run_job(&format!(
+        "CREATE TABLE e ({cols}) WITH (
+            'connector' = 'kafka', 'topic' = '{topic_e}',
+            'properties.bootstrap.servers' = '{bootstrap}',
+            'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset',
+            'value.format' = 'avro-confluent', 'value.avro-confluent.url' = '{url}');
+         CREATE TABLE f ({cols}) WITH (
+            'connector' = 'kafka', 'topic' = '{topic_f}',
+            'properties.bootstrap.servers' = '{bootstrap}',
+            'value.format' = 'avro-confluent', 'value.avro-confluent.url' = '{url}');
+         INSERT INTO f SELECT * FROM e;"
+    ));
+    let consumed = run_py(&[
+        "consume",
+        reg.url(),
+        &bootstrap,
+        topic_f,
+        &input.num_rows().to_string(),
+    ]);
+    assert_eq!(
+        consumed["rows"].as_array().unwrap(),
+        &sent,
+        "after Flink: {consumed:#}"
     );
 
     // confluent-kafka's producer evolves its schema (BACKWARD: a field removed, one added with a
