@@ -49,6 +49,15 @@ export HEADRACE_FLINK_AVRO_JAR="$flink_avro_jar"
 # from Maven Central once into ~/.cache/headrace/registry (the tests start it on free ports).
 HEADRACE_REGISTRY_APP="$(bash integration-tests/registry/setup.sh)"
 export HEADRACE_REGISTRY_APP
+# Flink's own Kafka SQL connector and avro-confluent format (Maven Central, cached in ~/.m2), which
+# formats/avro's registry test runs through PyFlink against the same registry and broker.
+for artifact in org.apache.flink:flink-sql-connector-kafka:5.0.0-2.2 \
+                org.apache.flink:flink-sql-avro-confluent-registry:2.3.0; do
+  IFS=: read -r g a v <<<"$artifact"
+  if [ ! -f "$HOME/.m2/repository/${g//.//}/$a/$v/$a-$v.jar" ]; then
+    mvn -q -B dependency:get -Dartifact="$artifact" -Dtransitive=false
+  fi
+done
 
 cargo test --workspace --no-fail-fast
 
