@@ -102,7 +102,8 @@
 //! integration-test kit's `registry` module builds and starts it): registration under the
 //! subject, ids resolved and cached, older writer schemas read with the table's schema under a
 //! BACKWARD rule, the errors above, and Kafka topics exchanged both ways with confluent-kafka's
-//! `AvroSerializer` / `AvroDeserializer` using the same registry.
+//! `AvroSerializer` / `AvroDeserializer` and with Flink's own `avro-confluent` format (PyFlink)
+//! using the same registry.
 //!
 //! ## Not supported
 //!
