@@ -755,3 +755,42 @@ async fn the_auto_watermark_interval_coalesces_watermarks() {
     assert_eq!(run(Duration::ZERO).await, every);
     assert_eq!(run(Duration::from_secs(3600)).await, vec![S, i64::MAX]);
 }
+
+/// A watermark held back by a long `pipeline.auto-watermark-interval` is handed to the writer
+/// before it prepares a checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_watermark_is_handed_over_before_a_checkpoint() {
+    let src = Scripted {
+        readers: vec![(
+            vec!["a"],
+            (1..=5).map(|i| step("a", i, i * S)).collect::<Vec<_>>(),
+        )],
+        unbounded: true,
+    };
+    let out = Recording::default();
+    let job = Job::new()
+        .auto_watermark_interval(Duration::from_secs(3600))
+        .checkpoint_interval(Duration::from_millis(50))
+        .from_source("events", Arc::new(src))
+        .watermark("ts")
+        .sink_to("out", Arc::new(out.clone()));
+    let (stop_tx, stop_rx) = tokio::sync::mpsc::channel(1);
+    let handle = tokio::spawn(async move {
+        job.execute_with(Arc::new(JobMetrics::default()), stop_rx)
+            .await
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && calls(&out).last() != Some(&(5 * S)) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seen = calls(&out);
+    stop_tx.send(()).await.unwrap();
+    handle.await.unwrap().unwrap();
+    assert_eq!(seen.first(), Some(&S), "the first goes at once: {seen:?}");
+    assert_eq!(
+        seen.last(),
+        Some(&(5 * S)),
+        "the newest reaches the writer at a checkpoint: {seen:?}"
+    );
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+}
