@@ -25,6 +25,7 @@ use headrace_format_avro::schema::table_schema_json;
 use headrace_format_avro::AvroConfluentFormatFactory;
 use headrace_integration_tests::registry::{self, SchemaRegistry};
 use headrace_sdk::changelog::ChangelogBatch;
+use headrace_sdk::error::{ErrorDomain, Retry};
 use headrace_sdk::format::{Encoder, FormatFactory};
 use serde_json::{json, Value as Json};
 
@@ -116,7 +117,11 @@ fn registers_under_the_subject_and_resolves_ids_through_a_cache() {
     let mut d = AvroConfluentFormatFactory.create_decoder(&c).unwrap();
     let mut unseen = first[0].clone();
     unseen[1..5].copy_from_slice(&(id + 1000).to_be_bytes());
-    let err = d.decode(&unseen, &origin(7)).unwrap_err().to_string();
+    let err = d.decode(&unseen, &origin(7)).unwrap_err();
+    // An unreachable registry is the outside world's fault, worth retrying.
+    assert_eq!(err.domain(), ErrorDomain::External, "{err}");
+    assert_eq!(err.retry(), Retry::Backoff, "{err}");
+    let err = err.to_string();
     assert!(err.contains(&url), "{err}");
 }
 
@@ -215,7 +220,11 @@ fn an_incompatible_schema_is_refused_naming_the_subject_and_the_registry() {
         &[("url", reg.url()), ("subject", subject)],
     );
     let mut e = AvroConfluentFormatFactory.create_encoder(&c2).unwrap();
-    let err = encode(&mut *e, &v2).unwrap_err().to_string();
+    let err = encode(&mut *e, &v2).unwrap_err();
+    // The user's to fix; retrying cannot help.
+    assert_eq!(err.domain(), ErrorDomain::User, "{err}");
+    assert_eq!(err.retry(), Retry::No, "{err}");
+    let err = err.to_string();
     for part in [subject, reg.url(), "HTTP 409", "compatib"] {
         assert!(err.contains(part), "{part:?} missing from: {err}");
     }
