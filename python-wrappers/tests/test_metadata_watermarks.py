@@ -3,7 +3,8 @@ filesystem table connectors offer them.
 
 - Kafka metadata read (``topic``, ``partition``, ``offset``, ``timestamp``, ``headers``) from records
   written by confluent-kafka, and written (``timestamp``, ``headers``) then read back by
-  confluent-kafka; filesystem ``file.*`` metadata.
+  confluent-kafka, each also compared with Flink's own 'kafka' connector on the same records;
+  the value format's metadata (``value.*``, debezium-json); filesystem ``file.*`` metadata.
 - Watermarks pushed into the source (``SupportsWatermarkPushDown``) and kept per Kafka partition:
   a TUMBLE window closes only when both partitions of the topic pass it, and a partition without
   records stops holding it back after the idle timeout (``scan.watermark.idle-timeout`` or
@@ -13,6 +14,7 @@ Real broker (the test kit's image, see conftest's ``kafka`` fixture), no mocks.
 """
 
 import json
+import os
 import time
 import uuid
 
@@ -81,6 +83,87 @@ def test_kafka_metadata_columns_read(t_env, kafka):
         (2, topic, 1, 0, _utc(base + 2), 1, "b2", None),
         (3, topic, 0, 1, _utc(base + 3), 0, None, None),
     ]
+
+
+def _flink_kafka_jar():
+    """Flink's own Kafka SQL connector (``HEADRACE_FLINK_KAFKA_JAR``, else Maven's copy in ~/.m2,
+    which scripts/test-all.sh fetches)."""
+    default = os.path.expanduser("~/.m2/repository/org/apache/flink/flink-sql-connector-kafka/"
+                                 "5.0.0-2.2/flink-sql-connector-kafka-5.0.0-2.2.jar")
+    jar = os.environ.get("HEADRACE_FLINK_KAFKA_JAR", default)
+    if not os.path.isfile(jar):
+        pytest.fail(f"{jar} is missing: run `mvn dependency:get -Dartifact=org.apache.flink:"
+                    "flink-sql-connector-kafka:5.0.0-2.2 -Dtransitive=false` or set "
+                    "HEADRACE_FLINK_KAFKA_JAR (scripts/test-all.sh does it)", pytrace=False)
+    return jar
+
+
+def test_kafka_metadata_matches_flinks_kafka_connector(t_env, kafka):
+    """The same topic read with the same metadata columns through Flink's own 'kafka' connector
+    and through 'headrace-kafka' gives the same rows."""
+    topic = _name("meta-vs-flink")
+    kafka.create_topic(topic, 2)
+    base = _recent_ms(3)
+    _produce(kafka, topic, [
+        (i % 2, json.dumps({"id": i}), base + i, [("n", str(i).encode())] if i % 3 else None)
+        for i in range(12)])
+    conf = t_env.get_config()
+    conf.set("pipeline.jars", conf.get("pipeline.jars", "") + ";file://" + _flink_kafka_jar())
+    conf.set("table.local-time-zone", "UTC")
+    cols = """id BIGINT, `topic` STRING METADATA VIRTUAL, `partition` INT METADATA VIRTUAL,
+      `offset` BIGINT METADATA VIRTUAL, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+      tt STRING METADATA FROM 'timestamp-type' VIRTUAL, headers MAP<STRING, BYTES> METADATA VIRTUAL"""
+    rows = {}
+    for connector in ["kafka", "headrace-kafka"]:
+        table = connector.replace("-", "_")
+        t_env.execute_sql(f"""CREATE TABLE {table} ({cols}) WITH (
+          'connector' = '{connector}', 'topic' = '{topic}',
+          'properties.bootstrap.servers' = '{kafka.bootstrap}', 'format' = 'json',
+          'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset')""")
+        q = f"""SELECT id, `topic`, `partition`, `offset`,
+                   DATE_FORMAT(ts, 'yyyy-MM-dd HH:mm:ss.SSS'), tt, CARDINALITY(headers),
+                   CAST(headers['n'] AS STRING) FROM {table}"""
+        with t_env.execute_sql(q).collect() as result:
+            rows[connector] = sorted(tuple(r) for r in result)
+    assert len(rows["kafka"]) == 12, rows["kafka"]
+    assert rows["headrace-kafka"] == rows["kafka"]
+
+
+def test_kafka_metadata_written_as_flinks_kafka_connector_writes_it(t_env, kafka):
+    """The same rows written with 'timestamp' and 'headers' metadata through Flink's own 'kafka'
+    connector and through 'headrace-kafka': confluent-kafka reads the same records from both."""
+    conf = t_env.get_config()
+    conf.set("pipeline.jars", conf.get("pipeline.jars", "") + ";file://" + _flink_kafka_jar())
+    t1, t2 = _recent_ms(1) + 7, _recent_ms(2) + 8
+    values = f"""(1, TO_TIMESTAMP_LTZ({t1}, 3), CAST(MAP['a', X'01', 'b', X''] AS MAP<STRING, BYTES>)),
+      (2, TO_TIMESTAMP_LTZ({t2}, 3), CAST(MAP['a', X'ff'] AS MAP<STRING, BYTES>))"""
+    seen = {}
+    for connector in ["kafka", "headrace-kafka"]:
+        topic = _name("meta-w-" + connector)
+        kafka.create_topic(topic, 1)
+        table = connector.replace("-", "_")
+        t_env.execute_sql(f"""CREATE TABLE {table} (
+          id BIGINT, ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp', headers MAP<STRING, BYTES> METADATA
+        ) WITH ('connector' = '{connector}', 'topic' = '{topic}',
+          'properties.bootstrap.servers' = '{kafka.bootstrap}', 'format' = 'json')""")
+        t_env.execute_sql(f"INSERT INTO {table} VALUES {values}").wait()
+        from confluent_kafka import Consumer, TopicPartition
+        c = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": _name("meta-w-read"),
+                      "auto.offset.reset": "earliest", "log_level": 0})
+        got = []
+        try:
+            c.assign([TopicPartition(topic, 0, 0)])
+            deadline = time.time() + 30
+            while len(got) < 2 and time.time() < deadline:
+                for m in c.consume(10, timeout=0.5):
+                    if m.error() is None:
+                        got.append((json.loads(m.value()), m.timestamp(),
+                                    sorted(m.headers() or [])))
+        finally:
+            c.close()
+        seen[connector] = sorted(got, key=lambda g: g[0]["id"])
+    assert [g[1][1] for g in seen["kafka"]] == [t1, t2], seen["kafka"]
+    assert seen["headrace-kafka"] == seen["kafka"]
 
 
 def test_kafka_value_format_metadata_read(t_env, kafka):
