@@ -377,6 +377,7 @@ fn flink_jars() -> Vec<String> {
 fn run_job(sql: &str) {
     let mut r = headrace_sdk::registry::Registry::new();
     r.register_connector(headrace_connector_kafka::factory());
+    r.register_connector(headrace_connector_datagen::factory());
     r.register_format(headrace_format_avro::confluent_factory());
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -561,4 +562,63 @@ fn kafka_topics_exchanged_with_confluent_kafka_and_flink_through_the_registry() 
         ]),
         "{consumed:#}"
     );
+}
+
+/// The latest schema under `subject`, as JSON.
+fn latest(reg: &SchemaRegistry, subject: &str) -> Json {
+    let r = reg
+        .request("GET", &format!("/subjects/{subject}/versions/latest"), None)
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    serde_json::from_str(r.json()["schema"].as_str().unwrap()).unwrap()
+}
+
+/// With avro-confluent as both key and value format, the Kafka sink registers the key columns
+/// under '<topic>-key' and the value columns under '<topic>-value' (Flink's defaults), and
+/// confluent-kafka decodes both.
+#[test]
+fn key_and_value_register_under_the_topics_subjects() {
+    let _ = python();
+    let reg = shared();
+    let kafka = headrace_integration_tests::kafka::start().unwrap();
+    let bootstrap = kafka.bootstrap_servers().to_string();
+    let topic = "registry-keyed";
+    kafka.create_topic(topic, 1).unwrap();
+    let url = reg.url();
+    run_job(&format!(
+        "CREATE TABLE gen (id BIGINT NOT NULL, name STRING) WITH (
+            'connector' = 'datagen', 'number-of-rows' = '20',
+            'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '20');
+         CREATE TABLE k (id BIGINT NOT NULL, name STRING) WITH (
+            'connector' = 'kafka', 'topic' = '{topic}',
+            'properties.bootstrap.servers' = '{bootstrap}',
+            'key.format' = 'avro-confluent', 'key.avro-confluent.url' = '{url}',
+            'key.fields' = 'id', 'value.fields-include' = 'EXCEPT_KEY',
+            'value.format' = 'avro-confluent', 'value.avro-confluent.url' = '{url}');
+         INSERT INTO k SELECT * FROM gen;"
+    ));
+    let names = |s: &Json| -> Vec<String> {
+        s["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&latest(reg, &format!("{topic}-key"))), ["id"]);
+    assert_eq!(names(&latest(reg, &format!("{topic}-value"))), ["name"]);
+    let consumed = run_py(&["consume", reg.url(), &bootstrap, topic, "20"]);
+    let mut ids: Vec<i64> = consumed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_i64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=20).collect::<Vec<i64>>());
+    assert!(consumed["rows"].as_array().unwrap().iter().all(|r| r
+        .as_object()
+        .unwrap()
+        .keys()
+        .eq(["name"].iter())));
 }

@@ -10,9 +10,10 @@ usage:
       Produces two records with a first schema (id, name, legacy) and one with a second (id,
       name, added: legacy removed, added with a default), both registered under <topic>-value.
   registry_kafka.py consume <registry url> <bootstrap> <topic> <count>
-      Consumes <count> records of <topic> from the beginning and decodes them with
-      AvroDeserializer.
-Prints {"rows": [...normalised values...], "ids": [schema id of each record]} on stdout.
+      Consumes <count> records of <topic> from the beginning and decodes their values (and keys,
+      when there are) with AvroDeserializer.
+Prints {"rows": [...normalised values...], "ids": [schema id of each value], "keys": [...]} on
+stdout.
 """
 import json
 import sys
@@ -87,7 +88,8 @@ def consume(client, bootstrap, topic, count):
     consumer.subscribe([topic])
     deser = AvroDeserializer(client)
     ctx = SerializationContext(topic, MessageField.VALUE)
-    values, ids = [], []
+    key_ctx = SerializationContext(topic, MessageField.KEY)
+    values, ids, keys = [], [], []
     deadline = time.time() + 120
     while len(values) < count and time.time() < deadline:
         m = consumer.poll(1.0)
@@ -97,23 +99,25 @@ def consume(client, bootstrap, topic, count):
             raise RuntimeError(str(m.error()))
         ids.append(schema_id(m.value()))
         values.append(deser(m.value(), ctx))
+        keys.append(deser(m.key(), key_ctx) if m.key() else None)
     consumer.close()
     assert len(values) == count, f"consumed {len(values)} of {count} records of {topic}"
-    return values, ids
+    return values, ids, keys
 
 
 def main():
     cmd, url, bootstrap, topic, arg = sys.argv[1:6]
     client = SchemaRegistryClient({"url": url})
+    keys = None
     if cmd == "produce":
         values, ids = produce(client, bootstrap, topic, arg)
     elif cmd == "produce-evolving":
         values, ids = produce_evolving(client, bootstrap, topic)
     elif cmd == "consume":
-        values, ids = consume(client, bootstrap, topic, int(arg))
+        values, ids, keys = consume(client, bootstrap, topic, int(arg))
     else:
         raise SystemExit(f"unknown command {cmd}")
-    print(json.dumps({"rows": norm(values), "ids": ids}))
+    print(json.dumps({"rows": norm(values), "ids": ids, "keys": norm(keys)}))
 
 
 if __name__ == "__main__":
