@@ -20,6 +20,79 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "generator"))
 
 
+# --- Flink versions ------------------------------------------------------------------------------
+
+def _flink_version() -> tuple:
+    """The apache-flink release of this Python, as a tuple (2, 0, 2); () when it is not installed."""
+    import importlib.metadata as md
+    try:
+        v = md.version("apache-flink")
+    except md.PackageNotFoundError:
+        return ()
+    return tuple(int(p) for p in v.split(".")[:3] if p.isdigit())
+
+
+FLINK_VERSION = _flink_version()
+
+# The subset CI runs under every older Flink release (``run-tests.sh --flink 2.0.2 --core``): binary
+# rows, Table API / SQL, the generated DataStream and Table helpers, the custom connector's wheel,
+# filesystem and Kafka reads, the exactly-once Kafka sink and the restores after a task failure.
+# The whole suite runs under 2.3.0.
+CORE_TESTS = [
+    "test_binary_rows.py::test_every_flat_type_crosses_as_binary_rows",
+    "test_table_sql.py::test_datagen_ddl_rows_reach_flink",
+    "test_table_sql.py::test_option_error_carries_headraces_message",
+    "test_table_sql.py::test_filesystem_write_then_read",
+    "test_table_sql.py::test_every_type_crosses_both_ways",
+    "test_generated_api.py::test_table_descriptor_helper",
+    "test_generated_api.py::test_datastream_source_and_sink",
+    "test_generated_api.py::test_datastream_rows_carry_python_types",
+    "test_custom_connector.py::test_lines_connector_from_wheel",
+    "test_failover.py::test_failure_and_restore_keep_exactly_once",
+    "test_kafka.py::test_bounded_read_of_a_multi_partition_topic",
+    "test_kafka.py::test_exactly_once_sink_read_back_read_committed",
+    "test_kafka.py::test_task_failure_restores_from_checkpoint_exactly_once",
+]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--headrace-core", action="store_true",
+                     help="run only conftest.CORE_TESTS (the subset CI runs under older Flink releases)")
+
+
+def pytest_report_header(config):
+    return f"apache-flink {'.'.join(map(str, FLINK_VERSION)) or 'not installed'}"
+
+
+def pytest_configure(config):
+    expected = os.environ.get("HEADRACE_EXPECT_FLINK")
+    if expected and tuple(int(p) for p in expected.split(".")) != FLINK_VERSION:
+        raise pytest.UsageError(
+            f"HEADRACE_EXPECT_FLINK={expected} but this Python ({sys.executable}) has apache-flink "
+            f"{'.'.join(map(str, FLINK_VERSION)) or 'not installed'}; run with the venv that "
+            f"'bash benches/flink/setup.sh {expected}' prints")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--headrace-core"):
+        return
+    ids = {item.nodeid.split("/")[-1]: item for item in items}
+    missing = [t for t in CORE_TESTS if t not in ids]
+    # Only a whole run can tell a renamed test from one left out by -k or a path.
+    if missing and not config.getoption("keyword") and not config.option.file_or_dir:
+        raise pytest.UsageError(f"conftest.CORE_TESTS names tests that do not exist: {missing}")
+    keep = [item for item in items if item.nodeid.split("/")[-1] in CORE_TESTS]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
+
+
+def flink_at_least(*version: int, reason: str):
+    """A mark skipping a test under Flink releases older than ``version``, saying why (a feature the
+    test relies on is missing there). Use sparingly: the core must run on every tested release."""
+    return pytest.mark.skipif(FLINK_VERSION < version,
+                              reason=f"needs Flink {'.'.join(map(str, version))}+: {reason}")
+
+
 def _required_file(var: str, default: str, how: str) -> str:
     path = os.environ.get(var, default)
     if not os.path.isfile(path):
