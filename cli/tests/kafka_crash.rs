@@ -271,24 +271,25 @@ fn kafka_exactly_once_crash_in_the_commit_window() {
     }
 }
 
-/// Run a job with `HEADRACE_FAULT=<fault>`, which must crash it there.
-fn crash_at(job: &Path, state: &Path, fault: &str) {
+/// Run a job with `HEADRACE_FAULT=<fault>`, which must crash it there; returns its log (warnings).
+fn crash_at(job: &Path, state: &Path, fault: &str) -> String {
     let o = Command::new(bin())
         .args([
             "run",
             job.to_str().unwrap(),
             "--state-dir",
             state.to_str().unwrap(),
-            "--quiet",
         ])
         .env("HEADRACE_FAULT", fault)
+        .env("RUST_LOG", "warn")
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(
         !o.status.success() && err.contains("HEADRACE_FAULT: aborting"),
         "{fault}: the fault must crash the job: {err}"
     );
+    err
 }
 
 /// Restart a crashed job and return the warnings it logs; once it has logged `kill_after` (its
@@ -361,9 +362,9 @@ fn count_file_ids(dir: &Path) -> BTreeMap<i64, usize> {
 }
 
 /// Two exactly-once Kafka sinks in one job (two INSERTs, own prefixes), and a filesystem sink
-/// with an exactly-once Kafka sink: crashed between the commits of one checkpoint (the first sink
-/// committed, the second's transaction is lost, so only the second falls back), then killed with
-/// SIGKILL at several points. Every record reaches each output once. Two sinks with one prefix
+/// with an exactly-once Kafka sink: crashed between the commits of one checkpoint and before the
+/// commits (only the INSERT whose transaction was lost falls back), then killed with SIGKILL at
+/// several points. Every record reaches each output once. Two sinks with one prefix
 /// are refused when the job is planned.
 #[test]
 fn several_exactly_once_sinks_in_one_job_survive_crashes() {
@@ -423,8 +424,11 @@ fn several_exactly_once_sinks_in_one_job_survive_crashes() {
         );
     }
 
-    // 2. A filesystem sink committed first, then a Kafka sink whose transaction is lost: the
-    // filesystem pipeline must not be replayed from the older checkpoint.
+    // 2. A filesystem sink beside a Kafka sink. Crashed between their commits of checkpoint 3:
+    // the Kafka sink (whose commits can be lost) commits first, so recovery only completes the
+    // filesystem's commit and nothing falls back. Then crashed after writing checkpoint 5, before
+    // any commit: the Kafka transaction is lost and only the Kafka INSERT falls back; the
+    // filesystem INSERT must not be replayed from the older checkpoint.
     k.create_topic("mixed-k", 2).unwrap();
     let files = d.path().join("mixed-files");
     let job = write_job(
@@ -444,6 +448,11 @@ fn several_exactly_once_sinks_in_one_job_survive_crashes() {
     );
     let state = d.path().join("state-mixed");
     crash_at(&job, &state, "between-commits:3");
+    let warnings = crash_at(&job, &state, "after-checkpoint-file:5");
+    assert!(
+        !warnings.contains("were lost in the crash"),
+        "the Kafka sink committed checkpoint 3 before the crash: {warnings}"
+    );
     let warnings = restart_with_warnings(&job, &state, "were lost in the crash", 400);
     assert!(
         warnings.contains("transactions of sink 'k' were lost in the crash"),

@@ -1132,7 +1132,12 @@ impl Coordinator<'_> {
         to_commit: Vec<Vec<VersionedBytes>>,
     ) -> RuntimeResult<()> {
         let mut committed_one = false;
-        for (pi, committables) in to_commit.into_iter().enumerate() {
+        // Sinks whose commits can be lost commit first: a crash after them leaves only commits
+        // that recovery completes, so their pipelines need not fall back.
+        let mut order: Vec<(usize, Vec<VersionedBytes>)> =
+            to_commit.into_iter().enumerate().collect();
+        order.sort_by_key(|(pi, _)| !self.slots[*pi].sink.commits_may_be_lost());
+        for (pi, committables) in order {
             if committables.is_empty() {
                 continue;
             }
@@ -1264,12 +1269,17 @@ async fn choose_restore_points(
     let mut chosen: Vec<Option<GroupRestore>> = (0..n_groups).map(|_| None).collect();
     // per group, the last checkpoint found lost (the oldest tried) and the table that lost it
     let mut lost_at: Vec<Option<(u64, String)>> = vec![None; n_groups];
+    // Sinks whose commits can be lost are asked first: when one was lost, the other sinks of its
+    // group must not complete their commits of that checkpoint (it is written again).
+    let mut order: Vec<usize> = (0..slots.len()).collect();
+    order.sort_by_key(|si| !slots[*si].sink.commits_may_be_lost());
     for cp in all {
         if chosen.iter().all(Option::is_some) {
             break;
         }
         let mut lost_now = vec![false; n_groups];
-        for (si, slot) in slots.iter().enumerate() {
+        for &si in &order {
+            let slot = &slots[si];
             let g = group[si];
             if chosen[g].is_some() || lost_now[g] {
                 continue;
@@ -1931,6 +1941,118 @@ mod tests {
             "the end is never held"
         );
         assert_eq!(p.take(ms(520)), None, "and it replaces the held one");
+    }
+
+    /// A sink whose committer logs recoveries and reports checkpoint `lost` as lost.
+    struct FakeSink {
+        name: &'static str,
+        lossy: bool,
+        lost: u64,
+        log: Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    impl headrace_sdk::sink::DynamicSink for FakeSink {
+        fn delivery_guarantee(&self) -> headrace_sdk::sink::DeliveryGuarantee {
+            headrace_sdk::sink::DeliveryGuarantee::ExactlyOnce
+        }
+        fn consumed_schema(&self) -> arrow::datatypes::SchemaRef {
+            Arc::new(arrow::datatypes::Schema::empty())
+        }
+        fn commits_may_be_lost(&self) -> bool {
+            self.lossy
+        }
+        fn create_writer(
+            &self,
+            _ctx: WriterContext,
+        ) -> headrace_sdk::Result<Box<dyn headrace_sdk::sink::SinkWriter>> {
+            Err(headrace_sdk::Error::internal("no writer in this test"))
+        }
+        fn create_committer(&self) -> headrace_sdk::Result<Option<Box<dyn Committer>>> {
+            Ok(Some(Box::new(FakeCommitter {
+                name: self.name,
+                lost: self.lost,
+                log: self.log.clone(),
+            })))
+        }
+    }
+
+    struct FakeCommitter {
+        name: &'static str,
+        lost: u64,
+        log: Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Committer for FakeCommitter {
+        async fn commit(&mut self, _id: u64, _c: Vec<VersionedBytes>) -> headrace_sdk::Result<()> {
+            Ok(())
+        }
+        async fn recover(
+            &mut self,
+            id: u64,
+            _c: Vec<VersionedBytes>,
+        ) -> headrace_sdk::Result<CommitRecovery> {
+            self.log.lock().unwrap().push(format!("{}:{id}", self.name));
+            Ok(if id == self.lost {
+                CommitRecovery::Lost
+            } else {
+                CommitRecovery::Committed
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn each_group_restores_from_its_own_checkpoint_asking_lossy_sinks_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::open(dir.path(), 3).unwrap();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let slot = |name: &'static str, lossy: bool, lost: u64| SinkSlot {
+            id: format!("sink:{name}"),
+            table: name.to_string(),
+            sink: Arc::new(FakeSink {
+                name,
+                lossy,
+                lost,
+                log: log.clone(),
+            }),
+        };
+        // group 0: a filesystem-like sink and a Kafka-like sink that lost checkpoint 3;
+        // group 1: a Kafka-like sink that committed it
+        let slots = vec![
+            slot("files", false, 0),
+            slot("kafka", true, 3),
+            slot("other", true, 0),
+        ];
+        for id in 1..=3 {
+            let mut cp = CheckpointData {
+                format_version: CHECKPOINT_FORMAT_VERSION,
+                checkpoint_id: id,
+                ..Default::default()
+            };
+            for s in &slots {
+                cp.sinks.insert(
+                    s.id.clone(),
+                    SinkState {
+                        committables: vec![VersionedBytes::encode(1, "c", &id).unwrap()],
+                        writer_states: vec![],
+                    },
+                );
+            }
+            store.write(&cp).unwrap();
+        }
+        let got = choose_restore_points(&store, &slots, &[0, 0, 1], 2)
+            .await
+            .unwrap();
+        let ids: Vec<Option<u64>> = got
+            .iter()
+            .map(|g| g.checkpoint.as_ref().map(|c| c.checkpoint_id))
+            .collect();
+        assert_eq!(ids, vec![Some(2), Some(3)]);
+        assert_eq!(
+            *log.lock().unwrap(),
+            vec!["kafka:3", "other:3", "kafka:2", "files:2"],
+            "the files sink must not complete checkpoint 3, which its group writes again"
+        );
     }
 
     #[test]

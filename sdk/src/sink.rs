@@ -129,6 +129,14 @@ pub trait DynamicSink: Send + Sync {
         Vec::new()
     }
 
+    /// Whether prepared commits can be lost in a crash ([`CommitRecovery::Lost`], e.g. a Kafka
+    /// transaction that librdkafka cannot resume). A runner commits such sinks before the others
+    /// of a checkpoint, so that a crash between commits leaves only commits it can still complete
+    /// (or lose all of them). False by default.
+    fn commits_may_be_lost(&self) -> bool {
+        false
+    }
+
     /// Create the writer of one subtask.
     fn create_writer(&self, ctx: WriterContext) -> Result<Box<dyn SinkWriter>>;
 

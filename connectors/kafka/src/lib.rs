@@ -100,9 +100,13 @@
 //! job). A crash between their commits of checkpoint `N` leaves one committed and the other lost:
 //! the runner then restores each INSERT from its own checkpoint (the first from `N`, the second
 //! from `N - 1`), so each topic still gets every record once. INSERTs that share a dead-letter
-//! table fall back together; two exactly-once Kafka sinks among them (or an exactly-once Kafka
-//! dead-letter table behind an exactly-once Kafka sink) keep the old limit: a crash between their
-//! commits can write one checkpoint's records twice to the one that committed.
+//! table fall back together. Exactly-once Kafka sinks say their commits can be lost
+//! (`DynamicSink::commits_may_be_lost`), so the runner commits them before the other sinks and
+//! asks them first after a crash: a filesystem sink of the same group never has a checkpoint
+//! committed that its group then writes again. Two exactly-once Kafka sinks in one group (or an
+//! exactly-once Kafka dead-letter table behind an exactly-once Kafka sink) keep the old limit: a
+//! crash between their commits can write one checkpoint's records twice to the one that
+//! committed.
 //!
 //! Other limits: the transaction must not time out between two checkpoints
 //! (`properties.transaction.timeout.ms`, 15 minutes by default here, at most the broker's

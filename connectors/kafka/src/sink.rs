@@ -155,6 +155,11 @@ impl DynamicSink for KafkaSink {
         }
     }
 
+    fn commits_may_be_lost(&self) -> bool {
+        // the runner's protocol: a transaction open at a crash is aborted by the next incarnation
+        self.txn.is_some()
+    }
+
     fn create_writer(&self, ctx: WriterContext) -> Result<Box<dyn SinkWriter>> {
         let key_enc = match (&self.cfg.key_format, &self.cfg.layout.key_schema) {
             (Some(f), Some(s)) => Some(f.encoder(s.clone())?),
