@@ -260,9 +260,13 @@ def _ev(part, id_, minute, second=0):
     return (part, json.dumps({"id": id_, "ts": T0 + minute * MINUTE + second * 1000}), None, None)
 
 
-def _window_job(t_env, kafka, src, out, extra=""):
+def _window_job(t_env, kafka, src, out, extra="", connector="headrace-kafka"):
     """Start ``INSERT INTO out`` of one-minute TUMBLE counts over ``src``, an event-time table with
-    a WATERMARK (no delay); returns the running job's TableResult."""
+    a WATERMARK (no delay); returns the running job's TableResult. ``connector`` 'kafka' reads
+    through Flink's own Kafka connector instead, for the same expectations."""
+    if connector == "kafka":
+        conf = t_env.get_config()
+        conf.set("pipeline.jars", conf.get("pipeline.jars", "") + ";file://" + _flink_kafka_jar())
     t_env.get_config().set("table.local-time-zone", "UTC")
     t_env.get_config().set("execution.checkpointing.interval", "300 ms")
     t_env.execute_sql(f"""CREATE TABLE ev (
@@ -270,7 +274,7 @@ def _window_job(t_env, kafka, src, out, extra=""):
       rt AS TO_TIMESTAMP_LTZ(ts, 3),
       WATERMARK FOR rt AS rt
     ) WITH (
-      'connector' = 'headrace-kafka', 'topic' = '{src}',
+      'connector' = '{connector}', 'topic' = '{src}',
       'properties.bootstrap.servers' = '{kafka.bootstrap}', 'format' = 'json',
       'properties.group.id' = '{src}-g', 'scan.startup.mode' = 'earliest-offset'{extra})""")
     t_env.execute_sql(f"""CREATE TABLE agg (ws STRING, cnt BIGINT) WITH (
@@ -320,17 +324,19 @@ def _wait_windows(kafka, out, want, timeout=90):
     return got
 
 
-def test_window_closes_only_when_both_partitions_pass_it(t_env, kafka):
+@pytest.mark.parametrize("connector", ["headrace-kafka", "kafka"])
+def test_window_closes_only_when_both_partitions_pass_it(t_env, kafka, connector):
     """Partition 0 is five minutes ahead of partition 1. With one watermark per partition, the
     reader's watermark is the lesser one: partition 1's late-looking records still count, and no
     window closes before partition 1 has passed it. (A single watermark over the reader's rows, as
-    when the WATERMARK runs after the source, would close 10:05 early and drop 10:00.)"""
+    when the WATERMARK runs after the source, would close minute 5 early and drop minute 0.) The same
+    job over Flink's own 'kafka' connector must meet the same expectations."""
     src, out = _name("wm-src"), _name("wm-out")
     kafka.create_topic(src, 2)
     kafka.create_topic(out, 1)
     # Partition 0 first: five records in minute 5, one in minute 7.
     _produce(kafka, src, [_ev(0, i, 5, i) for i in range(1, 6)] + [_ev(0, 6, 7)])
-    job = _window_job(t_env, kafka, src, out)
+    job = _window_job(t_env, kafka, src, out, connector=connector)
     try:
         _wait_committed(kafka, src, f"{src}-g", 0, 6)
         time.sleep(2.0)  # several watermark intervals after partition 0 was read
