@@ -436,6 +436,20 @@ pub async fn execute(
     let dlqs = dead_letter_targets(&pipelines);
     let slots = sink_slots(&pipelines, &dlqs);
     let (group_of, n_groups) = restore_groups(&pipelines, &dlqs);
+    for g in 0..n_groups {
+        let lossy: Vec<&str> = (0..slots.len())
+            .filter(|s| group_of[*s] == g && slots[*s].sink.commits_may_be_lost())
+            .map(|s| slots[s].table.as_str())
+            .collect();
+        if lossy.len() > 1 {
+            tracing::warn!(
+                "sinks {lossy:?} share a dead-letter table and can each lose their commits in a \
+                 crash: a crash between their commits writes one checkpoint's rows twice to the \
+                 one that committed (give them separate dead-letter tables, or a dead-letter table \
+                 that is not exactly-once Kafka)"
+            );
+        }
+    }
     let restore = match &store {
         Some(s) => choose_restore_points(s, &slots, &group_of, n_groups).await?,
         None => (0..n_groups).map(|_| GroupRestore::default()).collect(),
