@@ -3,7 +3,8 @@
 //! A checkpoint is one JSON file `chk-<id>.json`, written to a temporary name, synced, renamed into
 //! place and the directory synced: a file with that name is a completed checkpoint. After a crash the
 //! newest readable checkpoint is restored and its committables are committed again (committers are
-//! idempotent), so exactly-once sinks lose and duplicate nothing.
+//! idempotent), so exactly-once sinks lose and duplicate nothing; a group of pipelines whose sink
+//! lost its transaction restores from the checkpoint before (see [`crate::exec`]).
 
 use std::collections::BTreeMap;
 use std::io::Write;

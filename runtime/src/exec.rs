@@ -10,8 +10,13 @@
 //!
 //! Readers of a source with a WATERMARK send their watermark (see [`crate::watermark`]) behind
 //! their data to every writer; a writer hands the least over its non-idle readers to
-//! [`SinkWriter::on_watermark`](headrace_sdk::sink::SinkWriter::on_watermark) when it advances,
-//! and `i64::MAX` once every reader ended. Rows go to writers one to one when the parallelisms
+//! [`SinkWriter::on_watermark`](headrace_sdk::sink::SinkWriter::on_watermark) when it advances
+//! (at most once per `pipeline.auto-watermark-interval`, see `WatermarkPacer`), and `i64::MAX`
+//! once every reader ended.
+//!
+//! After a crash each group of pipelines (the INSERTs sharing a dead-letter table, else each
+//! INSERT alone) restores from the newest checkpoint whose commits of its sinks are complete:
+//! a sink that lost its transaction of checkpoint `N` sends only its own group back to `N - 1`. Rows go to writers one to one when the parallelisms
 //! match, else round-robin per batch, or by the hash of key columns
 //! ([`DynamicSink::shuffle_columns`](headrace_sdk::sink::DynamicSink::shuffle_columns), or a
 //! PRIMARY KEY when the parallelism changes; see [`crate::shuffle`]).

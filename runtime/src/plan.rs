@@ -482,7 +482,7 @@ pub fn plan_job(sql: &str, registry: &Registry) -> RuntimeResult<JobPlan> {
 }
 
 /// Refuse a job in which two sinks claim the same exclusive option value
-/// ([`DynamicSink::exclusive_options`](headrace_sdk::sink::DynamicSink::exclusive_options)), such
+/// ([`DynamicSink::exclusive_options`]), such
 /// as two exactly-once Kafka sinks with one `sink.transactional-id-prefix`. Each INSERT is a sink
 /// of its own (even into the same table); a dead-letter table is one sink however many tables
 /// route to it.
