@@ -397,16 +397,41 @@ impl SubtaskTxns {
         let marker = self.marker(subtask)?;
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition(&marker.topic, 0);
-        let c = marker
-            .consumer
-            .committed_offsets(tpl, REQUEST_TIMEOUT)
-            .map_err(|e| {
-                kafka_error(
-                    &self.cfg.settings,
-                    &format!("cannot read the commit marker of group '{}'", marker.group),
-                    e,
-                )
-            })?;
+        // A group's coordinator may still be loading (e.g. the first group of a new broker):
+        // librdkafka reports that at once, so ask again for a while.
+        let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
+        let c = loop {
+            match marker
+                .consumer
+                .committed_offsets(tpl.clone(), REQUEST_TIMEOUT)
+            {
+                Ok(c) => break c,
+                Err(e)
+                    if matches!(
+                        e.rdkafka_error_code(),
+                        Some(
+                            RDKafkaErrorCode::NotCoordinator
+                                | RDKafkaErrorCode::CoordinatorLoadInProgress
+                                | RDKafkaErrorCode::CoordinatorNotAvailable
+                        )
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    tracing::debug!(
+                        "{}: reading the commit marker of group '{}': {e}; retrying",
+                        self.cfg.settings.context,
+                        marker.group
+                    );
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => {
+                    return Err(kafka_error(
+                        &self.cfg.settings,
+                        &format!("cannot read the commit marker of group '{}'", marker.group),
+                        e,
+                    ))
+                }
+            }
+        };
         let (offset, meta) = match c.find_partition(&marker.topic, 0) {
             Some(e) => (
                 match e.offset() {
