@@ -64,3 +64,9 @@ cargo test --workspace --no-fail-fast
 # The Flink bridge: PyFlink 2.3.0 from PyPI (cached venv under ~/.cache/headrace), the Maven-built
 # jar (~/.m2) and the native libraries, then pytest in PyFlink's local mode.
 bash python-wrappers/run-tests.sh
+
+# The same jar (compiled against 2.3.0) and libraries under the older Flink 2.x releases on PyPI, one
+# cached venv each (~/.cache/headrace/pyflink-<version>-venv): the core subset (conftest.CORE_TESTS).
+for flink_version in ${HEADRACE_FLINK_MATRIX:-2.2.1 2.1.3 2.0.2}; do
+  bash python-wrappers/run-tests.sh --flink "$flink_version" --core
+done
