@@ -64,13 +64,18 @@
 //!    between), it drops the producer and asks the marker, as in step 5. Within one task Flink
 //!    initialises the committer, which commits the restored committables, before the writer.
 //!
-//!    Not covered: a job started with no checkpoint to restore (a fresh start, or a failure
-//!    before the first checkpoint completed) at a lower parallelism than an earlier run with the
-//!    same prefix. Nothing records the earlier parallelism then, so the earlier run's removed
-//!    writers are not fenced and their open transactions end at `transaction.timeout.ms`.
-//!    (Restarting at the same parallelism is covered: each writer fences its own pool.) The same
-//!    holds for a replay transaction of a process that died while replaying, if the restore
-//!    does not bring back its committable (a restore from an older checkpoint than the newest).
+//!    Runs with no writer state to go by (a fresh start, a failure before the first checkpoint
+//!    completed, a checkpoint from before writer states) rely on a record of the parallelism:
+//!    before opening any transaction every writer reads the committed offset of consumer group
+//!    `<prefix>-headrace-writers` (partition 0 of the first topic), the highest parallelism a
+//!    run with this prefix started with, and raises it to its own parallelism if that is
+//!    higher (a plain offset commit, outside transactions; never lowered). The removed writers
+//!    are then counted from that parallelism as from the states' (`q % p`). So every start
+//!    below the highest parallelism ever used with the prefix fences the ids of the writers
+//!    above it again (about `pool size x (highest - p) / p` producer initialisations per writer
+//!    and start). Left open: a replay transaction of a process that died while
+//!    replaying, when the restore does not bring back its committable (a restore from an
+//!    older checkpoint than the newest), ends at `transaction.timeout.ms`.
 //!
 //! Records are never lost and never committed twice, as seen by `read_committed` consumers,
 //! through task failures (the producer is kept) and TaskManager process kills (the committable
@@ -167,18 +172,21 @@ const WRITER_STATE_VERSION: u32 = 1;
 const WRITER_STATE_NAME: &str = "kafka subtask writer state";
 
 /// The writers that existed at the checkpoint of `states` (the writer states a restored writer
-/// received) and are gone at `parallelism`, which writer `subtask` must fence: those whose state
-/// it received, and, of all removed subtasks `q` (from `parallelism` to the largest old
-/// parallelism it knows), those with `q % parallelism == subtask`. Flink hands every old writer's
+/// received) or in an earlier run (`recorded_parallelism`, see
+/// [`SubtaskTxns::record_parallelism`]) and are gone at `parallelism`, which writer `subtask`
+/// must fence: those whose state it received, and, of all removed subtasks `q` (from
+/// `parallelism` to the largest old parallelism it knows), those with `q % parallelism ==
+/// subtask`. Flink hands every old writer's
 /// state to exactly one new writer and, when scaling down, every new writer some state, so each
 /// removed writer is fenced at least once.
 fn removed_writers(
     subtask: usize,
     parallelism: usize,
+    recorded_parallelism: usize,
     states: &[VersionedBytes],
 ) -> Result<Vec<usize>> {
     let parallelism = parallelism.max(1);
-    let mut old_parallelism = 0;
+    let mut old_parallelism = recorded_parallelism;
     let mut out = std::collections::BTreeSet::new();
     for s in states {
         let st: SubtaskWriterState = s.decode(WRITER_STATE_VERSION, WRITER_STATE_NAME)?;
@@ -351,7 +359,10 @@ impl SubtaskTxns {
     }
 
     fn marker(&self, subtask: usize) -> Result<Arc<MarkerClient>> {
-        let group = format!("{}-headrace-commits-{subtask}", self.prefix);
+        self.group_client(format!("{}-headrace-commits-{subtask}", self.prefix))
+    }
+
+    fn group_client(&self, group: String) -> Result<Arc<MarkerClient>> {
         let mut m = lock(&MARKERS)?;
         if let Some(c) = m.get(&group) {
             return Ok(c.clone());
@@ -394,18 +405,59 @@ impl SubtaskTxns {
 
     /// Whether the marker of `subtask` says the transaction of `epoch` with `nonce` committed.
     fn marker_says_committed(&self, subtask: usize, epoch: u64, nonce: &str) -> Result<bool> {
-        let marker = self.marker(subtask)?;
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition(&marker.topic, 0);
-        // A group's coordinator may still be loading (e.g. the first group of a new broker):
-        // librdkafka reports that at once, so ask again for a while.
+        let (offset, meta) = self.group_offset(&*self.marker(subtask)?)?;
+        Ok(match offset {
+            Some(o) if o > epoch as i64 => true,
+            Some(o) if o == epoch as i64 => meta == nonce,
+            _ => false,
+        })
+    }
+
+    /// The highest writer parallelism an earlier run with this prefix recorded (0: none), after
+    /// recording `parallelism` if it is higher. The record is the committed offset of consumer
+    /// group `<prefix>-headrace-writers` for partition 0 of the first topic, written outside
+    /// any transaction before the writer opens one, and never lowered.
+    fn record_parallelism(&self, parallelism: usize) -> Result<usize> {
+        let client = self.group_client(format!("{}-headrace-writers", self.prefix))?;
+        let recorded = match self.group_offset(&client)?.0 {
+            Some(o) if o > 0 => usize::try_from(o).unwrap_or(usize::MAX),
+            _ => 0,
+        };
+        if parallelism > recorded {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(&client.topic, 0, Offset::Offset(parallelism as i64))
+                .map_err(|e| {
+                    kafka_error(&self.cfg.settings, "cannot build the writer record", e)
+                })?;
+            self.retry_coordinator(&client, || {
+                client
+                    .consumer
+                    .commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+            })
+            .map_err(|e| {
+                kafka_error(
+                    &self.cfg.settings,
+                    &format!(
+                        "cannot record the writer parallelism in consumer group '{}'",
+                        client.group
+                    ),
+                    e,
+                )
+            })?;
+        }
+        Ok(recorded)
+    }
+
+    /// Run `f`, again while the group's coordinator is loading or moving (e.g. the first group
+    /// of a new broker: librdkafka reports that at once), for up to the request timeout.
+    fn retry_coordinator<T>(
+        &self,
+        client: &MarkerClient,
+        mut f: impl FnMut() -> std::result::Result<T, KafkaError>,
+    ) -> std::result::Result<T, KafkaError> {
         let deadline = std::time::Instant::now() + REQUEST_TIMEOUT;
-        let c = loop {
-            match marker
-                .consumer
-                .committed_offsets(tpl.clone(), REQUEST_TIMEOUT)
-            {
-                Ok(c) => break c,
+        loop {
+            match f() {
                 Err(e)
                     if matches!(
                         e.rdkafka_error_code(),
@@ -417,22 +469,39 @@ impl SubtaskTxns {
                     ) && std::time::Instant::now() < deadline =>
                 {
                     tracing::debug!(
-                        "{}: reading the commit marker of group '{}': {e}; retrying",
+                        "{}: consumer group '{}': {e}; retrying",
                         self.cfg.settings.context,
-                        marker.group
+                        client.group
                     );
                     std::thread::sleep(Duration::from_millis(200));
                 }
-                Err(e) => {
-                    return Err(kafka_error(
-                        &self.cfg.settings,
-                        &format!("cannot read the commit marker of group '{}'", marker.group),
-                        e,
-                    ))
-                }
+                r => return r,
             }
-        };
-        let (offset, meta) = match c.find_partition(&marker.topic, 0) {
+        }
+    }
+
+    /// The committed offset (if any) and its metadata of `client`'s group for partition 0 of
+    /// its topic.
+    fn group_offset(&self, marker: &MarkerClient) -> Result<(Option<i64>, String)> {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&marker.topic, 0);
+        let c = self
+            .retry_coordinator(marker, || {
+                marker
+                    .consumer
+                    .committed_offsets(tpl.clone(), REQUEST_TIMEOUT)
+            })
+            .map_err(|e| {
+                kafka_error(
+                    &self.cfg.settings,
+                    &format!(
+                        "cannot read the offset of consumer group '{}'",
+                        marker.group
+                    ),
+                    e,
+                )
+            })?;
+        Ok(match c.find_partition(&marker.topic, 0) {
             Some(e) => (
                 match e.offset() {
                     Offset::Offset(o) => Some(o),
@@ -441,11 +510,6 @@ impl SubtaskTxns {
                 e.metadata().to_string(),
             ),
             None => (None, String::new()),
-        };
-        Ok(match offset {
-            Some(o) if o > epoch as i64 => true,
-            Some(o) if o == epoch as i64 => meta == nonce,
-            _ => false,
         })
     }
 
@@ -634,7 +698,8 @@ impl SubtaskWriter {
         restored: u64,
         restored_state: &[VersionedBytes],
     ) -> Result<Self> {
-        let removed = removed_writers(subtask, parallelism, restored_state)?;
+        let recorded = txns.record_parallelism(parallelism)?;
+        let removed = removed_writers(subtask, parallelism, recorded, restored_state)?;
         txns.start_writer(subtask, restored)?;
         for q in removed {
             txns.fence_removed_writer(q, parallelism, restored)?;
@@ -1005,23 +1070,27 @@ mod tests {
         // both: by its state and by 4 % 2 == 0).
         let s0 = [writer_state(0, 5), writer_state(1, 5), writer_state(2, 5)];
         let s1 = [writer_state(3, 5), writer_state(4, 5)];
-        assert_eq!(removed_writers(0, 2, &s0).unwrap(), vec![2, 4]);
-        assert_eq!(removed_writers(1, 2, &s1).unwrap(), vec![3, 4]);
+        assert_eq!(removed_writers(0, 2, 0, &s0).unwrap(), vec![2, 4]);
+        assert_eq!(removed_writers(1, 2, 0, &s1).unwrap(), vec![3, 4]);
         // 2 -> 1: writer 0 gets both states.
         let both = [writer_state(0, 2), writer_state(1, 2)];
-        assert_eq!(removed_writers(0, 1, &both).unwrap(), vec![1]);
+        assert_eq!(removed_writers(0, 1, 0, &both).unwrap(), vec![1]);
         // Same or higher parallelism, or no state (a checkpoint before writer states existed).
-        assert!(removed_writers(0, 2, &both).unwrap().is_empty());
-        assert!(removed_writers(2, 3, &[writer_state(1, 2)])
+        assert!(removed_writers(0, 2, 0, &both).unwrap().is_empty());
+        assert!(removed_writers(2, 3, 0, &[writer_state(1, 2)])
             .unwrap()
             .is_empty());
-        assert!(removed_writers(0, 1, &[]).unwrap().is_empty());
+        assert!(removed_writers(0, 1, 0, &[]).unwrap().is_empty());
+        // No state, but an earlier run recorded parallelism 5 for the prefix.
+        assert_eq!(removed_writers(0, 1, 5, &[]).unwrap(), vec![1, 2, 3, 4]);
+        assert_eq!(removed_writers(1, 2, 5, &[]).unwrap(), vec![3]);
+        assert!(removed_writers(0, 2, 2, &[]).unwrap().is_empty());
         // A newer state version is refused, not misread.
         let newer = VersionedBytes {
             version: WRITER_STATE_VERSION + 1,
             bytes: b"{}".to_vec(),
         };
-        assert!(removed_writers(0, 1, &[newer]).is_err());
+        assert!(removed_writers(0, 1, 0, &[newer]).is_err());
     }
 
     /// Whether a read_committed consumer of every partition of `topic` reaches the high
@@ -1081,8 +1150,22 @@ mod tests {
     /// at once instead of after the 15-minute transaction timeout.
     #[test]
     fn scale_down_fences_the_removed_writers_open_transaction() {
+        scale_down(true);
+    }
+
+    /// As above with no checkpoint to restore (the first one never completed): the parallelism
+    /// the first run recorded for the prefix tells the new writer which writers are gone.
+    #[test]
+    fn fresh_start_at_lower_parallelism_fences_the_earlier_runs_writers() {
+        scale_down(false);
+    }
+
+    fn scale_down(from_checkpoint: bool) {
         let kafka = headrace_integration_tests::kafka::start().expect("Kafka for the rescale test");
-        let topic = format!("subtask-scale-down-{}", std::process::id());
+        let topic = format!(
+            "subtask-scale-down-{from_checkpoint}-{}",
+            std::process::id()
+        );
         kafka.create_topic(&topic, 2).unwrap();
         crate::sink::use_per_subtask_transactions();
         let mut reg = headrace_sdk::registry::Registry::new();
@@ -1095,7 +1178,10 @@ mod tests {
             .unwrap()
             .registry(reg)
             .delivery_guarantee(DeliveryGuaranteeOption::ExactlyOnce)
-            .transactional_id_prefix(format!("scale-down-{}", std::process::id()))
+            .transactional_id_prefix(format!(
+                "scale-down-{from_checkpoint}-{}",
+                std::process::id()
+            ))
             .build()
             .unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -1143,8 +1229,12 @@ mod tests {
             ),
             "the dead writer's open transaction should hold back read_committed readers"
         );
-        // Restore from checkpoint 1 at parallelism 1.
-        let _w = sink.create_writer(ctx(0, 1, 1, states)).unwrap();
+        // Restore from checkpoint 1 at parallelism 1, or start afresh at parallelism 1.
+        let _w = if from_checkpoint {
+            sink.create_writer(ctx(0, 1, 1, states)).unwrap()
+        } else {
+            sink.create_writer(ctx(0, 1, 0, Vec::new())).unwrap()
+        };
         assert!(
             read_committed_reaches_the_end(
                 kafka.bootstrap_servers(),
