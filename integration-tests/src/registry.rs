@@ -65,10 +65,49 @@ impl Response {
     }
 }
 
+/// HTTPS with TLS client authentication for a registry started by [`start_https`].
+///
+/// The test application requires a client certificate on its HTTPS port (a build-time setting of
+/// Quarkus, see `integration-tests/registry/README.md`), signed by a certificate of
+/// `client_trust_store`; its plain HTTP port stays open for the kit's own requests.
+#[derive(Debug, Clone)]
+pub struct Https {
+    /// PEM file of the server's certificate chain (leaf first); name `127.0.0.1` in its subject
+    /// alternative names, the address [`SchemaRegistry::https_url`] uses.
+    pub certificate_pem: PathBuf,
+    /// PEM file of the server certificate's private key (PKCS#8 or PKCS#1).
+    pub key_pem: PathBuf,
+    /// PKCS#12 store of the certificate authorities whose client certificates are accepted
+    /// (`keytool -importcert -storetype PKCS12 ...`).
+    pub client_trust_store: PathBuf,
+    /// Password of `client_trust_store`.
+    pub client_trust_store_password: String,
+}
+
+/// Starts an Apicurio process serving HTTPS with client authentication as `https` says (and
+/// plain HTTP); `HEADRACE_TEST_SCHEMA_REGISTRY` is not used. The HTTPS base URL is
+/// [`SchemaRegistry::https_url`].
+pub fn start_https(https: &Https) -> Result<SchemaRegistry> {
+    for (what, path) in [
+        ("certificate_pem", &https.certificate_pem),
+        ("key_pem", &https.key_pem),
+        ("client_trust_store", &https.client_trust_store),
+    ] {
+        if !path.is_file() {
+            return Err(Error::InvalidArgument(format!(
+                "registry::Https::{what}: no such file {}",
+                path.display()
+            )));
+        }
+    }
+    launch_retrying(Some(https))
+}
+
 /// A running registry; the process (if this handle started one) lives while the handle is held.
 #[derive(Debug)]
 pub struct SchemaRegistry {
     url: String,
+    https_url: Option<String>,
     address: String,
     /// Path prefix of the API on the server (`/apis/ccompat/v6`).
     prefix: String,
@@ -96,6 +135,7 @@ pub fn connect(url: &str) -> Result<SchemaRegistry> {
     };
     let reg = SchemaRegistry {
         url,
+        https_url: None,
         address,
         prefix,
         process: None,
@@ -109,12 +149,16 @@ pub fn connect(url: &str) -> Result<SchemaRegistry> {
 
 /// Starts an Apicurio process whatever `HEADRACE_TEST_SCHEMA_REGISTRY` says.
 pub fn start_process() -> Result<SchemaRegistry> {
+    launch_retrying(None)
+}
+
+fn launch_retrying(https: Option<&Https>) -> Result<SchemaRegistry> {
     let jar = app_jar()?;
     let timeout = container::start_timeout()?;
     // A port picked free may be taken before the JVM binds it: try a few.
     let mut last = None;
     for _ in 0..3 {
-        match launch(&jar, timeout) {
+        match launch(&jar, timeout, https) {
             Ok(reg) => return Ok(reg),
             Err(e) => {
                 let retry = e.to_string().contains("Address already in use");
@@ -191,8 +235,35 @@ fn free_port() -> Result<u16> {
         })
 }
 
-fn launch(jar: &Path, timeout: Duration) -> Result<SchemaRegistry> {
+fn launch(jar: &Path, timeout: Duration, https: Option<&Https>) -> Result<SchemaRegistry> {
     let port = free_port()?;
+    let ssl_port = match https {
+        Some(_) => Some(free_port()?),
+        None => None,
+    };
+    let mut tls_properties = Vec::new();
+    if let (Some(h), Some(ssl_port)) = (https, ssl_port) {
+        tls_properties = vec![
+            format!("-Dquarkus.http.ssl-port={ssl_port}"),
+            format!(
+                "-Dquarkus.http.ssl.certificate.files={}",
+                h.certificate_pem.display()
+            ),
+            format!(
+                "-Dquarkus.http.ssl.certificate.key-files={}",
+                h.key_pem.display()
+            ),
+            format!(
+                "-Dquarkus.http.ssl.certificate.trust-store-file={}",
+                h.client_trust_store.display()
+            ),
+            "-Dquarkus.http.ssl.certificate.trust-store-file-type=PKCS12".to_string(),
+            format!(
+                "-Dquarkus.http.ssl.certificate.trust-store-password={}",
+                h.client_trust_store_password
+            ),
+        ];
+    }
     let dir = tempfile::Builder::new()
         .prefix("headrace-registry-")
         .tempdir()
@@ -220,8 +291,9 @@ fn launch(jar: &Path, timeout: Duration) -> Result<SchemaRegistry> {
             "-Dquarkus.datasource.jdbc.initial-size=2",
             "-Dquarkus.datasource.jdbc.min-size=2",
             "-Djava.io.tmpdir=/tmp",
-            "-jar",
         ])
+        .args(&tls_properties)
+        .arg("-jar")
         .arg(jar)
         .current_dir(dir.path())
         .stdin(Stdio::null())
@@ -255,6 +327,7 @@ fn launch(jar: &Path, timeout: Duration) -> Result<SchemaRegistry> {
     let address = format!("127.0.0.1:{port}");
     let mut reg = SchemaRegistry {
         url: format!("http://{address}{CCOMPAT_PATH}"),
+        https_url: ssl_port.map(|p| format!("https://127.0.0.1:{p}{CCOMPAT_PATH}")),
         address,
         prefix: CCOMPAT_PATH.to_string(),
         process: Some(process),
@@ -298,6 +371,12 @@ impl SchemaRegistry {
     /// `avro-confluent.url` and of confluent-kafka's `SchemaRegistryClient({"url": ...})`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Base URL of the Confluent API over HTTPS with client authentication, e.g.
+    /// `https://127.0.0.1:41235/apis/ccompat/v6`, for a registry from [`start_https`].
+    pub fn https_url(&self) -> Option<&str> {
+        self.https_url.as_deref()
     }
 
     /// The last `n` lines of the registry's log (empty for an external registry).

@@ -65,13 +65,19 @@ pub const AUTO_REGISTER_SCHEMAS: ConfigOption<bool> = ConfigOption::new("auto.re
 /// `avro-confluent.ssl.keystore.location`.
 pub const SSL_KEYSTORE_LOCATION: ConfigOption<String> = ConfigOption::new("ssl.keystore.location")
     .description(
-        "Location of the TLS client keystore. Not supported yet by Headrace (client \
-         certificates); setting it is an error.",
+        "PEM file with the TLS client certificate (then its CA chain, if any) and its \
+         unencrypted private key, for registries that require client certificates (Flink reads a \
+         JKS/PKCS#12 keystore: convert it with `openssl pkcs12 -in keystore.p12 -nodes -out \
+         client.pem`, after `keytool -importkeystore -deststoretype PKCS12` for JKS). Needs the \
+         avro crate's 'tls' cargo feature.",
     );
 
 /// `avro-confluent.ssl.keystore.password`.
 pub const SSL_KEYSTORE_PASSWORD: ConfigOption<String> = ConfigOption::new("ssl.keystore.password")
-    .description("Password of the TLS client keystore (see 'ssl.keystore.location').");
+    .description(
+        "Password of the TLS client keystore (unused: the PEM keystore's key is read \
+         unencrypted).",
+    );
 
 /// `avro-confluent.ssl.truststore.location`.
 pub const SSL_TRUSTSTORE_LOCATION: ConfigOption<String> =
@@ -132,12 +138,6 @@ impl ConfluentConfig {
         let url = o.get(&URL)?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(o.invalid(&URL, &url, "expected an http:// or https:// URL"));
-        }
-        if o.contains(&SSL_KEYSTORE_LOCATION) || o.contains(&SSL_KEYSTORE_PASSWORD) {
-            return Err(o.conflict(
-                "'avro-confluent.ssl.keystore.*' (TLS client certificates) is not supported yet; \
-                 use basic or bearer authentication",
-            ));
         }
         let user_info = o
             .get_optional(&BASIC_AUTH_USER_INFO)?
@@ -220,6 +220,7 @@ impl ConfluentConfig {
                 url: registry_url,
                 auth,
                 truststore_pem: o.get_optional(&SSL_TRUSTSTORE_LOCATION)?,
+                keystore_pem: o.get_optional(&SSL_KEYSTORE_LOCATION)?,
                 timeout: Duration::from_secs(30),
             },
             subject: o.get_optional(&SUBJECT)?,

@@ -37,6 +37,9 @@ pub struct RegistryConfig {
     /// PEM file of the certificate authorities to trust for `https` URLs (in addition to the
     /// public roots); needs the `tls` cargo feature.
     pub truststore_pem: Option<String>,
+    /// PEM file with the TLS client certificate chain (leaf first) and its private key, for
+    /// registries that require client certificates; needs the `tls` cargo feature.
+    pub keystore_pem: Option<String>,
     /// Per-request timeout.
     pub timeout: Duration,
 }
@@ -89,34 +92,25 @@ impl RegistryClient {
             .timeout_global(Some(config.timeout))
             .http_status_as_error(false);
         #[cfg(feature = "tls")]
-        let builder = match &config.truststore_pem {
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(|source| AvroError::Io {
-                    context: format!("avro-confluent: cannot read the truststore '{path}'"),
-                    source,
-                })?;
-                let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
-                    .filter_map(|i| match i {
-                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                        _ => None,
-                    })
-                    .collect();
-                if certs.is_empty() {
-                    return Err(AvroError::Schema(format!(
-                        "avro-confluent: the truststore '{path}' holds no PEM certificate \
-                         (JKS and PKCS#12 stores are not read: export the CA certificates as PEM)"
-                    )));
-                }
-                builder.tls_config(
-                    ureq::tls::TlsConfig::builder()
-                        .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
-                        .build(),
-                )
+        let builder = if config.truststore_pem.is_some() || config.keystore_pem.is_some() {
+            let mut tls = ureq::tls::TlsConfig::builder();
+            if let Some(path) = &config.truststore_pem {
+                let certs = tls_files::truststore(&config.url, path)?;
+                tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
             }
-            None => builder,
+            if let Some(path) = &config.keystore_pem {
+                let (chain, key) = tls_files::keystore(&config.url, path)?;
+                tls = tls.client_cert(Some(ureq::tls::ClientCert::new_with_certs(&chain, key)));
+            }
+            builder.tls_config(tls.build())
+        } else {
+            builder
         };
         #[cfg(not(feature = "tls"))]
-        if config.truststore_pem.is_some() || config.url.starts_with("https:") {
+        if config.truststore_pem.is_some()
+            || config.keystore_pem.is_some()
+            || config.url.starts_with("https:")
+        {
             return Err(AvroError::Schema(format!(
                 "avro-confluent: '{}' needs TLS, which this build of headrace-format-avro lacks; \
                  rebuild it with the cargo feature 'tls'",
@@ -179,8 +173,7 @@ impl RegistryClient {
                 r.send(b.to_string().as_bytes())
             }
         };
-        let mut resp =
-            result.map_err(|e| self.err(format!("{method} {path} failed: {e}"), true))?;
+        let mut resp = result.map_err(|e| self.transport_error(method, path, &e))?;
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().map_err(|e| {
             self.err(
@@ -190,6 +183,79 @@ impl RegistryClient {
         })?;
         let j: Json = serde_json::from_str(&text).unwrap_or(Json::String(text));
         Ok((status, j))
+    }
+
+    /// The error of a request that got no answer, with the fix when TLS refused it: a server
+    /// certificate the truststore does not vouch for, or a registry asking for a client
+    /// certificate (both permanent, unlike network errors).
+    fn transport_error(&self, method: &str, path: &str, e: &ureq::Error) -> AvroError {
+        let text = e.to_string();
+        let untrusted = [
+            "UnknownIssuer",
+            "invalid peer certificate",
+            "NotValidForName",
+        ];
+        let refused = [
+            "CertificateRequired",
+            "CertificateUnknown",
+            "HandshakeFailure",
+            "BadCertificate",
+            "UnknownCA",
+            "AccessDenied",
+        ];
+        let hint = if untrusted.iter().any(|m| text.contains(m)) {
+            match &self.config.truststore_pem {
+                Some(p) => format!(
+                    " (the registry's certificate is not signed by a certificate authority of \
+                     'avro-confluent.ssl.truststore.location' ('{p}'), or does not name this \
+                     host: add the CA that signed it to that PEM file)"
+                ),
+                None => " (the registry's certificate is not signed by a public certificate \
+                         authority: set 'avro-confluent.ssl.truststore.location' to a PEM file \
+                         of the CA that signed it)"
+                    .to_string(),
+            }
+        } else if refused.iter().any(|m| text.contains(m)) {
+            match &self.config.keystore_pem {
+                None => " (the registry refused the TLS handshake, as registries requiring a \
+                         client certificate do: set 'avro-confluent.ssl.keystore.location' to a \
+                         PEM file with the client certificate chain and its private key)"
+                    .to_string(),
+                Some(p) => format!(
+                    " (the registry refused the TLS handshake with the client certificate of \
+                     'avro-confluent.ssl.keystore.location' ('{p}'): is it signed by a \
+                     certificate authority the registry trusts, and not expired?)"
+                ),
+            }
+        } else if self.config.url.starts_with("https:")
+            && [
+                "Broken pipe",
+                "Connection reset",
+                "UnexpectedEof",
+                "close_notify",
+            ]
+            .iter()
+            .any(|m| text.contains(m))
+        {
+            // With TLS 1.3 a registry refusing the client's certificate (or its absence) may
+            // close the connection while the request is still being sent, before its alert is
+            // read: perhaps a network error, so still transient.
+            let hint = match &self.config.keystore_pem {
+                None => " (if the registry requires TLS client certificates, set \
+                         'avro-confluent.ssl.keystore.location' to a PEM file with the client \
+                         certificate chain and its private key)"
+                    .to_string(),
+                Some(p) => format!(
+                    " (if the registry refuses the client certificate of \
+                     'avro-confluent.ssl.keystore.location' ('{p}'): is it signed by a \
+                     certificate authority the registry trusts, and not expired?)"
+                ),
+            };
+            return self.err(format!("{method} {path} failed: {text}{hint}"), true);
+        } else {
+            return self.err(format!("{method} {path} failed: {text}"), true);
+        };
+        self.err(format!("{method} {path} failed: {text}{hint}"), false)
     }
 
     fn failure(&self, what: &str, status: u16, j: &Json) -> AvroError {
@@ -310,5 +376,175 @@ impl RegistryClient {
             c.insert(key, id);
         }
         Ok(id)
+    }
+}
+
+/// Reading the PEM truststore and keystore.
+#[cfg(feature = "tls")]
+mod tls_files {
+    use ureq::tls::{Certificate, PemItem, PrivateKey};
+
+    use crate::error::AvroError;
+
+    const TRUSTSTORE: &str = "avro-confluent.ssl.truststore.location";
+    const KEYSTORE: &str = "avro-confluent.ssl.keystore.location";
+
+    fn refuse(url: &str, message: String) -> AvroError {
+        AvroError::Registry {
+            url: url.to_string(),
+            message,
+            transient: false,
+        }
+    }
+
+    /// The commands turning a binary Java store into the PEM file Headrace reads.
+    fn conversion(option: &str, path: &str, jks: bool) -> String {
+        let p12 = if jks {
+            format!(
+                "`keytool -importkeystore -srckeystore {path} -destkeystore store.p12 \
+                 -deststoretype PKCS12`, then "
+            )
+        } else {
+            String::new()
+        };
+        let source = if jks { "store.p12" } else { path };
+        if option == KEYSTORE {
+            format!(
+                "{p12}`openssl pkcs12 -in {source} -nodes -out client.pem` (the client \
+                 certificate chain and its unencrypted private key), and set '{option}' to \
+                 client.pem"
+            )
+        } else {
+            format!(
+                "{p12}`openssl pkcs12 -in {source} -nokeys -out ca.pem` (the CA certificates), \
+                 and set '{option}' to ca.pem"
+            )
+        }
+    }
+
+    /// The file's PEM items; a binary JKS/PKCS#12 store is refused with the commands converting it.
+    fn pem_items(url: &str, option: &str, path: &str) -> Result<Vec<PemItem<'static>>, AvroError> {
+        let bytes = std::fs::read(path).map_err(|source| AvroError::Io {
+            context: format!("avro-confluent: cannot read '{option}' = '{path}'"),
+            source,
+        })?;
+        let pem = std::str::from_utf8(&bytes)
+            .ok()
+            .filter(|t| t.contains("-----BEGIN "));
+        if pem.is_none() {
+            let kind = if bytes.starts_with(&[0xFE, 0xED, 0xFE, 0xED]) {
+                Some(true)
+            } else if bytes.first() == Some(&0x30) {
+                Some(false)
+            } else {
+                None
+            };
+            let message = match kind {
+                Some(jks) => format!(
+                    "'{option}' = '{path}' is a {} store; Headrace reads PEM files only: convert \
+                     it with {}",
+                    if jks { "JKS" } else { "PKCS#12 (or DER)" },
+                    conversion(option, path, jks)
+                ),
+                None => format!(
+                    "'{option}' = '{path}' is not a PEM file (no '-----BEGIN' line); JKS and \
+                     PKCS#12 stores convert to PEM with {}",
+                    conversion(option, path, true)
+                ),
+            };
+            return Err(refuse(url, message));
+        }
+        ureq::tls::parse_pem(&bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| refuse(url, format!("'{option}' = '{path}': invalid PEM: {e}")))
+    }
+
+    /// The certificate authorities of the PEM truststore at `path`.
+    pub(super) fn truststore(
+        url: &str,
+        path: &str,
+    ) -> Result<Vec<Certificate<'static>>, AvroError> {
+        let certs: Vec<Certificate<'static>> = pem_items(url, TRUSTSTORE, path)?
+            .into_iter()
+            .filter_map(|i| match i {
+                PemItem::Certificate(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if certs.is_empty() {
+            return Err(refuse(
+                url,
+                format!(
+                    "'{TRUSTSTORE}' = '{path}' holds no PEM certificate ('-----BEGIN \
+                     CERTIFICATE-----'): put the certificate authorities to trust in it"
+                ),
+            ));
+        }
+        Ok(certs)
+    }
+
+    /// The client certificate chain (in file order, leaf first) and private key of the PEM
+    /// keystore at `path`.
+    pub(super) fn keystore(
+        url: &str,
+        path: &str,
+    ) -> Result<(Vec<Certificate<'static>>, PrivateKey<'static>), AvroError> {
+        let mut chain = Vec::new();
+        let mut keys = Vec::new();
+        for item in pem_items(url, KEYSTORE, path)? {
+            match item {
+                PemItem::Certificate(c) => chain.push(c),
+                PemItem::PrivateKey(k) => keys.push(k),
+                _ => {}
+            }
+        }
+        let encrypted = std::fs::read_to_string(path)
+            .map(|t| t.contains("ENCRYPTED"))
+            .unwrap_or(false);
+        if chain.is_empty() {
+            return Err(refuse(
+                url,
+                format!(
+                    "'{KEYSTORE}' = '{path}' holds no PEM certificate: it must hold the client \
+                     certificate ('-----BEGIN CERTIFICATE-----', then its CA chain if any) and \
+                     its private key, e.g. `cat client.crt client.key > client.pem`"
+                ),
+            ));
+        }
+        let mut keys = keys.into_iter();
+        let key = match (keys.next(), keys.next()) {
+            (Some(k), None) => k,
+            (None, _) if encrypted => {
+                return Err(refuse(
+                    url,
+                    format!(
+                        "'{KEYSTORE}' = '{path}' holds an encrypted private key, which Headrace \
+                         does not decrypt ('avro-confluent.ssl.keystore.password' is unused): \
+                         write it unencrypted with `openssl pkey -in {path} -out client.key` \
+                         and keep the file readable only by its owner"
+                    ),
+                ))
+            }
+            (None, _) => {
+                return Err(refuse(
+                    url,
+                    format!(
+                        "'{KEYSTORE}' = '{path}' holds no private key ('-----BEGIN PRIVATE \
+                         KEY-----', RSA or EC): append the client certificate's key, e.g. \
+                         `cat client.crt client.key > client.pem`"
+                    ),
+                ))
+            }
+            (Some(_), Some(_)) => {
+                return Err(refuse(
+                    url,
+                    format!(
+                        "'{KEYSTORE}' = '{path}' holds several private keys: keep only the \
+                         client certificate's"
+                    ),
+                ))
+            }
+        };
+        Ok((chain, key))
     }
 }

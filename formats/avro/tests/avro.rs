@@ -324,16 +324,86 @@ fn options_are_checked() {
         .unwrap()
         .to_string();
     assert!(e.contains("basic-auth.user-info"), "{e}");
+    // Keystores and truststores are PEM files: Java's binary stores, and PEM files lacking the
+    // certificate or the key, are refused naming the option and the conversion.
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let jks = file("k.jks", &[0xFE, 0xED, 0xFE, 0xED, 0, 0, 0, 2]);
+    let p12 = file("k.p12", &[0x30, 0x82, 0x0A, 0x01, 2, 1, 3]);
+    let cert_only = file(
+        "cert.pem",
+        b"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n",
+    );
+    let key_only = file(
+        "key.pem",
+        b"-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n",
+    );
+    let encrypted = file(
+        "enc.pem",
+        b"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n\
+          -----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n",
+    );
+    let cases: [(&str, &str, &[&str]); 7] = [
+        (
+            "ssl.keystore.location",
+            &jks,
+            &["JKS", "keytool -importkeystore", "openssl pkcs12"],
+        ),
+        (
+            "ssl.keystore.location",
+            &p12,
+            &["PKCS#12", "openssl pkcs12 -in", "-nodes"],
+        ),
+        ("ssl.keystore.location", &cert_only, &["no private key"]),
+        ("ssl.keystore.location", &key_only, &["no PEM certificate"]),
+        (
+            "ssl.keystore.location",
+            &encrypted,
+            &["encrypted private key", "openssl pkey"],
+        ),
+        ("ssl.truststore.location", &jks, &["JKS", "-nokeys"]),
+        (
+            "ssl.truststore.location",
+            &key_only,
+            &["no PEM certificate"],
+        ),
+    ];
+    for (key, path, needles) in cases {
+        let e = AvroConfluentFormatFactory
+            .create_decoder(&ctx(
+                s.clone(),
+                "avro-confluent",
+                &[("url", "https://r:1"), (key, path)],
+            ))
+            .err()
+            .unwrap_or_else(|| panic!("{key} = {path} accepted"))
+            .to_string();
+        assert!(e.contains(&format!("avro-confluent.{key}")), "{e}");
+        assert!(e.contains(path), "{e}");
+        for n in needles {
+            assert!(e.contains(n), "{key} = {path}: no {n:?} in: {e}");
+        }
+    }
     let e = AvroConfluentFormatFactory
         .create_decoder(&ctx(
             s,
             "avro-confluent",
-            &[("url", "http://r:1"), ("ssl.keystore.location", "/k.jks")],
+            &[
+                ("url", "https://r:1"),
+                ("ssl.keystore.location", "/nonexistent/k.pem"),
+            ],
         ))
         .err()
         .unwrap()
         .to_string();
-    assert!(e.contains("not supported"), "{e}");
+    assert!(
+        e.contains("ssl.keystore.location") && e.contains("/nonexistent/k.pem"),
+        "{e}"
+    );
     // The old key is a fallback.
     assert!(AvroConfluentFormatFactory
         .create_decoder(&ctx(
