@@ -83,8 +83,9 @@ pub const SSL_KEYSTORE_PASSWORD: ConfigOption<String> = ConfigOption::new("ssl.k
 pub const SSL_TRUSTSTORE_LOCATION: ConfigOption<String> =
     ConfigOption::new("ssl.truststore.location").description(
         "PEM file of the certificate authorities trusted for an https registry, on top of the \
-         public roots (JKS/PKCS#12 stores are not read; export them as PEM). Needs the avro \
-         crate's 'tls' cargo feature.",
+         public roots (Flink reads a JKS/PKCS#12 truststore: export it with `openssl pkcs12 -in \
+         truststore.p12 -nokeys -out ca.pem`, after `keytool -importkeystore -deststoretype \
+         PKCS12` for JKS). Needs the avro crate's 'tls' cargo feature.",
     );
 
 /// `avro-confluent.ssl.truststore.password`.

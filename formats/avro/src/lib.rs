@@ -58,9 +58,18 @@
 //!
 //! `avro-confluent.url` (required), `.subject`, `.schema`, `.auto.register.schemas` (default
 //! true), `.basic-auth.credentials-source` / `.basic-auth.user-info`,
-//! `.bearer-auth.credentials-source` / `.bearer-auth.token`, `.ssl.truststore.location` (PEM,
-//! cargo feature `tls`), `.ssl.*` keystore options (rejected: client certificates are not
-//! supported yet), `.properties.*`. The old `schema-registry.*` keys are read as fallbacks.
+//! `.bearer-auth.credentials-source` / `.bearer-auth.token`, `.ssl.truststore.location` and
+//! `.ssl.keystore.location` (cargo feature `tls`), `.properties.*`. The old `schema-registry.*`
+//! keys are read as fallbacks.
+//!
+//! TLS stores are PEM files where Flink reads JKS or PKCS#12 stores: the truststore holds the CA
+//! certificates trusted on top of the public roots, the keystore the client certificate (then its
+//! CA chain) and its unencrypted private key, for registries requiring client certificates; the
+//! `.password` options are unused. A JKS or PKCS#12 file, or a PEM file without a certificate or
+//! key, is refused naming the option and the conversion (`openssl pkcs12 -in keystore.p12 -nodes
+//! -out client.pem`, `keytool -importkeystore -deststoretype PKCS12` first for JKS). A TLS
+//! handshake the registry refuses, or a registry certificate the truststore does not vouch for,
+//! fails naming the registry URL and the option to set.
 //! A writer needs the subject: connectors that know their topic set it (Flink's Kafka connectors
 //! default it to `<topic>-value` / `<topic>-key`) with
 //! [`FormatHandle::with_default_option`](headrace_sdk::factory::FormatHandle::with_default_option).
@@ -107,8 +116,8 @@
 //!
 //! ## Not supported
 //!
-//! TLS client certificates for the registry (`avro-confluent.ssl.keystore.*` is rejected), JKS or
-//! PKCS#12 truststores (PEM only), schema references in the registry, Flink's
+//! JKS or PKCS#12 key/truststores (PEM only, see above), encrypted private keys, schema
+//! references in the registry, Flink's
 //! `avro.open.fastread` (rejected as unknown). In Arrow a MULTISET is a map to INT NOT NULL
 //! counts; the SDK records a column's MULTISET type in the `headrace.flink-type` field metadata,
 //! so it derives as Flink's `{"type": "map", "values": ["null", "int"]}`. A MULTISET nested

@@ -17,7 +17,7 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use arrow::array::RecordBatch;
 use headrace_format_avro::AvroConfluentFormatFactory;
@@ -201,6 +201,10 @@ fn tls() -> &'static Tls {
     })
 }
 
+/// Held by the tests that register schemas: two first registrations at once in the test
+/// registry's in-memory H2 database can fail with a lock timeout (HTTP 500).
+static REGISTERING: Mutex<()> = Mutex::new(());
+
 fn encode(e: &mut dyn Encoder, batch: &RecordBatch) -> headrace_sdk::Result<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     e.encode(&ChangelogBatch::inserts(batch.clone()), &mut |_, b| {
@@ -246,6 +250,7 @@ fn write_error(t: &Tls, subject: &str, opts: &[(&str, String)]) -> String {
 #[test]
 fn registers_and_looks_up_with_a_client_certificate() {
     let t = tls();
+    let _one_at_a_time = REGISTERING.lock().unwrap_or_else(|e| e.into_inner());
     let url = t.url();
     let keystore = t.path("client-keystore.pem");
     let truststore = t.path("ca.pem");
@@ -354,4 +359,65 @@ fn a_truststore_of_another_ca_is_refused_naming_the_truststore() {
         err.contains("set 'avro-confluent.ssl.truststore.location'"),
         "{err}"
     );
+}
+
+/// A PKCS#12 keystore (what Flink reads) is refused with the openssl command converting it; the
+/// converted file then works against the registry.
+#[test]
+fn a_pkcs12_keystore_is_refused_and_the_suggested_conversion_works() {
+    let t = tls();
+    let _one_at_a_time = REGISTERING.lock().unwrap_or_else(|e| e.into_inner());
+    let d = t.dir.path().join("p12");
+    std::fs::create_dir_all(&d).unwrap();
+    run(
+        "openssl",
+        &[
+            "pkcs12",
+            "-export",
+            "-in",
+            &t.path("client.pem"),
+            "-inkey",
+            &t.path("client.key"),
+            "-out",
+            "keystore.p12",
+            "-passout",
+            "pass:secret",
+        ],
+        &d,
+    );
+    let p12 = d.join("keystore.p12").to_str().unwrap().to_string();
+    let url = t.url();
+    let opts = |keystore: &str| {
+        let c = ctx(
+            input().schema(),
+            "avro-confluent",
+            &[
+                ("url", url.as_str()),
+                ("subject", "tls-converted-value"),
+                ("ssl.keystore.location", keystore),
+                ("ssl.keystore.password", "secret"),
+                ("ssl.truststore.location", &t.path("ca.pem")),
+            ],
+        );
+        AvroConfluentFormatFactory.create_encoder(&c)
+    };
+    let err = opts(&p12).err().unwrap().to_string();
+    let command = format!("openssl pkcs12 -in {p12} -nodes -out client.pem");
+    assert!(
+        err.contains("'avro-confluent.ssl.keystore.location'") && err.contains(&command),
+        "{err}"
+    );
+    // The suggested command (non-interactive: the password given on the command line).
+    let mut args: Vec<&str> = command.split(' ').skip(1).collect();
+    args.extend(["-passin", "pass:secret"]);
+    run("openssl", &args, &d);
+    let converted = d.join("client.pem").to_str().unwrap().to_string();
+    let mut e = opts(&converted).unwrap();
+    let records = encode(&mut *e, &input()).unwrap();
+    assert_eq!(records.len(), 2);
+    assert!(t
+        .registry
+        .subjects()
+        .unwrap()
+        .contains(&"tls-converted-value".to_string()));
 }
