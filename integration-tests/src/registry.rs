@@ -17,6 +17,7 @@
 //! `~/.cache/headrace/registry/` (see `integration-tests/registry/README.md`). It runs as a plain
 //! JVM process on a free port of 127.0.0.1, one per [`start`], and is killed when the handle is
 //! dropped (or when the test process dies: a watchdog shell follows the test's pid).
+//! [`start_https`] also opens an HTTPS port requiring TLS client certificates.
 //!
 //! Environment:
 //! - `HEADRACE_TEST_SCHEMA_REGISTRY=http://host:port/apis/ccompat/v6`: use an already running
