@@ -203,7 +203,9 @@ impl RegistryClient {
             "UnknownCA",
             "AccessDenied",
         ];
-        let hint = if untrusted.iter().any(|m| text.contains(m)) {
+        let hint = if text.contains("invalid peer certificate: Expired") {
+            " (the registry's certificate has expired: renew it on the registry)".to_string()
+        } else if untrusted.iter().any(|m| text.contains(m)) {
             match &self.config.truststore_pem {
                 Some(p) => format!(
                     " (the registry's certificate is not signed by a certificate authority of \

@@ -23,6 +23,7 @@ use arrow::array::RecordBatch;
 use headrace_format_avro::AvroConfluentFormatFactory;
 use headrace_integration_tests::registry::{self, Https, SchemaRegistry};
 use headrace_sdk::changelog::ChangelogBatch;
+use headrace_sdk::error::{ErrorDomain, Retry};
 use headrace_sdk::format::{Encoder, FormatFactory};
 use serde_json::json;
 
@@ -228,6 +229,11 @@ fn input() -> RecordBatch {
 
 /// The error of writing `input()` under `subject` with `opts` (on top of the https URL).
 fn write_error(t: &Tls, subject: &str, opts: &[(&str, String)]) -> String {
+    write_failure(t, subject, opts).to_string()
+}
+
+/// The error of writing `input()` under `subject` with `opts`, which names the registry URL.
+fn write_failure(t: &Tls, subject: &str, opts: &[(&str, String)]) -> headrace_sdk::error::Error {
     let url = t.url();
     let mut all = vec![("url", url.as_str()), ("subject", subject)];
     all.extend(opts.iter().map(|(k, v)| (*k, v.as_str())));
@@ -235,11 +241,10 @@ fn write_error(t: &Tls, subject: &str, opts: &[(&str, String)]) -> String {
     let mut e = AvroConfluentFormatFactory.create_encoder(&c).unwrap();
     let err = encode(&mut *e, &input())
         .err()
-        .unwrap_or_else(|| panic!("writing under {subject} with {opts:?} succeeded"))
-        .to_string();
+        .unwrap_or_else(|| panic!("writing under {subject} with {opts:?} succeeded"));
     eprintln!("{subject}: {err}");
     assert!(
-        err.contains(&url),
+        err.to_string().contains(&url),
         "the error names the registry URL: {err}"
     );
     err
@@ -338,7 +343,7 @@ fn a_client_certificate_of_another_ca_is_refused_naming_the_keystore() {
 fn a_truststore_of_another_ca_is_refused_naming_the_truststore() {
     let t = tls();
     let truststore = t.path("other-ca.pem");
-    let err = write_error(
+    let err = write_failure(
         t,
         "tls-wrong-ca-value",
         &[
@@ -346,6 +351,10 @@ fn a_truststore_of_another_ca_is_refused_naming_the_truststore() {
             ("ssl.keystore.location", t.path("client-keystore.pem")),
         ],
     );
+    // A configuration mistake, not retried.
+    assert_eq!(err.domain(), ErrorDomain::User, "{err}");
+    assert_eq!(err.retry(), Retry::No, "{err}");
+    let err = err.to_string();
     assert!(
         err.contains("'avro-confluent.ssl.truststore.location'") && err.contains(&truststore),
         "{err}"
