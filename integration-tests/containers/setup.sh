@@ -35,7 +35,8 @@ MIRROR="${HEADRACE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
 BASE_IMAGE="localhost/headrace-base:${SUITE}"
 BASE_TARBALL="${CACHE_DIR}/base/headrace-base-${SUITE}-rootfs.tar"
-PACKAGES=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs netavark aardvark-dns curl ca-certificates)
+# openssl: formats/avro's registry TLS tests make their certificates with it.
+PACKAGES=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs netavark aardvark-dns curl ca-certificates openssl)
 
 log() { printf '[setup %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -15,6 +15,9 @@ use serde_json::{json, Value as Json};
 
 use crate::error::AvroError;
 
+/// How many times a request answered with 5xx or 429 is asked again (100, 200, 400 ms apart).
+const REQUEST_RETRIES: u32 = 3;
+
 /// How requests authenticate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Auth {
@@ -138,6 +141,36 @@ impl RegistryClient {
     }
 
     fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Json>,
+    ) -> Result<(u16, Json), AvroError> {
+        // A registry under load answers 5xx or 429 for a moment (Apicurio's in-memory store
+        // refuses simultaneous first registrations with HTTP 500); every call the client makes
+        // is idempotent (registering a schema again returns its id), so ask again a few times
+        // before the error reaches the job, as Confluent's client does (`max.retries`).
+        let mut attempt = 0u32;
+        loop {
+            let (status, j) = self.request_once(method, path, body.clone())?;
+            if (status >= 500 || status == 429) && attempt < REQUEST_RETRIES {
+                attempt += 1;
+                tracing::debug!(
+                    url = %self.config.url,
+                    method,
+                    path,
+                    status,
+                    attempt,
+                    "schema registry answered with a transient error; asking again"
+                );
+                std::thread::sleep(Duration::from_millis(50 << attempt));
+                continue;
+            }
+            return Ok((status, j));
+        }
+    }
+
+    fn request_once(
         &self,
         method: &str,
         path: &str,

@@ -1168,3 +1168,43 @@ fn an_array_block_count_beyond_the_record_is_an_error_not_an_abort() {
     );
     assert_eq!(d.buffered_rows(), 0);
 }
+
+#[test]
+fn confluent_asks_again_when_the_registry_answers_5xx() {
+    use headrace_sdk::error::Retry;
+    let reg = common::registry::FakeRegistry::start();
+    let input = rows("a INT NOT NULL", &[json!({"a": 1})]);
+    let c = ctx(
+        input.schema(),
+        "avro-confluent",
+        &[("url", reg.url.as_str()), ("subject", "busy-value")],
+    );
+    // Two transient refusals: the third registration attempt gets the id.
+    reg.state.lock().unwrap().fail_next = 2;
+    let records = encode_all(&AvroConfluentFormatFactory, &c, &input);
+    assert_eq!(&records[0][..5], &[0, 0, 0, 0, 1]);
+    assert_eq!(
+        reg.requests(),
+        vec!["POST /subjects/busy-value/versions".to_string(); 3],
+        "asked again after each HTTP 500"
+    );
+    // A registry that keeps failing: the error names the status and may be retried later.
+    reg.state.lock().unwrap().fail_next = 100;
+    let other = rows("b INT NOT NULL", &[json!({"b": 1})]);
+    let oc = ctx(
+        other.schema(),
+        "avro-confluent",
+        &[("url", reg.url.as_str()), ("subject", "down-value")],
+    );
+    let mut e = AvroConfluentFormatFactory.create_encoder(&oc).unwrap();
+    let err = e
+        .encode(&ChangelogBatch::inserts(other), &mut |_, _| Ok(()))
+        .unwrap_err();
+    assert!(err.to_string().contains("HTTP 500"), "{err}");
+    assert_eq!(err.retry(), Retry::Backoff, "{err:?}");
+    assert_eq!(
+        reg.state.lock().unwrap().fail_next,
+        96,
+        "one request and three retries"
+    );
+}

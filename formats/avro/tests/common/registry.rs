@@ -21,6 +21,8 @@ pub struct State {
     pub requests: Vec<String>,
     /// Authorization headers seen.
     pub auth: Vec<String>,
+    /// The next this many requests are answered with HTTP 500 (a registry under load).
+    pub fail_next: u32,
 }
 
 /// A running fake registry.
@@ -117,6 +119,13 @@ fn handle(
     s.requests.push(format!("{method} {path}"));
     if let Some(a) = auth {
         s.auth.push(a);
+    }
+    if s.fail_next > 0 {
+        s.fail_next -= 1;
+        return (
+            500,
+            json!({"error_code": 50001, "message": "store busy (injected by the test)"}),
+        );
     }
     if let Some(id) = path.strip_prefix("/schemas/ids/") {
         let id: usize = id.parse().unwrap_or(0);
