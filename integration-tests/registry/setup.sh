@@ -22,6 +22,7 @@ hash="$(cd "$HERE" && find . -type f ! -path './target/*' ! -name '*.md' -print0
 out="$CACHE_DIR/$hash"
 jar="$out/quarkus-app/quarkus-run.jar"
 if [ -f "$jar" ]; then
+    touch "$out"  # marks it in use (see the clean-up below)
     echo "$jar"
     exit 0
 fi
@@ -54,9 +55,8 @@ mkdir -p "$out.tmp"
 mv "$stage/target/quarkus-app" "$out.tmp/quarkus-app"
 mv "$out.tmp" "$out"
 rm -rf "$stage"
-# Builds of earlier inputs are not needed any more.
-for old in "$CACHE_DIR"/*/; do
-    [ "${old%/}" = "$out" ] || rm -rf "${old%/}"
-done
+# Builds of other inputs not used for a day go: a test run of another checkout may still be using a
+# recent one (removing it at once broke a concurrent run's tests).
+find "$CACHE_DIR" -mindepth 1 -maxdepth 1 -type d ! -name 'build-*' -mtime +0 -exec rm -rf {} +
 log "built $jar"
 echo "$jar"
