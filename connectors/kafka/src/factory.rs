@@ -418,6 +418,11 @@ fn sink(ctx: &TableContext<'_>, upsert: bool) -> Result<KafkaSink> {
         guarantee,
         transactional_id_prefix: prefix_opt,
         pool_size,
+        subtask_pool_size: if o.contains(&SINK_TRANSACTIONAL_ID_POOL_SIZE) {
+            pool_size
+        } else {
+            crate::sink::SUBTASK_DEFAULT_POOL_SIZE
+        },
         parallelism: o.get_optional(&SINK_PARALLELISM)?,
         upsert,
         buffer_max_rows,

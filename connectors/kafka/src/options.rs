@@ -225,7 +225,8 @@ pub const SINK_TRANSACTIONAL_ID_POOL_SIZE: ConfigOption<usize> =
             "Headrace extension: how many transactional ids an exactly-once sink cycles through \
              (one transaction is committing while the next one fills). Each id costs broker \
              memory until 'transactional.id.expiration.ms' passes, so the pool is small and \
-             fixed.",
+             fixed. Inside Flink (per-writer pools) the default is 5: Flink keeps the \
+             transactions of failed checkpoints open until the next completed one.",
         );
 
 /// `sink.parallelism`.

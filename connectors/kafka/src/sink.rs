@@ -56,6 +56,10 @@ pub struct KafkaSinkConfig {
     pub transactional_id_prefix: Option<String>,
     /// Size of the transactional id pool.
     pub pool_size: usize,
+    /// Size of each writer's pool under per-subtask transactions (an engine whose committer
+    /// commits each writer's committables alone, Flink through the bridge): the option's value
+    /// when it is set, else [`SUBTASK_DEFAULT_POOL_SIZE`].
+    pub subtask_pool_size: usize,
     /// `sink.parallelism`.
     pub parallelism: Option<usize>,
     /// upsert-kafka semantics.
@@ -65,6 +69,13 @@ pub struct KafkaSinkConfig {
     /// upsert-kafka buffering: send at least this often.
     pub buffer_interval: Duration,
 }
+
+/// The per-subtask pool size when `headrace.sink.transactional-id-pool-size` is not set. Flink
+/// keeps the committables of a checkpoint that failed or was declined until the next one
+/// completes, so their transactions stay open meanwhile: with a region restart of another
+/// subtask two checkpoints in a row can fail, which a pool of 2 cannot survive. Five ids carry a
+/// writer through three failed checkpoints in a row.
+pub const SUBTASK_DEFAULT_POOL_SIZE: usize = 5;
 
 /// A Kafka table sink.
 pub struct KafkaSink {

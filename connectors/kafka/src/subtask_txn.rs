@@ -13,7 +13,9 @@
 //! # The protocol
 //! 1. Writer subtask `s` writes the records between two checkpoints (its *epoch*) in one
 //!    transaction of a producer with transactional id `<prefix>-<s>-<i>`, taking the first `i`
-//!    below `headrace.sink.transactional-id-pool-size` whose producer has no transaction open or
+//!    below `headrace.sink.transactional-id-pool-size` (5 when not set: Flink keeps the
+//!    transactions of failed checkpoints until the next completed one, see
+//!    [`crate::sink::SUBTASK_DEFAULT_POOL_SIZE`]) whose producer has no transaction open or
 //!    awaiting its commit. The producers live in a table of this copy of the library, keyed by
 //!    transactional id, not in the writer: they outlive a failed task.
 //! 2. It keeps a copy of every record of the epoch (topic, key, value, partition, timestamp,
@@ -255,7 +257,7 @@ impl SubtaskTxns {
         // consumer of the partitions it wrote until it times out. Initialising the id fences
         // that producer and aborts the transaction (a prepared one is then replayed by the
         // committer from its committable).
-        for i in 0..self.cfg.pool_size.max(1) {
+        for i in 0..self.cfg.subtask_pool_size.max(1) {
             let id = format!("{prefix}{i}");
             if live.contains_key(&id) {
                 continue;
@@ -314,7 +316,7 @@ impl SubtaskTxns {
 
     /// A producer of `subtask` with the transaction of `epoch` begun.
     fn begin(&self, subtask: usize, epoch: u64) -> Result<Arc<Slot>> {
-        let pool = self.cfg.pool_size.max(1);
+        let pool = self.cfg.subtask_pool_size.max(1);
         let mut live = lock(&LIVE)?;
         let mut busy = Vec::new();
         for i in 0..pool {
@@ -586,7 +588,7 @@ impl SubtaskTxns {
     /// have no producer in this process.
     fn fence_absent(&self, c: &SubtaskCommittable) -> Result<()> {
         let prefix = self.subtask_prefix(c.subtask);
-        let mut ids: Vec<String> = (0..self.cfg.pool_size.max(1))
+        let mut ids: Vec<String> = (0..self.cfg.subtask_pool_size.max(1))
             .map(|i| format!("{prefix}{i}"))
             .collect();
         if !ids.contains(&c.transactional_id) {
