@@ -8,7 +8,7 @@
 #
 # --flink VERSION   the apache-flink release from PyPI to run under (default 2.3.0, or
 #                   $HEADRACE_FLINK_VERSION). The jar is always the same one, compiled against 2.3.0.
-#                   Tested: 2.0.2, 2.1.3, 2.2.1, 2.3.0.
+#                   Tested: 1.20.5, 2.0.2, 2.1.3, 2.2.1, 2.3.0.
 # --core            only the core subset (conftest.py's CORE_TESTS), as CI runs for the older versions.
 # Other arguments go to pytest (e.g. -k datagen). With HEADRACE_BRIDGE_LIB, HEADRACE_LINES_LIB and
 # HEADRACE_BRIDGE_JAR all set, those files are tested and nothing is built.
@@ -80,13 +80,24 @@ if ! java python-wrappers/tests/linkage/LinkageCheck.java "$HEADRACE_BRIDGE_JAR"
   echo "python-wrappers/run-tests.sh: the bridge jar refers to Flink APIs that Flink $flink_version lacks (listed above)" >&2
   exit 1
 fi
+# Flink 1.x: Sink.createWriter(InitContext), removed in 2.0, is still abstract in 1.20, so HeadraceSink
+# (which implements its replacement, createWriter(WriterInitContext)) does not compile there. 1.20's
+# runtime only calls the replacement (SinkWriterOperator and its state handlers; Sink's default
+# createWriter(WriterInitContext) is overridden), so that one error, and only it, is accepted.
+known_1x_error="HeadraceSink is not abstract and does not override abstract method createWriter(InitContext) in Sink"
 if [ "$flink_version" != "2.3.0" ]; then
   classes="$(mktemp -d)"
   if ! javac -nowarn -proc:none -d "$classes" -cp "$pyflink_home/lib/*" \
-      $(find python-wrappers/java/src/main/java -name '*.java'); then
-    rm -rf "$classes"
-    echo "python-wrappers/run-tests.sh: the bridge's Java sources do not compile against Flink $flink_version's jars ($pyflink_home/lib): they use an API that release lacks" >&2
-    exit 1
+      $(find python-wrappers/java/src/main/java -name '*.java') >"$classes/javac.log" 2>&1; then
+    if [[ "$flink_version" == 1.* ]] && [ "$(grep -c ': error: ' "$classes/javac.log")" = 1 ] \
+        && grep -qF "$known_1x_error" "$classes/javac.log"; then
+      echo "python-wrappers/run-tests.sh: Flink $flink_version: the sources compile but for the deprecated Sink.createWriter(InitContext) of 1.x, which its runtime does not call" >&2
+    else
+      cat "$classes/javac.log" >&2
+      rm -rf "$classes"
+      echo "python-wrappers/run-tests.sh: the bridge's Java sources do not compile against Flink $flink_version's jars ($pyflink_home/lib): they use an API that release lacks" >&2
+      exit 1
+    fi
   fi
   rm -rf "$classes"
 fi

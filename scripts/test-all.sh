@@ -65,8 +65,9 @@ cargo test --workspace --no-fail-fast
 # jar (~/.m2) and the native libraries, then pytest in PyFlink's local mode.
 bash python-wrappers/run-tests.sh
 
-# The same jar (compiled against 2.3.0) and libraries under the older Flink 2.x releases on PyPI, one
-# cached venv each (~/.cache/headrace/pyflink-<version>-venv): the core subset (conftest.CORE_TESTS).
-for flink_version in ${HEADRACE_FLINK_MATRIX:-2.2.1 2.1.3 2.0.2}; do
+# The same jar (compiled against 2.3.0) and libraries under the older Flink releases on PyPI (2.x and
+# 1.20), one cached venv each (~/.cache/headrace/pyflink-<version>-venv): the core subset
+# (conftest.CORE_TESTS).
+for flink_version in ${HEADRACE_FLINK_MATRIX:-2.2.1 2.1.3 2.0.2 1.20.5}; do
   bash python-wrappers/run-tests.sh --flink "$flink_version" --core
 done

@@ -6,7 +6,7 @@
 #
 # One venv per version, outside the repo (each is ~850 MB): $HOME/.cache/headrace/pyflink-venv for
 # 2.3.0 (the default, the version everything is built against), $HOME/.cache/headrace/pyflink-<version>-venv
-# for the others (the bridge is also tested against 2.0.2, 2.1.3 and 2.2.1). pip's cache
+# for the others (the bridge is also tested against 1.20.5, 2.0.2, 2.1.3 and 2.2.1). pip's cache
 # (~/.cache/pip) keeps the wheels for re-installs.
 # Override the venv with HEADRACE_PYFLINK_VENV=/some/path, the interpreter with PYTHON=python3.x.
 # Everything but the venv's path goes to stderr, so `venv="$(bash benches/flink/setup.sh)"` works.
