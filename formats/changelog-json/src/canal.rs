@@ -1,126 +1,73 @@
 //! `canal-json`: Alibaba Canal's flat-message envelope.
 
 use regex::Regex;
-use serde::Deserialize;
+use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use headrace_sdk::changelog::RowKind;
-use headrace_sdk::factory::MetadataSpec;
 
 use crate::common::{
-    array_elements, as_text, describe, envelope, keys_anywhere, merge_before, raw_of, Envelope,
-    MetaSlot, Reason, Rows,
+    array_elements, as_text, envelope_with, push_update, raw_of, string_field, At, Entries,
+    Envelope, Key, Keys, MetaKey, Reason, Rows, DATABASE, TABLE,
 };
 
 /// The format identifier.
 pub const FORMAT: &str = "canal-json";
 
-const fn meta(
-    key: &'static str,
-    data_type: &'static str,
-    description: &'static str,
-) -> MetadataSpec {
-    MetadataSpec {
-        key,
-        data_type,
-        description,
-        readable: true,
-        writable: false,
-    }
-}
-
 /// The metadata `canal-json` offers, as Flink's format does.
-pub fn metadata() -> Vec<MetadataSpec> {
-    vec![
-        meta(
-            "database",
-            "STRING NULL",
-            "The originating database ('database').",
-        ),
-        meta("table", "STRING NULL", "The originating table ('table')."),
-        meta(
-            "sql-type",
-            "MAP<STRING NULL, INT NULL> NULL",
-            "The SQL type of each column ('sqlType').",
-        ),
-        meta(
-            "pk-names",
-            "ARRAY<STRING NULL> NULL",
-            "The primary key columns ('pkNames').",
-        ),
-        meta(
-            "ingestion-timestamp",
-            "TIMESTAMP_LTZ(3) NULL",
-            "The time at which Canal processed the event ('ts').",
-        ),
-        meta(
-            "event-timestamp",
-            "TIMESTAMP_LTZ(3) NULL",
-            "The time at which the event was made in the database ('es').",
-        ),
-    ]
-}
-
-/// Where each metadata key is found.
-pub(crate) fn slot(key: &str) -> Option<MetaSlot> {
-    let (path, epoch_millis) = match key {
-        "database" => ("database", false),
-        "table" => ("table", false),
-        "sql-type" => ("sqlType", false),
-        "pk-names" => ("pkNames", false),
-        "ingestion-timestamp" => ("ts", true),
-        "event-timestamp" => ("es", true),
-        _ => return None,
-    };
-    Some(MetaSlot { path, epoch_millis })
-}
-
-#[derive(Deserialize)]
-struct Message<'a> {
-    #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    old: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "type")]
-    kind: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    database: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    table: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "sqlType")]
-    sql_type: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "pkNames")]
-    pk_names: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    ts: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    es: Option<&'a RawValue>,
-}
+pub(crate) const METADATA: &[MetaKey] = &[
+    DATABASE,
+    TABLE,
+    MetaKey::new(
+        "sql-type",
+        "MAP<STRING NULL, INT NULL> NULL",
+        "sqlType",
+        "The SQL type of each column ('sqlType').",
+    ),
+    MetaKey::new(
+        "pk-names",
+        "ARRAY<STRING NULL> NULL",
+        "pkNames",
+        "The primary key columns ('pkNames').",
+    ),
+    MetaKey::millis(
+        "ingestion-timestamp",
+        "ts",
+        "The time at which Canal processed the event ('ts').",
+    ),
+    MetaKey::millis(
+        "event-timestamp",
+        "es",
+        "The time at which the event was made in the database ('es').",
+    ),
+];
 
 /// The Canal envelope reader.
 pub(crate) struct Canal {
     pub(crate) database: Option<Regex>,
     pub(crate) table: Option<Regex>,
-    pub(crate) slots: Vec<MetaSlot>,
-}
-
-fn not_null(r: Option<&RawValue>) -> Option<&RawValue> {
-    r.filter(|r| r.get().trim() != "null")
+    pub(crate) slots: Vec<MetaKey>,
 }
 
 impl Envelope for Canal {
     const FORMAT: &'static str = FORMAT;
 
     fn decode(&mut self, record: &[u8], rows: &mut Rows) -> Result<(), Reason> {
-        // An update's row before is merged from 'old' and 'data' as text: those records are read
-        // envelope first. (A record merely mentioning "UPDATE" elsewhere takes that path too.)
+        // The rows of 'data' are decoded as the message is read, unless it may be an update:
+        // then each row after needs its row before ahead of it, from 'old' (usually written
+        // after 'data'), so the row objects are kept as borrowed fields until 'type' is known.
+        // (A record merely mentioning "UPDATE" elsewhere is read that way too, with the same
+        // rows.)
         let mark = rows.len();
-        if !mentions_update(record) && self.one_pass(record, rows).is_some() {
+        if self
+            .one_pass(record, rows, mentions_update(record))
+            .is_some()
+        {
             return Ok(());
         }
         // Anything unusual: start again with the envelope read first, which names the problem.
         rows.rollback(mark);
-        self.two_pass(record, rows)
+        self.envelope_first(record, rows)
     }
 }
 
@@ -134,11 +81,32 @@ fn mentions_update(record: &[u8]) -> bool {
         .is_some()
 }
 
-/// The fields of a message read in one pass (the rows of 'data' already decoded).
-#[derive(Default)]
-struct Fields<'a> {
-    /// How many rows 'data' held; None when it was absent or null.
-    data: Option<usize>,
+/// How a message's 'data' and 'old' arrays are read.
+enum Read<'r> {
+    /// The rows of 'data' straight into the physical columns; 'old' skipped.
+    Rows(&'r mut Rows),
+    /// The row objects of both as borrowed fields.
+    Fields,
+    /// Both as raw JSON, checked later part by part (the envelope-first path).
+    Raw,
+}
+
+/// 'data' or 'old' as read.
+enum Part<'a> {
+    /// Absent or null.
+    Missing,
+    /// Decoded into this many rows.
+    Rows(usize),
+    /// Row objects as borrowed fields.
+    Fields(Vec<Entries<'a>>),
+    /// Not looked into yet.
+    Raw(&'a RawValue),
+}
+
+/// The fields of a message.
+struct Message<'a> {
+    data: Part<'a>,
+    old: Part<'a>,
     kind: Option<&'a RawValue>,
     database: Option<&'a RawValue>,
     table: Option<&'a RawValue>,
@@ -148,61 +116,79 @@ struct Fields<'a> {
     es: Option<&'a RawValue>,
 }
 
-/// Reads a message object, decoding the row objects of 'data' straight into `rows`.
-struct OnePass<'r> {
-    rows: &'r mut Rows,
-}
+/// Reads a message object in one pass, its 'data' and 'old' as `read` says.
+struct MessageSeed<'r>(Read<'r>);
 
-impl<'de> serde::de::DeserializeSeed<'de> for OnePass<'_> {
-    type Value = Fields<'de>;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Fields<'de>, D::Error> {
+impl<'de> DeserializeSeed<'de> for MessageSeed<'_> {
+    type Value = Message<'de>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Message<'de>, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for OnePass<'_> {
-    type Value = Fields<'de>;
+impl<'de> Visitor<'de> for MessageSeed<'_> {
+    type Value = Message<'de>;
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a Canal message object")
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
-        use serde::de::Error as _;
-        let mut f = Fields::default();
-        let mut seen = [false; 8];
-        while let Some(key) = map.next_key::<&'de str>()? {
-            let slot = match key {
-                "data" => 0,
-                "type" => 1,
-                "database" => 2,
-                "table" => 3,
-                "sqlType" => 4,
-                "pkNames" => 5,
-                "ts" => 6,
-                "es" => 7,
-                _ => {
-                    map.next_value::<serde::de::IgnoredAny>()?;
-                    continue;
-                }
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Message<'de>, A::Error> {
+        const KEYS: [&str; 9] = [
+            "data", "old", "type", "database", "table", "sqlType", "pkNames", "ts", "es",
+        ];
+        let mut m = Message {
+            data: Part::Missing,
+            old: Part::Missing,
+            kind: None,
+            database: None,
+            table: None,
+            sql_type: None,
+            pk_names: None,
+            ts: None,
+            es: None,
+        };
+        let mut seen = [false; KEYS.len()];
+        while let Some(key) = map.next_key_seed(Key)? {
+            let Some(slot) = KEYS.iter().position(|k| *k == key) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
             };
             if std::mem::replace(&mut seen[slot], true) {
-                return Err(A::Error::custom("duplicate field"));
+                return Err(A::Error::custom(format_args!("duplicate field `{key}`")));
             }
-            match slot {
-                0 => {
-                    f.data = map.next_value_seed(DataRows {
-                        rows: &mut *self.rows,
-                    })?
+            match (slot, &mut self.0) {
+                (0, Read::Rows(rows)) => {
+                    m.data = match map.next_value_seed(DataRows { rows })? {
+                        Some(n) => Part::Rows(n),
+                        None => Part::Missing,
+                    }
                 }
-                1 => f.kind = map.next_value()?,
-                2 => f.database = map.next_value()?,
-                3 => f.table = map.next_value()?,
-                4 => f.sql_type = map.next_value()?,
-                5 => f.pk_names = map.next_value()?,
-                6 => f.ts = map.next_value()?,
-                _ => f.es = map.next_value()?,
+                (1, Read::Rows(_)) => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                (0 | 1, Read::Fields) => {
+                    let part = match map.next_value::<Option<Vec<Entries<'de>>>>()? {
+                        Some(objects) => Part::Fields(objects),
+                        None => Part::Missing,
+                    };
+                    *(if slot == 0 { &mut m.data } else { &mut m.old }) = part;
+                }
+                (0 | 1, Read::Raw) => {
+                    let part = match map.next_value::<Option<&'de RawValue>>()? {
+                        Some(raw) => Part::Raw(raw),
+                        None => Part::Missing,
+                    };
+                    *(if slot == 0 { &mut m.data } else { &mut m.old }) = part;
+                }
+                (2, _) => m.kind = map.next_value()?,
+                (3, _) => m.database = map.next_value()?,
+                (4, _) => m.table = map.next_value()?,
+                (5, _) => m.sql_type = map.next_value()?,
+                (6, _) => m.pk_names = map.next_value()?,
+                (7, _) => m.ts = map.next_value()?,
+                _ => m.es = map.next_value()?,
             }
         }
-        Ok(f)
+        Ok(m)
     }
 }
 
@@ -212,14 +198,14 @@ struct DataRows<'r> {
     rows: &'r mut Rows,
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for DataRows<'_> {
+impl<'de> DeserializeSeed<'de> for DataRows<'_> {
     type Value = Option<usize>;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for DataRows<'_> {
+impl<'de> Visitor<'de> for DataRows<'_> {
     type Value = Option<usize>;
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("an array of row objects")
@@ -227,11 +213,7 @@ impl<'de> serde::de::Visitor<'de> for DataRows<'_> {
     fn visit_unit<E: serde::de::Error>(self) -> Result<Option<usize>, E> {
         Ok(None)
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(
-        self,
-        mut seq: A,
-    ) -> Result<Option<usize>, A::Error> {
-        use serde::de::Error as _;
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<usize>, A::Error> {
         let mut failure = None;
         let mut n = 0;
         loop {
@@ -251,15 +233,31 @@ impl<'de> serde::de::Visitor<'de> for DataRows<'_> {
     }
 }
 
+/// The row kind of each row of 'data' for a message 'type'; None for `UPDATE` (two rows each)
+/// and `CREATE` (none).
+fn row_kind(kind: &str) -> Result<Option<RowKind>, Reason> {
+    match kind {
+        "INSERT" => Ok(Some(RowKind::Insert)),
+        "DELETE" => Ok(Some(RowKind::Delete)),
+        "UPDATE" | "CREATE" => Ok(None),
+        other => Err(format!(
+            "field 'type': unknown value \"{other}\" (expected \"INSERT\", \"UPDATE\", \"DELETE\" or \"CREATE\")"
+        )),
+    }
+}
+
 impl Canal {
-    /// Read an INSERT or DELETE message and its rows in one pass over the record; None when
-    /// anything is unusual (or the message is an UPDATE), leaving rows behind for the caller to
-    /// roll back.
-    fn one_pass(&mut self, record: &[u8], rows: &mut Rows) -> Option<()> {
-        use serde::de::DeserializeSeed;
+    /// Read a message and its rows in one pass over the record; None when anything is unusual,
+    /// leaving rows behind for the caller to roll back.
+    fn one_pass(&mut self, record: &[u8], rows: &mut Rows, as_fields: bool) -> Option<()> {
         let mark = rows.len();
+        let read = if as_fields {
+            Read::Fields
+        } else {
+            Read::Rows(&mut *rows)
+        };
         let mut de = serde_json::Deserializer::from_slice(record);
-        let m = OnePass { rows: &mut *rows }.deserialize(&mut de).ok()?;
+        let m = MessageSeed(read).deserialize(&mut de).ok()?;
         de.end().ok()?;
         let filtered_out = |re: &Option<Regex>, v: Option<&RawValue>| match re {
             None => Some(false),
@@ -270,26 +268,39 @@ impl Canal {
             rows.rollback(mark);
             return Some(());
         }
-        let kind: &str = serde_json::from_str(not_null(m.kind)?.get()).ok()?;
-        let rk = match kind {
-            "INSERT" => RowKind::Insert,
-            "DELETE" => RowKind::Delete,
+        let kind: &str = serde_json::from_str(m.kind?.get()).ok()?;
+        match (row_kind(kind).ok()?, &m.data) {
             // A DDL event: no rows (as Flink ignores it).
-            "CREATE" => {
+            _ if kind == "CREATE" => {
                 rows.rollback(mark);
                 return Some(());
             }
+            (Some(rk), Part::Rows(n)) => rows.push_kinds(&vec![rk; *n]).then_some(())?,
+            (Some(rk), Part::Fields(data)) => {
+                for d in data {
+                    rows.push_fields(d.iter(), rk, At("data", None)).ok()?;
+                }
+            }
+            (None, Part::Fields(data)) => {
+                let Part::Fields(old) = &m.old else {
+                    return None;
+                };
+                if old.len() < data.len() {
+                    return None;
+                }
+                let changed = Keys::anywhere(old);
+                for (d, o) in data.iter().zip(old) {
+                    push_update(rows, (o, At("old", None)), (d, At("data", None)), &changed)
+                        .ok()?;
+                }
+            }
             _ => return None,
-        };
-        let n = m.data?;
-        if !rows.push_kinds(&vec![rk; n]) {
-            return None;
         }
         self.push_metadata(rows, &m, mark).ok()
     }
 
     /// The metadata columns of the rows pushed after the first `mark`.
-    fn push_metadata(&self, rows: &mut Rows, m: &Fields<'_>, mark: usize) -> Result<(), Reason> {
+    fn push_metadata(&self, rows: &mut Rows, m: &Message<'_>, mark: usize) -> Result<(), Reason> {
         if !rows.wants_metadata() {
             return Ok(());
         }
@@ -309,94 +320,68 @@ impl Canal {
         rows.push_meta(&values, rows.len() - mark)
     }
 
-    fn two_pass(&mut self, record: &[u8], rows: &mut Rows) -> Result<(), Reason> {
-        let m: Message<'_> = envelope(record, "the record", "Canal")?;
+    /// Read the message first, then its parts one by one, naming the first problem.
+    fn envelope_first(&mut self, record: &[u8], rows: &mut Rows) -> Result<(), Reason> {
+        let m = envelope_with(record, "the record", "Canal", |de| {
+            MessageSeed(Read::Raw).deserialize(de)
+        })?;
         // Filters first, on the text of 'database' and 'table' (a full match, as Java's).
-        if let Some(re) = &self.database {
-            if m.database.is_none() {
-                return Err(
-                    "field 'database' is missing but 'canal-json.database.include' is set".into(),
-                );
-            }
-            if !re.is_match(&as_text(m.database)) {
-                return Ok(());
-            }
-        }
-        if let Some(re) = &self.table {
-            if m.table.is_none() {
-                return Err(
-                    "field 'table' is missing but 'canal-json.table.include' is set".into(),
-                );
-            }
-            if !re.is_match(&as_text(m.table)) {
-                return Ok(());
-            }
-        }
-        let kind = match not_null(m.kind) {
-            None => return Err("field 'type' is missing or null".into()),
-            Some(k) => serde_json::from_str::<String>(k.get()).map_err(|_| {
-                format!(
-                    "field 'type': expected a string, found {}",
-                    describe(k.get())
-                )
-            })?,
-        };
-        let mark = rows.len();
-        match kind.as_str() {
-            "INSERT" | "DELETE" => {
-                let data = not_null(m.data)
-                    .ok_or_else(|| format!("field 'data' is missing or null in a message with 'type' = '{kind}'"))?;
-                let rk = if kind == "INSERT" { RowKind::Insert } else { RowKind::Delete };
-                for (i, r) in array_elements(data, "data")?.into_iter().enumerate() {
-                    rows.push(r.get(), rk, &format!("data[{i}]"))?;
-                }
-            }
-            "UPDATE" => {
-                let data = not_null(m.data)
-                    .ok_or_else(|| "field 'data' is missing or null in a message with 'type' = 'UPDATE'".to_string())?;
-                let old_raw = not_null(m.old)
-                    .ok_or_else(|| "field 'old' is missing or null in a message with 'type' = 'UPDATE'".to_string())?;
-                let data = array_elements(data, "data")?;
-                let old = array_elements(old_raw, "old")?;
-                if old.len() < data.len() {
+        for (re, value, field) in [
+            (&self.database, m.database, "database"),
+            (&self.table, m.table, "table"),
+        ] {
+            if let Some(re) = re {
+                if value.is_none() {
                     return Err(format!(
-                        "field 'old' has {} entries but 'data' has {}; every updated row needs its old values",
-                        old.len(),
-                        data.len()
+                        "field '{field}' is missing but 'canal-json.{field}.include' is set"
                     ));
                 }
-                let changed = keys_anywhere(old_raw);
-                for (i, (d, o)) in data.iter().zip(&old).enumerate() {
-                    let before = merge_before(o, d, &changed, &format!("old[{i}]"), &format!("data[{i}]"))?;
-                    rows.push(&before, RowKind::UpdateBefore, &format!("old[{i}]"))?;
-                    rows.push(d.get(), RowKind::UpdateAfter, &format!("data[{i}]"))?;
+                if !re.is_match(&as_text(value)) {
+                    return Ok(());
                 }
             }
+        }
+        let kind = string_field(m.kind, "type")?;
+        let rk = row_kind(&kind)?;
+        if kind == "CREATE" {
             // A DDL event: no rows (as Flink ignores it).
-            "CREATE" => return Ok(()),
-            other => {
+            return Ok(());
+        }
+        let missing = |field: &str| {
+            format!("field '{field}' is missing or null in a message with 'type' = '{kind}'")
+        };
+        let Part::Raw(data) = m.data else {
+            return Err(missing("data"));
+        };
+        let mark = rows.len();
+        if let Some(rk) = rk {
+            for (i, r) in array_elements(data, "data")?.into_iter().enumerate() {
+                rows.push(r.get(), rk, &At("data", Some(i)).to_string())?;
+            }
+        } else {
+            let Part::Raw(old) = m.old else {
+                return Err(missing("old"));
+            };
+            let data = array_elements(data, "data")?;
+            let old = array_elements(old, "old")?;
+            if old.len() < data.len() {
                 return Err(format!(
-                    "field 'type': unknown value \"{other}\" (expected \"INSERT\", \"UPDATE\", \"DELETE\" or \"CREATE\")"
-                ))
+                    "field 'old' has {} entries but 'data' has {}; every updated row needs its old values",
+                    old.len(),
+                    data.len()
+                ));
+            }
+            let old = (old.into_iter().enumerate())
+                .map(|(i, o)| Entries::of(o, At("old", Some(i)), "an object of the changed fields"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let changed = Keys::anywhere(&old);
+            for (i, (d, o)) in data.into_iter().zip(&old).enumerate() {
+                let at = At("data", Some(i));
+                let d = Entries::of(d, at, "a row object")?;
+                push_update(rows, (o, At("old", Some(i))), (&d, at), &changed)?;
             }
         }
-        if rows.wants_metadata() {
-            let values: Vec<Option<String>> = self
-                .slots
-                .iter()
-                .map(|s| match s.path {
-                    "database" => raw_of(m.database),
-                    "table" => raw_of(m.table),
-                    "sqlType" => raw_of(m.sql_type),
-                    "pkNames" => raw_of(m.pk_names),
-                    "ts" => raw_of(m.ts),
-                    "es" => raw_of(m.es),
-                    _ => None,
-                })
-                .collect();
-            rows.push_meta(&values, rows.len() - mark)?;
-        }
-        Ok(())
+        self.push_metadata(rows, &m, mark)
     }
 }
 

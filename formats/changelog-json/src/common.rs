@@ -8,6 +8,9 @@ use std::fmt::Write as _;
 use arrow::array::{ArrayRef, Int8Array, RecordBatch};
 use arrow::datatypes::{DataType as ArrowType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatchOptions;
+use serde::de::value::MapDeserializer;
+use serde::de::DeserializeSeed as _;
+use serde_json::de::StrRead;
 use serde_json::value::RawValue;
 
 use headrace_format_json::{DecodeConfig, JsonDecoder, JsonEncoder};
@@ -40,27 +43,96 @@ struct MetaColumns {
     scratch: String,
 }
 
-/// One requested metadata column: where it comes from in the envelope and how it is read.
+/// One metadata key a format offers: what Flink declares for it, and where it is found in the
+/// envelope.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct MetaSlot {
+pub(crate) struct MetaKey {
+    /// The key, as in Flink.
+    pub key: &'static str,
+    /// The Flink type, as a type string.
+    pub data_type: &'static str,
+    /// What it is.
+    pub description: &'static str,
     /// The path in the envelope, used as the column's JSON name in errors (`source.ts_ms`).
     pub path: &'static str,
     /// Whether the value is epoch milliseconds for a TIMESTAMP_LTZ(3) column.
     pub epoch_millis: bool,
 }
 
+impl MetaKey {
+    /// A key read as the JSON value at `path`.
+    pub(crate) const fn new(
+        key: &'static str,
+        data_type: &'static str,
+        path: &'static str,
+        description: &'static str,
+    ) -> MetaKey {
+        MetaKey {
+            key,
+            data_type,
+            description,
+            path,
+            epoch_millis: false,
+        }
+    }
+
+    /// A TIMESTAMP_LTZ(3) key read from epoch milliseconds at `path`.
+    pub(crate) const fn millis(
+        key: &'static str,
+        path: &'static str,
+        description: &'static str,
+    ) -> MetaKey {
+        MetaKey {
+            key,
+            data_type: "TIMESTAMP_LTZ(3) NULL",
+            description,
+            path,
+            epoch_millis: true,
+        }
+    }
+}
+
+/// `database`, as Canal and Maxwell offer it.
+pub(crate) const DATABASE: MetaKey = MetaKey::new(
+    "database",
+    "STRING NULL",
+    "database",
+    "The originating database ('database').",
+);
+
+/// `table`, as Canal and Maxwell offer it.
+pub(crate) const TABLE: MetaKey = MetaKey::new(
+    "table",
+    "STRING NULL",
+    "table",
+    "The originating table ('table').",
+);
+
+/// The metadata of a format's table, as the SDK declares it (readable, not writable).
+pub(crate) fn specs(offered: &[MetaKey]) -> Vec<MetadataSpec> {
+    offered
+        .iter()
+        .map(|m| MetadataSpec {
+            key: m.key,
+            data_type: m.data_type,
+            description: m.description,
+            readable: true,
+            writable: false,
+        })
+        .collect()
+}
+
 impl Rows {
-    /// Rows of `physical` followed by the metadata `keys` (offered by `offered`, mapped to
-    /// envelope places by `slot_of`).
+    /// Rows of `physical` followed by the metadata `keys` (among those `offered`), with the
+    /// entry of `offered` of each key.
     pub(crate) fn new(
         format: &str,
         physical: SchemaRef,
         config: DecodeConfig,
-        offered: &[MetadataSpec],
+        offered: &[MetaKey],
         keys: &[String],
-        slot_of: impl Fn(&str) -> Option<MetaSlot>,
-    ) -> Result<(Rows, Vec<MetaSlot>)> {
-        let schema = format_metadata_schema(format, &physical, offered, keys)?;
+    ) -> Result<(Rows, Vec<MetaKey>)> {
+        let schema = format_metadata_schema(format, &physical, &specs(offered), keys)?;
         let mut slots = Vec::with_capacity(keys.len());
         for (i, k) in keys.iter().enumerate() {
             if keys[..i].contains(k) {
@@ -68,11 +140,15 @@ impl Rows {
                     "format '{format}': metadata key '{k}' was asked for twice; ask for each key once"
                 )));
             }
-            let slot = slot_of(k).ok_or_else(|| {
-                Error::internal(format!(
-                    "format '{format}': no envelope place for metadata key '{k}'"
-                ))
-            })?;
+            let slot = offered
+                .iter()
+                .find(|m| m.key == k)
+                .copied()
+                .ok_or_else(|| {
+                    Error::internal(format!(
+                        "format '{format}': no envelope place for metadata key '{k}'"
+                    ))
+                })?;
             slots.push(slot);
         }
         let meta = if keys.is_empty() {
@@ -138,6 +214,30 @@ impl Rows {
         if self.physical.buffered_rows() != self.kinds.len() {
             return Err(format!(
                 "field '{field}': expected exactly one row in the object"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Append one row from the fields of an object read before (see [`Entries`]), found at
+    /// envelope field `at`.
+    pub(crate) fn push_fields<'a>(
+        &mut self,
+        fields: impl Iterator<Item = (&'a str, &'a RawValue)>,
+        kind: RowKind,
+        at: At,
+    ) -> Result<(), Reason> {
+        let mut failure = None;
+        let map = MapDeserializer::<_, serde_json::Error>::new(fields);
+        if let Err(e) = self.physical.row_seed(&mut failure).deserialize(map) {
+            return Err(within(
+                &at.to_string(),
+                &failure.unwrap_or_else(|| e.to_string()),
+            ));
+        }
+        if !self.push_kinds(&[kind]) {
+            return Err(format!(
+                "field '{at}': expected exactly one row in the object"
             ));
         }
         Ok(())
@@ -295,6 +395,16 @@ pub(crate) fn envelope<'a, T: serde::Deserialize<'a>>(
     what: &str,
     envelope: &str,
 ) -> Result<T, Reason> {
+    envelope_with(bytes, what, envelope, |de| T::deserialize(de))
+}
+
+/// [`envelope`] with the object read by `read`.
+pub(crate) fn envelope_with<'a, T>(
+    bytes: &'a [u8],
+    what: &str,
+    envelope: &str,
+    read: impl FnOnce(&mut serde_json::Deserializer<StrRead<'a>>) -> serde_json::Result<T>,
+) -> Result<T, Reason> {
     let s = std::str::from_utf8(bytes).map_err(|e| format!("{what} is not UTF-8: {e}"))?;
     if !s.trim_start().starts_with('{') {
         return Err(format!(
@@ -302,12 +412,15 @@ pub(crate) fn envelope<'a, T: serde::Deserialize<'a>>(
             describe(s)
         ));
     }
-    serde_json::from_str::<T>(s).map_err(|e| {
-        format!(
-            "{what} is not a {envelope} JSON object ({e}); found {}",
-            describe(s)
-        )
-    })
+    let mut de = serde_json::Deserializer::from_str(s);
+    read(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| {
+            format!(
+                "{what} is not a {envelope} JSON object ({e}); found {}",
+                describe(s)
+            )
+        })
 }
 
 /// The elements of a JSON array.
@@ -323,88 +436,56 @@ pub(crate) fn array_elements<'a>(
     })
 }
 
-/// Every object key anywhere inside `raw` (what Jackson's `findValue` would find).
-pub(crate) fn keys_anywhere(raw: &RawValue) -> HashSet<String> {
-    let mut out = HashSet::new();
-    let mut de = serde_json::Deserializer::from_str(raw.get());
-    // Not JSON: no keys (the caller reports the value when it reads it).
-    let _ = serde::de::DeserializeSeed::deserialize(KeyWalker(&mut out), &mut de);
-    out
-}
+/// A field of the envelope, for errors: `data`, or `data[2]` for an element of it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct At(pub &'static str, pub Option<usize>);
 
-/// Collects the object keys of a JSON value, at any depth, without building the value.
-struct KeyWalker<'s>(&'s mut HashSet<String>);
-
-impl<'de> serde::de::DeserializeSeed<'de> for KeyWalker<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for KeyWalker<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(KeyWalker(&mut *self.0))?.is_some() {}
-        Ok(())
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(k) = map.next_key_seed(Key)? {
-            if !self.0.contains(k.as_ref()) {
-                self.0.insert(k.into_owned());
-            }
-            map.next_value_seed(KeyWalker(&mut *self.0))?;
+impl std::fmt::Display for At {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.1 {
+            Some(i) => write!(f, "{}[{i}]", self.0),
+            None => f.write_str(self.0),
         }
-        Ok(())
     }
 }
 
-/// An object key, borrowed from the input unless it has escapes.
-struct Key;
-
-impl<'de> serde::de::DeserializeSeed<'de> for Key {
-    type Value = Cow<'de, str>;
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
-        d.deserialize_str(self)
-    }
+/// An envelope field that is absent or `null` as None.
+pub(crate) fn not_null(r: Option<&RawValue>) -> Option<&RawValue> {
+    r.filter(|r| r.get().trim() != "null")
 }
 
-impl<'de> serde::de::Visitor<'de> for Key {
-    type Value = Cow<'de, str>;
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("an object key")
-    }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Borrowed(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Owned(v.to_string()))
+/// The string value of the envelope field `name` (`type`, `op`).
+pub(crate) fn string_field(raw: Option<&RawValue>, name: &str) -> Result<String, Reason> {
+    match not_null(raw) {
+        None => Err(format!("field '{name}' is missing or null")),
+        Some(r) => serde_json::from_str::<String>(r.get()).map_err(|_| {
+            format!(
+                "field '{name}': expected a string, found {}",
+                describe(r.get())
+            )
+        }),
     }
 }
 
 /// The fields of a JSON object in order, a later duplicate replacing the earlier value.
-struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+pub(crate) struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'a> Entries<'a> {
+    /// The object at envelope field `at`, which must be `what` (for the error).
+    pub(crate) fn of(raw: &'a RawValue, at: At, what: &str) -> Result<Entries<'a>, Reason> {
+        serde_json::from_str(raw.get()).map_err(|e| {
+            format!(
+                "field '{at}': expected {what}, found {} ({e})",
+                describe(raw.get())
+            )
+        })
+    }
+
+    /// The fields, for [`Rows::push_fields`].
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &'a RawValue)> + '_ {
+        self.0.iter().map(|(k, v)| (k.as_ref(), *v))
+    }
+}
 
 impl<'de> serde::Deserialize<'de> for Entries<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -432,55 +513,128 @@ impl<'de> serde::de::Visitor<'de> for EntriesVisitor {
     }
 }
 
-/// The row before an update, as Flink builds it for Canal and Maxwell: a field keeps its value in
-/// `old` when it has one there; a field named nowhere in the message's whole `old` part (`changed`,
-/// from [`keys_anywhere`]) did not change and takes the value of the row after (`data`); any other
-/// field is null.
-pub(crate) fn merge_before(
-    old: &RawValue,
-    data: &RawValue,
-    changed: &HashSet<String>,
-    old_field: &str,
-    data_field: &str,
-) -> Result<String, Reason> {
-    let old_map: Entries<'_> = serde_json::from_str(old.get()).map_err(|e| {
-        format!(
-            "field '{old_field}': expected an object of the changed fields, found {} ({e})",
-            describe(old.get())
-        )
-    })?;
-    let data_map: Entries<'_> = serde_json::from_str(data.get()).map_err(|e| {
-        format!(
-            "field '{data_field}': expected a row object, found {} ({e})",
-            describe(data.get())
-        )
-    })?;
-    let mut out = String::with_capacity(data.get().len() + old.get().len());
-    out.push('{');
-    let mut first = true;
-    let mut put = |out: &mut String, k: &str, v: &str| {
-        if !first {
-            out.push(',');
+/// A set of object keys: a short list (the usual few changed columns), a hash set past that.
+#[derive(Default)]
+pub(crate) struct Keys<'a> {
+    few: Vec<Cow<'a, str>>,
+    many: HashSet<Cow<'a, str>>,
+}
+
+impl<'a> Keys<'a> {
+    /// Every object key anywhere in `objects`, at any depth (what Jackson's `findValue` on the
+    /// whole `old` part of a message would find).
+    pub(crate) fn anywhere(objects: &[Entries<'a>]) -> Keys<'a> {
+        let mut keys = Keys::default();
+        for (k, v) in objects.iter().flat_map(|o| &o.0) {
+            keys.insert(k.clone());
+            if v.get().trim_start().starts_with(['{', '[']) {
+                let mut de = serde_json::Deserializer::from_str(v.get());
+                // Already read as JSON once: no error here.
+                let _ = serde::de::DeserializeSeed::deserialize(KeyWalker(&mut keys), &mut de);
+            }
         }
-        first = false;
-        out.push_str(&json_string(k));
-        out.push(':');
-        out.push_str(v);
-    };
-    for (k, o) in &old_map.0 {
-        put(&mut out, k, o.get());
+        keys
     }
-    for (k, d) in &data_map.0 {
-        let in_old = old_map
-            .0
-            .iter()
-            .any(|(n, o)| n == k && o.get().trim() != "null");
-        if !in_old && !changed.contains(k.as_ref()) {
-            put(&mut out, k, d.get());
+
+    fn insert(&mut self, k: Cow<'a, str>) {
+        if self.contains(&k) {
+            return;
+        }
+        if self.few.len() < 16 {
+            self.few.push(k);
+        } else {
+            self.many.insert(k);
         }
     }
-    out.push('}');
-    Ok(out)
+
+    /// Whether `k` is in the set.
+    pub(crate) fn contains(&self, k: &str) -> bool {
+        self.few.iter().any(|f| f == k) || (!self.many.is_empty() && self.many.contains(k))
+    }
+}
+
+/// Collects the object keys of a JSON value, at any depth, without building the value.
+struct KeyWalker<'k, 'a>(&'k mut Keys<'a>);
+
+impl<'a> serde::de::DeserializeSeed<'a> for KeyWalker<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'a>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'a> serde::de::Visitor<'a> for KeyWalker<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'a>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(KeyWalker(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'a>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(k) = map.next_key_seed(Key)? {
+            self.0.insert(k);
+            map.next_value_seed(KeyWalker(&mut *self.0))?;
+        }
+        Ok(())
+    }
+}
+
+/// An object key, borrowed from the input unless it has escapes.
+pub(crate) struct Key;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(v.to_string()))
+    }
+}
+
+/// The two rows of one updated row, as Flink builds them for Canal and Maxwell: `+U` from `data`,
+/// and before it `-U` from `old`, where a field keeps its value in `old` when it has one there, a
+/// field named nowhere in the message's whole `old` part (`changed`, from [`Keys::anywhere`]) did
+/// not change and takes its value in `data`, and any other field is null.
+pub(crate) fn push_update(
+    rows: &mut Rows,
+    old: (&Entries<'_>, At),
+    data: (&Entries<'_>, At),
+    changed: &Keys<'_>,
+) -> Result<(), Reason> {
+    let unchanged = data.0.iter().filter(|(k, _)| !changed.contains(k));
+    rows.push_fields(old.0.iter().chain(unchanged), RowKind::UpdateBefore, old.1)?;
+    rows.push_fields(data.0.iter(), RowKind::UpdateAfter, data.1)
 }
 
 /// One envelope: how a record becomes rows.

@@ -4,54 +4,24 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use headrace_sdk::changelog::RowKind;
-use headrace_sdk::factory::MetadataSpec;
 
-use crate::common::{as_text, describe, envelope, raw_of, Envelope, MetaSlot, Reason, Rows};
+use crate::common::{
+    as_text, describe, envelope, not_null, raw_of, string_field, Envelope, MetaKey, Reason, Rows,
+};
 
 /// The format identifier.
 pub const FORMAT: &str = "debezium-json";
 
-const fn meta(
-    key: &'static str,
-    data_type: &'static str,
-    description: &'static str,
-) -> MetadataSpec {
-    MetadataSpec {
-        key,
-        data_type,
-        description,
-        readable: true,
-        writable: false,
-    }
-}
-
 /// The metadata `debezium-json` offers, as Flink's format does.
-pub fn metadata() -> Vec<MetadataSpec> {
-    vec![
-        meta("schema", "STRING NULL", "JSON string describing the schema of the payload (null unless 'debezium-json.schema-include' is true and the message has one)."),
-        meta("ingestion-timestamp", "TIMESTAMP_LTZ(3) NULL", "The time at which the connector processed the event ('ts_ms' of the payload)."),
-        meta("source.timestamp", "TIMESTAMP_LTZ(3) NULL", "The time at which the event was made in the database ('source.ts_ms')."),
-        meta("source.database", "STRING NULL", "The originating database ('source.db')."),
-        meta("source.schema", "STRING NULL", "The originating database schema ('source.schema')."),
-        meta("source.table", "STRING NULL", "The originating table ('source.table')."),
-        meta("source.properties", "MAP<STRING NULL, STRING NULL> NULL", "Every field of the 'source' block, values as text."),
-    ]
-}
-
-/// Where each metadata key is found.
-pub(crate) fn slot(key: &str) -> Option<MetaSlot> {
-    let (path, epoch_millis) = match key {
-        "schema" => ("schema", false),
-        "ingestion-timestamp" => ("ts_ms", true),
-        "source.timestamp" => ("source.ts_ms", true),
-        "source.database" => ("source.db", false),
-        "source.schema" => ("source.schema", false),
-        "source.table" => ("source.table", false),
-        "source.properties" => ("source", false),
-        _ => return None,
-    };
-    Some(MetaSlot { path, epoch_millis })
-}
+pub(crate) const METADATA: &[MetaKey] = &[
+    MetaKey::new("schema", "STRING NULL", "schema", "JSON string describing the schema of the payload (null unless 'debezium-json.schema-include' is true and the message has one)."),
+    MetaKey::millis("ingestion-timestamp", "ts_ms", "The time at which the connector processed the event ('ts_ms' of the payload)."),
+    MetaKey::millis("source.timestamp", "source.ts_ms", "The time at which the event was made in the database ('source.ts_ms')."),
+    MetaKey::new("source.database", "STRING NULL", "source.db", "The originating database ('source.db')."),
+    MetaKey::new("source.schema", "STRING NULL", "source.schema", "The originating database schema ('source.schema')."),
+    MetaKey::new("source.table", "STRING NULL", "source.table", "The originating table ('source.table')."),
+    MetaKey::new("source.properties", "MAP<STRING NULL, STRING NULL> NULL", "source", "Every field of the 'source' block, values as text."),
+];
 
 #[derive(Deserialize)]
 struct Message<'a> {
@@ -87,7 +57,7 @@ struct Source<'a> {
 /// The Debezium envelope reader.
 pub(crate) struct Debezium {
     pub(crate) schema_include: bool,
-    pub(crate) slots: Vec<MetaSlot>,
+    pub(crate) slots: Vec<MetaKey>,
 }
 
 fn parse<'a>(bytes: &'a [u8], what: &str) -> Result<Message<'a>, Reason> {
@@ -330,42 +300,30 @@ impl Debezium {
             }
             root
         };
-        let op = match m.op {
-            None => return Err("field 'op' is missing or null".to_string()),
-            Some(o) => serde_json::from_str::<String>(o.get()).map_err(|_| {
-                format!("field 'op': expected a string, found {}", describe(o.get()))
-            })?,
+        let op = string_field(m.op, "op")?;
+        let before = || {
+            let what = if op == "u" { "an UPDATE" } else { "a DELETE" };
+            not_null(m.before).ok_or_else(|| {
+                format!(
+                    "field 'before' of {what} message ('op' = '{op}') is null; with Debezium's \
+                     Postgres connector, set the table's REPLICA IDENTITY to FULL"
+                )
+            })
+        };
+        let after = || {
+            not_null(m.after).ok_or_else(|| {
+                format!("field 'after' is missing or null in a message with 'op' = '{op}'")
+            })
         };
         let mark = rows.len();
         match op.as_str() {
-            "c" | "r" => {
-                let after = row(m.after, "after", &op)?;
-                rows.push(after.get(), RowKind::Insert, "after")?;
-            }
+            "c" | "r" => rows.push(after()?.get(), RowKind::Insert, "after")?,
             "u" => {
-                let before = m
-                    .before
-                    .filter(|b| b.get().trim() != "null")
-                    .ok_or_else(|| {
-                        "field 'before' of an UPDATE message ('op' = 'u') is null; with Debezium's \
-                     Postgres connector, set the table's REPLICA IDENTITY to FULL"
-                            .to_string()
-                    })?;
-                let after = row(m.after, "after", &op)?;
+                let (before, after) = (before()?, after()?);
                 rows.push(before.get(), RowKind::UpdateBefore, "before")?;
                 rows.push(after.get(), RowKind::UpdateAfter, "after")?;
             }
-            "d" => {
-                let before = m
-                    .before
-                    .filter(|b| b.get().trim() != "null")
-                    .ok_or_else(|| {
-                        "field 'before' of a DELETE message ('op' = 'd') is null; with Debezium's \
-                     Postgres connector, set the table's REPLICA IDENTITY to FULL"
-                            .to_string()
-                    })?;
-                rows.push(before.get(), RowKind::Delete, "before")?;
-            }
+            "d" => rows.push(before()?.get(), RowKind::Delete, "before")?,
             other => {
                 return Err(format!(
                     "field 'op': unknown value \"{other}\" (expected \"c\", \"r\", \"u\" or \"d\")"
@@ -382,15 +340,6 @@ fn text_of(raw: Option<&RawValue>) -> Option<String> {
         Some(r) if r.get().trim() == "null" => None,
         Some(r) if r.get().trim_start().starts_with('"') => Some(r.get().to_string()),
         Some(r) => Some(crate::common::json_string(&as_text(Some(r)))),
-    }
-}
-
-fn row<'a>(raw: Option<&'a RawValue>, field: &str, op: &str) -> Result<&'a RawValue, Reason> {
-    match raw {
-        Some(r) if r.get().trim() != "null" => Ok(r),
-        _ => Err(format!(
-            "field '{field}' is missing or null in a message with 'op' = '{op}'"
-        )),
     }
 }
 

@@ -127,7 +127,7 @@ pub const IGNORE_PARSE_ERRORS: ConfigOption<bool> = ConfigOption::new("ignore-pa
          skipped-record metric.",
     );
 
-use common::{ChangelogDecoder, Envelope, EnvelopeEncoder, MetaSlot, Rows};
+use common::{specs, ChangelogDecoder, Envelope, EnvelopeEncoder, MetaKey, Rows};
 
 pub use canal::FORMAT as CANAL_JSON;
 pub use debezium::FORMAT as DEBEZIUM_JSON;
@@ -168,10 +168,9 @@ fn common_options() -> OptionSet {
 fn decoder<E: Envelope + 'static>(
     format: &str,
     ctx: &FormatContext,
-    offered: &[MetadataSpec],
+    offered: &[MetaKey],
     keys: &[String],
-    slot_of: fn(&str) -> Option<MetaSlot>,
-    make: impl FnOnce(Vec<MetaSlot>) -> Result<E>,
+    make: impl FnOnce(Vec<MetaKey>) -> Result<E>,
 ) -> Result<Box<dyn Decoder>> {
     let mut config = JsonFormatFactory::decode_config(ctx)?;
     let ignore_parse_errors = config.ignore_parse_errors;
@@ -179,7 +178,7 @@ fn decoder<E: Envelope + 'static>(
     config.fail_on_missing_field = false;
     // As Flink: with ignore-parse-errors a value that does not fit its column reads as NULL.
     config.null_on_bad_field = ignore_parse_errors;
-    let (rows, slots) = Rows::new(format, ctx.schema.clone(), config, offered, keys, slot_of)?;
+    let (rows, slots) = Rows::new(format, ctx.schema.clone(), config, offered, keys)?;
     Ok(Box::new(ChangelogDecoder {
         envelope: make(slots)?,
         rows,
@@ -235,7 +234,7 @@ impl FormatFactory for DebeziumJsonFormatFactory {
     }
 
     fn metadata(&self) -> Vec<MetadataSpec> {
-        debezium::metadata()
+        specs(debezium::METADATA)
     }
 
     fn create_decoder(&self, ctx: &FormatContext) -> Result<Box<dyn Decoder>> {
@@ -251,9 +250,8 @@ impl FormatFactory for DebeziumJsonFormatFactory {
         decoder(
             DEBEZIUM_JSON,
             ctx,
-            &debezium::metadata(),
+            debezium::METADATA,
             metadata_keys,
-            debezium::slot,
             |slots| {
                 Ok(debezium::Debezium {
                     schema_include,
@@ -303,7 +301,7 @@ impl FormatFactory for CanalJsonFormatFactory {
     }
 
     fn metadata(&self) -> Vec<MetadataSpec> {
-        canal::metadata()
+        specs(canal::METADATA)
     }
 
     fn create_decoder(&self, ctx: &FormatContext) -> Result<Box<dyn Decoder>> {
@@ -317,20 +315,13 @@ impl FormatFactory for CanalJsonFormatFactory {
     ) -> Result<Box<dyn Decoder>> {
         let database = include_regex(&ctx.options, &DATABASE_INCLUDE)?;
         let table = include_regex(&ctx.options, &TABLE_INCLUDE)?;
-        decoder(
-            CANAL_JSON,
-            ctx,
-            &canal::metadata(),
-            metadata_keys,
-            canal::slot,
-            |slots| {
-                Ok(canal::Canal {
-                    database,
-                    table,
-                    slots,
-                })
-            },
-        )
+        decoder(CANAL_JSON, ctx, canal::METADATA, metadata_keys, |slots| {
+            Ok(canal::Canal {
+                database,
+                table,
+                slots,
+            })
+        })
     }
 
     fn create_encoder(&self, ctx: &FormatContext) -> Result<Box<dyn Encoder>> {
@@ -360,7 +351,7 @@ impl FormatFactory for MaxwellJsonFormatFactory {
     }
 
     fn metadata(&self) -> Vec<MetadataSpec> {
-        maxwell::metadata()
+        specs(maxwell::METADATA)
     }
 
     fn create_decoder(&self, ctx: &FormatContext) -> Result<Box<dyn Decoder>> {
@@ -375,9 +366,8 @@ impl FormatFactory for MaxwellJsonFormatFactory {
         decoder(
             MAXWELL_JSON,
             ctx,
-            &maxwell::metadata(),
+            maxwell::METADATA,
             metadata_keys,
-            maxwell::slot,
             |slots| {
                 Ok(maxwell::Maxwell {
                     slots,

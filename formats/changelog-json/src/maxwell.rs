@@ -4,62 +4,31 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use headrace_sdk::changelog::RowKind;
-use headrace_sdk::factory::MetadataSpec;
 
 use crate::common::{
-    describe, envelope, keys_anywhere, merge_before, raw_of, Envelope, MetaSlot, Reason, Rows,
+    describe, envelope, not_null, push_update, raw_of, string_field, At, Entries, Envelope, Keys,
+    MetaKey, Reason, Rows, DATABASE, TABLE,
 };
 
 /// The format identifier.
 pub const FORMAT: &str = "maxwell-json";
 
-const fn meta(
-    key: &'static str,
-    data_type: &'static str,
-    description: &'static str,
-) -> MetadataSpec {
-    MetadataSpec {
-        key,
-        data_type,
-        description,
-        readable: true,
-        writable: false,
-    }
-}
-
 /// The metadata `maxwell-json` offers, as Flink's format does.
-pub fn metadata() -> Vec<MetadataSpec> {
-    vec![
-        meta(
-            "database",
-            "STRING NULL",
-            "The originating database ('database').",
-        ),
-        meta("table", "STRING NULL", "The originating table ('table')."),
-        meta(
-            "primary-key-columns",
-            "ARRAY<STRING NULL> NULL",
-            "The primary key columns ('primary_key_columns').",
-        ),
-        meta(
-            "ingestion-timestamp",
-            "TIMESTAMP_LTZ(3) NULL",
-            "The time at which Maxwell processed the event ('ts', in seconds).",
-        ),
-    ]
-}
-
-/// Where each metadata key is found.
-pub(crate) fn slot(key: &str) -> Option<MetaSlot> {
-    let (path, epoch_millis) = match key {
-        "database" => ("database", false),
-        "table" => ("table", false),
-        "primary-key-columns" => ("primary_key_columns", false),
-        "ingestion-timestamp" => ("ts", true),
-        _ => return None,
-    };
-    Some(MetaSlot { path, epoch_millis })
-}
+pub(crate) const METADATA: &[MetaKey] = &[
+    DATABASE,
+    TABLE,
+    MetaKey::new(
+        "primary-key-columns",
+        "ARRAY<STRING NULL> NULL",
+        "primary_key_columns",
+        "The primary key columns ('primary_key_columns').",
+    ),
+    MetaKey::millis(
+        "ingestion-timestamp",
+        "ts",
+        "The time at which Maxwell processed the event ('ts', in seconds).",
+    ),
+];
 
 #[derive(Deserialize)]
 struct Message<'a> {
@@ -81,13 +50,9 @@ struct Message<'a> {
 
 /// The Maxwell envelope reader.
 pub(crate) struct Maxwell {
-    pub(crate) slots: Vec<MetaSlot>,
+    pub(crate) slots: Vec<MetaKey>,
     /// `ignore-parse-errors`: a `ts` that is not a number reads as NULL.
     pub(crate) lenient: bool,
-}
-
-fn not_null(r: Option<&RawValue>) -> Option<&RawValue> {
-    r.filter(|r| r.get().trim() != "null")
 }
 
 /// Maxwell's `ts` (seconds) as epoch milliseconds.
@@ -117,15 +82,7 @@ impl Envelope for Maxwell {
 
     fn decode(&mut self, record: &[u8], rows: &mut Rows) -> Result<(), Reason> {
         let m: Message<'_> = envelope(record, "the record", "Maxwell")?;
-        let kind = match not_null(m.kind) {
-            None => return Err("field 'type' is missing or null".into()),
-            Some(k) => serde_json::from_str::<String>(k.get()).map_err(|_| {
-                format!(
-                    "field 'type': expected a string, found {}",
-                    describe(k.get())
-                )
-            })?,
-        };
+        let kind = string_field(m.kind, "type")?;
         let data = || {
             not_null(m.data).ok_or_else(|| {
                 format!("field 'data' is missing or null in a message with 'type' = '{kind}'")
@@ -140,9 +97,15 @@ impl Envelope for Maxwell {
                 let old = not_null(m.old).ok_or_else(|| {
                     "field 'old' is missing or null in a message with 'type' = 'update'".to_string()
                 })?;
-                let before = merge_before(old, d, &keys_anywhere(old), "old", "data")?;
-                rows.push(&before, RowKind::UpdateBefore, "old")?;
-                rows.push(d.get(), RowKind::UpdateAfter, "data")?;
+                let old = Entries::of(old, At("old", None), "an object of the changed fields")?;
+                let data = Entries::of(d, At("data", None), "a row object")?;
+                let changed = Keys::anywhere(std::slice::from_ref(&old));
+                push_update(
+                    rows,
+                    (&old, At("old", None)),
+                    (&data, At("data", None)),
+                    &changed,
+                )?;
             }
             other => {
                 return Err(format!(
