@@ -17,7 +17,7 @@ use headrace_sdk::Result;
 use crate::avro::{decode_datum, encode_error, table_schema};
 use crate::direct::{batch_writers, write_row};
 use crate::error::AvroError;
-use crate::registry::{Auth, RegistryClient, RegistryConfig};
+use crate::registry::{Auth, KeyPassword, RegistryClient, RegistryConfig};
 use crate::rows::{record_values, Buffer, SharedSchema};
 use crate::schema::Node;
 
@@ -65,18 +65,24 @@ pub const AUTO_REGISTER_SCHEMAS: ConfigOption<bool> = ConfigOption::new("auto.re
 /// `avro-confluent.ssl.keystore.location`.
 pub const SSL_KEYSTORE_LOCATION: ConfigOption<String> = ConfigOption::new("ssl.keystore.location")
     .description(
-        "PEM file with the TLS client certificate (then its CA chain, if any) and its \
-         unencrypted private key, for registries that require client certificates (Flink reads a \
-         JKS/PKCS#12 keystore: convert it with `openssl pkcs12 -in keystore.p12 -nodes -out \
-         client.pem`, after `keytool -importkeystore -deststoretype PKCS12` for JKS). Needs the \
-         avro crate's 'tls' cargo feature.",
+        "PEM file with the TLS client certificate (then its CA chain, if any) and its private \
+         key, for registries that require client certificates. The key is PKCS#8, PKCS#1 or \
+         SEC1 in clear, or encrypted PKCS#8 ('-----BEGIN ENCRYPTED PRIVATE KEY-----', PBES2 with \
+         AES-CBC, as `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes) decrypted with \
+         'ssl.keystore.password'; OpenSSL's legacy encrypted keys ('Proc-Type: 4,ENCRYPTED') \
+         are refused with the conversion command. Flink reads a JKS/PKCS#12 keystore: convert \
+         it with `openssl pkcs12 -in keystore.p12 -nodes -out client.pem`, after `keytool \
+         -importkeystore -deststoretype PKCS12` for JKS. Needs the avro crate's 'tls' cargo \
+         feature.",
     );
 
 /// `avro-confluent.ssl.keystore.password`.
 pub const SSL_KEYSTORE_PASSWORD: ConfigOption<String> = ConfigOption::new("ssl.keystore.password")
     .description(
-        "Password of the TLS client keystore (unused: the PEM keystore's key is read \
-         unencrypted).",
+        "Password of the TLS client keystore: decrypts its private key when the key is \
+         encrypted PKCS#8 ('-----BEGIN ENCRYPTED PRIVATE KEY-----'); not needed for a key in \
+         clear. 'properties.schema.registry.ssl.key.password' (Confluent's key password), when \
+         set, is used instead.",
     );
 
 /// `avro-confluent.ssl.truststore.location`.
@@ -128,6 +134,9 @@ pub struct ConfluentConfig {
     /// `auto.register.schemas`.
     pub auto_register: bool,
 }
+
+/// The Confluent client property holding the password of the keystore's private key.
+const KEY_PASSWORD_PROPERTY: &str = "schema.registry.ssl.key.password";
 
 fn prop(o: &Options, key: &str) -> Option<String> {
     o.raw().get(&format!("properties.{key}")).cloned()
@@ -209,6 +218,7 @@ impl ConfluentConfig {
                     | "basic.auth.credentials.source"
                     | "bearer.auth.token"
                     | "bearer.auth.credentials.source"
+                    | KEY_PASSWORD_PROPERTY
             ) {
                 tracing::warn!(
                     key = %k,
@@ -216,12 +226,27 @@ impl ConfluentConfig {
                 );
             }
         }
+        // Confluent's client decrypts the key with its key password, which Flink's options
+        // lack: Flink users give the keystore password.
+        let keystore_password = match prop(o, KEY_PASSWORD_PROPERTY) {
+            Some(password) => Some(KeyPassword {
+                password,
+                option: format!("avro-confluent.properties.{KEY_PASSWORD_PROPERTY}"),
+            }),
+            None => o
+                .get_optional(&SSL_KEYSTORE_PASSWORD)?
+                .map(|password| KeyPassword {
+                    password,
+                    option: format!("avro-confluent.{}", SSL_KEYSTORE_PASSWORD.key()),
+                }),
+        };
         Ok(ConfluentConfig {
             registry: RegistryConfig {
                 url: registry_url,
                 auth,
                 truststore_pem: o.get_optional(&SSL_TRUSTSTORE_LOCATION)?,
                 keystore_pem: o.get_optional(&SSL_KEYSTORE_LOCATION)?,
+                keystore_password,
                 timeout: Duration::from_secs(30),
             },
             subject: o.get_optional(&SUBJECT)?,

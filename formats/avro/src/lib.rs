@@ -59,15 +59,22 @@
 //! `avro-confluent.url` (required), `.subject`, `.schema`, `.auto.register.schemas` (default
 //! true), `.basic-auth.credentials-source` / `.basic-auth.user-info`,
 //! `.bearer-auth.credentials-source` / `.bearer-auth.token`, `.ssl.truststore.location` and
-//! `.ssl.keystore.location` (cargo feature `tls`), `.properties.*`. The old `schema-registry.*`
-//! keys are read as fallbacks.
+//! `.ssl.keystore.location` / `.ssl.keystore.password` (cargo feature `tls`), `.properties.*`.
+//! The old `schema-registry.*` keys are read as fallbacks.
 //!
 //! TLS stores are PEM files where Flink reads JKS or PKCS#12 stores: the truststore holds the CA
 //! certificates trusted on top of the public roots, the keystore the client certificate (then its
-//! CA chain) and its unencrypted private key, for registries requiring client certificates; the
-//! `.password` options are unused. A JKS or PKCS#12 file, or a PEM file without a certificate or
-//! key, is refused naming the option and the conversion (`openssl pkcs12 -in keystore.p12 -nodes
-//! -out client.pem`, `keytool -importkeystore -deststoretype PKCS12` first for JKS). A TLS
+//! CA chain) and its private key, for registries requiring client certificates. The key is in
+//! clear (PKCS#8, PKCS#1 or SEC1) or encrypted PKCS#8 (`-----BEGIN ENCRYPTED PRIVATE KEY-----`,
+//! PBES2 with AES-CBC as `openssl pkcs8 -topk8 -v2 aes-256-cbc` or `openssl genpkey -aes256`
+//! write it), decrypted with `.ssl.keystore.password` (or Confluent's
+//! `.properties.schema.registry.ssl.key.password` when set); a wrong or missing password fails
+//! naming the option and the file. OpenSSL's legacy encrypted keys (`Proc-Type: 4,ENCRYPTED`)
+//! are refused with the `openssl pkcs8 -topk8` command converting them.
+//! `.ssl.truststore.password` is unused (PEM truststores have none). A JKS or PKCS#12 file, or a
+//! PEM file without a certificate or key, is refused naming the option and the conversion
+//! (`openssl pkcs12 -in keystore.p12 -nodes -out client.pem`, `keytool -importkeystore
+//! -deststoretype PKCS12` first for JKS). A TLS
 //! handshake the registry refuses, or a registry certificate the truststore does not vouch for,
 //! fails naming the registry URL and the option to set.
 //! A writer needs the subject: connectors that know their topic set it (Flink's Kafka connectors

@@ -30,8 +30,8 @@ pub enum Auth {
     Bearer(String),
 }
 
-/// Connection settings of a registry client.
-#[derive(Debug, Clone, Default)]
+/// Connection settings of a registry client (its `Debug` form leaves out credentials).
+#[derive(Clone, Default)]
 pub struct RegistryConfig {
     /// Base URL (`http://host:8081`); a trailing `/` is ignored.
     pub url: String,
@@ -43,8 +43,45 @@ pub struct RegistryConfig {
     /// PEM file with the TLS client certificate chain (leaf first) and its private key, for
     /// registries that require client certificates; needs the `tls` cargo feature.
     pub keystore_pem: Option<String>,
+    /// Password of the keystore's private key when it is an encrypted PKCS#8 PEM key
+    /// (`-----BEGIN ENCRYPTED PRIVATE KEY-----`), with the option it came from (named in errors).
+    pub keystore_password: Option<KeyPassword>,
     /// Per-request timeout.
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for RegistryConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let auth = match self.auth {
+            Auth::None => "none",
+            Auth::Basic(_) => "basic (redacted)",
+            Auth::Bearer(_) => "bearer (redacted)",
+        };
+        f.debug_struct("RegistryConfig")
+            .field("url", &self.url)
+            .field("auth", &auth)
+            .field("truststore_pem", &self.truststore_pem)
+            .field("keystore_pem", &self.keystore_pem)
+            .field("keystore_password", &self.keystore_password)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// The password decrypting the keystore's private key, and the option that gave it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyPassword {
+    /// The password.
+    pub password: String,
+    /// The full option key it was read from (`avro-confluent.ssl.keystore.password`), named in
+    /// errors.
+    pub option: String,
+}
+
+impl std::fmt::Debug for KeyPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "(password from '{}', redacted)", self.option)
+    }
 }
 
 /// A schema registry client; cheap to clone, caches shared by every client of the process.
@@ -102,7 +139,8 @@ impl RegistryClient {
                 tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
             }
             if let Some(path) = &config.keystore_pem {
-                let (chain, key) = tls_files::keystore(&config.url, path)?;
+                let (chain, key) =
+                    tls_files::keystore(&config.url, path, config.keystore_password.as_ref())?;
                 tls = tls.client_cert(Some(ureq::tls::ClientCert::new_with_certs(&chain, key)));
             }
             builder.tls_config(tls.build())
@@ -417,12 +455,18 @@ impl RegistryClient {
 /// Reading the PEM truststore and keystore.
 #[cfg(feature = "tls")]
 mod tls_files {
+    use pkcs8::der::pem;
+    use pkcs8::{EncryptedPrivateKeyInfo, PrivateKeyInfo};
     use ureq::tls::{Certificate, PemItem, PrivateKey};
 
+    use super::KeyPassword;
     use crate::error::AvroError;
 
     const TRUSTSTORE: &str = "avro-confluent.ssl.truststore.location";
     const KEYSTORE: &str = "avro-confluent.ssl.keystore.location";
+    const KEYSTORE_PASSWORD: &str = "avro-confluent.ssl.keystore.password";
+    const ENCRYPTED_BEGIN: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    const ENCRYPTED_END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
 
     fn refuse(url: &str, message: String) -> AvroError {
         AvroError::Registry {
@@ -446,8 +490,9 @@ mod tls_files {
         if option == KEYSTORE {
             format!(
                 "{p12}`openssl pkcs12 -in {source} -nodes -out client.pem` (the client \
-                 certificate chain and its unencrypted private key), and set '{option}' to \
-                 client.pem"
+                 certificate chain and its unencrypted private key; encrypt the key with \
+                 `openssl pkcs8 -topk8 -v2 aes-256-cbc` and set '{KEYSTORE_PASSWORD}' if it must \
+                 not lie in clear), and set '{option}' to client.pem"
             )
         } else {
             format!(
@@ -457,8 +502,9 @@ mod tls_files {
         }
     }
 
-    /// The file's PEM items; a binary JKS/PKCS#12 store is refused with the commands converting it.
-    fn pem_items(url: &str, option: &str, path: &str) -> Result<Vec<PemItem<'static>>, AvroError> {
+    /// The bytes of the file `option` names; a binary JKS/PKCS#12 store is refused with the
+    /// commands converting it.
+    fn read_pem(url: &str, option: &str, path: &str) -> Result<Vec<u8>, AvroError> {
         let bytes = std::fs::read(path).map_err(|source| AvroError::Io {
             context: format!("avro-confluent: cannot read '{option}' = '{path}'"),
             source,
@@ -489,7 +535,17 @@ mod tls_files {
             };
             return Err(refuse(url, message));
         }
-        ureq::tls::parse_pem(&bytes)
+        Ok(bytes)
+    }
+
+    /// The certificates and unencrypted keys of a PEM file (other blocks are skipped).
+    fn pem_items(
+        url: &str,
+        option: &str,
+        path: &str,
+        bytes: &[u8],
+    ) -> Result<Vec<PemItem<'static>>, AvroError> {
+        ureq::tls::parse_pem(bytes)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| refuse(url, format!("'{option}' = '{path}': invalid PEM: {e}")))
     }
@@ -499,7 +555,8 @@ mod tls_files {
         url: &str,
         path: &str,
     ) -> Result<Vec<Certificate<'static>>, AvroError> {
-        let certs: Vec<Certificate<'static>> = pem_items(url, TRUSTSTORE, path)?
+        let bytes = read_pem(url, TRUSTSTORE, path)?;
+        let certs: Vec<Certificate<'static>> = pem_items(url, TRUSTSTORE, path, &bytes)?
             .into_iter()
             .filter_map(|i| match i {
                 PemItem::Certificate(c) => Some(c),
@@ -518,24 +575,137 @@ mod tls_files {
         Ok(certs)
     }
 
+    /// The `-----BEGIN ENCRYPTED PRIVATE KEY-----` blocks of `text`, markers included.
+    fn encrypted_blocks(text: &str) -> Vec<&str> {
+        let mut blocks = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find(ENCRYPTED_BEGIN) {
+            let from = &rest[start..];
+            let Some(end) = from.find(ENCRYPTED_END) else {
+                // Unterminated: handed over whole, the PEM decoder names what is missing.
+                blocks.push(from);
+                break;
+            };
+            let end = end + ENCRYPTED_END.len();
+            blocks.push(&from[..end]);
+            rest = &from[end..];
+        }
+        blocks
+    }
+
+    /// The refusal of a private key in OpenSSL's legacy encrypted PEM format, with the commands
+    /// converting it to an encrypted PKCS#8 key.
+    fn legacy_encrypted(url: &str, path: &str) -> AvroError {
+        refuse(
+            url,
+            format!(
+                "'{KEYSTORE}' = '{path}' holds a private key in OpenSSL's legacy encrypted \
+                 format ('Proc-Type: 4,ENCRYPTED'), which Headrace does not read: convert it to \
+                 an encrypted PKCS#8 key with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in {path} \
+                 -out client.key` (it asks for the key's passphrase, then for the new one, which \
+                 goes in '{KEYSTORE_PASSWORD}'), put the certificates and the new key in one \
+                 file with `sed -n '/-----BEGIN CERTIFICATE-----/,/-----END \
+                 CERTIFICATE-----/p' {path} | cat - client.key > client.pem`, and set \
+                 '{KEYSTORE}' to client.pem"
+            ),
+        )
+    }
+
+    /// The PKCS#8 key of an `ENCRYPTED PRIVATE KEY` block, decrypted with `password`.
+    fn decrypt(
+        url: &str,
+        path: &str,
+        block: &str,
+        password: Option<&KeyPassword>,
+    ) -> Result<PrivateKey<'static>, AvroError> {
+        let Some(password) = password else {
+            return Err(refuse(
+                url,
+                format!(
+                    "'{KEYSTORE}' = '{path}' holds an encrypted private key ('{ENCRYPTED_BEGIN}') \
+                     but '{KEYSTORE_PASSWORD}' is not set: set it to the key's password"
+                ),
+            ));
+        };
+        let option = &password.option;
+        let (_, der) = pem::decode_vec(block.as_bytes()).map_err(|e| {
+            refuse(
+                url,
+                format!("'{KEYSTORE}' = '{path}': invalid encrypted private key PEM block: {e}"),
+            )
+        })?;
+        let info = EncryptedPrivateKeyInfo::try_from(der.as_slice()).map_err(|e| {
+            refuse(
+                url,
+                format!(
+                    "'{KEYSTORE}' = '{path}': the encrypted private key is not a PKCS#8 \
+                     EncryptedPrivateKeyInfo ({e})"
+                ),
+            )
+        })?;
+        let wrong = || {
+            refuse(
+                url,
+                format!(
+                    "the password in '{option}' does not decrypt the private key of '{KEYSTORE}' \
+                     = '{path}': set '{option}' to the password the key was encrypted with"
+                ),
+            )
+        };
+        let key = info
+            .decrypt(password.password.as_bytes())
+            .map_err(|e| match e {
+                // A wrong password fails the padding check (pkcs5 0.7 reports it as
+                // `EncryptFailed`), or (rarely) yields bytes that are no DER document.
+                pkcs8::Error::EncryptedPrivateKey(
+                    pkcs8::pkcs5::Error::DecryptFailed | pkcs8::pkcs5::Error::EncryptFailed,
+                )
+                | pkcs8::Error::Asn1(_) => wrong(),
+                other => refuse(
+                    url,
+                    format!(
+                        "'{KEYSTORE}' = '{path}': the private key's encryption is not supported \
+                         ({other}; Headrace decrypts PBES2 keys with PBKDF2-HMAC-SHA-2 or scrypt \
+                         and AES-CBC): re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc \
+                         -in {path} -out client.key` and put client.key in the file instead"
+                    ),
+                ),
+            })?;
+        // A wrong password can pass the padding check by chance: the plain text must be a key.
+        PrivateKeyInfo::try_from(key.as_bytes()).map_err(|_| wrong())?;
+        // ureq takes PKCS#8 keys as PEM (its key kinds are private): re-encoded in memory.
+        let pem = key
+            .to_pem("PRIVATE KEY", pkcs8::LineEnding::LF)
+            .map_err(|e| refuse(url, format!("'{KEYSTORE}' = '{path}': {e}")))?;
+        PrivateKey::from_pem(pem.as_bytes()).map_err(|e| {
+            refuse(
+                url,
+                format!("'{KEYSTORE}' = '{path}': the decrypted private key is unusable: {e}"),
+            )
+        })
+    }
+
     /// The client certificate chain (in file order, leaf first) and private key of the PEM
-    /// keystore at `path`.
+    /// keystore at `path`; an encrypted PKCS#8 key is decrypted with `password`.
     pub(super) fn keystore(
         url: &str,
         path: &str,
+        password: Option<&KeyPassword>,
     ) -> Result<(Vec<Certificate<'static>>, PrivateKey<'static>), AvroError> {
+        let bytes = read_pem(url, KEYSTORE, path)?;
+        let text = String::from_utf8_lossy(&bytes);
+        if text.contains("Proc-Type: 4,ENCRYPTED") {
+            return Err(legacy_encrypted(url, path));
+        }
         let mut chain = Vec::new();
         let mut keys = Vec::new();
-        for item in pem_items(url, KEYSTORE, path)? {
+        for item in pem_items(url, KEYSTORE, path, &bytes)? {
             match item {
                 PemItem::Certificate(c) => chain.push(c),
                 PemItem::PrivateKey(k) => keys.push(k),
                 _ => {}
             }
         }
-        let encrypted = std::fs::read_to_string(path)
-            .map(|t| t.contains("ENCRYPTED"))
-            .unwrap_or(false);
         if chain.is_empty() {
             return Err(refuse(
                 url,
@@ -546,40 +716,36 @@ mod tls_files {
                 ),
             ));
         }
-        let mut keys = keys.into_iter();
-        let key = match (keys.next(), keys.next()) {
-            (Some(k), None) => k,
-            (None, _) if encrypted => {
-                return Err(refuse(
-                    url,
-                    format!(
-                        "'{KEYSTORE}' = '{path}' holds an encrypted private key, which Headrace \
-                         does not decrypt ('avro-confluent.ssl.keystore.password' is unused): \
-                         write it unencrypted with `openssl pkey -in {path} -out client.key` \
-                         and keep the file readable only by its owner"
-                    ),
-                ))
+        let encrypted = encrypted_blocks(&text);
+        match (keys.len(), encrypted.as_slice()) {
+            (1, []) => {
+                if let Some(p) = password {
+                    tracing::debug!(
+                        keystore = path,
+                        "avro-confluent: the keystore's private key is not encrypted; '{}' is \
+                         not needed",
+                        p.option
+                    );
+                }
+                let key = keys.remove(0);
+                Ok((chain, key))
             }
-            (None, _) => {
-                return Err(refuse(
-                    url,
-                    format!(
-                        "'{KEYSTORE}' = '{path}' holds no private key ('-----BEGIN PRIVATE \
-                         KEY-----', RSA or EC): append the client certificate's key, e.g. \
-                         `cat client.crt client.key > client.pem`"
-                    ),
-                ))
-            }
-            (Some(_), Some(_)) => {
-                return Err(refuse(
-                    url,
-                    format!(
-                        "'{KEYSTORE}' = '{path}' holds several private keys: keep only the \
-                         client certificate's"
-                    ),
-                ))
-            }
-        };
-        Ok((chain, key))
+            (0, [block]) => Ok((chain, decrypt(url, path, block, password)?)),
+            (0, []) => Err(refuse(
+                url,
+                format!(
+                    "'{KEYSTORE}' = '{path}' holds no private key ('-----BEGIN PRIVATE \
+                     KEY-----' or '{ENCRYPTED_BEGIN}', RSA or EC): append the client \
+                     certificate's key, e.g. `cat client.crt client.key > client.pem`"
+                ),
+            )),
+            _ => Err(refuse(
+                url,
+                format!(
+                    "'{KEYSTORE}' = '{path}' holds several private keys: keep only the \
+                     client certificate's"
+                ),
+            )),
+        }
     }
 }

@@ -5,7 +5,10 @@
 //! directory. With the client certificate in 'avro-confluent.ssl.keystore.location' and the CA in
 //! 'avro-confluent.ssl.truststore.location', registration and lookup work; without the client
 //! certificate, with a client certificate of another CA, or with a truststore of another CA, the
-//! error names the URL and the option to fix.
+//! error names the URL and the option to fix. Encrypted PKCS#8 client keys (EC from `openssl
+//! pkcs8 -topk8 -v2 aes-256-cbc`, RSA from `openssl genpkey -aes256`) are decrypted with
+//! 'avro-confluent.ssl.keystore.password'; a wrong or missing password fails naming the option and
+//! the file; OpenSSL's legacy encrypted keys are refused with commands that, run, fix the file.
 //!
 //! Needs `openssl`, `keytool` and `java` (17+) on PATH, and the registry application (built by
 //! `integration-tests/registry/setup.sh`, or named by `HEADRACE_REGISTRY_APP`);
@@ -429,4 +432,294 @@ fn a_pkcs12_keystore_is_refused_and_the_suggested_conversion_works() {
         .subjects()
         .unwrap()
         .contains(&"tls-converted-value".to_string()));
+}
+
+/// The password the tests encrypt client keys with.
+const KEY_PASSWORD: &str = "key s3cret";
+
+/// Makes `<name>-keystore.pem`: the certificate of `ca` and an encrypted PKCS#8 private key,
+/// an EC key re-encrypted by `openssl pkcs8 -topk8 -v2 aes-256-cbc` (from `client.key`) or a
+/// new RSA key encrypted by `openssl genpkey -aes256` with its own certificate.
+fn encrypted_keystore(t: &Tls, name: &str, rsa: bool) -> String {
+    let d = t.dir.path();
+    let pass = format!("pass:{KEY_PASSWORD}");
+    let key = format!("{name}.key");
+    let certificate = if rsa {
+        run(
+            "openssl",
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-aes256",
+                "-pass",
+                &pass,
+                "-out",
+                &key,
+            ],
+            d,
+        );
+        let csr = format!("{name}.csr");
+        run(
+            "openssl",
+            &[
+                "req",
+                "-new",
+                "-key",
+                &key,
+                "-passin",
+                &pass,
+                "-out",
+                &csr,
+                "-subj",
+                "/CN=headrace rsa client",
+            ],
+            d,
+        );
+        std::fs::write(d.join("rsa-client.ext"), CLIENT_EXT).unwrap();
+        let pem = format!("{name}.pem");
+        run(
+            "openssl",
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                "rsa-client.ext",
+                "-extensions",
+                "v3",
+            ],
+            d,
+        );
+        pem
+    } else {
+        run(
+            "openssl",
+            &[
+                "pkcs8",
+                "-topk8",
+                "-v2",
+                "aes-256-cbc",
+                "-in",
+                "client.key",
+                "-out",
+                &key,
+                "-passout",
+                &pass,
+            ],
+            d,
+        );
+        "client.pem".to_string()
+    };
+    let key_text = std::fs::read_to_string(d.join(&key)).unwrap();
+    assert!(
+        key_text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "openssl wrote an encrypted PKCS#8 key: {key_text}"
+    );
+    let mut pem = std::fs::read(d.join(certificate)).unwrap();
+    pem.extend(key_text.as_bytes());
+    let keystore = format!("{name}-keystore.pem");
+    std::fs::write(d.join(&keystore), pem).unwrap();
+    t.path(&keystore)
+}
+
+/// An encoder writing `input()` under `subject` over HTTPS with the test CA and `opts`.
+fn encoder(
+    t: &Tls,
+    subject: &str,
+    opts: &[(&str, &str)],
+) -> headrace_sdk::Result<Box<dyn Encoder>> {
+    let url = t.url();
+    let truststore = t.path("ca.pem");
+    let mut all = vec![
+        ("url", url.as_str()),
+        ("subject", subject),
+        ("ssl.truststore.location", truststore.as_str()),
+    ];
+    all.extend_from_slice(opts);
+    AvroConfluentFormatFactory.create_encoder(&ctx(input().schema(), "avro-confluent", &all))
+}
+
+/// Writes `input()` under `subject` with `opts` and checks that the registry holds the subject.
+fn registers(t: &Tls, subject: &str, opts: &[(&str, &str)]) {
+    let mut e = encoder(t, subject, opts).unwrap();
+    let records = encode(&mut *e, &input()).unwrap();
+    assert_eq!(records.len(), 2);
+    assert!(
+        t.registry
+            .subjects()
+            .unwrap()
+            .contains(&subject.to_string()),
+        "{subject} registered: {:?}",
+        t.registry.subjects()
+    );
+}
+
+/// The error of creating an encoder with `opts`: a user error, not retried, as a string.
+fn refusal(t: &Tls, subject: &str, opts: &[(&str, &str)]) -> String {
+    let err = encoder(t, subject, opts)
+        .err()
+        .unwrap_or_else(|| panic!("an encoder with {opts:?} was created"));
+    eprintln!("{subject}: {err}");
+    assert_eq!(err.domain(), ErrorDomain::User, "{err}");
+    assert_eq!(err.retry(), Retry::No, "{err}");
+    err.to_string()
+}
+
+/// Encrypted PKCS#8 keys, EC and RSA, decrypted with the keystore password: the registry accepts
+/// the client certificate. Confluent's key password property, when given, is used instead.
+#[test]
+fn an_encrypted_pkcs8_key_is_decrypted_with_the_keystore_password() {
+    let t = tls();
+    let _one_at_a_time = REGISTERING.lock().unwrap_or_else(|e| e.into_inner());
+    let ec = encrypted_keystore(t, "ec-encrypted", false);
+    registers(
+        t,
+        "tls-encrypted-ec-value",
+        &[
+            ("ssl.keystore.location", &ec),
+            ("ssl.keystore.password", KEY_PASSWORD),
+        ],
+    );
+    let rsa = encrypted_keystore(t, "rsa-encrypted", true);
+    registers(
+        t,
+        "tls-encrypted-rsa-value",
+        &[
+            ("ssl.keystore.location", &rsa),
+            ("ssl.keystore.password", KEY_PASSWORD),
+        ],
+    );
+    registers(
+        t,
+        "tls-encrypted-key-password-value",
+        &[
+            ("ssl.keystore.location", &rsa),
+            ("ssl.keystore.password", "the store's, not the key's"),
+            ("properties.schema.registry.ssl.key.password", KEY_PASSWORD),
+        ],
+    );
+}
+
+/// A wrong password, or none, for an encrypted key: refused naming the password option and the
+/// keystore file.
+#[test]
+fn a_wrong_or_missing_key_password_is_refused_naming_the_option() {
+    let t = tls();
+    let keystore = encrypted_keystore(t, "ec-wrong-password", false);
+    for wrong in ["not the password", ""] {
+        let err = refusal(
+            t,
+            "tls-wrong-password-value",
+            &[
+                ("ssl.keystore.location", &keystore),
+                ("ssl.keystore.password", wrong),
+            ],
+        );
+        assert!(
+            err.contains("'avro-confluent.ssl.keystore.password' does not decrypt")
+                && err.contains(&keystore),
+            "{err}"
+        );
+    }
+    let err = refusal(
+        t,
+        "tls-wrong-key-password-value",
+        &[
+            ("ssl.keystore.location", &keystore),
+            ("ssl.keystore.password", KEY_PASSWORD),
+            ("properties.schema.registry.ssl.key.password", "wrong"),
+        ],
+    );
+    assert!(
+        err.contains("'avro-confluent.properties.schema.registry.ssl.key.password' does not"),
+        "{err}"
+    );
+    let err = refusal(
+        t,
+        "tls-missing-password-value",
+        &[("ssl.keystore.location", &keystore)],
+    );
+    assert!(
+        err.contains("'avro-confluent.ssl.keystore.password' is not set")
+            && err.contains(&keystore),
+        "{err}"
+    );
+}
+
+/// A key in OpenSSL's legacy encrypted format ('Proc-Type: 4,ENCRYPTED') is refused with the
+/// commands converting it; run (passwords given on the command line), they make a keystore that
+/// works with the new password.
+#[test]
+fn a_legacy_encrypted_key_is_refused_and_the_suggested_commands_work() {
+    let t = tls();
+    let _one_at_a_time = REGISTERING.lock().unwrap_or_else(|e| e.into_inner());
+    let d = t.dir.path().join("legacy");
+    std::fs::create_dir_all(&d).unwrap();
+    run(
+        "openssl",
+        &[
+            "pkey",
+            "-in",
+            &t.path("client.key"),
+            "-traditional",
+            "-aes256",
+            "-passout",
+            "pass:old secret",
+            "-out",
+            "legacy.key",
+        ],
+        &d,
+    );
+    let key = std::fs::read_to_string(d.join("legacy.key")).unwrap();
+    assert!(key.contains("Proc-Type: 4,ENCRYPTED"), "{key}");
+    let mut pem = std::fs::read(t.path("client.pem")).unwrap();
+    pem.extend(key.as_bytes());
+    let keystore = d.join("legacy-keystore.pem").to_str().unwrap().to_string();
+    std::fs::write(&keystore, pem).unwrap();
+    let err = refusal(
+        t,
+        "tls-legacy-value",
+        &[
+            ("ssl.keystore.location", &keystore),
+            ("ssl.keystore.password", "old secret"),
+        ],
+    );
+    let convert = format!("openssl pkcs8 -topk8 -v2 aes-256-cbc -in {keystore} -out client.key");
+    let assemble = format!(
+        "sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' {keystore} | cat - \
+         client.key > client.pem"
+    );
+    assert!(
+        err.contains("'avro-confluent.ssl.keystore.location'")
+            && err.contains("Proc-Type: 4,ENCRYPTED")
+            && err.contains(&format!("`{convert}`"))
+            && err.contains(&format!("`{assemble}`")),
+        "{err}"
+    );
+    let mut args: Vec<&str> = convert.split(' ').skip(1).collect();
+    args.extend(["-passin", "pass:old secret", "-passout", "pass:new secret"]);
+    run("openssl", &args, &d);
+    run("sh", &["-c", &assemble], &d);
+    let converted = d.join("client.pem").to_str().unwrap().to_string();
+    registers(
+        t,
+        "tls-legacy-converted-value",
+        &[
+            ("ssl.keystore.location", &converted),
+            ("ssl.keystore.password", "new secret"),
+        ],
+    );
 }
