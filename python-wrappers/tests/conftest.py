@@ -36,7 +36,8 @@ FLINK_VERSION = _flink_version()
 
 # The subset CI runs under every older Flink release (``run-tests.sh --flink 2.0.2 --core``): binary
 # rows, Table API / SQL, the generated DataStream and Table helpers, the custom connector's wheel,
-# filesystem and Kafka reads, the exactly-once Kafka sink and the restores after a task failure.
+# filesystem and Kafka reads, the exactly-once Kafka sink, the restores after a task failure and
+# per-split watermarks through the DataStream API.
 # The whole suite runs under 2.3.0.
 CORE_TESTS = [
     "test_binary_rows.py::test_every_flat_type_crosses_as_binary_rows",
@@ -52,6 +53,7 @@ CORE_TESTS = [
     "test_kafka.py::test_bounded_read_of_a_multi_partition_topic",
     "test_kafka.py::test_exactly_once_sink_read_back_read_committed",
     "test_kafka.py::test_task_failure_restores_from_checkpoint_exactly_once",
+    "test_datastream_watermarks.py::test_per_split_watermarks_from_source",
 ]
 
 
