@@ -4,54 +4,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+#[allow(dead_code)]
+mod common;
 
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_headrace"))
-}
-
-fn run(args: &[&str]) -> Output {
-    let child = Command::new(bin())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("headrace did not finish within 120 s");
-        }
-    }
-}
-
-/// Every line of the visible files under `dir`.
-fn committed_lines(dir: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || name.starts_with('_') || !e.path().is_file() {
-                continue;
-            }
-            let text = std::fs::read_to_string(e.path()).unwrap();
-            lines.extend(text.lines().map(String::from));
-        }
-    }
-    lines
-}
+use common::{committed_lines, run, run_with_summary, write_job};
+use std::path::PathBuf;
 
 /// A CSV file with good lines 1, 3, 5 and 7 and bad lines 2 (not a number), 4 (too many fields)
 /// and 6 (not a number).
 const CSV: &str = "1,a\nx,b\n3,c\n4,d,extra\n5,e\nsix,f\n7,g\n";
+
+/// The source options of the dead-letter policy with table `dlq`.
+const DLQ: &str = ", 'headrace.bad-records.policy' = 'dead-letter', \
+                   'headrace.bad-records.dead-letter-table' = 'dlq'";
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -83,9 +48,7 @@ fn job(s: &Setup, name: &str, policy_options: &str, extra_tables: &str) -> PathB
         input = s.input.display(),
         out = s.root.join("good").display(),
     );
-    let p = s.root.join(name);
-    std::fs::write(&p, sql).unwrap();
-    p
+    write_job(&s.root, name, &sql)
 }
 
 fn dead_letter_table(s: &Setup, columns: &str) -> String {
@@ -112,22 +75,8 @@ fn good_ids(s: &Setup) -> Vec<i64> {
 fn dead_letter_table_gets_exactly_the_bad_lines_with_origin_and_error() {
     let s = setup();
     let dlq = dead_letter_table(&s, ALL_COLUMNS);
-    let j = job(
-        &s,
-        "dlq.sql",
-        ", 'headrace.bad-records.policy' = 'dead-letter', \
-         'headrace.bad-records.dead-letter-table' = 'dlq'",
-        &dlq,
-    );
-    let summary = s.root.join("summary.json");
-    let o = run(&[
-        "run",
-        j.to_str().unwrap(),
-        "--summary-json",
-        summary.to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
+    let j = job(&s, "dlq.sql", DLQ, &dlq);
+    let (err, v) = run_with_summary(&j);
     assert_eq!(good_ids(&s), vec![1, 3, 5, 7]);
 
     let path = s.input.join("data.csv");
@@ -152,8 +101,6 @@ fn dead_letter_table_gets_exactly_the_bad_lines_with_origin_and_error() {
     }
     assert!(letters[1]["error"].as_str().unwrap().contains("3 fields"));
 
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert_eq!(v["rows_out"][0], 4, "{v}");
     assert_eq!(v["dead_lettered"][0], 3, "{v}");
     // the dead-letter table's own entry: 3 rows written
@@ -173,8 +120,7 @@ fn dead_letter_table_with_some_columns_and_bytes() {
     let j = job(
         &s,
         "dlq.sql",
-        ", 'headrace.bad-records.policy' = 'dead-letter', \
-         'headrace.bad-records.dead-letter-table' = 'dlq'",
+        DLQ,
         &format!("SET 'parallelism.default' = '2';\n{dlq}"),
     );
     let o = run(&["run", j.to_str().unwrap()]);
@@ -211,18 +157,8 @@ fn skip_policy_counts_and_fail_policy_names_line_and_option() {
         ", 'headrace.bad-records.policy' = 'skip'",
         "",
     );
-    let summary = s.root.join("summary.json");
-    let o = run(&[
-        "run",
-        j.to_str().unwrap(),
-        "--summary-json",
-        summary.to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
+    let (err, v) = run_with_summary(&j);
     assert_eq!(good_ids(&s), vec![1, 3, 5, 7]);
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert_eq!(v["skipped"][0], 3, "{v}");
     assert_eq!(v["dead_lettered"][0], 0, "{v}");
     assert!(err.contains("3 bad record(s) skipped"), "{err}");
@@ -265,9 +201,6 @@ fn plan_sql(policy: &str, dlq_columns: &str) -> String {
          INSERT INTO out SELECT * FROM src;"
     )
 }
-
-const DLQ: &str = ", 'headrace.bad-records.policy' = 'dead-letter', \
-                   'headrace.bad-records.dead-letter-table' = 'dlq'";
 
 #[test]
 fn dead_letter_tables_are_checked_when_planning() {
@@ -375,8 +308,7 @@ fn rows_a_sink_cannot_encode_become_dead_letters() {
         input.display(),
         root.join("out").display(),
     );
-    let j = root.join("encode.sql");
-    std::fs::write(&j, sql).unwrap();
+    let j = write_job(root, "encode.sql", &sql);
     let o = run(&["run", j.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut out = committed_lines(&root.join("out"));
@@ -405,7 +337,6 @@ fn rows_a_sink_cannot_encode_become_dead_letters() {
     }
 
     // The fail policy names the option too.
-    let j2 = root.join("encode-fail.sql");
     let sql = std::fs::read_to_string(&j)
         .unwrap()
         .replace(
@@ -417,7 +348,7 @@ fn rows_a_sink_cannot_encode_become_dead_letters() {
             &root.join("out").display().to_string(),
             &root.join("out2").display().to_string(),
         );
-    std::fs::write(&j2, sql).unwrap();
+    let j2 = write_job(root, "encode-fail.sql", &sql);
     let o = run(&["run", j2.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
@@ -440,19 +371,10 @@ fn a_dead_letter_table_skips_what_it_cannot_write_under_its_own_policy() {
         s.root.join("dlq").display()
     );
     let j = job(&s, "dlq.sql", DLQ, &dlq);
-    let summary = s.root.join("summary.json");
-    let o = run(&[
-        "run",
-        j.to_str().unwrap(),
-        "--summary-json",
-        summary.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_, v) = run_with_summary(&j);
     let mut raws = committed_lines(&s.root.join("dlq"));
     raws.sort();
     assert_eq!(raws, vec!["4,d,extra", "six,f", "x,b"]);
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert_eq!(v["dead_lettered"][0], 4, "{v}");
     // the dead-letter table's own entry: 4 handed to its sink, of which 1 skipped
     assert_eq!(v["rows_out"][1], 4, "{v}");

@@ -1,67 +1,14 @@
 //! End-to-end tests of the `headrace` binary: runs, validation exit codes, crash recovery.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+#[allow(dead_code)]
+mod common;
+
+use common::{
+    assert_exactly_once, committed_lines, counted, run, run_to_end, run_with_summary, sigkill_runs,
+    write_job,
+};
 use std::time::Duration;
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_headrace"))
-}
-
-fn write_job(dir: &Path, name: &str, sql: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, sql).unwrap();
-    p
-}
-
-fn run(args: &[&str]) -> Output {
-    output_within(Command::new(bin()).args(args), Duration::from_secs(120))
-}
-
-/// Run to completion, failing the test (instead of hanging CI) after `limit`. Output is read
-/// while the process runs (a child writing more than a pipe holds would otherwise block forever).
-fn output_within(cmd: &mut Command, limit: Duration) -> Output {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            let stderr = rx
-                .recv_timeout(Duration::from_secs(10))
-                .ok()
-                .and_then(|o| o.ok())
-                .map(|o| String::from_utf8_lossy(&o.stderr).to_string())
-                .unwrap_or_default();
-            panic!("headrace did not finish within {limit:?}; stderr: {stderr}");
-        }
-    }
-}
-
-/// Every committed line under `dir` (not the hidden in-progress files).
-fn committed_lines(dir: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_file() {
-                let text = std::fs::read_to_string(&p).unwrap();
-                lines.extend(text.lines().map(String::from));
-            }
-        }
-    }
-    lines
-}
 
 fn first_field(line: &str) -> i64 {
     let inner = line.trim_start_matches("+I[").trim_end_matches(']');
@@ -279,27 +226,7 @@ fn crash_recovery_exactly_once() {
             out.display()
         ),
     );
-    let args = [
-        "run",
-        job.to_str().unwrap(),
-        "--state-dir",
-        state.to_str().unwrap(),
-        "--quiet",
-    ];
-    let mut kills = 0;
-    for delay_ms in [900u64, 1300, 700] {
-        let mut child = Command::new(bin())
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
-        }
-        let _ = child.wait();
+    let kills = sigkill_runs(&job, &state, &[900, 1300, 700], |_| {
         // No reader ever sees an uncommitted file: only part files are in `out`.
         for e in std::fs::read_dir(&out).into_iter().flatten().flatten() {
             let name = e.file_name().to_string_lossy().to_string();
@@ -308,28 +235,17 @@ fn crash_recovery_exactly_once() {
                 "{name}"
             );
         }
-    }
+    });
     assert!(
         kills >= 2,
         "the job ended before it could be killed; slow it down"
     );
-    let o = output_within(Command::new(bin()).args(args), Duration::from_secs(120));
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
-    for l in committed_lines(&out) {
-        *counts.entry(first_field(&l)).or_default() += 1;
-    }
-    let dups: Vec<_> = counts.iter().filter(|(_, c)| **c > 1).take(5).collect();
-    assert!(dups.is_empty(), "duplicated ids: {dups:?}");
-    assert_eq!(counts.len() as i64, N, "missing ids");
-    assert_eq!(*counts.keys().next().unwrap(), 1);
-    assert_eq!(*counts.keys().last().unwrap(), N);
+    run_to_end(&job, Some(&state), Duration::from_secs(120));
+    let counts = counted(committed_lines(&out).iter().map(|l| first_field(l)));
+    assert_exactly_once(&counts, 1..=N, "commit-files");
     // Running again with the same state directory does nothing more.
-    let o = output_within(Command::new(bin()).args(args), Duration::from_secs(60));
-    assert!(o.status.success());
-    assert!(
-        String::from_utf8_lossy(&o.stderr).is_empty() || committed_lines(&out).len() as i64 == N
-    );
+    let err = run_to_end(&job, Some(&state), Duration::from_secs(60));
+    assert!(err.is_empty() || committed_lines(&out).len() as i64 == N);
     assert_eq!(committed_lines(&out).len() as i64, N);
 }
 
@@ -365,44 +281,26 @@ fn skipped_bad_records_are_reported_not_silent() {
         "{\"id\": 1}\n{\"id\": \"one\"}\nnot json\n{\"id\": 4}\n",
     )
     .unwrap();
-    let summary = d.path().join("summary.json");
-    let job = write_job(
-        d.path(),
-        "job.sql",
-        &format!(
-            "CREATE TABLE src (id BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}',
-                'format' = 'json', 'json.ignore-parse-errors' = 'true');
-             CREATE TABLE out (id BIGINT) WITH ('connector' = 'blackhole');
-             INSERT INTO out SELECT * FROM src;",
-            input.display()
-        ),
-    );
-    let o = run(&[
-        "run",
-        job.to_str().unwrap(),
-        "--summary-json",
-        summary.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let e = String::from_utf8_lossy(&o.stderr);
+    let job = |name: &str, format_options: &str| {
+        write_job(
+            d.path(),
+            name,
+            &format!(
+                "CREATE TABLE src (id BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}',
+                    'format' = 'json'{format_options});
+                 CREATE TABLE out (id BIGINT) WITH ('connector' = 'blackhole');
+                 INSERT INTO out SELECT * FROM src;",
+                input.display()
+            ),
+        )
+    };
+    let (e, v) = run_with_summary(&job("job.sql", ", 'json.ignore-parse-errors' = 'true'"));
     assert!(e.contains("2 bad record(s) skipped"), "{e}");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert_eq!(v["rows_out"][0], 2);
     assert_eq!(v["skipped"][0], 2);
 
     // Without ignore-parse-errors the job fails and names the file and line.
-    let strict = write_job(
-        d.path(),
-        "strict.sql",
-        &format!(
-            "CREATE TABLE src (id BIGINT) WITH ('connector' = 'filesystem', 'path' = '{}',
-                'format' = 'json');
-             CREATE TABLE out (id BIGINT) WITH ('connector' = 'blackhole');
-             INSERT INTO out SELECT * FROM src;",
-            input.display()
-        ),
-    );
+    let strict = job("strict.sql", "");
     let o = run(&["run", strict.to_str().unwrap(), "--quiet"]);
     assert_eq!(o.status.code(), Some(1));
     let e = String::from_utf8_lossy(&o.stderr);

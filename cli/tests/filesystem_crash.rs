@@ -7,62 +7,36 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[allow(dead_code)]
+mod common;
+
+use common::{
+    assert_exactly_once, continuous_csv_job, produce_csv_files, run_until_then_ctrl_c,
+    sigkill_runs, visible_files,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const FILES: usize = 60;
 const ROWS_PER_FILE: usize = 400;
 const BUCKETS: usize = 3;
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_headrace"))
-}
 
 /// The payload of row `id` (so a reader can check every line it sees is whole).
 fn payload(id: usize) -> String {
     format!("p{id:08}-{}", "x".repeat(id % 17))
 }
 
-/// Write input file `f` atomically: a hidden file renamed into place (the source skips hidden
-/// files and assumes visible ones are complete).
-fn add_input(dir: &Path, f: usize) {
+/// Input file `f`: rows `id,payload,bucket`.
+fn input(f: usize) -> String {
     let mut s = String::new();
     for r in 0..ROWS_PER_FILE {
         let id = f * ROWS_PER_FILE + r;
         s.push_str(&format!("{id},{},{}\n", payload(id), id % BUCKETS));
     }
-    let tmp = dir.join(format!(".f{f:03}.csv.tmp"));
-    std::fs::write(&tmp, s).unwrap();
-    std::fs::rename(&tmp, dir.join(format!("f{f:03}.csv"))).unwrap();
-}
-
-/// Visible files below `dir` (names not starting with '.' or '_', as Flink and Hive list them).
-fn visible_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || name.starts_with('_') {
-                continue;
-            }
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    s
 }
 
 /// Check a visible file's lines: each is `id,payload` of a row of partition `bucket=<id % 3>`.
@@ -114,49 +88,26 @@ fn continuous_filesystem_job_survives_sigkill_exactly_once() {
         d.path().join("out"),
         d.path().join("state"),
     );
-    std::fs::create_dir_all(&inp).unwrap();
-    let job = d.path().join("job.sql");
-    std::fs::write(
-        &job,
-        format!(
-            "SET 'execution.checkpointing.interval' = '200 ms';
-             SET 'parallelism.default' = '2';
-             SET 'headrace.batch-size' = '100';
-             CREATE TABLE src (id BIGINT, payload STRING, bucket INT) WITH (
-                'connector' = 'filesystem', 'path' = '{}', 'format' = 'csv',
-                'source.monitor-interval' = '50 ms'
-             );
-             CREATE TABLE snk (id BIGINT, payload STRING, bucket INT) PARTITIONED BY (bucket) WITH (
+    let job = continuous_csv_job(
+        d.path(),
+        100,
+        "id BIGINT, payload STRING, bucket INT",
+        "",
+        &format!(
+            "CREATE TABLE snk (id BIGINT, payload STRING, bucket INT) PARTITIONED BY (bucket) WITH (
                 'connector' = 'filesystem', 'path' = '{}', 'format' = 'csv',
                 'sink.rolling-policy.file-size' = '8 kb',
                 'auto-compaction' = 'true', 'compaction.file-size' = '32 kb',
                 'sink.partition-commit.policy.kind' = 'success-file'
              );
              INSERT INTO snk SELECT * FROM src;",
-            inp.display(),
             out.display()
         ),
-    )
-    .unwrap();
-    let args = [
-        "run".to_string(),
-        job.display().to_string(),
-        "--state-dir".into(),
-        state.display().to_string(),
-        "--quiet".into(),
-    ];
+    );
 
     // The producer adds an input file every 40 ms; the reader checks what is visible.
     let done = Arc::new(AtomicBool::new(false));
-    let producer = std::thread::spawn({
-        let inp = inp.clone();
-        move || {
-            for f in 0..FILES {
-                add_input(&inp, f);
-                std::thread::sleep(Duration::from_millis(40));
-            }
-        }
-    });
+    let producer = produce_csv_files(&inp, FILES, input);
     let reader = std::thread::spawn({
         let (out, done) = (out.clone(), done.clone());
         move || -> Result<usize, String> {
@@ -189,83 +140,30 @@ fn continuous_filesystem_job_survives_sigkill_exactly_once() {
         }
     });
 
-    let mut kills = 0;
-    for delay_ms in [700u64, 1100, 500, 900] {
-        let mut child = Command::new(bin())
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        match child.try_wait().unwrap() {
-            None => {
-                child.kill().unwrap(); // SIGKILL
-                kills += 1;
-                let _ = child.wait();
-            }
-            Some(status) => {
-                let out = child.wait_with_output().unwrap();
-                panic!(
-                    "the continuous job ended by itself ({status}): {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-        }
-    }
+    let kills = sigkill_runs(&job, &state, &[700, 1100, 500, 900], |ended| {
+        assert!(
+            ended.is_none(),
+            "the continuous job ended by itself: {ended:?}"
+        )
+    });
     assert_eq!(kills, 4);
     producer.join().unwrap();
 
     // The last run reads everything; then it is stopped with Ctrl-C (a final checkpoint).
-    let mut child = Command::new(bin())
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     let total = FILES * ROWS_PER_FILE;
-    let start = Instant::now();
-    loop {
+    run_until_then_ctrl_c(&job, &state, Duration::from_secs(120), || {
         let n: usize = output_ids(&out).values().sum();
         if n >= total {
-            break;
+            Ok(())
+        } else {
+            Err(format!("only {n} of {total} rows visible"))
         }
-        if start.elapsed() > Duration::from_secs(120) || child.try_wait().unwrap().is_some() {
-            let _ = child.kill();
-            let o = child.wait_with_output().unwrap();
-            panic!(
-                "only {n} of {total} rows visible; stderr: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // Let a few more checkpoints pass (nothing more may appear), then stop gracefully.
-    std::thread::sleep(Duration::from_millis(600));
-    let st = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let limit = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            limit.elapsed() < Duration::from_secs(60),
-            "Ctrl-C did not stop the job"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    });
     done.store(true, Ordering::Relaxed);
     let checks = reader.join().unwrap().unwrap();
     assert!(checks > 0, "the concurrent reader never saw a file");
 
-    let counts = output_ids(&out);
-    let dups: Vec<_> = counts.iter().filter(|(_, c)| **c > 1).take(5).collect();
-    assert!(dups.is_empty(), "duplicated ids: {dups:?}");
-    assert_eq!(counts.len(), total, "missing ids");
-    assert_eq!(counts.keys().last().copied(), Some(total - 1));
+    assert_exactly_once(&output_ids(&out), 0..total, "partitioned filesystem sink");
     // Every partition was committed once its data was visible.
     for b in 0..BUCKETS {
         assert!(

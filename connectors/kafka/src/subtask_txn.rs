@@ -980,17 +980,27 @@ fn decode_records(b: &[u8]) -> Result<Vec<KeptRecord>> {
 mod tests {
     use super::*;
     use arrow::array::{Int64Array, RecordBatch};
+    use headrace_integration_tests::kafka::Kafka;
     use headrace_sdk::changelog::ChangelogBatch;
-    use headrace_sdk::sink::{DeliveryGuaranteeOption, SinkMetrics, WriterContext};
+    use headrace_sdk::sink::{
+        DeliveryGuaranteeOption, DynamicSink, SinkMetrics, SinkWriter, WriterContext,
+    };
 
-    /// A transaction prepared by a writer whose process then died (its producer is gone from
-    /// the table) is fenced by the next writer and replayed by the committer from the records
-    /// in its committable: a read_committed reader (Kafka's console consumer) sees every record
-    /// once, and committing the same committable again changes nothing.
-    #[test]
-    fn lost_transaction_is_replayed_once() {
-        let kafka = headrace_integration_tests::kafka::start().expect("Kafka for the replay test");
-        let topic = format!("subtask-replay-{}", std::process::id());
+    /// What the broker tests drive: a broker, the topic `subtask-<name>-<pid>` (2 partitions), an
+    /// exactly-once sink of JSON `id BIGINT` rows to it with per-subtask transactions (prefix
+    /// `<name>-<pid>`), and a runtime to run its writers and committer on.
+    struct Fixture {
+        kafka: Kafka,
+        topic: String,
+        sink: Arc<dyn DynamicSink>,
+        rt: tokio::runtime::Runtime,
+    }
+
+    /// Starts (or reuses) the broker and sets up the [`Fixture`] of test `name`.
+    fn fixture(name: &str) -> Fixture {
+        let kafka = headrace_integration_tests::kafka::start()
+            .unwrap_or_else(|e| panic!("Kafka for the {name} test: {e}"));
+        let topic = format!("subtask-{name}-{}", std::process::id());
         kafka.create_topic(&topic, 2).unwrap();
         crate::sink::use_per_subtask_transactions();
         let mut reg = headrace_sdk::registry::Registry::new();
@@ -1003,7 +1013,7 @@ mod tests {
             .unwrap()
             .registry(reg)
             .delivery_guarantee(DeliveryGuaranteeOption::ExactlyOnce)
-            .transactional_id_prefix(format!("replay-{}", std::process::id()))
+            .transactional_id_prefix(format!("{name}-{}", std::process::id()))
             .build()
             .unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -1011,21 +1021,60 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let ctx = |restored| WriterContext {
-            subtask: 0,
-            parallelism: 1,
-            restored_state: Vec::new(),
+        Fixture {
+            kafka,
+            topic,
+            sink,
+            rt,
+        }
+    }
+
+    /// The context of writer `subtask` of `parallelism`, restored from checkpoint `restored`
+    /// (0: none) with `restored_state`.
+    fn ctx(
+        subtask: usize,
+        parallelism: usize,
+        restored: u64,
+        restored_state: Vec<VersionedBytes>,
+    ) -> WriterContext {
+        WriterContext {
+            subtask,
+            parallelism,
+            restored_state,
             restored_checkpoint_id: restored,
             metrics: Arc::new(SinkMetrics::default()),
-        };
+        }
+    }
+
+    /// Writes the rows of `ids` and flushes them (into the writer's open transaction).
+    async fn write_ids(
+        w: &mut dyn SinkWriter,
+        sink: &dyn DynamicSink,
+        ids: std::ops::RangeInclusive<i64>,
+    ) {
+        let ids = Int64Array::from(ids.collect::<Vec<i64>>());
+        let batch = RecordBatch::try_new(sink.consumed_schema(), vec![Arc::new(ids)]).unwrap();
+        w.write(ChangelogBatch { batch, kinds: None })
+            .await
+            .unwrap();
+        w.flush(false).await.unwrap();
+    }
+
+    /// A transaction prepared by a writer whose process then died (its producer is gone from
+    /// the table) is fenced by the next writer and replayed by the committer from the records
+    /// in its committable: a read_committed reader (Kafka's console consumer) sees every record
+    /// once, and committing the same committable again changes nothing.
+    #[test]
+    fn lost_transaction_is_replayed_once() {
+        let Fixture {
+            kafka,
+            topic,
+            sink,
+            rt,
+        } = fixture("replay");
         let committables = rt.block_on(async {
-            let mut w = sink.create_writer(ctx(0)).unwrap();
-            let ids = Int64Array::from((1..=100).collect::<Vec<i64>>());
-            let batch = RecordBatch::try_new(sink.consumed_schema(), vec![Arc::new(ids)]).unwrap();
-            w.write(ChangelogBatch { batch, kinds: None })
-                .await
-                .unwrap();
-            w.flush(false).await.unwrap();
+            let mut w = sink.create_writer(ctx(0, 1, 0, Vec::new())).unwrap();
+            write_ids(w.as_mut(), sink.as_ref(), 1..=100).await;
             w.prepare_commit(1).await.unwrap()
         });
         assert_eq!(committables.len(), 1);
@@ -1034,7 +1083,7 @@ mod tests {
         rt.block_on(async {
             // The restored writer fences the dead producers' ids (aborting the open transaction)
             // and the committer replays the records.
-            let _w = sink.create_writer(ctx(1)).unwrap();
+            let _w = sink.create_writer(ctx(0, 1, 1, Vec::new())).unwrap();
             let mut c = sink.create_committer().unwrap().expect("a committer");
             c.commit(1, committables.clone()).await.unwrap();
             c.commit(1, committables.clone()).await.unwrap();
@@ -1163,41 +1212,12 @@ mod tests {
     }
 
     fn scale_down(from_checkpoint: bool) {
-        let kafka = headrace_integration_tests::kafka::start().expect("Kafka for the rescale test");
-        let topic = format!(
-            "subtask-scale-down-{from_checkpoint}-{}",
-            std::process::id()
-        );
-        kafka.create_topic(&topic, 2).unwrap();
-        crate::sink::use_per_subtask_transactions();
-        let mut reg = headrace_sdk::registry::Registry::new();
-        reg.register_format(headrace_format_json::factory());
-        let sink = crate::KafkaSink::builder()
-            .bootstrap_servers(kafka.bootstrap_servers())
-            .topics(vec![topic.clone()])
-            .value_format("json")
-            .columns("id BIGINT")
-            .unwrap()
-            .registry(reg)
-            .delivery_guarantee(DeliveryGuaranteeOption::ExactlyOnce)
-            .transactional_id_prefix(format!(
-                "scale-down-{from_checkpoint}-{}",
-                std::process::id()
-            ))
-            .build()
-            .unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let ctx = |subtask, parallelism, restored, restored_state| WriterContext {
-            subtask,
-            parallelism,
-            restored_state,
-            restored_checkpoint_id: restored,
-            metrics: Arc::new(SinkMetrics::default()),
-        };
+        let Fixture {
+            kafka,
+            topic,
+            sink,
+            rt,
+        } = fixture(&format!("scale-down-{from_checkpoint}"));
         let states = rt.block_on(async {
             let mut w0 = sink.create_writer(ctx(0, 2, 0, Vec::new())).unwrap();
             let mut w1 = sink.create_writer(ctx(1, 2, 0, Vec::new())).unwrap();
@@ -1209,12 +1229,7 @@ mod tests {
                 states.extend(w.snapshot_state(1).unwrap());
             }
             // Writer 1 writes into a transaction of checkpoint 2, then its process dies.
-            let ids = Int64Array::from((1..=50).collect::<Vec<i64>>());
-            let batch = RecordBatch::try_new(sink.consumed_schema(), vec![Arc::new(ids)]).unwrap();
-            w1.write(ChangelogBatch { batch, kinds: None })
-                .await
-                .unwrap();
-            w1.flush(false).await.unwrap();
+            write_ids(w1.as_mut(), sink.as_ref(), 1..=50).await;
             // Neither aborted nor committed: the producer just stops (as in a killed process).
             std::mem::forget(w1);
             drop(w0);
