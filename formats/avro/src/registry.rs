@@ -623,7 +623,9 @@ mod tls_files {
                 url,
                 format!(
                     "'{KEYSTORE}' = '{path}' holds an encrypted private key ('{ENCRYPTED_BEGIN}') \
-                     but '{KEYSTORE_PASSWORD}' is not set: set it to the key's password"
+                     but '{KEYSTORE_PASSWORD}' is not set: set it to the key's password (or \
+                     write the key in clear with `openssl pkey -in {path} -out client.key`, put \
+                     it in the file instead and keep the file readable only by its owner)"
                 ),
             ));
         };
