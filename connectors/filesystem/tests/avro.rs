@@ -13,11 +13,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use common::{in_progress_files, reader_ctx, run, visible_files};
-use headrace_connector_filesystem::{FileSink, FileSource, FileSplit};
+use common::{
+    in_progress_files, json_batch, read_across_a_crash, run, run_job, visible_files,
+    write_checkpoints, Files,
+};
+use headrace_connector_filesystem::FileSplit;
 use headrace_sdk::prelude::*;
 use headrace_sdk::source::SplitState;
 
@@ -28,107 +30,11 @@ fn registry() -> Registry {
         .with_format(headrace_format_csv::CsvFormat)
 }
 
-fn try_source(
-    dir: &Path,
-    columns: &str,
-    partitions: &[&str],
-    options: &[(&str, &str)],
-) -> Result<Arc<dyn DynamicSource>> {
-    let mut b = FileSource::builder()
-        .registry(registry())
-        .path(dir.display().to_string())
-        .format("avro")
-        .columns(columns)?
-        .partitioned_by(partitions.iter().copied());
-    for (k, v) in options {
-        b = b.option(*k, *v);
-    }
-    b.build_source()
-}
-
-fn try_sink(
-    dir: &Path,
-    columns: &str,
-    partitions: &[&str],
-    options: &[(&str, &str)],
-) -> Result<Arc<dyn DynamicSink>> {
-    let mut b = FileSink::builder()
-        .registry(registry())
-        .path(dir.display().to_string())
-        .format("avro")
-        .columns(columns)?
-        .partitioned_by(partitions.iter().copied());
-    for (k, v) in options {
-        b = b.option(*k, *v);
-    }
-    b.build_sink()
-}
-
-fn writer_ctx() -> WriterContext {
-    WriterContext {
-        subtask: 0,
-        parallelism: 1,
-        restored_state: vec![],
-        restored_checkpoint_id: 0,
-        metrics: Arc::new(SinkMetrics::default()),
-    }
-}
-
-/// Decode JSON lines with the json format into a batch of the table's physical columns.
-fn json_batch(columns: &str, lines: &[String]) -> RecordBatch {
-    let schema = TableSchema::parse_columns(columns)
-        .unwrap()
-        .physical_arrow_schema();
-    let ctx = FormatContext {
-        schema: schema.clone(),
-        options: Options::new("test json", Default::default()),
-    };
-    let mut d = headrace_format_json::JsonFormatFactory
-        .create_decoder(&ctx)
-        .unwrap();
-    for (i, l) in lines.iter().enumerate() {
-        let origin = RecordOrigin::File {
-            path: "test".into(),
-            line: i as u64 + 1,
-        };
-        d.decode(l.as_bytes(), &origin).unwrap();
-    }
-    let b = d.finish().unwrap().batch;
-    RecordBatch::try_new(schema, b.columns().to_vec()).unwrap()
-}
-
-/// Write the batches of each checkpoint with the sink, committing each checkpoint; checks that
-/// nothing is visible before a commit. Returns the number of committables.
-async fn write_checkpoints(
-    sink: &Arc<dyn DynamicSink>,
-    dir: &Path,
-    checkpoints: Vec<Vec<RecordBatch>>,
-) -> usize {
-    let mut w = sink.create_writer(writer_ctx()).unwrap();
-    let mut c = sink.create_committer().unwrap().unwrap();
-    let mut files = 0;
-    for (i, batches) in checkpoints.into_iter().enumerate() {
-        let before = visible_files(dir);
-        for b in batches {
-            let b = RecordBatch::try_new(sink.consumed_schema(), b.columns().to_vec()).unwrap();
-            w.write(ChangelogBatch::inserts(b)).await.unwrap();
-        }
-        w.flush(false).await.unwrap();
-        let cp = i as u64 + 1;
-        let committables = w.prepare_commit(cp).await.unwrap();
-        assert_eq!(
-            visible_files(dir),
-            before,
-            "part files stay hidden until checkpoint {cp} is committed"
-        );
-        files += committables.len();
-        c.commit(cp, committables).await.unwrap();
-    }
-    w.flush(true).await.unwrap();
-    w.close().await.unwrap();
-    assert!(in_progress_files(dir).is_empty());
-    files
-}
+/// Avro tables.
+const AVRO: Files = Files {
+    registry,
+    format: "avro",
+};
 
 /// Every row as Arrow displays its values (nested types too), NULL as "NULL".
 fn display_rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
@@ -179,10 +85,12 @@ fn all_rows() -> Vec<String> {
 async fn every_avro_type_round_trips_through_part_files() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("all");
-    let input = json_batch(ALL, &all_rows());
+    let input = json_batch(ALL, &all_rows(), |f| f);
     for codec in ["null", "deflate", "snappy", "zstandard"] {
         let dir = dir.join(codec);
-        let sink = try_sink(&dir, ALL, &[], &[("avro.codec", codec)]).unwrap();
+        let sink = AVRO
+            .try_sink(&dir, ALL, &[], &[("avro.codec", codec)])
+            .unwrap();
         let files = write_checkpoints(
             &sink,
             &dir,
@@ -202,7 +110,7 @@ async fn every_avro_type_round_trips_through_part_files() {
             first.windows(codec_entry.len()).any(|w| w == codec_entry),
             "the header names codec {codec}"
         );
-        let src = try_source(&dir, ALL, &[], &[]).unwrap();
+        let src = AVRO.try_source(&dir, ALL, &[], &[]).unwrap();
         let out = run(&src, 1, 1024).await;
         let out = arrow::compute::concat_batches(&out[0][0].schema(), &out[0]).unwrap();
         assert_eq!(out.num_rows(), 3);
@@ -297,8 +205,8 @@ async fn write_events(
     options: &[(&str, &str)],
 ) -> Vec<Vec<String>> {
     let lines: Vec<String> = ids.map(event).collect();
-    let input = json_batch(COLS, &lines);
-    let sink = try_sink(dir, COLS, &["dt"], options).unwrap();
+    let input = json_batch(COLS, &lines, |f| f);
+    let sink = AVRO.try_sink(dir, COLS, &["dt"], options).unwrap();
     let per = input.num_rows() / checkpoints;
     let cps = (0..checkpoints)
         .map(|k| {
@@ -339,7 +247,7 @@ async fn partitioned_rolling_files_with_partition_and_metadata_columns() {
         );
     }
     let cols = format!("{COLS}, fname STRING METADATA FROM 'file.name' VIRTUAL");
-    let src = try_source(&dir, &cols, &["dt"], &[]).unwrap();
+    let src = AVRO.try_source(&dir, &cols, &["dt"], &[]).unwrap();
     let out = run(&src, 2, 256).await;
     assert!(
         !out[0].is_empty() && !out[1].is_empty(),
@@ -389,27 +297,9 @@ async fn auto_compaction_merges_each_checkpoints_files() {
         .unwrap()
         .to_string_lossy()
         .starts_with("compacted-part-")));
-    let src = try_source(&dir, COLS, &["dt"], &[]).unwrap();
+    let src = AVRO.try_source(&dir, COLS, &["dt"], &[]).unwrap();
     let out = run(&src, 1, 1000).await;
     assert_eq!(interop_rows(&out[0]), expected);
-}
-
-async fn poll_batch(
-    en: &mut Box<dyn SplitEnumerator>,
-    reader: &mut Box<dyn SourceReader>,
-) -> Option<RecordBatch> {
-    loop {
-        match reader.poll_next().await.unwrap() {
-            ReadEvent::Batch(b) => return Some(b.batch),
-            ReadEvent::NeedSplits => match en.handle_split_request(0).await.unwrap() {
-                SplitAssignment::Splits(s) => reader.add_splits(s).unwrap(),
-                SplitAssignment::NoMoreSplits => reader.no_more_splits(),
-                SplitAssignment::NotYet => panic!("bounded source said NotYet"),
-            },
-            ReadEvent::Idle => {}
-            ReadEvent::End => return None,
-        }
-    }
 }
 
 #[tokio::test]
@@ -418,33 +308,12 @@ async fn checkpoint_mid_file_restores_without_duplicates() {
     let dir = tmp.path().join("out");
     write_events(&dir, 0..500, 1, &[]).await;
     let cols = "id BIGINT, name STRING";
-    let src = try_source(&dir, cols, &[], &[]).unwrap();
-    let mut en = src
-        .create_enumerator(EnumeratorContext { parallelism: 1 }, None)
-        .unwrap();
-    let mut reader = src.create_reader(reader_ctx(0, 1, 30)).unwrap();
-    let mut first = Vec::new();
-    for _ in 0..3 {
-        first.push(poll_batch(&mut en, &mut reader).await.unwrap());
-    }
-    let splits = reader.snapshot_state(1).unwrap();
-    let en_state = en.snapshot_state(1).unwrap();
-    assert_eq!(splits.len(), 1);
-    let s = FileSplit::from_split(&splits[0]).unwrap();
-    assert_eq!(s.line, 90, "rows of the file already emitted");
-    // Rows read after the checkpoint are lost with the crash.
-    let _lost = poll_batch(&mut en, &mut reader).await.unwrap();
-    drop(reader);
-    drop(en);
-    let mut en = src
-        .create_enumerator(EnumeratorContext { parallelism: 1 }, Some(en_state))
-        .unwrap();
-    let mut reader = src.create_reader(reader_ctx(0, 1, 30)).unwrap();
-    reader.add_splits(splits).unwrap();
-    let mut rest = Vec::new();
-    while let Some(b) = poll_batch(&mut en, &mut reader).await {
-        rest.push(b);
-    }
+    let src = AVRO.try_source(&dir, cols, &[], &[]).unwrap();
+    let (first, rest) = read_across_a_crash(&src, 30, 3, |split| {
+        let s = FileSplit::from_split(split).unwrap();
+        assert_eq!(s.line, 90, "rows of the file already emitted");
+    })
+    .await;
     let mut ids: Vec<i64> = display_rows(&first)
         .into_iter()
         .chain(display_rows(&rest))
@@ -457,14 +326,15 @@ async fn checkpoint_mid_file_restores_without_duplicates() {
 #[tokio::test]
 async fn bad_files_and_options_get_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
-    let e = try_sink(tmp.path(), "a INT", &[], &[("avro.codec", "lzo")])
+    let e = AVRO
+        .try_sink(tmp.path(), "a INT", &[], &[("avro.codec", "lzo")])
         .err()
         .unwrap()
         .to_string();
     assert!(e.contains("avro.codec") && e.contains("lzo"), "{e}");
     let dir = tmp.path().join("in");
     common::write(&dir.join("a.avro"), "id,name\n1,x\n");
-    let src = try_source(&dir, "id BIGINT", &[], &[]).unwrap();
+    let src = AVRO.try_source(&dir, "id BIGINT", &[], &[]).unwrap();
     let e = headrace_sdk::testing::read_all(&src, 1, 10, 100)
         .await
         .err()
@@ -535,7 +405,7 @@ async fn files_written_by_fastavro_are_read() {
     let dir = tmp.path().join("in");
     let expected = run_script(&py, "avro_interop.py", &[Path::new("write"), &dir]);
     assert_eq!(expected.len(), 2100);
-    let src = try_source(&dir, COLS, &["dt"], &[]).unwrap();
+    let src = AVRO.try_source(&dir, COLS, &["dt"], &[]).unwrap();
     let out = run(&src, 2, 128).await;
     assert_eq!(interop_rows(&out.concat()), expected);
 }
@@ -583,7 +453,7 @@ async fn flink_reads_headrace_partitions_and_headrace_reads_flinks() {
             && files.iter().any(|f| f.starts_with("dt=2026-11-25")),
         "Flink wrote partitions: {files:?}"
     );
-    let src = try_source(&theirs, COLS, &["dt"], &[]).unwrap();
+    let src = AVRO.try_source(&theirs, COLS, &["dt"], &[]).unwrap();
     let out = run(&src, 2, 100).await;
     assert_eq!(
         interop_rows(&out.concat()),
@@ -623,15 +493,7 @@ async fn sql_jobs_write_and_read_avro_tables() {
         input.display(),
         avro_out.display()
     );
-    headrace_runtime::harness::run_sql(
-        &sql,
-        &registry,
-        Some(&tmp.path().join("state1")),
-        None,
-        std::time::Duration::from_secs(120),
-    )
-    .await
-    .unwrap();
+    run_job(&registry, &sql, &tmp.path().join("state1")).await;
     assert!(avro_out.join("dt=2026-11-20/_SUCCESS").exists());
     assert!(in_progress_files(&avro_out).is_empty());
     let sql = format!(
@@ -644,15 +506,7 @@ async fn sql_jobs_write_and_read_avro_tables() {
         avro_out.display(),
         csv_out.display()
     );
-    headrace_runtime::harness::run_sql(
-        &sql,
-        &registry,
-        Some(&tmp.path().join("state2")),
-        None,
-        std::time::Duration::from_secs(120),
-    )
-    .await
-    .unwrap();
+    run_job(&registry, &sql, &tmp.path().join("state2")).await;
     let mut got = Vec::new();
     for f in visible_files(&csv_out) {
         for line in std::fs::read_to_string(csv_out.join(f)).unwrap().lines() {

@@ -8,11 +8,13 @@ mod common;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use common::{committed_lines, in_progress_files, registry, sink_builder, visible_files, write};
+use common::{
+    committed_lines, in_progress_files, job_dirs, registry, run_job, sink_builder, visible_files,
+    write, write_inputs,
+};
 use headrace_sdk::prelude::*;
 
 fn batch(ids: std::ops::Range<i64>) -> ChangelogBatch {
@@ -304,21 +306,12 @@ fn options_are_checked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sql_job_with_two_writers_compacts_and_commits_partitions() {
     let tmp = tempfile::tempdir().unwrap();
-    let (inp, out, state) = (
-        tmp.path().join("in"),
-        tmp.path().join("out"),
-        tmp.path().join("state"),
-    );
+    let (inp, out, state) = job_dirs(tmp.path());
     let mut want = Vec::new();
-    for f in 0..4 {
-        let mut content = String::new();
-        for l in 0..500 {
-            let id = f * 500 + l;
-            content.push_str(&format!("{id},2026-11-2{}\n", id % 2));
-            want.push(format!("day=2026-11-2{}|{id}", id % 2));
-        }
-        write(&inp.join(format!("f{f}.txt")), &content);
-    }
+    write_inputs(&inp, 4, 500, |id| {
+        want.push(format!("day=2026-11-2{}|{id}", id % 2));
+        format!("{id},2026-11-2{}", id % 2)
+    });
     want.sort();
     let sql = format!(
         "SET 'parallelism.default' = '2';
@@ -336,15 +329,7 @@ async fn a_sql_job_with_two_writers_compacts_and_commits_partitions() {
         inp.display(),
         out.display()
     );
-    headrace_runtime::harness::run_sql(
-        &sql,
-        &registry(),
-        Some(&state),
-        None,
-        Duration::from_secs(120),
-    )
-    .await
-    .unwrap();
+    run_job(&registry(), &sql, &state).await;
     assert_eq!(committed_lines(&out), want);
     assert!(in_progress_files(&out).is_empty());
     for f in visible_files(&out) {

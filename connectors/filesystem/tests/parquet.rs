@@ -16,8 +16,11 @@ use arrow::array::{
     Array, ArrayRef, BinaryArray, Int32Array, Int64Array, RecordBatch, StringArray,
 };
 use arrow::datatypes::{DataType as ArrowType, Field, Schema};
-use common::{in_progress_files, reader_ctx, rows, run, visible_files};
-use headrace_connector_filesystem::{FileSink, FileSource, FileSplit, ParquetFormat};
+use common::{
+    in_progress_files, json_batch, read_across_a_crash, reader_ctx, rows, run, visible_files,
+    write_checkpoints, writer_ctx, Files,
+};
+use headrace_connector_filesystem::{FileSplit, ParquetFormat};
 use headrace_format_json::FLINK_TYPE_METADATA_KEY;
 use headrace_sdk::prelude::*;
 use headrace_sdk::source::SplitState;
@@ -57,91 +60,31 @@ fn source_with(
     partitions: &[&str],
     options: &[(&str, &str)],
 ) -> Arc<dyn DynamicSource> {
-    try_source(dir, columns, partitions, options).unwrap()
-}
-
-fn try_source(
-    dir: &Path,
-    columns: &str,
-    partitions: &[&str],
-    options: &[(&str, &str)],
-) -> Result<Arc<dyn DynamicSource>> {
-    let mut b = FileSource::builder()
-        .registry(registry())
-        .path(dir.display().to_string())
-        .format("parquet")
-        .columns(columns)?
-        .partitioned_by(partitions.iter().copied());
-    for (k, v) in options {
-        b = b.option(*k, *v);
-    }
-    b.build_source()
-}
-
-fn try_sink(
-    dir: &Path,
-    columns: &str,
-    partitions: &[&str],
-    options: &[(&str, &str)],
-) -> Result<Arc<dyn DynamicSink>> {
-    let mut b = FileSink::builder()
-        .registry(registry())
-        .path(dir.display().to_string())
-        .format("parquet")
-        .columns(columns)?
-        .partitioned_by(partitions.iter().copied());
-    for (k, v) in options {
-        b = b.option(*k, *v);
-    }
-    b.build_sink()
-}
-
-fn writer_ctx(subtask: usize) -> WriterContext {
-    WriterContext {
-        subtask,
-        parallelism: 1,
-        restored_state: vec![],
-        restored_checkpoint_id: 0,
-        metrics: Arc::new(SinkMetrics::default()),
-    }
-}
-
-/// Decode JSON lines with the json format into a batch of the table's physical columns.
-fn json_batch(columns: &str, ltz: &[&str], lines: &[&str]) -> RecordBatch {
-    let schema = TableSchema::parse_columns(columns)
+    PARQUET
+        .try_source(dir, columns, partitions, options)
         .unwrap()
-        .physical_arrow_schema();
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let mut f = f.as_ref().clone();
-            if ltz.contains(&f.name().as_str()) {
-                let p = if f.name() == "ltz6" { 6 } else { 3 };
-                f = f.with_metadata(HashMap::from([(
-                    FLINK_TYPE_METADATA_KEY.to_string(),
-                    format!("TIMESTAMP_LTZ({p})"),
-                )]));
-            }
+}
+
+/// Parquet tables.
+const PARQUET: Files = Files {
+    registry,
+    format: "parquet",
+};
+
+/// JSON `lines` as a batch of `columns`; the columns named in `ltz` are read as TIMESTAMP_LTZ
+/// (of precision 6 for `ltz6`, else 3).
+fn json_ltz_batch(columns: &str, ltz: &[&str], lines: &[&str]) -> RecordBatch {
+    json_batch(columns, lines, |f| {
+        if ltz.contains(&f.name().as_str()) {
+            let p = if f.name() == "ltz6" { 6 } else { 3 };
+            f.with_metadata(HashMap::from([(
+                FLINK_TYPE_METADATA_KEY.to_string(),
+                format!("TIMESTAMP_LTZ({p})"),
+            )]))
+        } else {
             f
-        })
-        .collect();
-    let ctx = FormatContext {
-        schema: Arc::new(Schema::new(fields)),
-        options: Options::new("test json", Default::default()),
-    };
-    let mut d = headrace_format_json::JsonFormatFactory
-        .create_decoder(&ctx)
-        .unwrap();
-    for (i, l) in lines.iter().enumerate() {
-        let origin = RecordOrigin::File {
-            path: "test".into(),
-            line: i as u64 + 1,
-        };
-        d.decode(l.as_bytes(), &origin).unwrap();
-    }
-    let b = d.finish().unwrap().batch;
-    RecordBatch::try_new(schema, b.columns().to_vec()).unwrap()
+        }
+    })
 }
 
 fn all_null() -> String {
@@ -150,32 +93,12 @@ fn all_null() -> String {
 }
 
 /// Write `batches` with the sink, one checkpoint after each, committing each.
-async fn write_committed(sink: &Arc<dyn DynamicSink>, batches: Vec<RecordBatch>) -> usize {
-    write_checkpoints(sink, batches.into_iter().map(|b| vec![b]).collect()).await
-}
-
-/// Write the batches of each checkpoint with the sink, committing each checkpoint.
-async fn write_checkpoints(
+async fn write_committed(
     sink: &Arc<dyn DynamicSink>,
-    checkpoints: Vec<Vec<RecordBatch>>,
+    dir: &Path,
+    batches: Vec<RecordBatch>,
 ) -> usize {
-    let mut w = sink.create_writer(writer_ctx(0)).unwrap();
-    let mut c = sink.create_committer().unwrap().unwrap();
-    let mut files = 0;
-    for (i, batches) in checkpoints.into_iter().enumerate() {
-        for b in batches {
-            let b = RecordBatch::try_new(sink.consumed_schema(), b.columns().to_vec()).unwrap();
-            w.write(ChangelogBatch::inserts(b)).await.unwrap();
-        }
-        w.flush(false).await.unwrap();
-        let cp = i as u64 + 1;
-        let committables = w.prepare_commit(cp).await.unwrap();
-        files += committables.len();
-        c.commit(cp, committables).await.unwrap();
-    }
-    w.flush(true).await.unwrap();
-    w.close().await.unwrap();
-    files
+    write_checkpoints(sink, dir, batches.into_iter().map(|b| vec![b]).collect()).await
 }
 
 fn concat(batches: &[RecordBatch]) -> RecordBatch {
@@ -194,9 +117,9 @@ async fn every_flink_type_round_trips_through_parquet_files() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("all");
     let nulls = all_null();
-    let input = json_batch(ALL, &["ltz", "ltz6"], &[FULL, &nulls, "{}", FULL]);
-    let sink = try_sink(&dir, ALL, &[], &[]).unwrap();
-    let files = write_committed(&sink, vec![input.slice(0, 2), input.slice(2, 2)]).await;
+    let input = json_ltz_batch(ALL, &["ltz", "ltz6"], &[FULL, &nulls, "{}", FULL]);
+    let sink = PARQUET.try_sink(&dir, ALL, &[], &[]).unwrap();
+    let files = write_committed(&sink, &dir, vec![input.slice(0, 2), input.slice(2, 2)]).await;
     assert_eq!(files, 2, "one part file per checkpoint");
     assert!(in_progress_files(&dir).is_empty());
 
@@ -237,30 +160,23 @@ async fn every_flink_type_round_trips_through_parquet_files() {
             "{name}: {l}, expected {parts:?}"
         );
     };
-    has(
-        "ts0",
-        &["INT64", "Timestamp", "adjusted_to_u_t_c: false", "MILLIS"],
-    );
-    has(
-        "ts3",
-        &["INT64", "Timestamp", "adjusted_to_u_t_c: false", "MILLIS"],
-    );
-    has(
-        "ts6",
-        &["INT64", "Timestamp", "adjusted_to_u_t_c: false", "MICROS"],
-    );
-    has(
-        "ts9",
-        &["INT64", "Timestamp", "adjusted_to_u_t_c: false", "NANOS"],
-    );
-    has(
-        "ltz",
-        &["INT64", "Timestamp", "adjusted_to_u_t_c: true", "MILLIS"],
-    );
-    has(
-        "ltz6",
-        &["INT64", "Timestamp", "adjusted_to_u_t_c: true", "MICROS"],
-    );
+    for (name, unit) in [
+        ("ts0", "MILLIS"),
+        ("ts3", "MILLIS"),
+        ("ts6", "MICROS"),
+        ("ts9", "NANOS"),
+    ] {
+        has(
+            name,
+            &["INT64", "Timestamp", "adjusted_to_u_t_c: false", unit],
+        );
+    }
+    for (name, unit) in [("ltz", "MILLIS"), ("ltz6", "MICROS")] {
+        has(
+            name,
+            &["INT64", "Timestamp", "adjusted_to_u_t_c: true", unit],
+        );
+    }
     has("t0", &["INT32", "Time", "MILLIS"]);
     has("t6", &["INT64", "Time", "MICROS"]);
     has("dec", &["Decimal", "scale: 3", "precision: 10"]);
@@ -444,18 +360,19 @@ async fn partitioned_write_and_read_with_small_row_groups() {
         ],
     )
     .unwrap();
-    let sink = try_sink(
-        &dir,
-        cols,
-        &["dt", "h"],
-        &[
-            ("parquet.block.size", "4 kb"),
-            ("parquet.compression", "zstd"),
-        ],
-    )
-    .unwrap();
+    let sink = PARQUET
+        .try_sink(
+            &dir,
+            cols,
+            &["dt", "h"],
+            &[
+                ("parquet.block.size", "4 kb"),
+                ("parquet.compression", "zstd"),
+            ],
+        )
+        .unwrap();
     let chunks = |from: usize| (0..15).map(|k| batch.slice(from + k * 100, 100)).collect();
-    write_checkpoints(&sink, vec![chunks(0), chunks(1500)]).await;
+    write_checkpoints(&sink, &dir, vec![chunks(0), chunks(1500)]).await;
     let files = visible_files(&dir);
     assert_eq!(files.len(), 12, "6 partitions, 2 checkpoints: {files:?}");
     assert!(files
@@ -502,24 +419,6 @@ async fn partitioned_write_and_read_with_small_row_groups() {
     }
 }
 
-async fn poll_batch(
-    en: &mut Box<dyn SplitEnumerator>,
-    reader: &mut Box<dyn SourceReader>,
-) -> Option<RecordBatch> {
-    loop {
-        match reader.poll_next().await.unwrap() {
-            ReadEvent::Batch(b) => return Some(b.batch),
-            ReadEvent::NeedSplits => match en.handle_split_request(0).await.unwrap() {
-                SplitAssignment::Splits(s) => reader.add_splits(s).unwrap(),
-                SplitAssignment::NoMoreSplits => reader.no_more_splits(),
-                SplitAssignment::NotYet => panic!("bounded source said NotYet"),
-            },
-            ReadEvent::Idle => {}
-            ReadEvent::End => return None,
-        }
-    }
-}
-
 #[tokio::test]
 async fn checkpoint_mid_row_group_restores_without_duplicates() {
     let tmp = tempfile::tempdir().unwrap();
@@ -527,39 +426,13 @@ async fn checkpoint_mid_row_group_restores_without_duplicates() {
     write_foreign(&dir.join("a.parquet"), &foreign_batch(100), 50);
     write_foreign(&dir.join("b.parquet"), &foreign_batch(30), 50);
     let src = source(&dir, "a INT", &[]);
-    let mut en = src
-        .create_enumerator(EnumeratorContext { parallelism: 1 }, None)
-        .unwrap();
-    let mut reader = src.create_reader(reader_ctx(0, 1, 20)).unwrap();
-    let mut first = Vec::new();
     // 20 + 20 + 10 rows of row group 0, then 20 of row group 1.
-    for _ in 0..4 {
-        first.push(poll_batch(&mut en, &mut reader).await.unwrap());
-    }
-    let splits = reader.snapshot_state(1).unwrap();
-    let en_state = en.snapshot_state(1).unwrap();
-    assert_eq!(splits.len(), 1);
-    let s = FileSplit::from_split(&splits[0]).unwrap();
-    assert_eq!((s.row_group, s.line), (Some(1), 20));
-    assert!(
-        splits[0].id.ends_with("a.parquet#row-group-1"),
-        "{}",
-        splits[0].id
-    );
-    // Rows read after the checkpoint are lost with the crash.
-    let _lost = poll_batch(&mut en, &mut reader).await.unwrap();
-    drop(reader);
-    drop(en);
-
-    let mut en = src
-        .create_enumerator(EnumeratorContext { parallelism: 1 }, Some(en_state))
-        .unwrap();
-    let mut reader = src.create_reader(reader_ctx(0, 1, 20)).unwrap();
-    reader.add_splits(splits).unwrap();
-    let mut rest = Vec::new();
-    while let Some(b) = poll_batch(&mut en, &mut reader).await {
-        rest.push(b);
-    }
+    let (first, rest) = read_across_a_crash(&src, 20, 4, |split| {
+        let s = FileSplit::from_split(split).unwrap();
+        assert_eq!((s.row_group, s.line), (Some(1), 20));
+        assert!(split.id.ends_with("a.parquet#row-group-1"), "{}", split.id);
+    })
+    .await;
     let mut ids: Vec<i64> = rows(&first)
         .into_iter()
         .chain(rows(&rest))
@@ -576,7 +449,7 @@ async fn uncommitted_parquet_part_files_are_discarded_on_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("out");
     let cols = "a INT NOT NULL, extra STRING, b STRING, blob BYTES";
-    let sink = try_sink(&dir, cols, &[], &[]).unwrap();
+    let sink = PARQUET.try_sink(&dir, cols, &[], &[]).unwrap();
     let mut w = sink.create_writer(writer_ctx(0)).unwrap();
     let mut c = sink.create_committer().unwrap().unwrap();
     let b = foreign_batch(10);
@@ -604,7 +477,8 @@ async fn uncommitted_parquet_part_files_are_discarded_on_restart() {
 fn options_are_validated() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let e = try_sink(dir, "a INT", &[], &[("parquet.compression", "gzip")])
+    let e = PARQUET
+        .try_sink(dir, "a INT", &[], &[("parquet.compression", "gzip")])
         .err()
         .unwrap()
         .to_string();
@@ -612,38 +486,41 @@ fn options_are_validated() {
         e.contains("parquet.compression") && e.contains("SNAPPY"),
         "{e}"
     );
-    let e = try_sink(dir, "a INT", &[], &[("parquet.utc-timezone", "true")])
+    let e = PARQUET
+        .try_sink(dir, "a INT", &[], &[("parquet.utc-timezone", "true")])
         .err()
         .unwrap()
         .to_string();
     assert!(e.contains("parquet.utc-timezone"), "{e}");
-    let e = try_sink(
-        dir,
-        "a INT",
-        &[],
-        &[
-            ("parquet.compression", "ZSTD"),
-            ("parquet.compression.codec.zstd.level", "99"),
-        ],
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let e = PARQUET
+        .try_sink(
+            dir,
+            "a INT",
+            &[],
+            &[
+                ("parquet.compression", "ZSTD"),
+                ("parquet.compression.codec.zstd.level", "99"),
+            ],
+        )
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("zstd.level"), "{e}");
-    try_sink(
-        dir,
-        "a INT",
-        &[],
-        &[
-            ("parquet.compression", "uncompressed"),
-            ("parquet.writer.version", "PARQUET_2_0"),
-            ("parquet.enable.dictionary", "false"),
-            ("parquet.page.size", "65536"),
-            ("parquet.block.size", "134217728"),
-        ],
-    )
-    .unwrap();
-    try_source(dir, "a INT", &[], &[]).unwrap();
+    PARQUET
+        .try_sink(
+            dir,
+            "a INT",
+            &[],
+            &[
+                ("parquet.compression", "uncompressed"),
+                ("parquet.writer.version", "PARQUET_2_0"),
+                ("parquet.enable.dictionary", "false"),
+                ("parquet.page.size", "65536"),
+                ("parquet.block.size", "134217728"),
+            ],
+        )
+        .unwrap();
+    PARQUET.try_source(dir, "a INT", &[], &[]).unwrap();
     // Another connector asking the parquet format for a record decoder is told why not.
     let ctx = FormatContext {
         schema: Arc::new(Schema::new(vec![Field::new("a", ArrowType::Int32, true)])),
@@ -677,9 +554,9 @@ async fn pyarrow_and_duckdb_read_the_files() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("all");
     let nulls = all_null();
-    let input = json_batch(ALL, &["ltz", "ltz6"], &[FULL, &nulls]);
-    let sink = try_sink(&dir, ALL, &[], &[]).unwrap();
-    write_committed(&sink, vec![input]).await;
+    let input = json_ltz_batch(ALL, &["ltz", "ltz6"], &[FULL, &nulls]);
+    let sink = PARQUET.try_sink(&dir, ALL, &[], &[]).unwrap();
+    write_committed(&sink, &dir, vec![input]).await;
     let file = parquet_files(&dir).remove(0);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parquet_interop.py");
     let out = std::process::Command::new(&py)

@@ -12,7 +12,10 @@ use std::time::Duration;
 
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use common::{committed_lines, in_progress_files, registry, sink_builder, visible_files, write};
+use common::{
+    committed_lines, in_progress_files, job_dirs, registry, run_job, visible_files, write,
+    write_inputs, TESTLINE,
+};
 use headrace_sdk::prelude::*;
 
 fn batch(rows: &[(i64, &str, &str)]) -> ChangelogBatch {
@@ -51,14 +54,36 @@ fn ctx(restored_state: Vec<headrace_sdk::state::VersionedBytes>) -> WriterContex
 }
 
 fn sink(dir: &Path, options: &[(&str, &str)]) -> Arc<dyn DynamicSink> {
-    let mut b = sink_builder(dir)
-        .columns("id BIGINT, dt STRING, hour STRING")
+    let cols = "id BIGINT, dt STRING, hour STRING";
+    TESTLINE
+        .try_sink(dir, cols, &["dt", "hour"], options)
         .unwrap()
-        .partitioned_by(["dt", "hour"]);
-    for (k, v) in options {
-        b = b.option(*k, *v);
-    }
-    b.build_sink().unwrap()
+}
+
+/// A sink of `options` writing below `dir`, a writer of it and its committer.
+fn open(
+    dir: &Path,
+    options: &[(&str, &str)],
+) -> (
+    Arc<dyn DynamicSink>,
+    Box<dyn SinkWriter>,
+    Box<dyn Committer>,
+) {
+    let s = sink(dir, options);
+    let w = s.create_writer(ctx(vec![])).unwrap();
+    let c = s.create_committer().unwrap().unwrap();
+    (s, w, c)
+}
+
+/// Write `rows`, flush (not at the end of input) and prepare checkpoint `id`.
+async fn prepare(
+    w: &mut Box<dyn SinkWriter>,
+    rows: &[(i64, &str, &str)],
+    id: u64,
+) -> Vec<headrace_sdk::state::VersionedBytes> {
+    w.write(batch(rows)).await.unwrap();
+    w.flush(false).await.unwrap();
+    w.prepare_commit(id).await.unwrap()
 }
 
 fn success(dir: &Path, partition: &str, name: &str) -> bool {
@@ -94,20 +119,15 @@ fn success_dirs(dir: &Path, name: &str) -> Vec<String> {
 async fn process_time_success_file_follows_the_visible_files() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let s = sink(
+    let (_s, mut w, mut c) = open(
         &out,
         &[
             ("sink.partition-commit.policy.kind", "success-file"),
             ("sink.partition-commit.success-file.name", "_DONE"),
         ],
     );
-    let mut w = s.create_writer(ctx(vec![])).unwrap();
-    let mut c = s.create_committer().unwrap().unwrap();
-    w.write(batch(&[(1, "2026-11-24", "10"), (2, "2026-11-24", "11")]))
-        .await
-        .unwrap();
-    w.flush(false).await.unwrap();
-    let prepared = w.prepare_commit(1).await.unwrap();
+    let rows = [(1, "2026-11-24", "10"), (2, "2026-11-24", "11")];
+    let prepared = prepare(&mut w, &rows, 1).await;
     // Prepared, not committed: neither data nor success files are visible.
     assert!(visible_files(&out).is_empty());
     assert!(success_dirs(&out, "_DONE").is_empty());
@@ -122,9 +142,7 @@ async fn process_time_success_file_follows_the_visible_files() {
     assert!(visible_files(&out).iter().all(|p| !p.ends_with("_DONE")));
 
     // A checkpoint that never completes (crash): its partition gets no success file.
-    w.write(batch(&[(3, "2026-11-25", "00")])).await.unwrap();
-    w.flush(false).await.unwrap();
-    let lost = w.prepare_commit(2).await.unwrap();
+    let lost = prepare(&mut w, &[(3, "2026-11-25", "00")], 2).await;
     assert!(!lost.is_empty());
     assert!(!success(&out, "dt=2026-11-25/hour=00", "_DONE"));
     assert_eq!(
@@ -137,18 +155,14 @@ async fn process_time_success_file_follows_the_visible_files() {
 async fn process_time_delay_holds_the_commit_until_the_end_of_input() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let s = sink(
+    let (s, mut w, mut c) = open(
         &out,
         &[
             ("sink.partition-commit.policy.kind", "success-file"),
             ("sink.partition-commit.delay", "1 h"),
         ],
     );
-    let mut w = s.create_writer(ctx(vec![])).unwrap();
-    let mut c = s.create_committer().unwrap().unwrap();
-    w.write(batch(&[(1, "2026-11-24", "10")])).await.unwrap();
-    w.flush(false).await.unwrap();
-    let p = w.prepare_commit(1).await.unwrap();
+    let p = prepare(&mut w, &[(1, "2026-11-24", "10")], 1).await;
     let state = w.snapshot_state(1).unwrap();
     c.commit(1, p).await.unwrap();
     assert_eq!(visible_files(&out).len(), 1);
@@ -189,7 +203,7 @@ fn ms(local: &str) -> i64 {
 async fn partition_time_commits_a_partition_once_the_watermark_passes_it() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let s = sink(
+    let (s, mut w, mut c) = open(
         &out,
         &[
             ("sink.partition-commit.policy.kind", "success-file"),
@@ -201,8 +215,6 @@ async fn partition_time_commits_a_partition_once_the_watermark_passes_it() {
             ),
         ],
     );
-    let mut w = s.create_writer(ctx(vec![])).unwrap();
-    let mut c = s.create_committer().unwrap().unwrap();
     w.write(batch(&[(1, "2026-11-24", "10"), (2, "2026-11-24", "10")]))
         .await
         .unwrap();
@@ -259,14 +271,8 @@ async fn partition_time_commits_a_partition_once_the_watermark_passes_it() {
 fn unsupported_policies_and_extractors_are_clear_errors() {
     let tmp = tempfile::tempdir().unwrap();
     let build = |opts: &[(&str, &str)]| {
-        let mut b = sink_builder(tmp.path())
-            .columns("id BIGINT, dt STRING")
-            .unwrap()
-            .partitioned_by(["dt"]);
-        for (k, v) in opts {
-            b = b.option(*k, *v);
-        }
-        b.build_sink()
+        TESTLINE
+            .try_sink(tmp.path(), "id BIGINT, dt STRING", &["dt"], opts)
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default()
@@ -325,22 +331,13 @@ fn unsupported_policies_and_extractors_are_clear_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bounded_sql_job_commits_every_partition_at_the_end() {
     let tmp = tempfile::tempdir().unwrap();
-    let (inp, out, state) = (
-        tmp.path().join("in"),
-        tmp.path().join("out"),
-        tmp.path().join("state"),
-    );
+    let (inp, out, state) = job_dirs(tmp.path());
     let mut expected = Vec::new();
-    for f in 0..6 {
-        let mut content = String::new();
-        for l in 0..100 {
-            let id = f * 100 + l;
-            let day = format!("2026-11-{:02}", 20 + id % 4);
-            content.push_str(&format!("{id},{day}\n"));
-            expected.push(format!("day={day}|{id}"));
-        }
-        write(&inp.join(format!("f{f}.txt")), &content);
-    }
+    write_inputs(&inp, 6, 100, |id| {
+        let day = format!("2026-11-{:02}", 20 + id % 4);
+        expected.push(format!("day={day}|{id}"));
+        format!("{id},{day}")
+    });
     expected.sort();
     let sql = format!(
         "SET 'parallelism.default' = '2';
@@ -357,15 +354,7 @@ async fn a_bounded_sql_job_commits_every_partition_at_the_end() {
         inp.display(),
         out.display()
     );
-    headrace_runtime::harness::run_sql(
-        &sql,
-        &registry(),
-        Some(&state),
-        None,
-        Duration::from_secs(120),
-    )
-    .await
-    .unwrap();
+    run_job(&registry(), &sql, &state).await;
     assert_eq!(committed_lines(&out), expected);
     assert_eq!(
         success_dirs(&out, "_SUCCESS"),
@@ -388,11 +377,7 @@ async fn run_partition_time_job(
     limit: Duration,
 ) -> (std::path::PathBuf, Result<(), String>, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
-    let (inp, out, state) = (
-        tmp.path().join("in"),
-        tmp.path().join("out"),
-        tmp.path().join("state"),
-    );
+    let (inp, out, state) = job_dirs(tmp.path());
     write(
         &inp.join("a.txt"),
         "1,2026-11-24 10:05:00,2026-11-24,10\n2,2026-11-24 10:40:00,2026-11-24,10\n\
@@ -475,19 +460,10 @@ async fn without_a_watermark_partition_time_commits_nothing_before_the_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shuffle_by_partition_gives_each_partition_one_writer() {
     let tmp = tempfile::tempdir().unwrap();
-    let (inp, out, state) = (
-        tmp.path().join("in"),
-        tmp.path().join("out"),
-        tmp.path().join("state"),
-    );
-    for f in 0..4 {
-        let mut content = String::new();
-        for l in 0..200 {
-            let id = f * 200 + l;
-            content.push_str(&format!("{id},2026-11-{:02}\n", 10 + id % 12));
-        }
-        write(&inp.join(format!("f{f}.txt")), &content);
-    }
+    let (inp, out, state) = job_dirs(tmp.path());
+    write_inputs(&inp, 4, 200, |id| {
+        format!("{id},2026-11-{:02}", 10 + id % 12)
+    });
     let run = |shuffle: bool, out: std::path::PathBuf, state: std::path::PathBuf| {
         let sql = format!(
             "SET 'parallelism.default' = '2';
@@ -503,15 +479,7 @@ async fn shuffle_by_partition_gives_each_partition_one_writer() {
             out.display()
         );
         async move {
-            headrace_runtime::harness::run_sql(
-                &sql,
-                &registry(),
-                Some(&state),
-                None,
-                Duration::from_secs(120),
-            )
-            .await
-            .unwrap();
+            run_job(&registry(), &sql, &state).await;
             out
         }
     };

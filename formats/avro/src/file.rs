@@ -282,12 +282,19 @@ pub fn read_file<R: Read>(
     let mut input = Counted::new(std::io::BufReader::new(input));
     read_blocks(
         &mut input,
-        &mut |_, _| Ok(()),
-        schema,
-        config,
-        path,
-        (0, None),
-        batch_rows,
+        &mut |_, _| {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "this input cannot seek",
+            ))
+        },
+        ReadJob {
+            schema,
+            config,
+            path,
+            range: (0, None),
+            batch_rows,
+        },
         emit,
         None,
     )
@@ -311,18 +318,14 @@ pub fn read_file_range<R: Read + Seek>(
     batch_rows: usize,
     emit: &mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>,
 ) -> Result<u64, AvroError> {
-    let mut input = Counted::new(std::io::BufReader::new(input));
-    read_blocks(
-        &mut input,
-        &mut |r, to| r.seek(SeekFrom::Start(to)).map(|_| ()),
+    let how = ReadJob {
         schema,
         config,
         path,
-        (start, end),
+        range: (start, end),
         batch_rows,
-        emit,
-        None,
-    )
+    };
+    read_seekable(input, how, emit, None)
 }
 
 /// A part of an Avro file that does not decode: a block (with the bytes up to the next sync
@@ -330,7 +333,8 @@ pub fn read_file_range<R: Read + Seek>(
 #[derive(Debug)]
 pub struct BadBlock {
     /// The bytes of the block as read: from its record count to the next sync marker (or the
-    /// end of the file); empty for a bad header.
+    /// end of the file, or [`RESYNC_BYTES`] of them when no marker follows that soon); empty
+    /// for a bad header.
     pub raw: Vec<u8>,
     /// `file '<path>' block at byte <b>` (where the block starts, after the sync marker before
     /// it), or `file '<path>' header`.
@@ -339,13 +343,30 @@ pub struct BadBlock {
     pub error: AvroError,
 }
 
+/// How far past the start of a bad block [`read_file_range_skipping_bad`] looks for the next
+/// sync marker (or past the end of a block that decoded wrongly, whichever is further). A file
+/// with no marker that soon is damaged beyond resyncing: the rest of it is one bad block.
+pub const RESYNC_BYTES: u64 = 16 << 20;
+
+/// The largest block size a file may declare (as in Avro's Java reader, which Flink uses: a
+/// block's size is a Java `int`).
+pub const MAX_BLOCK_BYTES: i64 = i32::MAX as i64;
+
+/// Blocks declaring more bytes than this have their sync marker checked (by seeking) before
+/// their bytes are read, when the input can seek: a size damaged into a large number costs no
+/// memory.
+const CHECK_MARKER_ABOVE: i64 = 1 << 20;
+
 /// Read the blocks a byte range owns as [`read_file_range`] does (`start` 0 and `end` None: the
 /// whole file), but hand each block that does not decode to `bad` and go on with the block after
 /// the next sync marker: a block whose record count, size or sync marker is wrong, that does not
 /// decompress, or one of whose records does not decode or convert. None of a bad block's rows
 /// are emitted (rows are emitted at block ends, in batches of at most `batch_rows`). A file
 /// whose header does not read is reported once, by the range that starts the file, and yields no
-/// rows. An error `bad` returns stops the read.
+/// rows. The next sync marker is looked for in the [`RESYNC_BYTES`] after the bad block's start
+/// at the most: when there is none, the rest of the file is one bad block (its error says so and
+/// names the byte) and the read ends. A block's bytes are held once, and read again from the
+/// input only when it is bad. An error `bad` returns stops the read.
 #[allow(clippy::too_many_arguments)]
 pub fn read_file_range_skipping_bad<R: Read + Seek>(
     input: R,
@@ -358,87 +379,92 @@ pub fn read_file_range_skipping_bad<R: Read + Seek>(
     emit: &mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>,
     bad: &mut dyn FnMut(BadBlock) -> Result<(), AvroError>,
 ) -> Result<u64, AvroError> {
-    let mut input = Counted::new(std::io::BufReader::new(input));
-    read_blocks(
-        &mut input,
-        &mut |r, to| r.seek(SeekFrom::Start(to)).map(|_| ()),
+    let how = ReadJob {
         schema,
         config,
         path,
-        (start, end),
+        range: (start, end),
         batch_rows,
-        emit,
-        Some(bad),
-    )
+    };
+    read_seekable(input, how, emit, Some(bad))
 }
 
-/// A reader that counts the bytes read through it, can take bytes back (read again before the
-/// rest) and can record what is read.
+/// What to read and how (the arguments the public readers share).
+struct ReadJob<'a> {
+    schema: &'a SchemaRef,
+    config: &'a AvroConfig,
+    path: &'a str,
+    range: (u64, Option<u64>),
+    batch_rows: usize,
+}
+
+/// [`read_blocks`] on an input that can seek.
+fn read_seekable<R: Read + Seek>(
+    input: R,
+    how: ReadJob<'_>,
+    emit: &mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>,
+    report: Option<&mut dyn FnMut(BadBlock) -> Result<(), AvroError>>,
+) -> Result<u64, AvroError> {
+    let mut input = Counted::new(std::io::BufReader::new(input));
+    read_blocks(&mut input, &mut |r, to| r.seek(to), how, emit, report)
+}
+
+/// A reader that counts the bytes read through it.
 struct Counted<R> {
     inner: R,
     pos: u64,
-    back: Vec<u8>,
-    back_at: usize,
-    record: Option<Vec<u8>>,
 }
 
 impl<R: Read> Counted<R> {
     fn new(inner: R) -> Self {
-        Counted {
-            inner,
-            pos: 0,
-            back: Vec::new(),
-            back_at: 0,
-            record: None,
-        }
-    }
-
-    /// Make `bytes` the next bytes read (they were read last, and not recorded again).
-    fn unread(&mut self, mut bytes: Vec<u8>) {
-        self.pos -= bytes.len() as u64;
-        bytes.extend_from_slice(&self.back[self.back_at..]);
-        self.back = bytes;
-        self.back_at = 0;
+        Counted { inner, pos: 0 }
     }
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = if self.back_at < self.back.len() {
-            let k = buf.len().min(self.back.len() - self.back_at);
-            buf[..k].copy_from_slice(&self.back[self.back_at..self.back_at + k]);
-            self.back_at += k;
-            if self.back_at == self.back.len() {
-                self.back.clear();
-                self.back_at = 0;
-            }
-            k
-        } else {
-            self.inner.read(buf)?
-        };
+        let n = self.inner.read(buf)?;
         self.pos += n as u64;
-        if let Some(r) = &mut self.record {
-            r.extend_from_slice(&buf[..n]);
-        }
         Ok(n)
     }
 }
 
-/// Skip to the end of the first `sync` marker at or after the current position; returns where the
-/// marker starts, or None when the input ends first.
-fn skip_to_sync<R: Read>(input: &mut Counted<R>, sync: &[u8; 16]) -> std::io::Result<Option<u64>> {
+/// Where [`skip_to_sync`] stopped.
+enum Scan {
+    /// After a sync marker that starts at this byte.
+    Marker(u64),
+    /// At the end of the input, without a marker.
+    End,
+    /// After `limit` bytes without a marker.
+    GaveUp,
+}
+
+/// Skip to the end of the first `sync` marker at or after the current position, reading at most
+/// `limit` bytes; with `raw`, what is read is appended to it (the marker too).
+fn skip_to_sync<R: Read>(
+    input: &mut Counted<R>,
+    sync: &[u8; 16],
+    limit: u64,
+    mut raw: Option<&mut Vec<u8>>,
+) -> std::io::Result<Scan> {
     let mut window = [0u8; 16];
-    let mut filled = 0usize;
+    let mut read = 0u64;
     let mut b = [0u8; 1];
     loop {
+        if read >= limit {
+            return Ok(Scan::GaveUp);
+        }
         if input.read(&mut b)? == 0 {
-            return Ok(None);
+            return Ok(Scan::End);
+        }
+        read += 1;
+        if let Some(raw) = raw.as_mut() {
+            raw.push(b[0]);
         }
         window.copy_within(1.., 0);
         window[15] = b[0];
-        filled = (filled + 1).min(16);
-        if filled == 16 && window == *sync {
-            return Ok(Some(input.pos - 16));
+        if read >= 16 && window == *sync {
+            return Ok(Scan::Marker(input.pos - 16));
         }
     }
 }
@@ -511,9 +537,27 @@ fn read_header<R: Read>(
     })
 }
 
+/// Seeks the input under a [`Counted`] reader (an error when it cannot seek).
+type SeekFn<'a, R> = dyn FnMut(&mut std::io::BufReader<R>, SeekFrom) -> std::io::Result<u64> + 'a;
+
+/// Move a counted input to byte `to`.
+fn seek_to<R: Read>(
+    input: &mut Counted<std::io::BufReader<R>>,
+    seek: &mut SeekFn<'_, R>,
+    to: u64,
+) -> std::io::Result<()> {
+    seek(&mut input.inner, SeekFrom::Start(to))?;
+    input.pos = to;
+    Ok(())
+}
+
 /// One block's frame: its record count and (compressed) data; None at the end of the input.
+/// `len` is the input's length when it can seek: a size beyond it is an error without reading,
+/// and so is a large size without the sync marker after it.
 fn read_frame<R: Read>(
-    input: &mut Counted<R>,
+    input: &mut Counted<std::io::BufReader<R>>,
+    seek: &mut SeekFn<'_, R>,
+    len: Option<u64>,
     sync: &[u8; 16],
 ) -> Result<Option<(i64, Vec<u8>)>, String> {
     let io = |e: std::io::Error| format!("not a readable Avro file: {e}");
@@ -527,41 +571,118 @@ fn read_frame<R: Read>(
     if count < 0 {
         return Err(format!("a block has a negative count {count}"));
     }
+    if size > MAX_BLOCK_BYTES {
+        return Err(format!(
+            "a block declares {size} bytes, more than the {MAX_BLOCK_BYTES} Avro readers accept"
+        ));
+    }
+    let early = |what: &str| format!("the file ends {what} (the block declares {size} bytes)");
+    if let Some(len) = len {
+        let left = len.saturating_sub(input.pos);
+        if size as u64 > left {
+            return Err(early("inside a block"));
+        }
+        if size as u64 + 16 > left {
+            return Err(early("before the block's sync marker"));
+        }
+        if size > CHECK_MARKER_ABOVE {
+            let here = input.pos;
+            let mut marker = [0u8; 16];
+            seek(&mut input.inner, SeekFrom::Start(here + size as u64))
+                .and_then(|_| input.inner.read_exact(&mut marker))
+                .and_then(|_| seek_to(input, seek, here))
+                .map_err(io)?;
+            if marker != *sync {
+                return Err(format!(
+                    "a block's sync marker does not match the header's (the block declares \
+                     {size} bytes)"
+                ));
+            }
+        }
+    }
     let mut data = Vec::new();
     (&mut *input)
         .take(size as u64)
         .read_to_end(&mut data)
         .map_err(io)?;
     if data.len() as i64 != size {
-        return Err("the file ends inside a block".into());
+        return Err(early("inside a block"));
     }
     let mut marker = [0u8; 16];
     input
         .read_exact(&mut marker)
-        .map_err(|_| "the file ends before the block's sync marker".to_string())?;
+        .map_err(|_| early("before the block's sync marker"))?;
     if marker != *sync {
         return Err("a block's sync marker does not match the header's".into());
     }
     Ok(Some((count, data)))
 }
 
-/// Where `needle` first occurs in `hay`.
-fn find(hay: &[u8], needle: &[u8; 16]) -> Option<usize> {
-    hay.windows(16).position(|w| w == needle)
+/// The bad part of a file from `block_at` (where a bad block starts) to the next sync marker,
+/// read again from the input; `known_end`: where the block's own marker starts, when its frame
+/// read. Returns the bad block, and where the marker after it starts (None: the read ends).
+fn bad_part<R: Read>(
+    input: &mut Counted<std::io::BufReader<R>>,
+    seek: &mut SeekFn<'_, R>,
+    sync: &[u8; 16],
+    (block_at, known_end): (u64, Option<u64>),
+    path: &str,
+    error: AvroError,
+) -> Result<(BadBlock, Option<u64>), AvroError> {
+    let origin = RecordOrigin::Other(format!("file '{path}' block at byte {block_at}"));
+    let io = |e: std::io::Error| AvroError::Io {
+        context: format!("avro: cannot read {origin} again to skip it"),
+        source: e,
+    };
+    seek_to(input, seek, block_at).map_err(io)?;
+    let limit = known_end.map_or(0, |m| m + 16 - block_at).max(RESYNC_BYTES);
+    let mut raw = Vec::new();
+    let (error, marker) = match skip_to_sync(input, sync, limit, Some(&mut raw)).map_err(io)? {
+        Scan::Marker(m) => {
+            raw.truncate(raw.len() - 16);
+            (error, Some(m))
+        }
+        Scan::End => (error, None),
+        Scan::GaveUp => (
+            match error {
+                AvroError::Record {
+                    format,
+                    origin,
+                    reason,
+                } => AvroError::Record {
+                    format,
+                    origin,
+                    reason: format!(
+                        "{reason}; no sync marker follows in the {} MiB after the block, so \
+                         the rest of the file from byte {block_at} is skipped: the file is \
+                         damaged there, restore it from its source or move it out of the \
+                         table's path",
+                        RESYNC_BYTES >> 20
+                    ),
+                },
+                other => other,
+            },
+            None,
+        ),
+    };
+    tracing::debug!(%origin, bytes = raw.len(), "avro: a block of a file does not decode");
+    Ok((BadBlock { raw, origin, error }, marker))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn read_blocks<R: Read>(
     input: &mut Counted<std::io::BufReader<R>>,
-    seek: &mut dyn FnMut(&mut std::io::BufReader<R>, u64) -> std::io::Result<()>,
-    schema: &SchemaRef,
-    config: &AvroConfig,
-    path: &str,
-    (start, end): (u64, Option<u64>),
-    batch_rows: usize,
+    seek: &mut SeekFn<'_, R>,
+    how: ReadJob<'_>,
     emit: &mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>,
     mut report: Option<&mut dyn FnMut(BadBlock) -> Result<(), AvroError>>,
 ) -> Result<u64, AvroError> {
+    let ReadJob {
+        schema,
+        config,
+        path,
+        range: (start, end),
+        batch_rows,
+    } = how;
     let (node, avro) = table_schema(schema, config.legacy_timestamps)?;
     let bad = |line: u64, reason: String| AvroError::Record {
         format: crate::avro::FORMAT,
@@ -574,6 +695,16 @@ fn read_blocks<R: Read>(
         } else {
             reason
         },
+    };
+    let io =
+        |line: u64| move |e: std::io::Error| bad(line, format!("not a readable Avro file: {e}"));
+    // The input's length, when it can seek.
+    let len = match seek(&mut input.inner, SeekFrom::End(0)) {
+        Ok(len) => {
+            seek_to(input, seek, 0).map_err(io(0))?;
+            Some(len)
+        }
+        Err(_) => None,
     };
     let header = match read_header(input, &bad) {
         Ok(h) => h,
@@ -597,8 +728,6 @@ fn read_blocks<R: Read>(
         codec: file_codec,
         sync,
     } = header;
-    let io =
-        |line: u64| move |e: std::io::Error| bad(line, format!("not a readable Avro file: {e}"));
     // Where the sync marker before the next block starts.
     let mut marker_at = input.pos - 16;
     // Flink (and Headrace) write the union of null and the record; other writers the record.
@@ -623,12 +752,13 @@ fn read_blocks<R: Read>(
     let batch_rows = batch_rows.max(1);
     let mut n = 0u64;
     if start > marker_at {
-        seek(&mut input.inner, start).map_err(io(0))?;
-        input.pos = start;
-        match skip_to_sync(input, &sync).map_err(io(0))? {
-            Some(at) => marker_at = at,
+        seek_to(input, seek, start).map_err(io(0))?;
+        // A marker found must start before `end` for a block to be the range's.
+        let limit = end.map_or(u64::MAX, |e| (e + 15).saturating_sub(start));
+        match skip_to_sync(input, &sync, limit, None).map_err(io(0))? {
+            Scan::Marker(at) => marker_at = at,
             // No block starts in the range.
-            None => return Ok(0),
+            Scan::End | Scan::GaveUp => return Ok(0),
         }
     }
     loop {
@@ -648,15 +778,14 @@ fn read_blocks<R: Read>(
             },
             other => other,
         };
-        if tolerant {
-            input.record = Some(Vec::new());
-        }
         let mark = (rows.len(), n);
-        let decoded = match read_frame(input, &sync) {
+        let mut known_end = None;
+        let decoded = match read_frame(input, seek, len, &sync) {
             Ok(None) => break,
             Err(reason) => Err(bad(n + 1, reason)),
             Ok(Some((count, mut data))) => {
                 marker_at = input.pos - 16;
+                known_end = Some(marker_at);
                 decode_block(
                     DecodeBlock {
                         codec: &file_codec,
@@ -691,44 +820,19 @@ fn read_blocks<R: Read>(
             rows.truncate(mark.0);
             n = mark.1;
             let error = in_block(error);
-            let error = match &error {
-                AvroError::Record { .. } => error,
+            if !matches!(error, AvroError::Record { .. }) {
                 // An error of `emit` (the reader stopped) is not the block's.
-                _ => return Err(error),
-            };
+                return Err(error);
+            }
             // The bad part runs to the next sync marker, where reading resumes.
-            let mut raw = input.record.take().unwrap_or_default();
-            let resumed = match find(&raw, &sync) {
-                Some(p) => {
-                    let rest = raw.split_off(p + 16);
-                    raw.truncate(p);
-                    input.unread(rest);
-                    marker_at = block_at + p as u64;
-                    true
-                }
-                None => {
-                    input.record = Some(raw);
-                    let at = skip_to_sync(input, &sync).map_err(io(n + 1))?;
-                    raw = input.record.take().unwrap_or_default();
-                    match at {
-                        Some(m) => {
-                            raw.truncate(raw.len().saturating_sub(16));
-                            marker_at = m;
-                            true
-                        }
-                        None => false,
-                    }
-                }
-            };
-            let origin = RecordOrigin::Other(format!("file '{path}' block at byte {block_at}"));
-            tracing::debug!(%origin, bytes = raw.len(), "avro: a block of a file does not decode");
-            r(BadBlock { raw, origin, error })?;
-            if !resumed {
-                break;
+            let (unit, next) = bad_part(input, seek, &sync, (block_at, known_end), path, error)?;
+            r(unit)?;
+            match next {
+                Some(m) => marker_at = m,
+                None => break,
             }
             continue;
         }
-        input.record = None;
         // Rows kept as values are checked when their batch is built: build it for each block,
         // so that a bad value is the block's.
         if rows.len() >= batch_rows || (rows.is_values() && !rows.is_empty()) {
@@ -881,9 +985,16 @@ impl headrace_sdk::format::BulkReader for AvroFileReader {
         batch_rows: usize,
         emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
     ) -> headrace_sdk::Result<u64> {
-        relay_emit(emit, |cb| {
-            read_file(input, &self.schema, &self.config, path, batch_rows, cb)
-        })
+        let relayed = Relayed::default();
+        let r = read_file(
+            input,
+            &self.schema,
+            &self.config,
+            path,
+            batch_rows,
+            &mut |b| emit(b).map_err(|e| relayed.keep(e)),
+        );
+        relayed.result(r)
     }
 
     fn splittable(&self) -> bool {
@@ -899,18 +1010,15 @@ impl headrace_sdk::format::BulkReader for AvroFileReader {
         batch_rows: usize,
         emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
     ) -> headrace_sdk::Result<u64> {
-        relay_emit(emit, |cb| {
-            read_file_range(
-                input,
-                &self.schema,
-                &self.config,
-                path,
-                start,
-                end,
-                batch_rows,
-                cb,
-            )
-        })
+        let relayed = Relayed::default();
+        let how = self.job(path, start, end, batch_rows);
+        let r = read_seekable(
+            input,
+            how,
+            &mut |b| emit(b).map_err(|e| relayed.keep(e)),
+            None,
+        );
+        relayed.result(r)
     }
 
     fn read_skipping_bad(
@@ -921,78 +1029,65 @@ impl headrace_sdk::format::BulkReader for AvroFileReader {
         end: Option<u64>,
         batch_rows: usize,
         emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
-        bad: BadUnitHandler<'_>,
+        bad: &mut dyn FnMut(headrace_sdk::format::BadUnit) -> headrace_sdk::Result<()>,
     ) -> headrace_sdk::Result<u64> {
-        read_skipping(self, input, path, start, end, batch_rows, emit, bad)
-    }
-}
-
-/// The bad-unit handler of [`BulkReader::read_skipping_bad`](headrace_sdk::format::BulkReader::read_skipping_bad).
-type BadUnitHandler<'a> =
-    &'a mut dyn FnMut(headrace_sdk::format::BadUnit) -> headrace_sdk::Result<()>;
-
-/// [`read_file_range_skipping_bad`] for the SDK's reader hook: bad blocks go to `bad` as
-/// [`BadUnit`](headrace_sdk::format::BadUnit)s, and an error `bad` or `emit` returns comes back
-/// unchanged.
-#[allow(clippy::too_many_arguments)]
-fn read_skipping(
-    reader: &AvroFileReader,
-    input: Box<dyn headrace_sdk::format::SeekRead>,
-    path: &str,
-    start: u64,
-    end: Option<u64>,
-    batch_rows: usize,
-    emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
-    bad: BadUnitHandler<'_>,
-) -> headrace_sdk::Result<u64> {
-    let mut failed: Option<headrace_sdk::Error> = None;
-    let r = relay_emit(emit, |cb| {
-        read_file_range_skipping_bad(
+        let relayed = Relayed::default();
+        let how = self.job(path, start, end, batch_rows);
+        let r = read_seekable(
             input,
-            &reader.schema,
-            &reader.config,
-            path,
-            start,
-            end,
-            batch_rows,
-            cb,
-            &mut |b: BadBlock| {
+            how,
+            &mut |b| emit(b).map_err(|e| relayed.keep(e)),
+            Some(&mut |b: BadBlock| {
                 bad(headrace_sdk::format::BadUnit {
                     raw: b.raw,
                     origin: b.origin,
                     error: b.error.into(),
                 })
-                .map_err(|e| {
-                    let m = e.to_string();
-                    failed = Some(e);
-                    AvroError::Schema(m)
-                })
-            },
-        )
-    });
-    match (r, failed) {
-        (_, Some(e)) => Err(e),
-        (r, None) => r,
+                .map_err(|e| relayed.keep(e))
+            }),
+        );
+        relayed.result(r)
     }
 }
 
-/// Run one of the Avro file readers with the SDK's `emit`: an error `emit` returns stops the read
-/// and comes back unchanged (not wrapped in an Avro error); the reader's own errors convert.
-fn relay_emit(
-    emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
-    read: impl FnOnce(&mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>) -> Result<u64, AvroError>,
-) -> headrace_sdk::Result<u64> {
-    let mut failed: Option<headrace_sdk::Error> = None;
-    let r = read(&mut |b| {
-        emit(b).map_err(|e| {
-            let m = e.to_string();
-            failed = Some(e);
-            AvroError::Schema(m)
-        })
-    });
-    match (r, failed) {
-        (_, Some(e)) => Err(e),
-        (Ok(n), None) => Ok(n),
-        (Err(e), None) => Err(e.into()),
+impl AvroFileReader {
+    fn job<'a>(
+        &'a self,
+        path: &'a str,
+        start: u64,
+        end: Option<u64>,
+        batch_rows: usize,
+    ) -> ReadJob<'a> {
+        ReadJob {
+            schema: &self.schema,
+            config: &self.config,
+            path,
+            range: (start, end),
+            batch_rows,
+        }
+    }
+}
+
+/// The first error one of the SDK's callbacks (`emit`, `bad`) returned while an Avro file reader
+/// ran: it stops the read and comes back unchanged (not wrapped in an Avro error); the reader's
+/// own errors convert.
+#[derive(Default)]
+struct Relayed(std::cell::RefCell<Option<headrace_sdk::Error>>);
+
+impl Relayed {
+    /// Keep `e` to return it; the Avro error that stops the reader.
+    fn keep(&self, e: headrace_sdk::Error) -> AvroError {
+        let m = e.to_string();
+        self.0.borrow_mut().get_or_insert(e);
+        AvroError::Schema(m)
+    }
+
+    /// The reader's result: the kept error if there is one.
+    fn result(self, r: Result<u64, AvroError>) -> headrace_sdk::Result<u64> {
+        match (r, self.0.into_inner()) {
+            (_, Some(e)) => Err(e),
+            (Ok(n), None) => Ok(n),
+            (Err(e), None) => Err(e.into()),
+        }
     }
 }

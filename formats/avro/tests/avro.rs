@@ -262,68 +262,95 @@ fn values_that_do_not_fit_are_errors() {
     assert!(err.contains("column 'a' is NULL"), "{err}");
 }
 
+/// The error creating a decoder (with `encoder`, an encoder) of format `fmt` for `opts` gives.
+fn create_error(
+    f: &dyn FormatFactory,
+    encoder: bool,
+    s: &arrow::datatypes::SchemaRef,
+    fmt: &str,
+    opts: &[(&str, &str)],
+) -> String {
+    let c = ctx(s.clone(), fmt, opts);
+    let e = if encoder {
+        f.create_encoder(&c).err()
+    } else {
+        f.create_decoder(&c).err()
+    };
+    e.unwrap_or_else(|| panic!("{fmt} with {opts:?} accepted"))
+        .to_string()
+}
+
+/// Options that a factory refuses: the factory, whether for an encoder, the format, the
+/// options, and what the error must say.
+type OptionCase<'a> = (
+    &'a dyn FormatFactory,
+    bool,
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    Vec<&'a str>,
+);
+
 #[test]
 fn options_are_checked() {
     let s = schema("a INT");
-    let e = AvroFormatFactory
-        .create_encoder(&ctx(s.clone(), "avro", &[("codec", "lz4")]))
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(e.contains("'codec'") && e.contains("snappy"), "{e}");
-    if !cfg!(feature = "bzip2") {
-        let e = AvroFormatFactory
-            .create_encoder(&ctx(s.clone(), "avro", &[("codec", "bzip2")]))
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(e.contains("cargo") && e.contains("bzip2"), "{e}");
-    }
-    let e = AvroFormatFactory
-        .create_decoder(&ctx(s.clone(), "avro", &[("encoding", "xml")]))
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(e.contains("binary, json"), "{e}");
-    let e = AvroConfluentFormatFactory
-        .create_decoder(&ctx(s.clone(), "avro-confluent", &[]))
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(e.contains("'url'"), "{e}");
-    let e = AvroConfluentFormatFactory
-        .create_encoder(&ctx(
-            s.clone(),
+    let (avro, confluent): (&dyn FormatFactory, &dyn FormatFactory) =
+        (&AvroFormatFactory, &AvroConfluentFormatFactory);
+    let mut cases: Vec<OptionCase> = vec![
+        (
+            avro,
+            true,
+            "avro",
+            vec![("codec", "lz4")],
+            vec!["'codec'", "snappy"],
+        ),
+        (
+            avro,
+            false,
+            "avro",
+            vec![("encoding", "xml")],
+            vec!["binary, json"],
+        ),
+        (confluent, false, "avro-confluent", vec![], vec!["'url'"]),
+        (
+            confluent,
+            true,
             "avro-confluent",
-            &[("url", "http://localhost:1")],
-        ))
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(e.contains("avro-confluent.subject"), "{e}");
-    let e = AvroConfluentFormatFactory
-        .create_decoder(&ctx(
-            s.clone(),
+            vec![("url", "http://localhost:1")],
+            vec!["avro-confluent.subject"],
+        ),
+        (
+            confluent,
+            false,
             "avro-confluent",
-            &[("url", "localhost:8081")],
-        ))
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(e.contains("http://"), "{e}");
-    let e = AvroConfluentFormatFactory
-        .create_decoder(&ctx(
-            s.clone(),
+            vec![("url", "localhost:8081")],
+            vec!["http://"],
+        ),
+        (
+            confluent,
+            false,
             "avro-confluent",
-            &[
+            vec![
                 ("url", "http://r:1"),
                 ("basic-auth.credentials-source", "USER_INFO"),
             ],
-        ))
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(e.contains("basic-auth.user-info"), "{e}");
+            vec!["basic-auth.user-info"],
+        ),
+    ];
+    if !cfg!(feature = "bzip2") {
+        cases.push((
+            avro,
+            true,
+            "avro",
+            vec![("codec", "bzip2")],
+            vec!["cargo", "bzip2"],
+        ));
+    }
+    for (f, encoder, fmt, opts, needles) in cases {
+        let e = create_error(f, encoder, &s, fmt, &opts);
+        for n in needles {
+            assert!(e.contains(n), "{fmt} with {opts:?}: no {n:?} in: {e}");
+        }
+    }
     // Keystores and truststores are PEM files: Java's binary stores, and PEM files lacking the
     // certificate or the key, are refused naming the option and the conversion.
     let dir = tempfile::tempdir().unwrap();
@@ -372,34 +399,19 @@ fn options_are_checked() {
             &["no PEM certificate"],
         ),
     ];
+    let https = |key, path| {
+        let opts = [("url", "https://r:1"), (key, path)];
+        create_error(confluent, false, &s, "avro-confluent", &opts)
+    };
     for (key, path, needles) in cases {
-        let e = AvroConfluentFormatFactory
-            .create_decoder(&ctx(
-                s.clone(),
-                "avro-confluent",
-                &[("url", "https://r:1"), (key, path)],
-            ))
-            .err()
-            .unwrap_or_else(|| panic!("{key} = {path} accepted"))
-            .to_string();
+        let e = https(key, path);
         assert!(e.contains(&format!("avro-confluent.{key}")), "{e}");
         assert!(e.contains(path), "{e}");
         for n in needles {
             assert!(e.contains(n), "{key} = {path}: no {n:?} in: {e}");
         }
     }
-    let e = AvroConfluentFormatFactory
-        .create_decoder(&ctx(
-            s,
-            "avro-confluent",
-            &[
-                ("url", "https://r:1"),
-                ("ssl.keystore.location", "/nonexistent/k.pem"),
-            ],
-        ))
-        .err()
-        .unwrap()
-        .to_string();
+    let e = https("ssl.keystore.location", "/nonexistent/k.pem");
     assert!(
         e.contains("ssl.keystore.location") && e.contains("/nonexistent/k.pem"),
         "{e}"

@@ -18,7 +18,7 @@ use headrace_format_avro::avro::AvroConfig;
 use headrace_format_avro::schema::table_schema_json;
 use headrace_format_avro::{read_file, AvroFileWriter, AvroFormatFactory};
 use headrace_sdk::changelog::ChangelogBatch;
-use headrace_sdk::format::FormatFactory;
+use headrace_sdk::format::{FormatContext, FormatFactory};
 use serde_json::{json, Value as Json};
 
 use common::*;
@@ -181,36 +181,54 @@ fn modern_timestamps_cross_check() {
     }
 }
 
-#[test]
-fn single_records_cross_check_with_schemaless_readers_and_writers() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = rows(LEGACY, &legacy_rows());
-    let c = ctx(input.schema(), "avro", &[]);
-    let mut e = AvroFormatFactory.create_encoder(&c).unwrap();
-    let mut hex = String::new();
+/// Encode the rows of `input` with the format of `c`, one record a line (`line` makes its text
+/// from its bytes), into `dir`/`records` next to the table's Avro schema, and run interop.py's
+/// `mode` on them, writing to `out`; what the Python libraries saw.
+fn encode_and_run_py(
+    dir: &Path,
+    c: &FormatContext,
+    input: &RecordBatch,
+    line: impl Fn(&[u8]) -> String,
+    (mode, records, out): (&str, &str, &Path),
+) -> Json {
+    let mut e = AvroFormatFactory.create_encoder(c).unwrap();
+    let mut text = String::new();
     e.encode(&ChangelogBatch::inserts(input.clone()), &mut |_, b| {
-        for x in b {
-            hex.push_str(&format!("{x:02x}"));
-        }
-        hex.push('\n');
+        text.push_str(&line(b));
+        text.push('\n');
         Ok(())
     })
     .unwrap();
-    let schema_path = dir.path().join("schema.avsc");
+    let schema_path = dir.join("schema.avsc");
     std::fs::write(
         &schema_path,
         table_schema_json(&input.schema(), true).unwrap(),
     )
     .unwrap();
-    let hex_path = dir.path().join("records.hex");
-    std::fs::write(&hex_path, hex).unwrap();
-    let prefix = dir.path().join("back");
-    let seen = run_py(&[
-        "datum",
+    let in_path = dir.join(records);
+    std::fs::write(&in_path, text).unwrap();
+    run_py(&[
+        mode,
         schema_path.to_str().unwrap(),
-        hex_path.to_str().unwrap(),
-        prefix.to_str().unwrap(),
-    ]);
+        in_path.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn single_records_cross_check_with_schemaless_readers_and_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = rows(LEGACY, &legacy_rows());
+    let c = ctx(input.schema(), "avro", &[]);
+    let prefix = dir.path().join("back");
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let seen = encode_and_run_py(
+        dir.path(),
+        &c,
+        &input,
+        hex,
+        ("datum", "records.hex", &prefix),
+    );
     let seen = &seen["fastavro"];
     assert_eq!(seen[0], expected_first_legacy_row(), "{:#}", seen[0]);
     for lib in ["fastavro", "avro"] {
@@ -412,29 +430,15 @@ fn json_encoding_cross_checks_with_fastavro() {
     let dir = tempfile::tempdir().unwrap();
     let input = rows(LEGACY, &legacy_rows());
     let c = ctx(input.schema(), "avro", &[("encoding", "json")]);
-    let mut e = AvroFormatFactory.create_encoder(&c).unwrap();
-    let mut text = String::new();
-    e.encode(&ChangelogBatch::inserts(input.clone()), &mut |_, b| {
-        text.push_str(std::str::from_utf8(b).unwrap());
-        text.push('\n');
-        Ok(())
-    })
-    .unwrap();
-    let schema_path = dir.path().join("schema.avsc");
-    std::fs::write(
-        &schema_path,
-        table_schema_json(&input.schema(), true).unwrap(),
-    )
-    .unwrap();
-    let in_path = dir.path().join("in.jsonl");
-    std::fs::write(&in_path, text).unwrap();
     let out_path = dir.path().join("out.jsonl");
-    let seen = run_py(&[
-        "json",
-        schema_path.to_str().unwrap(),
-        in_path.to_str().unwrap(),
-        out_path.to_str().unwrap(),
-    ]);
+    let text = |b: &[u8]| std::str::from_utf8(b).unwrap().to_string();
+    let seen = encode_and_run_py(
+        dir.path(),
+        &c,
+        &input,
+        text,
+        ("json", "in.jsonl", &out_path),
+    );
     assert_eq!(
         seen["fastavro"][0],
         expected_first_legacy_row(),

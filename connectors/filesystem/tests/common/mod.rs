@@ -253,3 +253,236 @@ pub fn committed_lines(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A source or sink builder (`$builder`) set up for `$format` files below `$dir`: the registry,
+/// the columns, the partition keys and further options; `?` on a bad column list.
+macro_rules! table_builder {
+    ($builder:expr, $registry:expr, $format:expr, $dir:expr, $columns:expr, $partitions:expr, $options:expr) => {{
+        let mut b = $builder
+            .registry($registry)
+            .path($dir.display().to_string())
+            .format($format)
+            .columns($columns)?
+            .partitioned_by($partitions.iter().copied());
+        for (k, v) in $options {
+            b = b.option(*k, *v);
+        }
+        b
+    }};
+}
+
+/// Tables of one format's files, with one registry.
+pub struct Files {
+    /// The registry (with the format).
+    pub registry: fn() -> Registry,
+    /// The format's identifier.
+    pub format: &'static str,
+}
+
+impl Files {
+    /// A source of the files below `dir`, as `FileSource::builder()` builds it.
+    pub fn try_source(
+        &self,
+        dir: &Path,
+        columns: &str,
+        partitions: &[&str],
+        options: &[(&str, &str)],
+    ) -> Result<Arc<dyn DynamicSource>> {
+        let (r, f) = ((self.registry)(), self.format);
+        table_builder!(
+            FileSource::builder(),
+            r,
+            f,
+            dir,
+            columns,
+            partitions,
+            options
+        )
+        .build_source()
+    }
+
+    /// A sink writing files below `dir`, as `FileSink::builder()` builds it.
+    pub fn try_sink(
+        &self,
+        dir: &Path,
+        columns: &str,
+        partitions: &[&str],
+        options: &[(&str, &str)],
+    ) -> Result<Arc<dyn DynamicSink>> {
+        let (r, f) = ((self.registry)(), self.format);
+        table_builder!(FileSink::builder(), r, f, dir, columns, partitions, options).build_sink()
+    }
+}
+
+/// Tables of the test line format.
+pub const TESTLINE: Files = Files {
+    registry,
+    format: "testline",
+};
+
+/// The context of writer `subtask` of one, without restored state.
+pub fn writer_ctx(subtask: usize) -> WriterContext {
+    WriterContext {
+        subtask,
+        parallelism: 1,
+        restored_state: vec![],
+        restored_checkpoint_id: 0,
+        metrics: Arc::new(SinkMetrics::default()),
+    }
+}
+
+/// JSON `lines` decoded by the json format (into the columns' fields as `field` changes them)
+/// as a batch of the table's physical columns.
+pub fn json_batch(
+    columns: &str,
+    lines: &[impl AsRef<str>],
+    field: impl Fn(arrow::datatypes::Field) -> arrow::datatypes::Field,
+) -> RecordBatch {
+    let schema = TableSchema::parse_columns(columns)
+        .unwrap()
+        .physical_arrow_schema();
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| field(f.as_ref().clone()))
+        .collect();
+    let ctx = FormatContext {
+        schema: Arc::new(arrow::datatypes::Schema::new(fields)),
+        options: Options::new("test json", Default::default()),
+    };
+    let mut d = headrace_format_json::JsonFormatFactory
+        .create_decoder(&ctx)
+        .unwrap();
+    for (i, l) in lines.iter().enumerate() {
+        let origin = RecordOrigin::File {
+            path: "test".into(),
+            line: i as u64 + 1,
+        };
+        d.decode(l.as_ref().as_bytes(), &origin).unwrap();
+    }
+    let b = d.finish().unwrap().batch;
+    RecordBatch::try_new(schema, b.columns().to_vec()).unwrap()
+}
+
+/// Write the batches of each checkpoint with the sink (writer 0 of one), committing each
+/// checkpoint; checks that nothing new is visible below `dir` before a commit, and that no
+/// in-progress file is left at the end. Returns the number of committables.
+pub async fn write_checkpoints(
+    sink: &Arc<dyn DynamicSink>,
+    dir: &Path,
+    checkpoints: Vec<Vec<RecordBatch>>,
+) -> usize {
+    let mut w = sink.create_writer(writer_ctx(0)).unwrap();
+    let mut c = sink.create_committer().unwrap().unwrap();
+    let mut files = 0;
+    for (i, batches) in checkpoints.into_iter().enumerate() {
+        let before = visible_files(dir);
+        for b in batches {
+            let b = RecordBatch::try_new(sink.consumed_schema(), b.columns().to_vec()).unwrap();
+            w.write(ChangelogBatch::inserts(b)).await.unwrap();
+        }
+        w.flush(false).await.unwrap();
+        let cp = i as u64 + 1;
+        let committables = w.prepare_commit(cp).await.unwrap();
+        assert_eq!(
+            visible_files(dir),
+            before,
+            "part files stay hidden until checkpoint {cp} is committed"
+        );
+        files += committables.len();
+        c.commit(cp, committables).await.unwrap();
+    }
+    w.flush(true).await.unwrap();
+    w.close().await.unwrap();
+    assert!(in_progress_files(dir).is_empty());
+    files
+}
+
+/// The input, output and state directories of a SQL job below `tmp`.
+pub fn job_dirs(tmp: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    (tmp.join("in"), tmp.join("out"), tmp.join("state"))
+}
+
+/// Write `files` input files `f<k>.txt` of `per_file` lines below `inp`; line `i` (counted over
+/// all files) is `line(i)`.
+pub fn write_inputs(inp: &Path, files: i64, per_file: i64, mut line: impl FnMut(i64) -> String) {
+    for f in 0..files {
+        let mut content = String::new();
+        for l in 0..per_file {
+            content.push_str(&line(f * per_file + l));
+            content.push('\n');
+        }
+        write(&inp.join(format!("f{f}.txt")), &content);
+    }
+}
+
+/// Run a SQL job with `registry` to its end (at most two minutes), keeping its state in
+/// `state`.
+pub async fn run_job(registry: &Registry, sql: &str, state: &Path) {
+    headrace_runtime::harness::run_sql(
+        sql,
+        registry,
+        Some(state),
+        None,
+        std::time::Duration::from_secs(120),
+    )
+    .await
+    .unwrap();
+}
+
+/// The next batch of `reader`, asking `en` for splits; None at the end (of a bounded source).
+pub async fn poll_batch(
+    en: &mut Box<dyn SplitEnumerator>,
+    reader: &mut Box<dyn SourceReader>,
+) -> Option<RecordBatch> {
+    loop {
+        match reader.poll_next().await.unwrap() {
+            ReadEvent::Batch(b) => return Some(b.batch),
+            ReadEvent::NeedSplits => match en.handle_split_request(0).await.unwrap() {
+                SplitAssignment::Splits(s) => reader.add_splits(s).unwrap(),
+                SplitAssignment::NoMoreSplits => reader.no_more_splits(),
+                SplitAssignment::NotYet => panic!("bounded source said NotYet"),
+            },
+            ReadEvent::Idle => {}
+            ReadEvent::End => return None,
+        }
+    }
+}
+
+/// A crash after a checkpoint: a reader of `src` (batches of `batch_size` rows) reads `before`
+/// batches and checkpoints (one split, which `check` looks at), reads one more batch (lost with
+/// the crash); then an enumerator and a reader restored from the checkpoint read to the end.
+/// The batches read before the checkpoint and after the restore.
+pub async fn read_across_a_crash(
+    src: &Arc<dyn DynamicSource>,
+    batch_size: usize,
+    before: usize,
+    check: impl FnOnce(&SourceSplit),
+) -> (Vec<RecordBatch>, Vec<RecordBatch>) {
+    let mut en = src
+        .create_enumerator(EnumeratorContext { parallelism: 1 }, None)
+        .unwrap();
+    let mut reader = src.create_reader(reader_ctx(0, 1, batch_size)).unwrap();
+    let mut first = Vec::new();
+    for _ in 0..before {
+        first.push(poll_batch(&mut en, &mut reader).await.unwrap());
+    }
+    let splits = reader.snapshot_state(1).unwrap();
+    let en_state = en.snapshot_state(1).unwrap();
+    assert_eq!(splits.len(), 1);
+    check(&splits[0]);
+    // Rows read after the checkpoint are lost with the crash.
+    let _lost = poll_batch(&mut en, &mut reader).await.unwrap();
+    drop(reader);
+    drop(en);
+    let mut en = src
+        .create_enumerator(EnumeratorContext { parallelism: 1 }, Some(en_state))
+        .unwrap();
+    let mut reader = src.create_reader(reader_ctx(0, 1, batch_size)).unwrap();
+    reader.add_splits(splits).unwrap();
+    let mut rest = Vec::new();
+    while let Some(b) = poll_batch(&mut en, &mut reader).await {
+        rest.push(b);
+    }
+    (first, rest)
+}
