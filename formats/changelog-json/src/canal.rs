@@ -7,8 +7,8 @@ use serde_json::value::RawValue;
 use headrace_sdk::changelog::RowKind;
 
 use crate::common::{
-    array_elements, as_text, envelope_with, push_update, raw_of, string_field, At, Entries,
-    Envelope, Key, Keys, MetaKey, Reason, Rows, DATABASE, TABLE,
+    array_elements, as_text, envelope_with, next_field, push_update, raw_of, string_field, At,
+    Entries, Envelope, Keys, MetaKey, Reason, Rows, DATABASE, TABLE,
 };
 
 /// The format identifier.
@@ -147,14 +147,7 @@ impl<'de> Visitor<'de> for MessageSeed<'_> {
             es: None,
         };
         let mut seen = [false; KEYS.len()];
-        while let Some(key) = map.next_key_seed(Key)? {
-            let Some(slot) = KEYS.iter().position(|k| *k == key) else {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            };
-            if std::mem::replace(&mut seen[slot], true) {
-                return Err(A::Error::custom(format_args!("duplicate field `{key}`")));
-            }
+        while let Some(slot) = next_field(&mut map, &KEYS, &mut seen)? {
             match (slot, &mut self.0) {
                 (0, Read::Rows(rows)) => {
                     m.data = match map.next_value_seed(DataRows { rows })? {
@@ -394,5 +387,106 @@ pub(crate) fn wrap(kind: RowKind, row: &[u8], out: &mut Vec<u8>) {
         out.extend_from_slice(b"],\"type\":\"INSERT\"}");
     } else {
         out.extend_from_slice(b"],\"type\":\"DELETE\"}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::datatypes::{DataType, Field, Schema};
+    use headrace_format_json::DecodeConfig;
+
+    use super::*;
+
+    fn canal() -> (Canal, Rows) {
+        let schema = Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("name", DataType::Utf8, true),
+            Field::new("weight", DataType::Float64, true),
+        ]);
+        let keys = ["table".to_string()];
+        let (rows, slots) = Rows::new(
+            FORMAT,
+            Arc::new(schema),
+            DecodeConfig::default(),
+            METADATA,
+            &keys,
+        )
+        .expect("rows");
+        let canal = Canal {
+            database: None,
+            table: None,
+            slots,
+        };
+        (canal, rows)
+    }
+
+    fn batch(rows: &mut Rows) -> Vec<String> {
+        let b = rows.finish().expect("finish");
+        headrace_sdk::row::rows(&b)
+            .expect("rows")
+            .iter()
+            .map(|r| format!("{r:?}"))
+            .collect()
+    }
+
+    /// UPDATE messages, with 'old' after or before 'data', several rows, a column named only
+    /// inside a nested value of 'old', and an escaped key, are read in one pass and give the rows
+    /// the envelope-first path gives.
+    #[test]
+    fn updates_are_read_in_one_pass_like_envelope_first() {
+        let records = [
+            r#"{"data":[{"id":"1","name":"a","weight":"2"},{"id":"2","name":"b","weight":"3"}],"old":[{"weight":"1"},{"weight":null,"name":"x"}],"table":"t","type":"UPDATE"}"#,
+            r#"{"type":"UPDATE","old":[{"id":"7","extra":{"name":"n"}}],"table":"t","data":[{"id":"8","name":"c","weight":"4"}]}"#,
+            "{\"data\":[{\"id\":\"3\",\"na\\u006de\":\"d\",\"weight\":\"5\"}],\"old\":[{\"weight\":\"6\"}],\"table\":\"t\",\"type\":\"UPDATE\"}",
+            // An INSERT mentioning "UPDATE" is read as fields too.
+            r#"{"data":[{"id":"4","name":"UPDATE","weight":"7"}],"table":"t","type":"INSERT"}"#,
+        ];
+        let (mut one, mut one_rows) = canal();
+        let (mut first, mut first_rows) = canal();
+        for r in records {
+            assert!(mentions_update(r.as_bytes()));
+            assert!(
+                one.one_pass(r.as_bytes(), &mut one_rows, true).is_some(),
+                "{r}"
+            );
+            first
+                .envelope_first(r.as_bytes(), &mut first_rows)
+                .expect(r);
+        }
+        let got = batch(&mut one_rows);
+        assert_eq!(got, batch(&mut first_rows));
+        // Message 1: 'name' is named in old[1], so it is null in row 0's before (Flink's rule
+        // over the whole 'old'); old[1] nulls 'weight' explicitly. Message 2: 'name' is named
+        // only inside old's nested 'extra', so it is null before too; 'weight' is unchanged.
+        let want = [
+            r#"UpdateBefore, values: [BigInt(1), Null, Double(1.0), String("t")]"#,
+            r#"UpdateAfter, values: [BigInt(1), String("a"), Double(2.0), String("t")]"#,
+            r#"UpdateBefore, values: [BigInt(2), String("x"), Null, String("t")]"#,
+            r#"UpdateAfter, values: [BigInt(2), String("b"), Double(3.0), String("t")]"#,
+            r#"UpdateBefore, values: [BigInt(7), Null, Double(4.0), String("t")]"#,
+            r#"UpdateAfter, values: [BigInt(8), String("c"), Double(4.0), String("t")]"#,
+            r#"UpdateBefore, values: [BigInt(3), String("d"), Double(6.0), String("t")]"#,
+            r#"UpdateAfter, values: [BigInt(3), String("d"), Double(5.0), String("t")]"#,
+            r#"Insert, values: [BigInt(4), String("UPDATE"), Double(7.0), String("t")]"#,
+        ];
+        let want: Vec<String> = want
+            .iter()
+            .map(|w| format!("Row {{ kind: {w} }}"))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    /// A bad value in an update leaves the one-pass path, and the envelope-first path names it.
+    #[test]
+    fn a_bad_update_is_named_by_the_envelope_first_path() {
+        let (mut c, mut rows) = canal();
+        let r =
+            br#"{"data":[{"id":"1"},{"id":"x"}],"old":[{"id":"0"},{"id":"1"}],"type":"UPDATE"}"#;
+        assert!(c.one_pass(r, &mut rows, true).is_none());
+        rows.rollback(0);
+        let e = c.envelope_first(r, &mut rows).unwrap_err();
+        assert!(e.contains("data[1].id"), "{e}");
     }
 }

@@ -599,8 +599,30 @@ impl<'a> serde::de::Visitor<'a> for KeyWalker<'_, 'a> {
     }
 }
 
+/// The next field of an envelope object that is one of `keys`, as its place in `keys` (the
+/// others are skipped); a field given twice is an error, as with serde's derived structs.
+pub(crate) fn next_field<'de, A: serde::de::MapAccess<'de>>(
+    map: &mut A,
+    keys: &[&str],
+    seen: &mut [bool],
+) -> Result<Option<usize>, A::Error> {
+    while let Some(key) = map.next_key_seed(Key)? {
+        let Some(i) = keys.iter().position(|k| *k == key) else {
+            map.next_value::<serde::de::IgnoredAny>()?;
+            continue;
+        };
+        if std::mem::replace(&mut seen[i], true) {
+            return Err(serde::de::Error::custom(format_args!(
+                "duplicate field `{key}`"
+            )));
+        }
+        return Ok(Some(i));
+    }
+    Ok(None)
+}
+
 /// An object key, borrowed from the input unless it has escapes.
-pub(crate) struct Key;
+struct Key;
 
 impl<'de> serde::de::DeserializeSeed<'de> for Key {
     type Value = Cow<'de, str>;

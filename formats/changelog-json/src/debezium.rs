@@ -6,7 +6,8 @@ use serde_json::value::RawValue;
 use headrace_sdk::changelog::RowKind;
 
 use crate::common::{
-    as_text, describe, envelope, not_null, raw_of, string_field, Envelope, MetaKey, Reason, Rows,
+    as_text, describe, envelope, next_field, not_null, raw_of, string_field, Envelope, MetaKey,
+    Reason, Rows,
 };
 
 /// The format identifier.
@@ -123,7 +124,6 @@ impl<'de> serde::de::Visitor<'de> for OnePass<'_> {
         f.write_str("a Debezium envelope object")
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
-        use serde::de::Error as _;
         let mut f = Fields {
             schema: None,
             payload: None,
@@ -136,23 +136,10 @@ impl<'de> serde::de::Visitor<'de> for OnePass<'_> {
         };
         let mut seen = [false; 7];
         let mut failure = None;
-        while let Some(key) = map.next_key::<&'de str>()? {
-            let slot = match key {
-                "schema" => 0,
-                "payload" => 1,
-                "before" => 2,
-                "after" => 3,
-                "op" => 4,
-                "source" => 5,
-                "ts_ms" => 6,
-                _ => {
-                    map.next_value::<serde::de::IgnoredAny>()?;
-                    continue;
-                }
-            };
-            if std::mem::replace(&mut seen[slot], true) {
-                return Err(A::Error::custom("duplicate field"));
-            }
+        const KEYS: [&str; 7] = [
+            "schema", "payload", "before", "after", "op", "source", "ts_ms",
+        ];
+        while let Some(slot) = next_field(&mut map, &KEYS, &mut seen)? {
             match slot {
                 0 => f.schema = map.next_value()?,
                 1 if self.payload => {

@@ -165,10 +165,10 @@ fn common_options() -> OptionSet {
         .optional(ENCODE_IGNORE_NULL_FIELDS)
 }
 
-fn decoder<E: Envelope + 'static>(
-    format: &str,
+/// A decoder of `ctx` reading envelopes `make` builds from the entries of `F::METADATA` asked
+/// for as `keys`.
+fn decoder<F: ChangelogFormat, E: Envelope + 'static>(
     ctx: &FormatContext,
-    offered: &[MetaKey],
     keys: &[String],
     make: impl FnOnce(Vec<MetaKey>) -> Result<E>,
 ) -> Result<Box<dyn Decoder>> {
@@ -178,7 +178,7 @@ fn decoder<E: Envelope + 'static>(
     config.fail_on_missing_field = false;
     // As Flink: with ignore-parse-errors a value that does not fit its column reads as NULL.
     config.null_on_bad_field = ignore_parse_errors;
-    let (rows, slots) = Rows::new(format, ctx.schema.clone(), config, offered, keys)?;
+    let (rows, slots) = Rows::new(F::FORMAT, ctx.schema.clone(), config, F::METADATA, keys)?;
     Ok(Box::new(ChangelogDecoder {
         envelope: make(slots)?,
         rows,
@@ -212,56 +212,83 @@ fn include_regex(o: &Options, opt: &ConfigOption<String>) -> Result<Option<Regex
     })
 }
 
+/// What sets one changelog format apart; `changelog_factory!` makes its [`FormatFactory`] of it
+/// (changelog mode `All`, metadata from `METADATA`).
+trait ChangelogFormat {
+    const FORMAT: &'static str;
+    const DESCRIPTION: &'static str;
+    const METADATA: &'static [MetaKey];
+    fn options() -> OptionSet;
+    fn decoder(ctx: &FormatContext, metadata_keys: &[String]) -> Result<Box<dyn Decoder>>;
+    fn encoder(ctx: &FormatContext) -> Result<Box<dyn Encoder>>;
+}
+
+macro_rules! changelog_factory {
+    ($factory:ty) => {
+        impl FormatFactory for $factory {
+            fn identifier(&self) -> &'static str {
+                <$factory as ChangelogFormat>::FORMAT
+            }
+
+            fn description(&self) -> &'static str {
+                <$factory as ChangelogFormat>::DESCRIPTION
+            }
+
+            fn options(&self) -> OptionSet {
+                <$factory as ChangelogFormat>::options()
+            }
+
+            fn changelog_mode(&self) -> ChangelogMode {
+                ChangelogMode::All
+            }
+
+            fn metadata(&self) -> Vec<MetadataSpec> {
+                specs(<$factory as ChangelogFormat>::METADATA)
+            }
+
+            fn create_decoder(&self, ctx: &FormatContext) -> Result<Box<dyn Decoder>> {
+                <$factory as ChangelogFormat>::decoder(ctx, &[])
+            }
+
+            fn create_decoder_with_metadata(
+                &self,
+                ctx: &FormatContext,
+                metadata_keys: &[String],
+            ) -> Result<Box<dyn Decoder>> {
+                <$factory as ChangelogFormat>::decoder(ctx, metadata_keys)
+            }
+
+            fn create_encoder(&self, ctx: &FormatContext) -> Result<Box<dyn Encoder>> {
+                <$factory as ChangelogFormat>::encoder(ctx)
+            }
+        }
+    };
+}
+
 /// The `debezium-json` format factory.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DebeziumJsonFormatFactory;
 
-impl FormatFactory for DebeziumJsonFormatFactory {
-    fn identifier(&self) -> &'static str {
-        DEBEZIUM_JSON
-    }
+impl ChangelogFormat for DebeziumJsonFormatFactory {
+    const FORMAT: &'static str = DEBEZIUM_JSON;
+    const DESCRIPTION: &'static str = "Debezium change events in JSON, read as +I/-U/+U/-D rows and written back (Flink's 'debezium-json')";
+    const METADATA: &'static [MetaKey] = debezium::METADATA;
 
-    fn description(&self) -> &'static str {
-        "Debezium change events in JSON, read as +I/-U/+U/-D rows and written back (Flink's 'debezium-json')"
-    }
-
-    fn options(&self) -> OptionSet {
+    fn options() -> OptionSet {
         common_options().optional(SCHEMA_INCLUDE)
     }
 
-    fn changelog_mode(&self) -> ChangelogMode {
-        ChangelogMode::All
-    }
-
-    fn metadata(&self) -> Vec<MetadataSpec> {
-        specs(debezium::METADATA)
-    }
-
-    fn create_decoder(&self, ctx: &FormatContext) -> Result<Box<dyn Decoder>> {
-        self.create_decoder_with_metadata(ctx, &[])
-    }
-
-    fn create_decoder_with_metadata(
-        &self,
-        ctx: &FormatContext,
-        metadata_keys: &[String],
-    ) -> Result<Box<dyn Decoder>> {
+    fn decoder(ctx: &FormatContext, metadata_keys: &[String]) -> Result<Box<dyn Decoder>> {
         let schema_include = ctx.options.get(&SCHEMA_INCLUDE)?;
-        decoder(
-            DEBEZIUM_JSON,
-            ctx,
-            debezium::METADATA,
-            metadata_keys,
-            |slots| {
-                Ok(debezium::Debezium {
-                    schema_include,
-                    slots,
-                })
-            },
-        )
+        decoder::<Self, _>(ctx, metadata_keys, |slots| {
+            Ok(debezium::Debezium {
+                schema_include,
+                slots,
+            })
+        })
     }
 
-    fn create_encoder(&self, ctx: &FormatContext) -> Result<Box<dyn Encoder>> {
+    fn encoder(ctx: &FormatContext) -> Result<Box<dyn Encoder>> {
         if ctx.options.get(&SCHEMA_INCLUDE)? {
             return Err(ctx.options.invalid(
                 &SCHEMA_INCLUDE,
@@ -281,41 +308,21 @@ impl FormatFactory for DebeziumJsonFormatFactory {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CanalJsonFormatFactory;
 
-impl FormatFactory for CanalJsonFormatFactory {
-    fn identifier(&self) -> &'static str {
-        CANAL_JSON
-    }
+impl ChangelogFormat for CanalJsonFormatFactory {
+    const FORMAT: &'static str = CANAL_JSON;
+    const DESCRIPTION: &'static str = "Canal flat messages in JSON, read as +I/-U/+U/-D rows and written back (Flink's 'canal-json')";
+    const METADATA: &'static [MetaKey] = canal::METADATA;
 
-    fn description(&self) -> &'static str {
-        "Canal flat messages in JSON, read as +I/-U/+U/-D rows and written back (Flink's 'canal-json')"
-    }
-
-    fn options(&self) -> OptionSet {
+    fn options() -> OptionSet {
         common_options()
             .optional(DATABASE_INCLUDE)
             .optional(TABLE_INCLUDE)
     }
 
-    fn changelog_mode(&self) -> ChangelogMode {
-        ChangelogMode::All
-    }
-
-    fn metadata(&self) -> Vec<MetadataSpec> {
-        specs(canal::METADATA)
-    }
-
-    fn create_decoder(&self, ctx: &FormatContext) -> Result<Box<dyn Decoder>> {
-        self.create_decoder_with_metadata(ctx, &[])
-    }
-
-    fn create_decoder_with_metadata(
-        &self,
-        ctx: &FormatContext,
-        metadata_keys: &[String],
-    ) -> Result<Box<dyn Decoder>> {
+    fn decoder(ctx: &FormatContext, metadata_keys: &[String]) -> Result<Box<dyn Decoder>> {
         let database = include_regex(&ctx.options, &DATABASE_INCLUDE)?;
         let table = include_regex(&ctx.options, &TABLE_INCLUDE)?;
-        decoder(CANAL_JSON, ctx, canal::METADATA, metadata_keys, |slots| {
+        decoder::<Self, _>(ctx, metadata_keys, |slots| {
             Ok(canal::Canal {
                 database,
                 table,
@@ -324,7 +331,7 @@ impl FormatFactory for CanalJsonFormatFactory {
         })
     }
 
-    fn create_encoder(&self, ctx: &FormatContext) -> Result<Box<dyn Encoder>> {
+    fn encoder(ctx: &FormatContext) -> Result<Box<dyn Encoder>> {
         encoder(ctx, canal::wrap)
     }
 }
@@ -333,54 +340,32 @@ impl FormatFactory for CanalJsonFormatFactory {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MaxwellJsonFormatFactory;
 
-impl FormatFactory for MaxwellJsonFormatFactory {
-    fn identifier(&self) -> &'static str {
-        MAXWELL_JSON
-    }
+impl ChangelogFormat for MaxwellJsonFormatFactory {
+    const FORMAT: &'static str = MAXWELL_JSON;
+    const DESCRIPTION: &'static str = "Maxwell change events in JSON, read as +I/-U/+U/-D rows and written back (Flink's 'maxwell-json')";
+    const METADATA: &'static [MetaKey] = maxwell::METADATA;
 
-    fn description(&self) -> &'static str {
-        "Maxwell change events in JSON, read as +I/-U/+U/-D rows and written back (Flink's 'maxwell-json')"
-    }
-
-    fn options(&self) -> OptionSet {
+    fn options() -> OptionSet {
         common_options()
     }
 
-    fn changelog_mode(&self) -> ChangelogMode {
-        ChangelogMode::All
+    fn decoder(ctx: &FormatContext, metadata_keys: &[String]) -> Result<Box<dyn Decoder>> {
+        decoder::<Self, _>(ctx, metadata_keys, |slots| {
+            Ok(maxwell::Maxwell {
+                slots,
+                lenient: ctx.options.get(&IGNORE_PARSE_ERRORS)?,
+            })
+        })
     }
 
-    fn metadata(&self) -> Vec<MetadataSpec> {
-        specs(maxwell::METADATA)
-    }
-
-    fn create_decoder(&self, ctx: &FormatContext) -> Result<Box<dyn Decoder>> {
-        self.create_decoder_with_metadata(ctx, &[])
-    }
-
-    fn create_decoder_with_metadata(
-        &self,
-        ctx: &FormatContext,
-        metadata_keys: &[String],
-    ) -> Result<Box<dyn Decoder>> {
-        decoder(
-            MAXWELL_JSON,
-            ctx,
-            maxwell::METADATA,
-            metadata_keys,
-            |slots| {
-                Ok(maxwell::Maxwell {
-                    slots,
-                    lenient: ctx.options.get(&IGNORE_PARSE_ERRORS)?,
-                })
-            },
-        )
-    }
-
-    fn create_encoder(&self, ctx: &FormatContext) -> Result<Box<dyn Encoder>> {
+    fn encoder(ctx: &FormatContext) -> Result<Box<dyn Encoder>> {
         encoder(ctx, maxwell::wrap)
     }
 }
+
+changelog_factory!(DebeziumJsonFormatFactory);
+changelog_factory!(CanalJsonFormatFactory);
+changelog_factory!(MaxwellJsonFormatFactory);
 
 headrace_sdk::register_format!(DebeziumJsonFormatFactory);
 headrace_sdk::register_format!(CanalJsonFormatFactory);

@@ -2,36 +2,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Int64Type, SchemaRef, TimestampMillisecondType};
+use arrow::datatypes::{Int64Type, TimestampMillisecondType};
+use common::ctx;
 use headrace_format_changelog_json::{
     CanalJsonFormatFactory, DebeziumJsonFormatFactory, MaxwellJsonFormatFactory,
 };
 use headrace_sdk::changelog::{ChangelogBatch, RowKind};
 use headrace_sdk::error::RecordOrigin;
 use headrace_sdk::format::{Decoder, FormatContext, FormatFactory};
-use headrace_sdk::options::{Options, RawOptions};
 use headrace_sdk::row::Value;
-use headrace_sdk::schema::TableSchema;
 
 const COLS: &str = "id BIGINT, name STRING, weight DECIMAL(10, 2)";
-
-fn schema(cols: &str) -> SchemaRef {
-    TableSchema::parse_columns(cols)
-        .unwrap()
-        .physical_arrow_schema()
-}
-
-fn ctx(format: &str, cols: &str, opts: &[(&str, &str)]) -> FormatContext {
-    let raw: RawOptions = opts
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    FormatContext {
-        schema: schema(cols),
-        options: Options::new(format!("table 't' (format '{format}')"), raw),
-    }
-}
 
 fn origin(offset: i64) -> RecordOrigin {
     RecordOrigin::Log {
@@ -46,6 +30,31 @@ fn decode_with(d: &mut Box<dyn Decoder>, records: &[&str]) -> ChangelogBatch {
         d.decode(r.as_bytes(), &origin(i as i64)).unwrap();
     }
     d.finish().unwrap()
+}
+
+/// The error of a record that must not decode; nothing of it may be left behind.
+fn decode_err(d: &mut Box<dyn Decoder>, rec: &[u8], origin: &RecordOrigin) -> String {
+    let before = d.buffered_rows();
+    let e = d.decode(rec, origin).unwrap_err().to_string();
+    assert_eq!(d.buffered_rows(), before, "{e}");
+    e
+}
+
+/// The error of a decoder or encoder that must not be made.
+fn refusal<T>(made: headrace_sdk::Result<T>) -> String {
+    match made {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn strings(xs: &[&str]) -> Vec<String> {
+    xs.iter().map(|s| s.to_string()).collect()
+}
+
+/// A decoder with the metadata columns `keys`.
+fn with_metadata(f: &dyn FormatFactory, c: &FormatContext, keys: &[&str]) -> Box<dyn Decoder> {
+    f.create_decoder_with_metadata(c, &strings(keys)).unwrap()
 }
 
 /// Rows as `+I[1, scooter, 5.18]` strings, the way Flink prints a changelog.
@@ -122,9 +131,7 @@ fn debezium_schema_include() {
         .collect();
     let recs: Vec<&str> = with_schema.iter().map(String::as_str).collect();
     let c = ctx("debezium-json", COLS, &[("schema-include", "true")]);
-    let mut d = DebeziumJsonFormatFactory
-        .create_decoder_with_metadata(&c, &["schema".into(), "source.table".into()])
-        .unwrap();
+    let mut d = with_metadata(&DebeziumJsonFormatFactory, &c, &["schema", "source.table"]);
     let b = decode_with(&mut d, &recs);
     assert_eq!(b.num_rows(), 5);
     let schema_col = b.batch.column(3).as_string::<i32>();
@@ -136,38 +143,30 @@ fn debezium_schema_include() {
     // The wrong setting in either direction names the option.
     let c_off = ctx("debezium-json", COLS, &[]);
     let mut d = DebeziumJsonFormatFactory.create_decoder(&c_off).unwrap();
-    let e = d
-        .decode(recs[0].as_bytes(), &origin(7))
-        .unwrap_err()
-        .to_string();
+    let e = decode_err(&mut d, recs[0].as_bytes(), &origin(7));
     assert!(e.contains("'debezium-json.schema-include' = 'true'"), "{e}");
     assert!(e.contains("debezium-json") && e.contains("offset 7"), "{e}");
     let mut d = DebeziumJsonFormatFactory.create_decoder(&c).unwrap();
-    let e = d
-        .decode(DBZ[0].as_bytes(), &origin(8))
-        .unwrap_err()
-        .to_string();
+    let e = decode_err(&mut d, DBZ[0].as_bytes(), &origin(8));
     assert!(e.contains("field 'payload'"), "{e}");
 }
 
 #[test]
 fn debezium_metadata_columns() {
     let c = ctx("debezium-json", COLS, &[]);
-    let keys: Vec<String> = [
-        "source.table",
-        "ingestion-timestamp",
-        "source.timestamp",
-        "source.database",
-        "source.schema",
-        "source.properties",
-        "schema",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let mut d = DebeziumJsonFormatFactory
-        .create_decoder_with_metadata(&c, &keys)
-        .unwrap();
+    let mut d = with_metadata(
+        &DebeziumJsonFormatFactory,
+        &c,
+        &[
+            "source.table",
+            "ingestion-timestamp",
+            "source.timestamp",
+            "source.database",
+            "source.schema",
+            "source.properties",
+            "schema",
+        ],
+    );
     let b = decode_with(&mut d, DBZ);
     let names: Vec<String> = b
         .schema()
@@ -216,17 +215,14 @@ fn debezium_metadata_columns() {
     assert!(b.batch.column(9).is_null(0));
 
     // Unknown and repeated keys are refused.
-    let e = DebeziumJsonFormatFactory
-        .create_decoder_with_metadata(&c, &["source.tabel".into()])
-        .err()
-        .unwrap()
-        .to_string();
+    let e = refusal(
+        DebeziumJsonFormatFactory.create_decoder_with_metadata(&c, &["source.tabel".into()]),
+    );
     assert!(e.contains("Did you mean 'source.table'?"), "{e}");
-    let e = DebeziumJsonFormatFactory
-        .create_decoder_with_metadata(&c, &["schema".into(), "schema".into()])
-        .err()
-        .unwrap()
-        .to_string();
+    let e = refusal(
+        DebeziumJsonFormatFactory
+            .create_decoder_with_metadata(&c, &["schema".into(), "schema".into()]),
+    );
     assert!(e.contains("twice"), "{e}");
 }
 
@@ -258,10 +254,7 @@ fn debezium_bad_records_name_field_origin_and_option() {
     ];
     for (rec, want) in bad {
         let mut d = DebeziumJsonFormatFactory.create_decoder(&c).unwrap();
-        let e = d
-            .decode(rec.as_bytes(), &origin(41))
-            .unwrap_err()
-            .to_string();
+        let e = decode_err(&mut d, rec.as_bytes(), &origin(41));
         assert!(e.contains(want), "{rec}: {e}");
         assert!(
             e.contains("debezium-json") && e.contains("topic 'cdc' partition 0 offset 41"),
@@ -275,9 +268,7 @@ fn debezium_bad_records_name_field_origin_and_option() {
     // With ignore-parse-errors, as in Flink: values that do not fit read as NULL (rows kept),
     // records that cannot be read are skipped and counted.
     let c = ctx("debezium-json", COLS, &[("ignore-parse-errors", "true")]);
-    let mut d = DebeziumJsonFormatFactory
-        .create_decoder_with_metadata(&c, &["source.table".into()])
-        .unwrap();
+    let mut d = with_metadata(&DebeziumJsonFormatFactory, &c, &["source.table"]);
     let mut recs: Vec<&str> = bad.iter().map(|(r, _)| *r).collect();
     recs.insert(3, DBZ[2]);
     let b = decode_with(&mut d, &recs);
@@ -354,11 +345,7 @@ fn debezium_round_trip_and_encoder_envelope() {
     );
 
     let c = ctx("debezium-json", COLS, &[("schema-include", "true")]);
-    let e = DebeziumJsonFormatFactory
-        .create_encoder(&c)
-        .err()
-        .unwrap()
-        .to_string();
+    let e = refusal(DebeziumJsonFormatFactory.create_encoder(&c));
     assert!(e.contains("schema-include"), "{e}");
 }
 
@@ -403,20 +390,18 @@ fn canal_filters_and_metadata() {
             ("table.include", "products|customers"),
         ],
     );
-    let keys: Vec<String> = [
-        "database",
-        "table",
-        "sql-type",
-        "pk-names",
-        "ingestion-timestamp",
-        "event-timestamp",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let mut d = CanalJsonFormatFactory
-        .create_decoder_with_metadata(&c, &keys)
-        .unwrap();
+    let mut d = with_metadata(
+        &CanalJsonFormatFactory,
+        &c,
+        &[
+            "database",
+            "table",
+            "sql-type",
+            "pk-names",
+            "ingestion-timestamp",
+            "event-timestamp",
+        ],
+    );
     let b = decode_with(&mut d, CANAL);
     assert_eq!(b.num_rows(), 7, "{:?}", show(&b));
     assert!(show(&b).iter().all(|r| !r.contains("other")));
@@ -435,11 +420,7 @@ fn canal_filters_and_metadata() {
 
     // A filter that is not a regular expression names the option.
     let bad = ctx("canal-json", COLS, &[("table.include", "(")]);
-    let e = CanalJsonFormatFactory
-        .create_decoder(&bad)
-        .err()
-        .unwrap()
-        .to_string();
+    let e = refusal(CanalJsonFormatFactory.create_decoder(&bad));
     assert!(
         e.contains("table.include") && e.contains("regular expression"),
         "{e}"
@@ -469,16 +450,14 @@ fn canal_bad_records_and_round_trip() {
     ];
     for (rec, want) in bad {
         let mut d = CanalJsonFormatFactory.create_decoder(&c).unwrap();
-        let e = d
-            .decode(
-                rec.as_bytes(),
-                &RecordOrigin::File {
-                    path: "/x/cdc.json".into(),
-                    line: 3,
-                },
-            )
-            .unwrap_err()
-            .to_string();
+        let e = decode_err(
+            &mut d,
+            rec.as_bytes(),
+            &RecordOrigin::File {
+                path: "/x/cdc.json".into(),
+                line: 3,
+            },
+        );
         assert!(
             e.contains(want) && e.contains("canal-json") && e.contains("file '/x/cdc.json' line 3"),
             "{rec}: {e}"
@@ -532,18 +511,13 @@ const MAXWELL: &[&str] = &[
 #[test]
 fn maxwell_types_metadata_errors_and_round_trip() {
     let c = ctx("maxwell-json", COLS, &[]);
-    let keys: Vec<String> = [
+    let keys = [
         "ingestion-timestamp",
         "database",
         "table",
         "primary-key-columns",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let mut d = MaxwellJsonFormatFactory
-        .create_decoder_with_metadata(&c, &keys)
-        .unwrap();
+    ];
+    let mut d = with_metadata(&MaxwellJsonFormatFactory, &c, &keys);
     let b = decode_with(&mut d, MAXWELL);
     let shown: Vec<String> = show(&b);
     assert_eq!(
@@ -580,13 +554,8 @@ fn maxwell_types_metadata_errors_and_round_trip() {
         ),
     ];
     for (rec, want) in bad {
-        let mut d = MaxwellJsonFormatFactory
-            .create_decoder_with_metadata(&c, &keys)
-            .unwrap();
-        let e = d
-            .decode(rec.as_bytes(), &origin(5))
-            .unwrap_err()
-            .to_string();
+        let mut d = with_metadata(&MaxwellJsonFormatFactory, &c, &keys);
+        let e = decode_err(&mut d, rec.as_bytes(), &origin(5));
         assert!(e.contains(want) && e.contains("maxwell-json"), "{rec}: {e}");
         assert_eq!(d.buffered_rows(), 0);
     }
@@ -625,10 +594,7 @@ fn timestamps_follow_the_standard_option() {
     // The SQL standard (the default) refuses the ISO text and says where.
     let c = ctx("debezium-json", cols, &[]);
     let mut d = DebeziumJsonFormatFactory.create_decoder(&c).unwrap();
-    let e = d
-        .decode(rec.as_bytes(), &origin(0))
-        .unwrap_err()
-        .to_string();
+    let e = decode_err(&mut d, rec.as_bytes(), &origin(0));
     assert!(e.contains("after.ts"), "{e}");
 }
 
@@ -715,10 +681,7 @@ fn schema_change_events() {
     let dbz_ddl = r#"{"source":{"version":"2.5.0.Final","connector":"mysql","name":"dbserver1","ts_ms":1700000000000,"db":"inventory","table":"products"},"databaseName":"inventory","schemaName":null,"ddl":"ALTER TABLE products ADD COLUMN color VARCHAR(10)","tableChanges":[{"type":"ALTER","id":"\"inventory\".\"products\""}]}"#;
     let c = ctx("debezium-json", COLS, &[]);
     let mut d = DebeziumJsonFormatFactory.create_decoder(&c).unwrap();
-    let e = d
-        .decode(dbz_ddl.as_bytes(), &origin(3))
-        .unwrap_err()
-        .to_string();
+    let e = decode_err(&mut d, dbz_ddl.as_bytes(), &origin(3));
     assert!(e.contains("field 'op' is missing"), "{e}");
     let c = ctx("debezium-json", COLS, &[("ignore-parse-errors", "true")]);
     let mut d = DebeziumJsonFormatFactory.create_decoder(&c).unwrap();
@@ -731,10 +694,7 @@ fn schema_change_events() {
     let b = decode_with(&mut d, &[CANAL[2]]);
     assert_eq!(b.num_rows(), 0);
     let alter = r#"{"data":null,"database":"inventory","es":1589373560000,"isDdl":true,"sql":"ALTER TABLE products ADD COLUMN c INT","table":"products","ts":1589373560799,"type":"ALTER"}"#;
-    let e = d
-        .decode(alter.as_bytes(), &origin(9))
-        .unwrap_err()
-        .to_string();
+    let e = decode_err(&mut d, alter.as_bytes(), &origin(9));
     assert!(e.contains("unknown value \"ALTER\""), "{e}");
 }
 
@@ -817,13 +777,11 @@ fn unusual_layouts_decode_like_usual_ones() {
         show(&b),
         ["+I[1, a, 1.00]", "+I[2, b, 2.00]", "-D[3, c, 3.00]"]
     );
-    let e = d
-        .decode(
-            br#"{"data":[{"id":"4"},null],"table":"orders","type":"INSERT"}"#,
-            &origin(3),
-        )
-        .unwrap_err()
-        .to_string();
+    let e = decode_err(
+        &mut d,
+        br#"{"data":[{"id":"4"},null],"table":"orders","type":"INSERT"}"#,
+        &origin(3),
+    );
     assert!(e.contains("data[1]"), "{e}");
     assert_eq!(d.buffered_rows(), 0);
 }

@@ -14,6 +14,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::ctx;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -22,9 +26,7 @@ use arrow::datatypes::DataType as ArrowType;
 use headrace_format_changelog_json::factories;
 use headrace_sdk::changelog::ChangelogBatch;
 use headrace_sdk::error::RecordOrigin;
-use headrace_sdk::format::{FormatContext, FormatFactory};
-use headrace_sdk::options::{Options, RawOptions};
-use headrace_sdk::schema::TableSchema;
+use headrace_sdk::format::FormatFactory;
 
 const COLS: &str = "id BIGINT, name STRING, weight DECIMAL(10, 2), score DOUBLE, ok BOOLEAN, \
     d DATE, ts TIMESTAMP(3), tags ARRAY<STRING>, attrs MAP<STRING, INT>, r ROW<x INT, y STRING>";
@@ -77,19 +79,6 @@ fn factory(id: &str) -> std::sync::Arc<dyn FormatFactory> {
         .into_iter()
         .find(|f| f.identifier() == id)
         .unwrap()
-}
-
-fn ctx(format: &str, cols: &str, opts: &[(&str, &str)]) -> FormatContext {
-    let raw: RawOptions = opts
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    FormatContext {
-        schema: TableSchema::parse_columns(cols)
-            .unwrap()
-            .physical_arrow_schema(),
-        options: Options::new(format!("format '{format}'"), raw),
-    }
 }
 
 /// Headrace's reading of every file in `dir` (lines, in file-name order).
