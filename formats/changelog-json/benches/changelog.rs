@@ -7,7 +7,8 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use headrace_format_changelog_json::{CanalJsonFormatFactory, DebeziumJsonFormatFactory};
 use headrace_format_json::JsonFormatFactory;
 use headrace_sdk::changelog::ChangelogBatch;
@@ -191,6 +192,25 @@ fn decode_all(f: &dyn FormatFactory, c: &FormatContext, recs: &[Vec<u8>]) -> Vec
     out
 }
 
+/// Headrace's decoder of `f` against serde_json into the envelope structs `T`, on `recs`.
+fn decode_vs_serde<T: serde::de::DeserializeOwned>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    f: &dyn FormatFactory,
+    cx: &FormatContext,
+    recs: &[Vec<u8>],
+) {
+    g.bench_function("headrace decode", |b| {
+        b.iter(|| black_box(decode_all(f, cx, recs)))
+    });
+    g.bench_function("serde_json into derived structs (baseline)", |b| {
+        b.iter(|| {
+            for r in recs {
+                black_box(serde_json::from_slice::<T>(r).expect("serde"));
+            }
+        })
+    });
+}
+
 fn bench(c: &mut Criterion) {
     let cx = ctx();
     let dbz = debezium_records();
@@ -200,16 +220,7 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("debezium-json");
     g.throughput(Throughput::Bytes(dbz_bytes as u64));
-    g.bench_function("headrace decode", |b| {
-        b.iter(|| black_box(decode_all(&DebeziumJsonFormatFactory, &cx, &dbz)))
-    });
-    g.bench_function("serde_json into derived structs (baseline)", |b| {
-        b.iter(|| {
-            for r in &dbz {
-                black_box(serde_json::from_slice::<Dbz>(r).expect("serde"));
-            }
-        })
-    });
+    decode_vs_serde::<Dbz>(&mut g, &DebeziumJsonFormatFactory, &cx, &dbz);
     let batches = decode_all(&DebeziumJsonFormatFactory, &cx, &dbz);
     g.bench_function("headrace encode", |b| {
         let mut e = DebeziumJsonFormatFactory
@@ -242,16 +253,7 @@ fn bench(c: &mut Criterion) {
         let canal_bytes: usize = canal.iter().map(Vec::len).sum();
         let mut g = c.benchmark_group(group);
         g.throughput(Throughput::Bytes(canal_bytes as u64));
-        g.bench_function("headrace decode", |b| {
-            b.iter(|| black_box(decode_all(&CanalJsonFormatFactory, &cx, &canal)))
-        });
-        g.bench_function("serde_json into derived structs (baseline)", |b| {
-            b.iter(|| {
-                for r in &canal {
-                    black_box(serde_json::from_slice::<Canal>(r).expect("serde"));
-                }
-            })
-        });
+        decode_vs_serde::<Canal>(&mut g, &CanalJsonFormatFactory, &cx, &canal);
         g.finish();
     }
 }
