@@ -15,13 +15,17 @@ use arrow::datatypes::{DataType, Field, Schema};
 use headrace_connector_filesystem::factory::create_source;
 use headrace_connector_filesystem::FileSource;
 use headrace_format_avro::avro::AvroCodec;
+use headrace_format_avro::file::RESYNC_BYTES;
 use headrace_format_avro::{AvroConfig, AvroFileWriter};
-use headrace_sdk::bad_records::{BadRecordConfig, BadRecordPolicy, Stage};
+use headrace_sdk::bad_records::{BadRecordConfig, BadRecordPolicy, DeadLetter, Stage};
 use headrace_sdk::factory::{validate_table, TableContext, Usage};
 use headrace_sdk::prelude::*;
 use headrace_sdk::source::SourceMetrics;
 
 const ROWS: i64 = 6_000;
+
+/// Rows of a file of about 20 MiB, more than a reader looks through for a sync marker.
+const BIG_ROWS: i64 = 200_000;
 
 fn schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
@@ -46,6 +50,11 @@ fn batch(ids: &[i64]) -> RecordBatch {
 /// An Avro file of `ROWS` rows in several 64 KiB blocks; returns where each sync marker starts
 /// (the header's first) and the record count of each block.
 fn write_avro(path: &Path, codec: AvroCodec) -> (Vec<u64>, Vec<i64>) {
+    write_avro_rows(path, codec, ROWS)
+}
+
+/// [`write_avro`] with `rows` rows.
+fn write_avro_rows(path: &Path, codec: AvroCodec, rows: i64) -> (Vec<u64>, Vec<i64>) {
     let config = AvroConfig {
         codec,
         encoding: headrace_format_avro::avro::AvroEncoding::Binary,
@@ -53,7 +62,7 @@ fn write_avro(path: &Path, codec: AvroCodec) -> (Vec<u64>, Vec<i64>) {
     };
     let file = std::fs::File::create(path).unwrap();
     let mut w = AvroFileWriter::new(file, &schema(), &config, "test").unwrap();
-    for chunk in (0..ROWS).collect::<Vec<_>>().chunks(1000) {
+    for chunk in (0..rows).collect::<Vec<_>>().chunks(1000) {
         w.write(&batch(chunk)).unwrap();
     }
     w.finish().unwrap();
@@ -68,8 +77,25 @@ fn write_avro(path: &Path, codec: AvroCodec) -> (Vec<u64>, Vec<i64>) {
         .map(|m| varint(&bytes[*m as usize + 16..]))
         .collect();
     assert!(markers.len() > 6, "{} blocks", markers.len() - 1);
-    assert_eq!(counts.iter().sum::<i64>(), ROWS);
+    assert_eq!(counts.iter().sum::<i64>(), rows);
     (markers, counts)
+}
+
+/// The Avro (zig-zag) encoding of `n`.
+fn zigzag(n: i64) -> Vec<u8> {
+    let mut z = ((n << 1) ^ (n >> 63)) as u64;
+    let mut out = Vec::new();
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+    out
+}
+
+/// How many bytes the number at the start of `b` takes.
+fn varint_len(b: &[u8]) -> usize {
+    b.iter().position(|x| x & 0x80 == 0).unwrap() + 1
 }
 
 fn varint(b: &[u8]) -> i64 {
@@ -185,6 +211,26 @@ async fn read_until(
     }
 }
 
+/// Read everything with the dead-letter policy: the rows must be `want` and the only dead letter
+/// the block of `path` at byte `at`, which is returned.
+async fn one_dead_letter(
+    src: &Arc<dyn DynamicSource>,
+    path: &Path,
+    want: &[i64],
+    at: u64,
+) -> DeadLetter {
+    let (ctx, m) = metrics(BadRecordPolicy::DeadLetter);
+    let (ids, _) = read(src, ctx, None, false).await.unwrap();
+    assert_eq!(ids, want);
+    let mut letters = m.bad_records.take_dead_letters();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(
+        letters[0].origin.to_string(),
+        format!("file '{}' block at byte {at}", path.display())
+    );
+    letters.remove(0)
+}
+
 /// The ids of the blocks other than `bad` (indices into `counts`).
 fn ids_without(counts: &[i64], bad: &[usize]) -> Vec<i64> {
     let mut out = Vec::new();
@@ -230,21 +276,13 @@ async fn a_corrupt_avro_block_follows_the_policy() {
         assert_eq!(m.bad_records.skipped(), 1);
 
         // dead-letter: the block's bytes up to the next sync marker, named by file and block
-        let (ctx, m) = metrics(BadRecordPolicy::DeadLetter);
-        let (ids, _) = read(&src, ctx, None, false).await.unwrap();
-        assert_eq!(ids, want);
-        let letters = m.bad_records.take_dead_letters();
-        assert_eq!(letters.len(), 1);
+        let letter = one_dead_letter(&src, &path, &want, block_at).await;
         assert_eq!(
-            letters[0].origin.to_string(),
-            format!("file '{}' block at byte {block_at}", path.display())
-        );
-        assert_eq!(
-            letters[0].raw,
+            letter.raw,
             bytes[block_at as usize..markers[3] as usize].to_vec()
         );
-        assert_eq!(letters[0].stage, Stage::Decode);
-        assert_eq!(letters[0].format.as_deref(), Some("avro"));
+        assert_eq!(letter.stage, Stage::Decode);
+        assert_eq!(letter.format.as_deref(), Some("avro"));
     }
 }
 
@@ -470,13 +508,101 @@ async fn a_corrupt_block_of_a_file_fastavro_wrote_is_skipped() {
     bytes[at] ^= 0x02;
     std::fs::write(&path, &bytes).unwrap();
     let src = source(&path, "avro", None);
-    let (ctx, m) = metrics(BadRecordPolicy::DeadLetter);
-    let (ids, _) = read(&src, ctx, None, false).await.unwrap();
-    assert_eq!(ids, ids_without(&counts, &[3]));
-    let letters = m.bad_records.take_dead_letters();
-    assert_eq!(letters.len(), 1);
-    assert_eq!(
-        letters[0].origin.to_string(),
-        format!("file '{}' block at byte {at}", path.display())
+    one_dead_letter(&src, &path, &ids_without(&counts, &[3]), at as u64).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_avro_file_whose_sync_markers_are_gone_ends_with_one_bad_block_after_a_bounded_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("data.avro");
+    let (markers, counts) = write_avro_rows(&path, AvroCodec::Null, BIG_ROWS);
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Every sync marker after block 3 (index 2) is damaged: no marker follows it.
+    for m in &markers[3..] {
+        bytes[*m as usize + 7] ^= 0xff;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let at = markers[2] + 16;
+    assert!(
+        bytes.len() as u64 > at + RESYNC_BYTES + (1 << 20),
+        "the file ({} bytes) runs on well past the scan",
+        bytes.len()
     );
+    let src = source(&path, "avro", None);
+    let bad: Vec<usize> = (2..counts.len()).collect();
+    let want = ids_without(&counts, &bad);
+
+    let (ctx, m) = metrics(BadRecordPolicy::Skip);
+    let (ids, _) = read(&src, ctx, None, false).await.unwrap();
+    assert_eq!(ids, want);
+    assert_eq!(
+        m.bad_records.skipped(),
+        1,
+        "the rest of the file is one unit"
+    );
+
+    // dead-letter: the scanned bytes, the block's byte and the fix
+    let letter = one_dead_letter(&src, &path, &want, at).await;
+    assert_eq!(letter.raw.len() as u64, RESYNC_BYTES);
+    assert!(letter.raw[..] == bytes[at as usize..(at + RESYNC_BYTES) as usize]);
+    let e = &letter.error;
+    for needle in [
+        &path.display().to_string(),
+        "sync marker does not match",
+        "no sync marker follows in the 16 MiB after the block",
+        &format!("the rest of the file from byte {at} is skipped"),
+        "restore it from its source or move it out of the table's path",
+    ] {
+        assert!(e.contains(needle), "no {needle:?} in: {e}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_avro_block_declaring_a_huge_size_is_one_bad_block() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("data.avro");
+    for (rows, size, says) in [
+        (
+            ROWS,
+            1i64 << 40,
+            "declares 1099511627776 bytes, more than the 2147483647 Avro readers accept",
+        ),
+        (
+            ROWS,
+            100 << 20,
+            "the file ends inside a block (the block declares 104857600 bytes)",
+        ),
+        // Within the file, but the bytes there are not followed by a sync marker.
+        (
+            BIG_ROWS,
+            3 << 20,
+            "a block's sync marker does not match the header's (the block declares 3145728 bytes)",
+        ),
+    ] {
+        let (markers, counts) = write_avro_rows(&path, AvroCodec::Null, rows);
+        let bytes = std::fs::read(&path).unwrap();
+        // Block 3 (index 2): its size, the number after its record count, is replaced.
+        let at = markers[2] as usize + 16;
+        let size_at = at + varint_len(&bytes[at..]);
+        let size_end = size_at + varint_len(&bytes[size_at..]);
+        let mut damaged = bytes[..size_at].to_vec();
+        damaged.extend(zigzag(size));
+        damaged.extend_from_slice(&bytes[size_end..]);
+        let shift = damaged.len() - bytes.len();
+        std::fs::write(&path, &damaged).unwrap();
+        let src = source(&path, "avro", None);
+        let want = ids_without(&counts, &[2]);
+
+        let (ctx, _) = metrics(BadRecordPolicy::Fail);
+        let e = read(&src, ctx, None, false).await.unwrap_err().to_string();
+        assert!(e.contains(says), "{size}: {e}");
+        assert!(e.contains(&format!("in the block at byte {at}")), "{e}");
+
+        let letter = one_dead_letter(&src, &path, &want, at as u64).await;
+        assert!(
+            letter.raw[..] == damaged[at..markers[3] as usize + shift],
+            "{size}"
+        );
+        assert!(letter.error.contains(says), "{size}: {}", letter.error);
+    }
 }

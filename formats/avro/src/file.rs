@@ -288,13 +288,7 @@ pub fn read_file<R: Read>(
                 "this input cannot seek",
             ))
         },
-        ReadJob {
-            schema,
-            config,
-            path,
-            range: (0, None),
-            batch_rows,
-        },
+        ReadJob::new(schema, config, path, (0, None), batch_rows),
         emit,
         None,
     )
@@ -318,13 +312,7 @@ pub fn read_file_range<R: Read + Seek>(
     batch_rows: usize,
     emit: &mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>,
 ) -> Result<u64, AvroError> {
-    let how = ReadJob {
-        schema,
-        config,
-        path,
-        range: (start, end),
-        batch_rows,
-    };
+    let how = ReadJob::new(schema, config, path, (start, end), batch_rows);
     read_seekable(input, how, emit, None)
 }
 
@@ -379,13 +367,7 @@ pub fn read_file_range_skipping_bad<R: Read + Seek>(
     emit: &mut dyn FnMut(ChangelogBatch) -> Result<(), AvroError>,
     bad: &mut dyn FnMut(BadBlock) -> Result<(), AvroError>,
 ) -> Result<u64, AvroError> {
-    let how = ReadJob {
-        schema,
-        config,
-        path,
-        range: (start, end),
-        batch_rows,
-    };
+    let how = ReadJob::new(schema, config, path, (start, end), batch_rows);
     read_seekable(input, how, emit, Some(bad))
 }
 
@@ -396,6 +378,24 @@ struct ReadJob<'a> {
     path: &'a str,
     range: (u64, Option<u64>),
     batch_rows: usize,
+}
+
+impl<'a> ReadJob<'a> {
+    fn new(
+        schema: &'a SchemaRef,
+        config: &'a AvroConfig,
+        path: &'a str,
+        range: (u64, Option<u64>),
+        batch_rows: usize,
+    ) -> Self {
+        ReadJob {
+            schema,
+            config,
+            path,
+            range,
+            batch_rows,
+        }
+    }
 }
 
 /// [`read_blocks`] on an input that can seek.
@@ -577,6 +577,11 @@ fn read_frame<R: Read>(
         ));
     }
     let early = |what: &str| format!("the file ends {what} (the block declares {size} bytes)");
+    let mismatch = || {
+        format!(
+            "a block's sync marker does not match the header's (the block declares {size} bytes)"
+        )
+    };
     if let Some(len) = len {
         let left = len.saturating_sub(input.pos);
         if size as u64 > left {
@@ -593,10 +598,7 @@ fn read_frame<R: Read>(
                 .and_then(|_| seek_to(input, seek, here))
                 .map_err(io)?;
             if marker != *sync {
-                return Err(format!(
-                    "a block's sync marker does not match the header's (the block declares \
-                     {size} bytes)"
-                ));
+                return Err(mismatch());
             }
         }
     }
@@ -613,7 +615,7 @@ fn read_frame<R: Read>(
         .read_exact(&mut marker)
         .map_err(|_| early("before the block's sync marker"))?;
     if marker != *sync {
-        return Err("a block's sync marker does not match the header's".into());
+        return Err(mismatch());
     }
     Ok(Some((count, data)))
 }
@@ -644,29 +646,35 @@ fn bad_part<R: Read>(
         }
         Scan::End => (error, None),
         Scan::GaveUp => (
-            match error {
-                AvroError::Record {
-                    format,
-                    origin,
-                    reason,
-                } => AvroError::Record {
-                    format,
-                    origin,
-                    reason: format!(
-                        "{reason}; no sync marker follows in the {} MiB after the block, so \
-                         the rest of the file from byte {block_at} is skipped: the file is \
-                         damaged there, restore it from its source or move it out of the \
-                         table's path",
-                        RESYNC_BYTES >> 20
-                    ),
-                },
-                other => other,
-            },
+            amend(error, |reason| {
+                format!(
+                    "{reason}; no sync marker follows in the {} MiB after the block, so the \
+                     rest of the file from byte {block_at} is skipped: the file is damaged \
+                     there, restore it from its source or move it out of the table's path",
+                    RESYNC_BYTES >> 20
+                )
+            }),
             None,
         ),
     };
     tracing::debug!(%origin, bytes = raw.len(), "avro: a block of a file does not decode");
     Ok((BadBlock { raw, origin, error }, marker))
+}
+
+/// `e` with its reason as `reason` rewrites it (errors other than a record's unchanged).
+fn amend(e: AvroError, reason: impl FnOnce(&str) -> String) -> AvroError {
+    match e {
+        AvroError::Record {
+            format,
+            origin,
+            reason: r,
+        } => AvroError::Record {
+            format,
+            origin,
+            reason: reason(&r),
+        },
+        other => other,
+    }
 }
 
 fn read_blocks<R: Read>(
@@ -766,17 +774,10 @@ fn read_blocks<R: Read>(
             break;
         }
         let block_at = input.pos;
-        let in_block = |e: AvroError| match e {
-            AvroError::Record {
-                format,
-                origin,
-                reason,
-            } => AvroError::Record {
-                format,
-                origin,
-                reason: format!("{reason} (in the block at byte {block_at})"),
-            },
-            other => other,
+        let in_block = |e: AvroError| {
+            amend(e, |reason| {
+                format!("{reason} (in the block at byte {block_at})")
+            })
         };
         let mark = (rows.len(), n);
         let mut known_end = None;
@@ -1011,7 +1012,7 @@ impl headrace_sdk::format::BulkReader for AvroFileReader {
         emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
     ) -> headrace_sdk::Result<u64> {
         let relayed = Relayed::default();
-        let how = self.job(path, start, end, batch_rows);
+        let how = ReadJob::new(&self.schema, &self.config, path, (start, end), batch_rows);
         let r = read_seekable(
             input,
             how,
@@ -1032,7 +1033,7 @@ impl headrace_sdk::format::BulkReader for AvroFileReader {
         bad: &mut dyn FnMut(headrace_sdk::format::BadUnit) -> headrace_sdk::Result<()>,
     ) -> headrace_sdk::Result<u64> {
         let relayed = Relayed::default();
-        let how = self.job(path, start, end, batch_rows);
+        let how = ReadJob::new(&self.schema, &self.config, path, (start, end), batch_rows);
         let r = read_seekable(
             input,
             how,
@@ -1047,24 +1048,6 @@ impl headrace_sdk::format::BulkReader for AvroFileReader {
             }),
         );
         relayed.result(r)
-    }
-}
-
-impl AvroFileReader {
-    fn job<'a>(
-        &'a self,
-        path: &'a str,
-        start: u64,
-        end: Option<u64>,
-        batch_rows: usize,
-    ) -> ReadJob<'a> {
-        ReadJob {
-            schema: &self.schema,
-            config: &self.config,
-            path,
-            range: (start, end),
-            batch_rows,
-        }
     }
 }
 
