@@ -31,7 +31,6 @@ pub struct Container {
     engine: Engine,
     id: String,
     name: String,
-    service: &'static str,
     ports: BTreeMap<u16, u16>,
     keep: bool,
 }
@@ -88,6 +87,13 @@ impl Container {
         check_exit(cmd, self.exec(cmd)?)
     }
 
+    /// Runs a command (with extra environment variables, for up to 120 s) and returns its
+    /// standard output trimmed; fails with [`Error::ExecFailed`] unless it exits with code 0.
+    pub(crate) fn exec_output(&self, cmd: &[&str], env: &[(&str, &str)]) -> Result<String> {
+        let out = check_exit(cmd, self.exec_with(cmd, env, EXEC_TIMEOUT)?)?;
+        Ok(out.stdout.trim().to_string())
+    }
+
     /// Stops the container: SIGTERM to its main process, SIGKILL after 10 s.
     /// Connections to its ports are refused until [`start`](Container::start).
     pub fn stop(&self) -> Result<()> {
@@ -141,16 +147,6 @@ impl Container {
     /// The last `tail` lines of the container's output.
     pub fn logs(&self, tail: usize) -> Result<String> {
         self.engine.logs(&self.id, tail)
-    }
-
-    /// Waits until `check` succeeds, failing early when the container exits, and
-    /// with the log's last lines when `timeout` passes.
-    pub(crate) fn wait_until<T>(
-        &self,
-        timeout: Duration,
-        check: impl FnMut() -> Result<T>,
-    ) -> Result<T> {
-        wait_until(self.service, Some(self), timeout, check)
     }
 }
 
@@ -234,6 +230,28 @@ pub(crate) fn launch(spec: &Launch<'_>) -> Result<Container> {
     }
 }
 
+/// Starts the container of a service with one published port: the image is
+/// `localhost/headrace-SERVICE:latest` unless `image_env` names another, built from
+/// `integration-tests/containers/SERVICE/`. Returns the container and the host port of `port`.
+pub(crate) fn launch_service(
+    service: &'static str,
+    service_env: &'static str,
+    image_env: &str,
+    port: u16,
+    env: &EnvFn<'_>,
+) -> Result<(Container, u16)> {
+    let container = launch(&Launch {
+        service,
+        image_dir: service,
+        service_env,
+        image: image(service, image_env),
+        ports: &[port],
+        env,
+    })?;
+    let host_port = container.host_port(port).unwrap_or(port);
+    Ok((container, host_port))
+}
+
 fn create(engine: &Engine, spec: &Launch<'_>, ports: BTreeMap<u16, u16>) -> Result<Container> {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let stamp = SystemTime::now()
@@ -272,7 +290,6 @@ fn create(engine: &Engine, spec: &Launch<'_>, ports: BTreeMap<u16, u16>) -> Resu
         engine: engine.clone(),
         id,
         name,
-        service: spec.service,
         ports,
         keep: std::env::var("HEADRACE_KEEP_CONTAINERS").is_ok_and(|v| v == "1" || v == "true"),
     })
@@ -430,16 +447,6 @@ pub(crate) fn external_or<T>(
     }
 }
 
-/// Describes an I/O error of a probe, spelling out timeouts.
-pub(crate) fn io_reason(what: &str, e: &std::io::Error, timeout: Duration) -> String {
-    match e.kind() {
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-            format!("{what}: no answer within {timeout:?}")
-        }
-        _ => format!("{what}: {e}"),
-    }
-}
-
 /// Quotes a string for `sh -c`.
 pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -491,6 +498,13 @@ macro_rules! fault_methods {
         /// Thaws the paused service (it answers again at once).
         pub fn unpause(&self) -> Result<()> {
             self.container()?.unpause()
+        }
+
+        /// Waits until the service passes its readiness check (within the start timeout) and
+        /// hands the handle back.
+        fn ready(self) -> Result<Self> {
+            self.wait_ready(crate::container::start_timeout()?)?;
+            Ok(self)
         }
 
         /// Runs a command in the service's container, failing unless it exits with 0.

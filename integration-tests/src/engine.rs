@@ -179,14 +179,15 @@ impl Engine {
         };
         let mut stream = self.connect(timeout)?;
         let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: docker\r\nUser-Agent: headrace-integration-tests\r\n\
-             Connection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).map_err(io_err)?;
-        stream.write_all(body.as_bytes()).map_err(io_err)?;
-        stream.flush().map_err(io_err)?;
+        crate::net::write_request(
+            &mut stream,
+            method,
+            path,
+            "docker",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .map_err(io_err)?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).map_err(io_err)?;
         parse_response(&raw).map_err(|reason| Error::Protocol {

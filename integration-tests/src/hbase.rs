@@ -21,7 +21,7 @@
 
 use std::time::Duration;
 
-use crate::container::{self, fault_methods, Container, Launch};
+use crate::container::{self, fault_methods, Container};
 use crate::engine::ExecOutput;
 use crate::error::{Error, Result};
 use crate::thrift::{self, ty, Value, Writer};
@@ -54,33 +54,22 @@ pub fn start() -> Result<HBase> {
 /// Uses an already running Thrift 1 server (`host:port`) once `getTableNames`
 /// answers. The handle has no container: faults are unavailable.
 pub fn connect(address: &str) -> Result<HBase> {
-    let hbase = HBase {
+    HBase {
         address: address.trim().to_string(),
         container: None,
-    };
-    hbase.wait_ready(container::start_timeout()?)?;
-    Ok(hbase)
+    }
+    .ready()
 }
 
 /// Starts a container whatever `HEADRACE_TEST_HBASE` says (for tests that need faults).
 pub fn start_container() -> Result<HBase> {
-    let timeout = container::start_timeout()?;
-    let env = |_: &std::collections::BTreeMap<u16, u16>| Vec::new();
-    let container = container::launch(&Launch {
-        service: "hbase",
-        image_dir: "hbase",
-        service_env: ENV,
-        image: container::image("hbase", IMAGE_ENV),
-        ports: &[PORT],
-        env: &env,
-    })?;
-    let port = container.host_port(PORT).unwrap_or(PORT);
-    let hbase = HBase {
+    let (container, port) =
+        container::launch_service("hbase", ENV, IMAGE_ENV, PORT, &|_| Vec::new())?;
+    HBase {
         address: format!("127.0.0.1:{port}"),
         container: Some(container),
-    };
-    hbase.wait_ready(timeout)?;
-    Ok(hbase)
+    }
+    .ready()
 }
 
 impl HBase {
@@ -190,10 +179,7 @@ impl HBase {
             }
             Ok(())
         };
-        match &self.container {
-            Some(c) => c.wait_until(timeout, check),
-            None => container::wait_until("hbase", None, timeout, check),
-        }
+        container::wait_until("hbase", self.container.as_ref(), timeout, check)
     }
 
     fault_methods!("hbase", ENV);

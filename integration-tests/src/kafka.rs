@@ -23,12 +23,13 @@
 //! advertised listener are right).
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::container::{self, fault_methods, io_reason, shell_quote, Container, Launch};
+use crate::container::{self, fault_methods, shell_quote, Container, Launch};
 use crate::engine::ExecOutput;
 use crate::error::{Error, Result};
+use crate::net::{self, io_reason};
 
 /// Variable naming an already running Kafka (`host:port[,host:port...]`).
 pub const ENV: &str = "HEADRACE_TEST_KAFKA";
@@ -68,13 +69,12 @@ pub fn start_with(broker_properties: &[(&str, &str)]) -> Result<Kafka> {
 /// Uses an already running cluster (`host:port[,host:port...]`) once it answers
 /// metadata requests. The handle has no container: faults and tools are unavailable.
 pub fn connect(bootstrap_servers: &str) -> Result<Kafka> {
-    let kafka = Kafka {
+    Kafka {
         bootstrap: bootstrap_servers.trim().to_string(),
         container: None,
         sasl_bootstrap: None,
-    };
-    kafka.wait_ready(container::start_timeout()?)?;
-    Ok(kafka)
+    }
+    .ready()
 }
 
 /// Starts a container whatever `HEADRACE_TEST_KAFKA` says (for tests that need faults).
@@ -104,7 +104,6 @@ fn launch_container(
     broker_properties: &[(&str, &str)],
     sasl: Option<(&str, &str)>,
 ) -> Result<Kafka> {
-    let timeout = container::start_timeout()?;
     let mut extra = Vec::new();
     for (key, value) in broker_properties {
         let valid = !key.is_empty()
@@ -177,13 +176,12 @@ fn launch_container(
             container.host_port(SASL_PORT).unwrap_or(SASL_PORT)
         )
     });
-    let kafka = Kafka {
+    Kafka {
         bootstrap: format!("127.0.0.1:{host_port}"),
         container: Some(container),
         sasl_bootstrap,
-    };
-    kafka.wait_ready(timeout)?;
-    Ok(kafka)
+    }
+    .ready()
 }
 
 impl Kafka {
@@ -230,10 +228,7 @@ impl Kafka {
             }
             Ok(())
         };
-        match &self.container {
-            Some(c) => c.wait_until(timeout, check),
-            None => container::wait_until("kafka", None, timeout, check),
-        }
+        container::wait_until("kafka", self.container.as_ref(), timeout, check)
     }
 
     fault_methods!("kafka", ENV);
@@ -352,17 +347,7 @@ fn probe_error(address: &str, reason: &str) -> Error {
 /// ApiVersions v0 (any broker answers it), then Metadata v4 for no topics.
 fn probe(address: &str, timeout: Duration) -> Result<Metadata> {
     let fail = |reason: String| probe_error(address, &reason);
-    let addr: SocketAddr = address
-        .to_socket_addrs()
-        .map_err(|e| fail(format!("cannot resolve: {e}")))?
-        .next()
-        .ok_or_else(|| fail("resolves to no address".into()))?;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)
-        .map_err(|e| fail(io_reason("connect", &e, timeout)))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .map_err(|e| fail(e.to_string()))?;
+    let mut stream = net::connect(address, timeout).map_err(fail)?;
 
     let versions = round_trip(&mut stream, API_VERSIONS, 0, 1, &[], timeout).map_err(fail)?;
     let mut r = Reader::new(&versions);

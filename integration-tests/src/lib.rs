@@ -72,11 +72,13 @@
 
 pub mod conformance;
 mod container;
+mod db;
 mod engine;
 mod error;
 pub mod hbase;
 pub mod kafka;
 pub mod mariadb;
+mod net;
 pub mod opensearch;
 pub mod postgres;
 pub mod registry;

@@ -20,13 +20,14 @@
 //! `mysqladmin ping`, which also succeeds when the user does not exist yet).
 
 use std::io::Read;
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::container::{self, fault_methods, io_reason, Container, Launch};
+use crate::container::{self, fault_methods, Container};
+use crate::db::{self, db_accessors, Connection, DbServer};
 use crate::engine::ExecOutput;
 use crate::error::{Error, Result};
-use crate::url::{self, DbUrl};
+use crate::net::io_reason;
 
 /// Variable naming an already running server (`mysql://user:password@host:port/db`).
 pub const ENV: &str = "HEADRACE_TEST_MARIADB";
@@ -35,13 +36,21 @@ pub const IMAGE_ENV: &str = "HEADRACE_MARIADB_IMAGE";
 /// The server's port in the container.
 pub const PORT: u16 = 3306;
 /// User, password, database and root password of the container.
-pub const CREDENTIALS: &str = "headrace";
+pub const CREDENTIALS: &str = db::CREDENTIALS;
+
+const SERVER: DbServer = DbServer::new("mariadb", ENV, IMAGE_ENV, PORT)
+    .schemes(&["mysql", "mariadb"])
+    .credentials(&[
+        "MARIADB_USER",
+        "MARIADB_PASSWORD",
+        "MARIADB_DATABASE",
+        "MARIADB_ROOT_PASSWORD",
+    ]);
 
 /// A running MariaDB; keeps its container (if any) alive while held.
 #[derive(Debug)]
 pub struct MariaDb {
-    url: String,
-    parts: DbUrl,
+    conn: Connection,
     container: Option<Container>,
 }
 
@@ -54,92 +63,32 @@ pub fn start() -> Result<MariaDb> {
 /// Uses an already running server given by its URL once it answers queries. The handle has
 /// no container: faults and the SQL helper are unavailable.
 pub fn connect(url: &str) -> Result<MariaDb> {
-    let url = url.trim().to_string();
-    let parts = url::parse(&url, &["mysql", "mariadb"], PORT)
-        .map_err(|reason| Error::InvalidArgument(format!("{url:?}: {reason}")))?;
-    let db = MariaDb {
-        url,
-        parts,
+    MariaDb {
+        conn: SERVER.parse(url)?,
         container: None,
-    };
-    db.wait_ready(container::start_timeout()?)?;
-    Ok(db)
+    }
+    .ready()
 }
 
 /// Starts a container whatever `HEADRACE_TEST_MARIADB` says (for tests that need faults).
 pub fn start_container() -> Result<MariaDb> {
-    let timeout = container::start_timeout()?;
-    let env = |_: &std::collections::BTreeMap<u16, u16>| {
-        [
-            "MARIADB_USER",
-            "MARIADB_PASSWORD",
-            "MARIADB_DATABASE",
-            "MARIADB_ROOT_PASSWORD",
-        ]
-        .iter()
-        .map(|k| (k.to_string(), CREDENTIALS.to_string()))
-        .collect()
-    };
-    let container = container::launch(&Launch {
-        service: "mariadb",
-        image_dir: "mariadb",
-        service_env: ENV,
-        image: container::image("mariadb", IMAGE_ENV),
-        ports: &[PORT],
-        env: &env,
-    })?;
-    let port = container.host_port(PORT).unwrap_or(PORT);
-    let parts = DbUrl {
-        user: CREDENTIALS.into(),
-        password: CREDENTIALS.into(),
-        host: "127.0.0.1".into(),
-        port,
-        database: CREDENTIALS.into(),
-    };
-    let db = MariaDb {
-        url: format!("mysql://{CREDENTIALS}:{CREDENTIALS}@127.0.0.1:{port}/{CREDENTIALS}"),
-        parts,
+    let (conn, container) = SERVER.launch()?;
+    MariaDb {
+        conn,
         container: Some(container),
-    };
-    db.wait_ready(timeout)?;
-    Ok(db)
+    }
+    .ready()
 }
 
 impl MariaDb {
-    /// Connection URL, e.g. `mysql://headrace:headrace@127.0.0.1:41234/headrace`.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// Host to connect to.
-    pub fn host(&self) -> &str {
-        &self.parts.host
-    }
-
-    /// Port to connect to.
-    pub fn port(&self) -> u16 {
-        self.parts.port
-    }
-
-    /// User name.
-    pub fn user(&self) -> &str {
-        &self.parts.user
-    }
-
-    /// Password.
-    pub fn password(&self) -> &str {
-        &self.parts.password
-    }
-
-    /// Database name.
-    pub fn database(&self) -> &str {
-        &self.parts.database
-    }
+    db_accessors!("mysql://headrace:headrace@127.0.0.1:41234/headrace");
 
     /// Connects and reads the server's handshake; returns the server version. Fails
     /// when nothing valid arrives within `timeout` (a paused server fails this).
     pub fn probe(&self, timeout: Duration) -> Result<String> {
-        probe(&self.parts, timeout)
+        SERVER.probe(&self.conn.parts, timeout, |stream| {
+            read_handshake(stream, timeout)
+        })
     }
 
     /// Waits until the server answers queries.
@@ -151,10 +100,7 @@ impl MariaDb {
             }
             Ok(())
         };
-        match &self.container {
-            Some(c) => c.wait_until(timeout, check),
-            None => container::wait_until("mariadb", None, timeout, check),
-        }
+        container::wait_until("mariadb", self.container.as_ref(), timeout, check)
     }
 
     fault_methods!("mariadb", ENV);
@@ -169,49 +115,32 @@ impl MariaDb {
             "-h",
             "127.0.0.1",
             "-u",
-            &self.parts.user,
+            &self.conn.parts.user,
             "--batch",
             "--skip-column-names",
             "-e",
             sql,
-            &self.parts.database,
+            &self.conn.parts.database,
         ];
-        let out = self.container()?.exec_with(
-            &cmd,
-            &[("MYSQL_PWD", &self.parts.password)],
-            Duration::from_secs(120),
-        )?;
-        let out = container::check_exit(&cmd, out)?;
-        Ok(out.stdout.trim().to_string())
+        self.container()?
+            .exec_output(&cmd, &[("MYSQL_PWD", &self.conn.parts.password)])
     }
 }
 
-fn probe(db: &DbUrl, timeout: Duration) -> Result<String> {
-    let address = url::host_port(&db.host, db.port);
-    let fail = |reason: String| Error::Probe {
-        service: "mariadb",
-        address: address.clone(),
-        reason,
-    };
-    let addr = address
-        .to_socket_addrs()
-        .map_err(|e| fail(format!("cannot resolve: {e}")))?
-        .next()
-        .ok_or_else(|| fail("resolves to no address".into()))?;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)
-        .map_err(|e| fail(io_reason("connect", &e, timeout)))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .map_err(|e| fail(e.to_string()))?;
+/// Reads the server's first packet: the handshake with its version, or an error.
+fn read_handshake(
+    stream: &mut TcpStream,
+    timeout: Duration,
+) -> std::result::Result<String, String> {
     let mut header = [0u8; 4];
     stream
         .read_exact(&mut header)
-        .map_err(|e| fail(io_reason("read handshake", &e, timeout)))?;
+        .map_err(|e| io_reason("read handshake", &e, timeout))?;
     let len = u32::from_le_bytes([header[0], header[1], header[2], 0]) as usize;
     let mut payload = vec![0u8; len.min(65_536)];
     stream
         .read_exact(&mut payload)
-        .map_err(|e| fail(io_reason("read handshake", &e, timeout)))?;
+        .map_err(|e| io_reason("read handshake", &e, timeout))?;
     match payload.first() {
         Some(10) => {
             let version = payload[1..].split(|b| *b == 0).next().unwrap_or_default();
@@ -219,11 +148,11 @@ fn probe(db: &DbUrl, timeout: Duration) -> Result<String> {
         }
         Some(0xff) => {
             let message = payload.get(3..).unwrap_or_default();
-            Err(fail(format!(
+            Err(format!(
                 "server refused: {}",
                 String::from_utf8_lossy(message)
-            )))
+            ))
         }
-        other => Err(fail(format!("unexpected handshake packet start {other:?}"))),
+        other => Err(format!("unexpected handshake packet start {other:?}")),
     }
 }

@@ -19,13 +19,14 @@
 //!
 //! Readiness: `GET /_cluster/health?wait_for_status=yellow` from the host answers 200.
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use crate::container::{self, fault_methods, io_reason, Container, Launch};
-use crate::engine::{self, ExecOutput};
+use crate::container::{self, fault_methods, Container};
+use crate::engine::ExecOutput;
 use crate::error::{Error, Result};
+use crate::net;
+
+pub use crate::net::HttpResponse;
 
 /// Variable naming an already running server (`http://host:port`).
 pub const ENV: &str = "HEADRACE_TEST_OPENSEARCH";
@@ -43,15 +44,6 @@ pub struct OpenSearch {
     url: String,
     address: String,
     container: Option<Container>,
-}
-
-/// An HTTP answer of the REST API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpResponse {
-    /// HTTP status code.
-    pub status: u16,
-    /// Body, lossily decoded as UTF-8.
-    pub body: String,
 }
 
 /// Uses the server named by `HEADRACE_TEST_OPENSEARCH` if set, else starts a
@@ -78,35 +70,25 @@ pub fn connect(url: &str) -> Result<OpenSearch> {
     } else {
         format!("{address}:{PORT}")
     };
-    let os = OpenSearch {
+    OpenSearch {
         url,
         address,
         container: None,
-    };
-    os.wait_ready(container::start_timeout()?)?;
-    Ok(os)
+    }
+    .ready()
 }
 
 /// Starts a container whatever `HEADRACE_TEST_OPENSEARCH` says (for tests that need
 /// faults).
 pub fn start_container() -> Result<OpenSearch> {
-    let timeout = container::start_timeout()?;
-    let env = |_: &std::collections::BTreeMap<u16, u16>| Vec::new();
-    let container = container::launch(&Launch {
-        service: "opensearch",
-        image_dir: "opensearch",
-        service_env: ENV,
-        image: container::image("opensearch", IMAGE_ENV),
-        ports: &[PORT],
-        env: &env,
-    })?;
-    let port = container.host_port(PORT).unwrap_or(PORT);
+    let (container, port) =
+        container::launch_service("opensearch", ENV, IMAGE_ENV, PORT, &|_| Vec::new())?;
     let os = OpenSearch {
         url: format!("http://127.0.0.1:{port}"),
         address: format!("127.0.0.1:{port}"),
         container: Some(container),
-    };
-    os.wait_ready(timeout)?;
+    }
+    .ready()?;
     let settings = os.request(
         "PUT",
         "/_cluster/settings",
@@ -141,39 +123,15 @@ impl OpenSearch {
         body: Option<&str>,
         timeout: Duration,
     ) -> Result<HttpResponse> {
-        let fail = |reason: String| self.probe_error(format!("{method} {path}: {reason}"));
-        let addr = self
-            .address
-            .to_socket_addrs()
-            .map_err(|e| fail(format!("cannot resolve: {e}")))?
-            .next()
-            .ok_or_else(|| fail("resolves to no address".into()))?;
-        let mut stream = TcpStream::connect_timeout(&addr, timeout)
-            .map_err(|e| fail(io_reason("connect", &e, timeout)))?;
-        stream
-            .set_read_timeout(Some(timeout))
-            .and_then(|()| stream.set_write_timeout(Some(timeout)))
-            .map_err(|e| fail(e.to_string()))?;
-        let body = body.unwrap_or_default();
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: headrace-integration-tests\r\n\
-             Connection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            self.address,
-            body.len()
-        );
-        stream
-            .write_all(head.as_bytes())
-            .and_then(|()| stream.write_all(body.as_bytes()))
-            .map_err(|e| fail(io_reason("send", &e, timeout)))?;
-        let mut raw = Vec::new();
-        stream
-            .read_to_end(&mut raw)
-            .map_err(|e| fail(io_reason("read answer", &e, timeout)))?;
-        let resp = engine::parse_response(&raw).map_err(fail)?;
-        Ok(HttpResponse {
-            status: resp.status,
-            body: String::from_utf8_lossy(&resp.body).into_owned(),
-        })
+        net::http_request(
+            &self.address,
+            method,
+            path,
+            &[("Content-Type", "application/json")],
+            body.unwrap_or_default(),
+            timeout,
+        )
+        .map_err(|reason| self.probe_error(format!("{method} {path}: {reason}")))
     }
 
     /// Sends `GET /` and returns the server's version number; fails unless it answers
@@ -214,10 +172,7 @@ impl OpenSearch {
                 )))
             }
         };
-        match &self.container {
-            Some(c) => c.wait_until(timeout, check),
-            None => container::wait_until("opensearch", None, timeout, check),
-        }
+        container::wait_until("opensearch", self.container.as_ref(), timeout, check)
     }
 
     fault_methods!("opensearch", ENV);

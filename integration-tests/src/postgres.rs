@@ -20,13 +20,15 @@
 //! `pg_isready` itself.
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::container::{self, fault_methods, io_reason, Container, Launch};
+use crate::container::{self, fault_methods, Container};
+use crate::db::{self, db_accessors, Connection, DbServer};
 use crate::engine::ExecOutput;
 use crate::error::{Error, Result};
-use crate::url::{self, DbUrl};
+use crate::net::io_reason;
+use crate::url::DbUrl;
 
 /// Variable naming an already running server (`postgres://user:password@host:port/db`).
 pub const ENV: &str = "HEADRACE_TEST_POSTGRES";
@@ -35,13 +37,16 @@ pub const IMAGE_ENV: &str = "HEADRACE_POSTGRES_IMAGE";
 /// The server's port in the container.
 pub const PORT: u16 = 5432;
 /// User, password and database of the container.
-pub const CREDENTIALS: &str = "headrace";
+pub const CREDENTIALS: &str = db::CREDENTIALS;
+
+const SERVER: DbServer = DbServer::new("postgres", ENV, IMAGE_ENV, PORT)
+    .schemes(&["postgres", "postgresql"])
+    .credentials(&["POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"]);
 
 /// A running PostgreSQL; keeps its container (if any) alive while held.
 #[derive(Debug)]
 pub struct Postgres {
-    url: String,
-    parts: DbUrl,
+    conn: Connection,
     container: Option<Container>,
 }
 
@@ -54,87 +59,31 @@ pub fn start() -> Result<Postgres> {
 /// Uses an already running server given by its URL once it accepts connections. The handle has
 /// no container: faults and the SQL helper are unavailable.
 pub fn connect(url: &str) -> Result<Postgres> {
-    let url = url.trim().to_string();
-    let parts = url::parse(&url, &["postgres", "postgresql"], PORT)
-        .map_err(|reason| Error::InvalidArgument(format!("{url:?}: {reason}")))?;
-    let pg = Postgres {
-        url,
-        parts,
+    Postgres {
+        conn: SERVER.parse(url)?,
         container: None,
-    };
-    pg.wait_ready(container::start_timeout()?)?;
-    Ok(pg)
+    }
+    .ready()
 }
 
 /// Starts a container whatever `HEADRACE_TEST_POSTGRES` says (for tests that need faults).
 pub fn start_container() -> Result<Postgres> {
-    let timeout = container::start_timeout()?;
-    let env = |_: &std::collections::BTreeMap<u16, u16>| {
-        ["POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"]
-            .iter()
-            .map(|k| (k.to_string(), CREDENTIALS.to_string()))
-            .collect()
-    };
-    let container = container::launch(&Launch {
-        service: "postgres",
-        image_dir: "postgres",
-        service_env: ENV,
-        image: container::image("postgres", IMAGE_ENV),
-        ports: &[PORT],
-        env: &env,
-    })?;
-    let port = container.host_port(PORT).unwrap_or(PORT);
-    let parts = DbUrl {
-        user: CREDENTIALS.into(),
-        password: CREDENTIALS.into(),
-        host: "127.0.0.1".into(),
-        port,
-        database: CREDENTIALS.into(),
-    };
-    let pg = Postgres {
-        url: format!("postgres://{CREDENTIALS}:{CREDENTIALS}@127.0.0.1:{port}/{CREDENTIALS}"),
-        parts,
+    let (conn, container) = SERVER.launch()?;
+    Postgres {
+        conn,
         container: Some(container),
-    };
-    pg.wait_ready(timeout)?;
-    Ok(pg)
+    }
+    .ready()
 }
 
 impl Postgres {
-    /// Connection URL, e.g. `postgres://headrace:headrace@127.0.0.1:41234/headrace`.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// Host to connect to.
-    pub fn host(&self) -> &str {
-        &self.parts.host
-    }
-
-    /// Port to connect to.
-    pub fn port(&self) -> u16 {
-        self.parts.port
-    }
-
-    /// User name.
-    pub fn user(&self) -> &str {
-        &self.parts.user
-    }
-
-    /// Password.
-    pub fn password(&self) -> &str {
-        &self.parts.password
-    }
-
-    /// Database name.
-    pub fn database(&self) -> &str {
-        &self.parts.database
-    }
+    db_accessors!("postgres://headrace:headrace@127.0.0.1:41234/headrace");
 
     /// Sends a startup message and fails unless the server asks for authentication
     /// within `timeout` (a paused or starting server fails this).
     pub fn probe(&self, timeout: Duration) -> Result<()> {
-        probe(&self.parts, timeout)
+        let db = &self.conn.parts;
+        SERVER.probe(db, timeout, |stream| startup(stream, db, timeout))
     }
 
     /// Waits until the server accepts connections.
@@ -142,23 +91,11 @@ impl Postgres {
         let check = || {
             self.probe(Duration::from_secs(5))?;
             if let Some(c) = &self.container {
-                c.exec_ok(&[
-                    "pg_isready",
-                    "-q",
-                    "-h",
-                    "127.0.0.1",
-                    "-U",
-                    &self.parts.user,
-                    "-d",
-                    &self.parts.database,
-                ])?;
+                c.exec_ok(&[&["pg_isready", "-q"][..], &self.client_target()].concat())?;
             }
             Ok(())
         };
-        match &self.container {
-            Some(c) => c.wait_until(timeout, check),
-            None => container::wait_until("postgres", None, timeout, check),
-        }
+        container::wait_until("postgres", self.container.as_ref(), timeout, check)
     }
 
     fault_methods!("postgres", ENV);
@@ -168,51 +105,30 @@ impl Postgres {
     /// one line per row, columns separated by `|`.
     pub fn psql(&self, sql: &str) -> Result<String> {
         let cmd = [
-            "psql",
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            &self.parts.user,
-            "-d",
-            &self.parts.database,
-            "-c",
-            sql,
-        ];
-        let out = self.container()?.exec_with(
-            &cmd,
-            &[("PGPASSWORD", &self.parts.password)],
-            Duration::from_secs(120),
-        )?;
-        let out = container::check_exit(&cmd, out)?;
-        Ok(out.stdout.trim().to_string())
+            &["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"][..],
+            &self.client_target(),
+            &["-c", sql],
+        ]
+        .concat();
+        self.container()?
+            .exec_output(&cmd, &[("PGPASSWORD", &self.conn.parts.password)])
+    }
+
+    /// The arguments of `psql` and `pg_isready` that connect over TCP to the test database
+    /// as the test user.
+    fn client_target(&self) -> [&str; 6] {
+        let parts = &self.conn.parts;
+        ["-h", "127.0.0.1", "-U", &parts.user, "-d", &parts.database]
     }
 }
 
-fn probe(db: &DbUrl, timeout: Duration) -> Result<()> {
-    let address = url::host_port(&db.host, db.port);
-    let fail = |reason: String| Error::Probe {
-        service: "postgres",
-        address: address.clone(),
-        reason,
-    };
-    let addr = address
-        .to_socket_addrs()
-        .map_err(|e| fail(format!("cannot resolve: {e}")))?
-        .next()
-        .ok_or_else(|| fail("resolves to no address".into()))?;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)
-        .map_err(|e| fail(io_reason("connect", &e, timeout)))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .map_err(|e| fail(e.to_string()))?;
-
+/// Sends a StartupMessage and reads the answer's first message: an authentication request, or
+/// an error.
+fn startup(
+    stream: &mut TcpStream,
+    db: &DbUrl,
+    timeout: Duration,
+) -> std::result::Result<(), String> {
     // StartupMessage: length, protocol 3.0, then name/value pairs and a final NUL.
     let mut body = 196_608i32.to_be_bytes().to_vec();
     for (k, v) in [
@@ -229,12 +145,12 @@ fn probe(db: &DbUrl, timeout: Duration) -> Result<()> {
     msg.extend_from_slice(&body);
     stream
         .write_all(&msg)
-        .map_err(|e| fail(io_reason("send startup message", &e, timeout)))?;
+        .map_err(|e| io_reason("send startup message", &e, timeout))?;
 
     let mut head = [0u8; 5];
     stream
         .read_exact(&mut head)
-        .map_err(|e| fail(io_reason("read answer", &e, timeout)))?;
+        .map_err(|e| io_reason("read answer", &e, timeout))?;
     match head[0] {
         b'R' => Ok(()),
         b'E' => {
@@ -247,11 +163,8 @@ fn probe(db: &DbUrl, timeout: Duration) -> Result<()> {
                 .filter(|f| matches!(f.first(), Some(b'S' | b'C' | b'M')))
                 .map(|f| String::from_utf8_lossy(&f[1..]).into_owned())
                 .collect();
-            Err(fail(format!("server refused: {}", fields.join(" "))))
+            Err(format!("server refused: {}", fields.join(" ")))
         }
-        other => Err(fail(format!(
-            "unexpected message type {:?}",
-            char::from(other)
-        ))),
+        other => Err(format!("unexpected message type {:?}", char::from(other))),
     }
 }

@@ -27,17 +27,16 @@
 //!   about two minutes and needs `mvn`).
 //! - `JAVA_HOME`: the JDK to run it with (else `java` on `PATH`; Java 17 or newer).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::container::{self, io_reason};
-use crate::engine;
+use crate::container;
 use crate::error::{Error, Result};
+use crate::net;
 
 /// Variable naming an already running Confluent-compatible registry (its API base URL).
 pub const ENV: &str = "HEADRACE_TEST_SCHEMA_REGISTRY";
@@ -50,21 +49,8 @@ pub const CCOMPAT_PATH: &str = "/apis/ccompat/v6";
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// An answer of the registry.
-#[derive(Debug, Clone)]
-pub struct Response {
-    /// HTTP status code.
-    pub status: u16,
-    /// Body, lossily decoded as UTF-8.
-    pub body: String,
-}
-
-impl Response {
-    /// The body as JSON (`Value::Null` when it is not JSON).
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-}
+/// An answer of the registry: HTTP status and body ([`Response::json`] parses it).
+pub type Response = net::HttpResponse;
 
 /// HTTPS with TLS client authentication for a registry started by [`start_https`].
 ///
@@ -404,46 +390,20 @@ impl SchemaRegistry {
     /// Sends one request to `path` under the API base (`/subjects`, `/schemas/ids/1`, ...) with
     /// an optional JSON body; returns the answer whatever its status.
     pub fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Response> {
-        let timeout = REQUEST_TIMEOUT;
         let full = format!("{}{path}", self.prefix);
-        let fail = |reason: String| self.probe_error(format!("{method} {full}: {reason}"));
-        let addr: SocketAddr = self
-            .address
-            .parse()
-            .or_else(|_| {
-                std::net::ToSocketAddrs::to_socket_addrs(&self.address)
-                    .ok()
-                    .and_then(|mut a| a.next())
-                    .ok_or(())
-            })
-            .map_err(|()| fail(format!("cannot resolve {}", self.address)))?;
-        let mut stream = TcpStream::connect_timeout(&addr, timeout)
-            .map_err(|e| fail(io_reason("connect", &e, timeout)))?;
-        stream
-            .set_read_timeout(Some(timeout))
-            .and_then(|()| stream.set_write_timeout(Some(timeout)))
-            .map_err(|e| fail(e.to_string()))?;
         let body = body.map(Value::to_string).unwrap_or_default();
-        let head = format!(
-            "{method} {full} HTTP/1.1\r\nHost: {}\r\nUser-Agent: headrace-integration-tests\r\n\
-             Connection: close\r\nAccept: application/vnd.schemaregistry.v1+json\r\n\
-             Content-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\n\r\n",
-            self.address,
-            body.len()
-        );
-        stream
-            .write_all(head.as_bytes())
-            .and_then(|()| stream.write_all(body.as_bytes()))
-            .map_err(|e| fail(io_reason("send", &e, timeout)))?;
-        let mut raw = Vec::new();
-        stream
-            .read_to_end(&mut raw)
-            .map_err(|e| fail(io_reason("read answer", &e, timeout)))?;
-        let resp = engine::parse_response(&raw).map_err(fail)?;
-        Ok(Response {
-            status: resp.status,
-            body: String::from_utf8_lossy(&resp.body).into_owned(),
-        })
+        net::http_request(
+            &self.address,
+            method,
+            &full,
+            &[
+                ("Accept", "application/vnd.schemaregistry.v1+json"),
+                ("Content-Type", "application/vnd.schemaregistry.v1+json"),
+            ],
+            &body,
+            REQUEST_TIMEOUT,
+        )
+        .map_err(|reason| self.probe_error(format!("{method} {full}: {reason}")))
     }
 
     fn expect(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value> {

@@ -2,8 +2,10 @@
 //! transport) to call HBase's Thrift 1 service.
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::time::Duration;
+
+use crate::net::{self, io_reason};
 
 /// Thrift type ids.
 pub(crate) mod ty {
@@ -111,17 +113,7 @@ pub(crate) fn call(
     args: &Writer,
     timeout: Duration,
 ) -> Result<Value, String> {
-    let addr = address
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve: {e}"))?
-        .next()
-        .ok_or("resolves to no address")?;
-    let mut stream = TcpStream::connect_timeout(&addr, timeout)
-        .map_err(|e| crate::container::io_reason("connect", &e, timeout))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .map_err(|e| e.to_string())?;
+    let mut stream = net::connect(address, timeout)?;
     let mut msg = Vec::new();
     msg.extend_from_slice(&(VERSION_1 | CALL).to_be_bytes());
     msg.extend_from_slice(&(method.len() as i32).to_be_bytes());
@@ -131,7 +123,7 @@ pub(crate) fn call(
     msg.push(ty::STOP);
     stream
         .write_all(&msg)
-        .map_err(|e| crate::container::io_reason(&format!("send {method}"), &e, timeout))?;
+        .map_err(|e| io_reason(&format!("send {method}"), &e, timeout))?;
 
     let mut r = Reader {
         stream: &mut stream,
@@ -173,13 +165,9 @@ impl Reader<'_> {
             return Err(format!("{}: implausible length {n}", self.method));
         }
         let mut buf = vec![0u8; n];
-        self.stream.read_exact(&mut buf).map_err(|e| {
-            crate::container::io_reason(
-                &format!("read answer to {}", self.method),
-                &e,
-                self.timeout,
-            )
-        })?;
+        self.stream
+            .read_exact(&mut buf)
+            .map_err(|e| io_reason(&format!("read answer to {}", self.method), &e, self.timeout))?;
         Ok(buf)
     }
 

@@ -25,6 +25,83 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
 
 const SHORT: Duration = Duration::from_secs(2);
 
+/// The round trip of a SQL server (PostgreSQL, MariaDB) `$db`, whose SQL helper is the method
+/// `$sql`: `$connect` reaches it by its URL as an external server; a table with `$columns` gets
+/// two rows, read back as `$rows` (the client's output); `$setting` answers `$value`; an SQL error
+/// is an error naming the missing table.
+macro_rules! sql_server_round_trip {
+    ($db:expr, $sql:ident, $connect:path, $columns:literal, $rows:literal,
+     $setting:literal => $value:literal) => {{
+        let db = &$db;
+        let external = must("connect by URL", $connect(db.url()));
+        assert!(external.is_external() && !db.is_external());
+        assert_eq!(
+            (external.url(), external.port(), external.user()),
+            (db.url(), db.port(), db.user())
+        );
+        must(
+            "create",
+            db.$sql(concat!("CREATE TABLE items (", $columns, ")")),
+        );
+        must(
+            "insert",
+            db.$sql("INSERT INTO items VALUES (1, 'one'), (2, 'two')"),
+        );
+        assert_eq!(
+            must("select", db.$sql("SELECT id, name FROM items ORDER BY id")),
+            $rows
+        );
+        assert_eq!(must($setting, db.$sql($setting)), $value);
+        let err = db
+            .$sql("SELECT * FROM missing")
+            .expect_err("SQL errors are errors");
+        assert!(err.to_string().contains("missing"), "{err}");
+    }};
+}
+
+/// The fault test of a SQL server (PostgreSQL, MariaDB), started by `$start`, whose SQL helper is
+/// the method `$sql` and which `$create` fills with one row `before`: the probe fails while the
+/// server is paused or stopped, so does SQL while paused; after the restart the port is the same
+/// and the data is still there.
+macro_rules! sql_server_faults {
+    ($name:literal, $start:expr, $sql:ident, $create:literal) => {{
+        let db = must(concat!($name, "::start_container"), $start);
+        let port = db.port();
+        must("create", db.$sql($create));
+
+        must("pause", db.pause());
+        let err = db
+            .probe(SHORT)
+            .expect_err("a paused server must not answer");
+        eprintln!(concat!("paused ", $name, ": {}"), err);
+        assert!(
+            db.$sql("SELECT 1").is_err(),
+            "no exec in a paused container"
+        );
+        must("unpause", db.unpause());
+        must("probe after unpause", db.probe(Duration::from_secs(10)));
+        assert_eq!(must("select", db.$sql("SELECT v FROM f")), "before");
+
+        must("stop", db.stop());
+        let err = db
+            .probe(SHORT)
+            .expect_err("a stopped server must not answer");
+        eprintln!(concat!("stopped ", $name, ": {}"), err);
+        timed(concat!($name, " restart to ready"), || {
+            must("start", db.start())
+        });
+        assert_eq!(db.port(), port);
+        must(
+            "insert after restart",
+            db.$sql("INSERT INTO f VALUES ('after')"),
+        );
+        assert_eq!(
+            must("select", db.$sql("SELECT v FROM f ORDER BY v DESC")),
+            "before\nafter"
+        );
+    }};
+}
+
 #[test]
 fn kafka_round_trip_and_transactions() {
     let kafka = timed("kafka start to ready", || {
@@ -153,61 +230,23 @@ fn postgres_round_trip() {
         .url()
         .starts_with("postgres://headrace:headrace@127.0.0.1:"));
     must("probe", pg.probe(Duration::from_secs(5)));
-    must(
-        "create",
-        pg.psql("CREATE TABLE items (id int PRIMARY KEY, name text)"),
+    sql_server_round_trip!(
+        pg,
+        psql,
+        postgres::connect,
+        "id int PRIMARY KEY, name text",
+        "1|one\n2|two",
+        "SHOW wal_level" => "logical"
     );
-    must(
-        "insert",
-        pg.psql("INSERT INTO items VALUES (1, 'one'), (2, 'two')"),
-    );
-    assert_eq!(
-        must("select", pg.psql("SELECT id, name FROM items ORDER BY id")),
-        "1|one\n2|two"
-    );
-    assert_eq!(must("wal_level", pg.psql("SHOW wal_level")), "logical");
-    let err = pg
-        .psql("SELECT * FROM missing")
-        .expect_err("SQL errors are errors");
-    assert!(err.to_string().contains("missing"), "{err}");
 }
 
 #[test]
 fn postgres_faults() {
-    let pg = must("postgres::start_container", postgres::start_container());
-    let port = pg.port();
-    must(
-        "create",
-        pg.psql("CREATE TABLE f (v text); INSERT INTO f VALUES ('before')"),
-    );
-
-    must("pause", pg.pause());
-    let err = pg
-        .probe(SHORT)
-        .expect_err("a paused server must not answer");
-    eprintln!("paused postgres: {err}");
-    assert!(
-        pg.psql("SELECT 1").is_err(),
-        "no exec in a paused container"
-    );
-    must("unpause", pg.unpause());
-    must("probe after unpause", pg.probe(Duration::from_secs(10)));
-    assert_eq!(must("select", pg.psql("SELECT v FROM f")), "before");
-
-    must("stop", pg.stop());
-    let err = pg
-        .probe(SHORT)
-        .expect_err("a stopped server must not answer");
-    eprintln!("stopped postgres: {err}");
-    timed("postgres restart to ready", || must("start", pg.start()));
-    assert_eq!(pg.port(), port);
-    must(
-        "insert after restart",
-        pg.psql("INSERT INTO f VALUES ('after')"),
-    );
-    assert_eq!(
-        must("select", pg.psql("SELECT v FROM f ORDER BY v DESC")),
-        "before\nafter"
+    sql_server_faults!(
+        "postgres",
+        postgres::start_container(),
+        psql,
+        "CREATE TABLE f (v text); INSERT INTO f VALUES ('before')"
     );
 }
 
@@ -220,58 +259,23 @@ fn mariadb_round_trip() {
     assert!(db.url().starts_with("mysql://headrace:headrace@127.0.0.1:"));
     let version = must("probe", db.probe(Duration::from_secs(5)));
     assert!(version.contains("MariaDB"), "{version}");
-    must(
-        "create",
-        db.sql("CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(20))"),
+    sql_server_round_trip!(
+        db,
+        sql,
+        mariadb::connect,
+        "id INT PRIMARY KEY, name VARCHAR(20)",
+        "1\tone\n2\ttwo",
+        "SELECT @@binlog_format" => "ROW"
     );
-    must(
-        "insert",
-        db.sql("INSERT INTO items VALUES (1, 'one'), (2, 'two')"),
-    );
-    assert_eq!(
-        must("select", db.sql("SELECT id, name FROM items ORDER BY id")),
-        "1\tone\n2\ttwo"
-    );
-    assert_eq!(must("binlog", db.sql("SELECT @@binlog_format")), "ROW");
-    let err = db
-        .sql("SELECT * FROM missing")
-        .expect_err("SQL errors are errors");
-    assert!(err.to_string().contains("missing"), "{err}");
 }
 
 #[test]
 fn mariadb_faults() {
-    let db = must("mariadb::start_container", mariadb::start_container());
-    let port = db.port();
-    must(
-        "create",
-        db.sql("CREATE TABLE f (v VARCHAR(10)); INSERT INTO f VALUES ('before')"),
-    );
-
-    must("pause", db.pause());
-    let err = db
-        .probe(SHORT)
-        .expect_err("a paused server must not answer");
-    eprintln!("paused mariadb: {err}");
-    assert!(db.sql("SELECT 1").is_err(), "no exec in a paused container");
-    must("unpause", db.unpause());
-    must("probe after unpause", db.probe(Duration::from_secs(10)));
-    assert_eq!(must("select", db.sql("SELECT v FROM f")), "before");
-
-    must("stop", db.stop());
-    let err = db
-        .probe(SHORT)
-        .expect_err("a stopped server must not answer");
-    eprintln!("stopped mariadb: {err}");
-    timed("mariadb restart to ready", || must("start", db.start()));
-    assert_eq!(db.port(), port);
-    must(
-        "insert after restart",
-        db.sql("INSERT INTO f VALUES ('after')"),
-    );
-    assert_eq!(
-        must("select", db.sql("SELECT v FROM f ORDER BY v DESC")),
-        "before\nafter"
+    sql_server_faults!(
+        "mariadb",
+        mariadb::start_container(),
+        sql,
+        "CREATE TABLE f (v VARCHAR(10)); INSERT INTO f VALUES ('before')"
     );
 }
 
