@@ -577,10 +577,14 @@ const PY_PRODUCE: &str = r#"
 import sys
 from confluent_kafka import Producer
 p = Producer({"bootstrap.servers": sys.argv[1]})
+failed = []
 for i in range(1, 21):
     p.produce("py-in", key=('{"id":%d}' % i).encode(), value=('{"id":%d,"name":"n%d"}' % (i, i)).encode(),
-              headers=[("trace", ("t-%d" % i).encode()), ("empty", b"")], timestamp=1700000000000 + i)
-p.flush(30)
+              headers=[("trace", ("t-%d" % i).encode()), ("empty", b"")], timestamp=1700000000000 + i,
+              on_delivery=lambda err, msg: err is not None and failed.append(str(err)))
+left = p.flush(60)
+if left or failed:
+    raise SystemExit("confluent-kafka did not deliver %d records: %s" % (left, failed[:3]))
 "#;
 
 const PY_CONSUME: &str = r#"
@@ -638,7 +642,7 @@ fn python_client_interop(k: &Kafka) {
     k.create_topic("py-in", 2).unwrap();
     k.create_topic("py-out", 2).unwrap();
     py(PY_PRODUCE, &[bs]);
-    run(
+    let summary = run(
         &format!(
             "CREATE TABLE src (id BIGINT, name STRING,
                 h MAP<STRING, BYTES> METADATA FROM 'headers',
@@ -657,12 +661,28 @@ fn python_client_interop(k: &Kafka) {
         None,
     )
     .unwrap();
-    let java = k.consume("py-out", 20, Duration::from_secs(15)).unwrap();
-    assert_eq!(
-        java.len(),
-        20,
-        "Java's console consumer (read_committed): {java:?}"
-    );
+    assert_eq!(summary.rows_out, vec![20], "{summary:?}");
+    // The console consumer stops at the 20th record; the long timeout only matters when records
+    // are missing (its first poll, which joins the group, shares it: CI saw 15 s pass once).
+    let java = k.consume("py-out", 20, Duration::from_secs(60)).unwrap();
+    if java.len() != 20 {
+        let uncommitted = py(PY_CONSUME, &[bs, "py-out", "read_uncommitted", "20"]);
+        let input = py(PY_CONSUME, &[bs, "py-in", "read_uncommitted", "20"]);
+        let txns = k
+            .tool(
+                "kafka-transactions.sh",
+                &["--bootstrap-server", kafka::INTERNAL_BOOTSTRAP, "list"],
+            )
+            .map(|o| o.stdout)
+            .unwrap_or_else(|e| e.to_string());
+        let again = k.consume("py-out", 20, Duration::from_secs(30)).unwrap();
+        panic!(
+            "Java's console consumer (read_committed) read {java:?}\njob: {summary:?}\n\
+             read_uncommitted py-out: {uncommitted}\npy-in: {input}\ntransactions: {txns}\n\
+             a second read_committed read: {} records",
+            again.len()
+        );
+    }
     let got: Vec<serde_json::Value> =
         serde_json::from_str(&py(PY_CONSUME, &[bs, "py-out", "read_committed", "20"])).unwrap();
     assert_eq!(got.len(), 20, "{got:?}");
