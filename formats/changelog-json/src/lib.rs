@@ -44,7 +44,7 @@
 //! | `type` | rows |
 //! |---|---|
 //! | `INSERT` | `+I` per element of `data` |
-//! | `UPDATE` | per element: `-U` of `old[i]` (fields absent or null there taken from `data[i]`), `+U` of `data[i]` |
+//! | `UPDATE` | per element: `-U` of `old[i]` (fields named nowhere in `old` taken from `data[i]`, as Flink does), `+U` of `data[i]` |
 //! | `DELETE` | `-D` per element of `data` |
 //! | `CREATE` | nothing (a DDL event) |
 //!
