@@ -400,20 +400,18 @@ mod tests {
     use super::*;
 
     fn canal() -> (Canal, Rows) {
+        canal_with(DecodeConfig::default())
+    }
+
+    fn canal_with(config: DecodeConfig) -> (Canal, Rows) {
         let schema = Schema::new(vec![
             Field::new("id", DataType::Int64, true),
             Field::new("name", DataType::Utf8, true),
             Field::new("weight", DataType::Float64, true),
         ]);
         let keys = ["table".to_string()];
-        let (rows, slots) = Rows::new(
-            FORMAT,
-            Arc::new(schema),
-            DecodeConfig::default(),
-            METADATA,
-            &keys,
-        )
-        .expect("rows");
+        let (rows, slots) =
+            Rows::new(FORMAT, Arc::new(schema), config, METADATA, &keys).expect("rows");
         let canal = Canal {
             database: None,
             table: None,
@@ -488,5 +486,24 @@ mod tests {
         rows.rollback(0);
         let e = c.envelope_first(r, &mut rows).unwrap_err();
         assert!(e.contains("data[1].id"), "{e}");
+    }
+
+    /// With ignore-parse-errors (values that do not fit read as NULL) an update is still read in
+    /// one pass, the bad value nulled in both rows that hold it.
+    #[test]
+    fn a_bad_value_in_a_lenient_update_is_null() {
+        let (mut c, mut rows) = canal_with(DecodeConfig {
+            null_on_bad_field: true,
+            ..DecodeConfig::default()
+        });
+        let r = br#"{"data":[{"id":"1","name":"a","weight":"heavy"}],"old":[{"name":"b"}],"table":"t","type":"UPDATE"}"#;
+        assert!(c.one_pass(r, &mut rows, true).is_some());
+        assert_eq!(
+            batch(&mut rows),
+            [
+                r#"Row { kind: UpdateBefore, values: [BigInt(1), String("b"), Null, String("t")] }"#,
+                r#"Row { kind: UpdateAfter, values: [BigInt(1), String("a"), Null, String("t")] }"#,
+            ]
+        );
     }
 }
