@@ -5,12 +5,14 @@
 //! in-progress files).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "common/file_tables.rs"]
+mod file_tables;
 #[path = "common/json_values.rs"]
 mod json_values;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
 
+use file_tables::FileTables;
 use headrace_integration_tests::conformance::{
     all_flink_types, ExternalContext, Failure, Outcome, PoisonRecord, SourceSupport, Suite,
 };
@@ -23,8 +25,7 @@ use json_values::{decode_row, encode_object};
 
 /// The filesystem + json context: one directory per table below a temporary directory.
 struct FileSystemJson {
-    dir: tempfile::TempDir,
-    seq: AtomicU64,
+    tables: FileTables,
     /// Drop every n-th row when writing test data (to show that the checks can fail).
     drop_every: Option<usize>,
     /// Include TIMESTAMP_LTZ (on by default; off shows the rest of the suite without it).
@@ -35,27 +36,16 @@ impl FileSystemJson {
     /// A context below a fresh temporary directory.
     fn new() -> Self {
         FileSystemJson {
-            dir: tempfile::tempdir().unwrap(),
-            seq: AtomicU64::new(0),
+            tables: FileTables::new("json"),
             drop_every: None,
             with_ltz: true,
         }
     }
 
-    fn table_dir(&self, table: &str) -> PathBuf {
-        self.dir.path().join(table)
-    }
-
     /// Write `text` as a new visible file of `table`, atomically (hidden temp file, then rename).
     fn write_file(&self, table: &str, split: usize, text: &str) -> Result<PathBuf, Failure> {
-        let dir = self.table_dir(table);
-        std::fs::create_dir_all(&dir)?;
-        let n = self.seq.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(".tmp-{n}"));
-        let path = dir.join(format!("split-{split}-{n}.json"));
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, &path)?;
-        Ok(path)
+        self.tables
+            .add_file(table, split, |tmp| Ok(std::fs::write(tmp, text)?))
     }
 }
 
@@ -80,20 +70,7 @@ impl ExternalContext for FileSystemJson {
         usage: Usage,
         bounded: bool,
     ) -> Result<RawOptions, Failure> {
-        let dir = self.table_dir(table);
-        std::fs::create_dir_all(&dir)?;
-        let mut o: RawOptions = [
-            ("connector", "filesystem".to_string()),
-            ("path", dir.display().to_string()),
-            ("format", "json".to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        if usage == Usage::Source && !bounded {
-            o.insert("source.monitor-interval".into(), "100 ms".into());
-        }
-        Ok(o)
+        self.tables.options(table, usage, bounded)
     }
 
     fn write_test_data(&self, table: &str, split: usize, rows: &[Row]) -> Result<(), Failure> {
@@ -116,10 +93,8 @@ impl ExternalContext for FileSystemJson {
 
     fn read_written(&self, table: &str) -> Result<Vec<Row>, Failure> {
         let schema = self.schema();
-        let mut files = Vec::new();
-        visible_files(&self.table_dir(table), &mut files)?;
         let mut rows = Vec::new();
-        for f in files {
+        for f in self.tables.visible_files(table) {
             for (n, line) in std::fs::read_to_string(&f)?.lines().enumerate() {
                 rows.push(
                     decode_row(&schema, line)
@@ -157,25 +132,6 @@ impl ExternalContext for FileSystemJson {
     fn ignore_parse_errors_options(&self) -> Option<RawOptions> {
         Some([("json.ignore-parse-errors".to_string(), "true".to_string())].into())
     }
-}
-
-fn visible_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Failure> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().to_string();
-        if name.starts_with('.') || name.starts_with('_') {
-            continue;
-        }
-        let p = e.path();
-        if p.is_dir() {
-            visible_files(&p, out)?;
-        } else {
-            out.push(p);
-        }
-    }
-    Ok(())
 }
 
 // ---- the tests ----

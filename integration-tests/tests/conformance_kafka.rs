@@ -374,16 +374,6 @@ fn kafka_json_conformance() {
     let report = suite.run_all(&ctx);
     eprintln!("{report}");
     assert!(report.failures().is_empty(), "{report}");
-    let skipped: Vec<&str> = report
-        .results
-        .iter()
-        .filter(|(_, r, _)| {
-            matches!(
-                r,
-                Ok(headrace_integration_tests::conformance::Outcome::Skipped(_))
-            )
-        })
-        .map(|(n, _, _)| *n)
-        .collect();
+    let skipped = report.skipped();
     assert!(skipped.is_empty(), "checks skipped: {skipped:?}\n{report}");
 }

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use headrace_integration_tests::conformance::{
-    ExternalContext, Failure, Outcome, SourceSupport, Suite,
-};
+use headrace_integration_tests::conformance::{ExternalContext, Failure, SourceSupport, Suite};
 use headrace_sdk::factory::Usage;
 use headrace_sdk::options::RawOptions;
 use headrace_sdk::row::{Row, Value};
@@ -132,14 +130,8 @@ fn lines_connector_conforms() {
     let report = suite().run_all(&LinesContext::new());
     eprintln!("{report}");
     assert!(report.failures().is_empty(), "{report}");
-    let passed: Vec<&str> = report
-        .results
-        .iter()
-        .filter(|(_, r, _)| matches!(r, Ok(Outcome::Passed(_))))
-        .map(|(n, _, _)| *n)
-        .collect();
     assert_eq!(
-        passed,
+        report.passed(),
         [
             "option_validation",
             "bounded_read",

@@ -323,27 +323,7 @@ pub fn produce_csv_files(dir: &Path, files: usize, text: fn(usize) -> String) ->
 /// The visible files below `dir` and its visible subdirectories (names not starting with '.' or
 /// '_', as Flink and Hive list them), sorted; none when `dir` does not exist.
 pub fn visible_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || name.starts_with('_') {
-                continue;
-            }
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    headrace_integration_tests::conformance::visible_files(dir)
 }
 
 /// Every line of the visible files below `dir` (what a sink committed; not its hidden

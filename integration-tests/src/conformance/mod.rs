@@ -33,6 +33,7 @@ mod process;
 mod suite;
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use headrace_sdk::factory::Usage;
 use headrace_sdk::options::RawOptions;
@@ -96,6 +97,33 @@ impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
         Failure::new(e.to_string())
     }
+}
+
+/// The visible files below `dir` and its visible subdirectories, sorted: names starting with `.`
+/// or `_` (in-progress and hidden files, as Flink's file sinks and readers treat them) are
+/// skipped; none when `dir` does not exist. For contexts that read what a file sink committed.
+pub fn visible_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            if name.to_string_lossy().starts_with(['.', '_']) {
+                continue;
+            }
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// What a connector's source can do, as its context claims it.

@@ -11,12 +11,12 @@ use headrace_sdk::registry::Registry;
 use headrace_sdk::row::Row;
 use headrace_sdk::sink::{DeliveryGuarantee, DynamicSink};
 
-use super::data::{assert_same_rows, generate_rows, key_of, key_report};
+use super::data::{assert_same_rows, generate_rows, key_of, key_report, KeyReport};
 use super::harness::{
     make_sink, make_source, run_to_end, runtime, start, validate, wait_until, CollectSink,
     RowsSource, RunSpec,
 };
-use super::process::{commit_files_keys, create_table, spawn};
+use super::process::{commit_files_keys, create_table, spawn, RunnerProcess};
 use super::{ExternalContext, Failure};
 
 /// How a check ended when it did not fail.
@@ -46,6 +46,24 @@ impl Report {
         self.results
             .iter()
             .filter_map(|(n, r, _)| r.as_ref().err().map(|e| (*n, e)))
+            .collect()
+    }
+
+    /// The names of the checks that passed, in order.
+    pub fn passed(&self) -> Vec<&'static str> {
+        self.names(|o| matches!(o, Outcome::Passed(_)))
+    }
+
+    /// The names of the checks that were skipped (they do not apply to the context), in order.
+    pub fn skipped(&self) -> Vec<&'static str> {
+        self.names(|o| matches!(o, Outcome::Skipped(_)))
+    }
+
+    fn names(&self, pick: impl Fn(&Outcome) -> bool) -> Vec<&'static str> {
+        self.results
+            .iter()
+            .filter(|(_, r, _)| r.as_ref().is_ok_and(&pick))
+            .map(|(n, _, _)| *n)
             .collect()
     }
 }
@@ -459,11 +477,7 @@ impl Suite {
             got.len(),
             s1.checkpoints,
             s2.restored_from,
-            if exactly_once {
-                "exactly once"
-            } else {
-                "at least once"
-            }
+            guarantee_words(exactly_once)
         )))
     }
 
@@ -493,7 +507,6 @@ impl Suite {
         };
         let dir = tempfile::tempdir()?;
         let out = dir.path().join("out");
-        let state = dir.path().join("state");
         let per_wave = self.rows * 5;
         let wave = |w: usize| generate_rows(&schema, (w * per_wave) as u64, per_wave);
         let mut written: Vec<Row> = Vec::new();
@@ -524,32 +537,20 @@ impl Suite {
             create_table("snk", &key_schema, &sink_opts),
             key_col.name.replace('`', "``"),
         );
-        let job = dir.path().join("job.sql");
-        std::fs::write(&job, sql)?;
-
-        let mut kills = 0;
-        for (round, delay) in [700u64, 1100, 500].into_iter().enumerate() {
-            let mut p = spawn(
-                runner,
-                &job,
-                &state,
-                dir.path().join(format!("run{round}.err")),
-            )?;
-            std::thread::sleep(Duration::from_millis(delay / 2));
+        let job = CrashJob::new(runner, dir, &sql)?;
+        let kills = job.kill_rounds(ctx, [700, 1100, 500], |p, run| {
+            std::thread::sleep(run / 2);
             write_wave(&mut written)?;
-            std::thread::sleep(Duration::from_millis(delay / 2));
-            if let Some(status) = p.exited()? {
-                return Err(Failure::new(format!(
+            std::thread::sleep(run / 2);
+            match p.exited()? {
+                Some(status) => Err(Failure::new(format!(
                     "the unbounded job process ended by itself ({status}): {}",
                     p.stderr()
-                )));
+                ))),
+                None => Ok(()),
             }
-            if p.kill()? {
-                kills += 1;
-            }
-            ctx.restart_external()?;
-        }
-        let mut p = spawn(runner, &job, &state, dir.path().join("final.err"))?;
+        })?;
+        let mut p = job.spawn_final()?;
         write_wave(&mut written)?;
         let expected: Vec<String> = written.iter().map(key_of).collect();
         let expected_set: std::collections::BTreeSet<&String> = expected.iter().collect();
@@ -576,23 +577,17 @@ impl Suite {
                 expected.len(),
                 report.duplicated.len()
             ));
-            return Err(kept(dir, e));
+            return Err(job.kept(e));
         }
         std::thread::sleep(Duration::from_millis(700));
         p.kill()?;
         let report = key_report(expected.clone(), commit_files_keys(&out)?);
-        if let Err(e) = report.check("keys after SIGKILLs and restarts", exactly_once) {
-            return Err(kept(dir, e));
-        }
+        job.check(&report, "keys after SIGKILLs and restarts", exactly_once)?;
         Ok(Outcome::Passed(format!(
             "{} rows in {next_wave} waves, {kills} SIGKILLs; {} duplicates ({})",
             expected.len(),
             report.duplicated.len(),
-            if exactly_once {
-                "exactly once"
-            } else {
-                "at least once"
-            }
+            guarantee_words(exactly_once)
         )))
     }
 
@@ -631,44 +626,29 @@ impl Suite {
         .into_iter()
         .collect();
         let sink_opts = ctx.table_options(table, Usage::Sink, true)?;
-        let dir = tempfile::tempdir()?;
-        let state = dir.path().join("state");
         let sql = format!(
             "SET 'execution.checkpointing.interval' = '300 ms';\nSET 'parallelism.default' = '2';\n\
              SET 'headrace.batch-size' = '500';\n{}{}INSERT INTO snk SELECT * FROM src;\n",
             create_table("src", &schema, &src_opts),
             create_table("snk", &schema, &sink_opts),
         );
-        let job = dir.path().join("job.sql");
-        std::fs::write(&job, sql)?;
-        let mut kills = 0;
-        for (round, delay) in [900u64, 1300, 700].into_iter().enumerate() {
-            let mut p = spawn(
-                runner,
-                &job,
-                &state,
-                dir.path().join(format!("run{round}.err")),
-            )?;
-            std::thread::sleep(Duration::from_millis(delay));
-            if let Some(status) = p.exited()? {
-                if !status.success() {
-                    return Err(Failure::new(format!(
-                        "the job process failed ({status}): {}",
-                        p.stderr()
-                    )));
-                }
+        let job = CrashJob::new(runner, tempfile::tempdir()?, &sql)?;
+        let kills = job.kill_rounds(ctx, [900, 1300, 700], |p, run| {
+            std::thread::sleep(run);
+            match p.exited()? {
+                Some(status) if !status.success() => Err(Failure::new(format!(
+                    "the job process failed ({status}): {}",
+                    p.stderr()
+                ))),
+                _ => Ok(()),
             }
-            if p.kill()? {
-                kills += 1;
-            }
-            ctx.restart_external()?;
-        }
+        })?;
         if kills < 2 {
             return Err(Failure::new(
                 "the job ended before it could be killed twice; lower its rate",
             ));
         }
-        let mut p = spawn(runner, &job, &state, dir.path().join("final.err"))?;
+        let mut p = job.spawn_final()?;
         let status = p.wait(self.timeout * 2)?;
         if !status.success() {
             return Err(Failure::new(format!(
@@ -678,18 +658,16 @@ impl Suite {
         }
         let got = ctx.read_written(table)?;
         let report = key_report((1..=N).map(|i| i.to_string()), got.iter().map(key_of));
-        if let Err(e) = report.check("keys written across SIGKILLs and restarts", exactly_once) {
-            return Err(kept(dir, e));
-        }
+        job.check(
+            &report,
+            "keys written across SIGKILLs and restarts",
+            exactly_once,
+        )?;
         Ok(Outcome::Passed(format!(
             "{N} rows, {kills} SIGKILLs, {} rows read back, {} duplicated keys ({})",
             got.len(),
             report.duplicated.len(),
-            if exactly_once {
-                "exactly once"
-            } else {
-                "at least once"
-            }
+            guarantee_words(exactly_once)
         )))
     }
 }
@@ -699,16 +677,90 @@ impl Suite {
 /// runtime's and the connector's logs in them).
 pub const KEEP_ENV: &str = "HEADRACE_CONFORMANCE_KEEP";
 
-/// `e`, naming the kept directory when [`KEEP_ENV`] is set.
-fn kept(dir: tempfile::TempDir, e: Failure) -> Failure {
-    if std::env::var_os(KEEP_ENV).is_none() {
-        return e;
+/// How a report names the guarantee checked.
+fn guarantee_words(exactly_once: bool) -> &'static str {
+    if exactly_once {
+        "exactly once"
+    } else {
+        "at least once"
     }
-    let path = dir.keep();
-    e.context(format!(
-        "job file, state and runner logs kept in {}",
-        path.display()
-    ))
+}
+
+/// The job of a crash check, run by the runner binary: its SQL file, state directory and each
+/// run's stderr in one temporary directory.
+struct CrashJob<'a> {
+    runner: &'a Path,
+    dir: tempfile::TempDir,
+    job: PathBuf,
+    state: PathBuf,
+}
+
+impl<'a> CrashJob<'a> {
+    /// Writes the job `sql` into `dir`.
+    fn new(runner: &'a Path, dir: tempfile::TempDir, sql: &str) -> Result<Self, Failure> {
+        let job = dir.path().join("job.sql");
+        std::fs::write(&job, sql)?;
+        let state = dir.path().join("state");
+        Ok(CrashJob {
+            runner,
+            dir,
+            job,
+            state,
+        })
+    }
+
+    /// The crash rounds: for each of `runs_ms`, starts the job (its stderr in `runN.err`), lets
+    /// `during` watch it for that long, kills it with SIGKILL and restarts the external system.
+    /// Returns how many kills hit a running process.
+    fn kill_rounds(
+        &self,
+        ctx: &dyn ExternalContext,
+        runs_ms: [u64; 3],
+        mut during: impl FnMut(&mut RunnerProcess, Duration) -> Result<(), Failure>,
+    ) -> Result<usize, Failure> {
+        let mut kills = 0;
+        for (round, run) in runs_ms.into_iter().enumerate() {
+            let mut p = self.spawn(&format!("run{round}.err"))?;
+            during(&mut p, Duration::from_millis(run))?;
+            if p.kill()? {
+                kills += 1;
+            }
+            ctx.restart_external()?;
+        }
+        Ok(kills)
+    }
+
+    /// Starts the job after the crash rounds (its stderr in `final.err`).
+    fn spawn_final(&self) -> Result<RunnerProcess, Failure> {
+        self.spawn("final.err")
+    }
+
+    fn spawn(&self, stderr: &str) -> Result<RunnerProcess, Failure> {
+        spawn(
+            self.runner,
+            &self.job,
+            &self.state,
+            self.dir.path().join(stderr),
+        )
+    }
+
+    /// Checks the keys of the job's output (see [`KeyReport::check`]); a failure names the kept
+    /// directory when [`KEEP_ENV`] is set.
+    fn check(self, report: &KeyReport, what: &str, exactly_once: bool) -> Result<(), Failure> {
+        report.check(what, exactly_once).map_err(|e| self.kept(e))
+    }
+
+    /// `e`, naming the kept directory when [`KEEP_ENV`] is set.
+    fn kept(self, e: Failure) -> Failure {
+        if std::env::var_os(KEEP_ENV).is_none() {
+            return e;
+        }
+        let path = self.dir.keep();
+        e.context(format!(
+            "job file, state and runner logs kept in {}",
+            path.display()
+        ))
+    }
 }
 
 /// The failure of a wait on a running job, with the job's own error when it ended.
