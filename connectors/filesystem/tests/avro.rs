@@ -16,7 +16,7 @@ use std::process::Command;
 
 use arrow::array::RecordBatch;
 use common::{
-    in_progress_files, json_batch, read_across_a_crash, run, run_job, visible_files,
+    display_rows, in_progress_files, json_batch, read_across_a_crash, run, run_job, visible_files,
     write_checkpoints, Files,
 };
 use headrace_connector_filesystem::FileSplit;
@@ -35,24 +35,6 @@ const AVRO: Files = Files {
     registry,
     format: "avro",
 };
-
-/// Every row as Arrow displays its values (nested types too), NULL as "NULL".
-fn display_rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
-    use arrow::util::display::{ArrayFormatter, FormatOptions};
-    let opts = FormatOptions::default().with_null("NULL");
-    let mut out = Vec::new();
-    for b in batches {
-        let fmts: Vec<ArrayFormatter> = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).unwrap())
-            .collect();
-        for r in 0..b.num_rows() {
-            out.push(fmts.iter().map(|f| f.value(r).to_string()).collect());
-        }
-    }
-    out
-}
 
 /// Every type Flink's avro format maps (as formats/avro's tests list them).
 const ALL: &str = "b BOOLEAN NOT NULL, ti TINYINT, si SMALLINT, i INT, bi BIGINT, \

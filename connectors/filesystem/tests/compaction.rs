@@ -12,8 +12,8 @@ use std::sync::Arc;
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use common::{
-    committed_lines, in_progress_files, job_dirs, registry, run_job, sink_builder, visible_files,
-    write, write_inputs,
+    committed_lines, day_job, in_progress_files, job_dirs, registry, run_job, sink_builder,
+    visible_files, write, write_inputs,
 };
 use headrace_sdk::prelude::*;
 
@@ -313,21 +313,16 @@ async fn a_sql_job_with_two_writers_compacts_and_commits_partitions() {
         format!("{id},2026-11-2{}", id % 2)
     });
     want.sort();
-    let sql = format!(
+    let sql = day_job(
         "SET 'parallelism.default' = '2';
          SET 'execution.checkpointing.interval' = '50 ms';
-         SET 'headrace.batch-size' = '40';
-         CREATE TABLE src (id BIGINT, day STRING)
-           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'testline');
-         CREATE TABLE dst (id BIGINT, day STRING) PARTITIONED BY (day)
-           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'testline',
-                 'sink.rolling-policy.file-size' = '100 b',
-                 'auto-compaction' = 'true', 'compaction.file-size' = '4 kb',
-                 'sink.shuffle-by-partition.enable' = 'true',
-                 'sink.partition-commit.policy.kind' = 'success-file');
-         INSERT INTO dst SELECT id, day FROM src;",
-        inp.display(),
-        out.display()
+         SET 'headrace.batch-size' = '40';",
+        &inp,
+        &out,
+        "'sink.rolling-policy.file-size' = '100 b',
+         'auto-compaction' = 'true', 'compaction.file-size' = '4 kb',
+         'sink.shuffle-by-partition.enable' = 'true',
+         'sink.partition-commit.policy.kind' = 'success-file',",
     );
     run_job(&registry(), &sql, &state).await;
     assert_eq!(committed_lines(&out), want);

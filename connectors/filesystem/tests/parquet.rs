@@ -17,8 +17,8 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType as ArrowType, Field, Schema};
 use common::{
-    in_progress_files, json_batch, read_across_a_crash, reader_ctx, rows, run, visible_files,
-    write_checkpoints, writer_ctx, Files,
+    display_rows, in_progress_files, json_batch, read_across_a_crash, reader_ctx, rows, run,
+    visible_files, write_checkpoints, writer_ctx, Files,
 };
 use headrace_connector_filesystem::{FileSplit, ParquetFormat};
 use headrace_format_json::FLINK_TYPE_METADATA_KEY;
@@ -254,12 +254,7 @@ async fn projection_reads_a_subset_by_name_and_checks_types() {
     assert_eq!(concat(&out[0]).column(1).data_type(), &ArrowType::Int64);
 
     // A missing column is named.
-    let src = source(&dir, "a INT, nope STRING", &[]);
-    let mut en = src
-        .create_enumerator(EnumeratorContext { parallelism: 1 }, None)
-        .unwrap();
-    let mut reader = src.create_reader(reader_ctx(0, 1, 100)).unwrap();
-    let e = read_error(&mut en, &mut reader).await;
+    let e = read_error(&dir, "a INT, nope STRING", false).await;
     assert!(
         e.contains("has no column 'nope'") && e.contains("f.parquet"),
         "{e}"
@@ -267,55 +262,34 @@ async fn projection_reads_a_subset_by_name_and_checks_types() {
     assert!(e.contains("a, extra, b, blob"), "{e}");
 
     // An incompatible type is named.
-    let src = source(&dir, "a DATE", &[]);
-    let mut en = src
-        .create_enumerator(EnumeratorContext { parallelism: 1 }, None)
-        .unwrap();
-    let mut reader = src.create_reader(reader_ctx(0, 1, 100)).unwrap();
-    let e = read_error(&mut en, &mut reader).await;
+    let e = read_error(&dir, "a DATE", false).await;
     assert!(
         e.contains("column 'a'") && e.contains("Int32") && e.contains("Date32"),
         "{e}"
     );
 
     // A narrower integer is refused too.
-    let src = source(&dir, "a SMALLINT", &[]);
-    let mut en = src
-        .create_enumerator(EnumeratorContext { parallelism: 1 }, None)
-        .unwrap();
-    let mut reader = src.create_reader(reader_ctx(0, 1, 100)).unwrap();
-    let e = read_error(&mut en, &mut reader).await;
+    let e = read_error(&dir, "a SMALLINT", false).await;
     assert!(e.contains("column 'a'"), "{e}");
 
     // A file that is not Parquet is a bad record named by the file (its footer does not read)
     // when its reader gets to it (under 'fail': the error).
     common::write(&dir.join("junk.parquet"), "not parquet\n");
-    let src = source(&dir, "a INT", &[]);
-    let mut en = src
-        .create_enumerator(EnumeratorContext { parallelism: 1 }, None)
-        .unwrap();
-    let mut reader = src.create_reader(reader_ctx(0, 1, 100)).unwrap();
-    let e = loop {
-        match reader.poll_next().await {
-            Err(e) => break e.to_string(),
-            Ok(ReadEvent::NeedSplits) => match en.handle_split_request(0).await.unwrap() {
-                SplitAssignment::Splits(s) => reader.add_splits(s).unwrap(),
-                other => panic!("unexpected {other:?}"),
-            },
-            Ok(ReadEvent::Batch(_)) => {}
-            Ok(other) => panic!("expected an error, got {other:?}"),
-        }
-    };
+    let e = read_error(&dir, "a INT", true).await;
     assert!(
         e.contains("junk.parquet' row group 0") && e.contains("footer"),
         "{e}"
     );
 }
 
-async fn read_error(
-    en: &mut Box<dyn SplitEnumerator>,
-    reader: &mut Box<dyn SourceReader>,
-) -> String {
+/// The error one reader (batches of 100 rows) of the files below `dir` read as `columns` gets;
+/// with `after_rows`, batches may come before it.
+async fn read_error(dir: &Path, columns: &str, after_rows: bool) -> String {
+    let src = source(dir, columns, &[]);
+    let mut en = src
+        .create_enumerator(EnumeratorContext { parallelism: 1 }, None)
+        .unwrap();
+    let mut reader = src.create_reader(reader_ctx(0, 1, 100)).unwrap();
     loop {
         match reader.poll_next().await {
             Err(e) => return e.to_string(),
@@ -323,6 +297,7 @@ async fn read_error(
                 SplitAssignment::Splits(s) => reader.add_splits(s).unwrap(),
                 other => panic!("unexpected {other:?}"),
             },
+            Ok(ReadEvent::Batch(_)) if after_rows => {}
             Ok(other) => panic!("expected an error, got {other:?}"),
         }
     }
@@ -641,22 +616,4 @@ async fn files_written_by_pyarrow_and_duckdb_are_read() {
         .map(|r| r.into_iter().map(String::from).collect())
         .collect();
     assert_eq!(got, want);
-}
-
-/// Every row as Arrow displays its values (nested types too), NULL as "NULL".
-fn display_rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
-    use arrow::util::display::{ArrayFormatter, FormatOptions};
-    let opts = FormatOptions::default().with_null("NULL");
-    let mut out = Vec::new();
-    for b in batches {
-        let fmts: Vec<ArrayFormatter> = b
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).unwrap())
-            .collect();
-        for r in 0..b.num_rows() {
-            out.push(fmts.iter().map(|f| f.value(r).to_string()).collect());
-        }
-    }
-    out
 }

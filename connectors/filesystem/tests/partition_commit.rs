@@ -13,8 +13,8 @@ use std::time::Duration;
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use common::{
-    committed_lines, in_progress_files, job_dirs, registry, run_job, visible_files, write,
-    write_inputs, TESTLINE,
+    committed_lines, day_job, files_below, in_progress_files, job_dirs, registry, run_job,
+    visible_files, write, write_inputs, TESTLINE,
 };
 use headrace_sdk::prelude::*;
 
@@ -92,25 +92,17 @@ fn success(dir: &Path, partition: &str, name: &str) -> bool {
 
 /// Every success file below `dir`, as relative partition directories.
 fn success_dirs(dir: &Path, name: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if e.file_name() == name {
-                out.push(
-                    p.parent()
-                        .unwrap()
-                        .strip_prefix(dir)
-                        .unwrap()
-                        .display()
-                        .to_string(),
-                );
-            }
-        }
-    }
+    let mut out: Vec<String> = files_below(dir, &|_| true, &|n| n == name)
+        .iter()
+        .map(|p| {
+            p.parent()
+                .unwrap()
+                .strip_prefix(dir)
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .collect();
     out.sort();
     out
 }
@@ -339,20 +331,15 @@ async fn a_bounded_sql_job_commits_every_partition_at_the_end() {
         format!("{id},{day}")
     });
     expected.sort();
-    let sql = format!(
+    let sql = day_job(
         "SET 'parallelism.default' = '2';
          SET 'execution.checkpointing.interval' = '20 ms';
-         SET 'headrace.batch-size' = '30';
-         CREATE TABLE src (id BIGINT, day STRING)
-           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'testline');
-         CREATE TABLE dst (id BIGINT, day STRING) PARTITIONED BY (day)
-           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'testline',
-                 'sink.partition-commit.policy.kind' = 'success-file',
-                 'sink.partition-commit.trigger' = 'partition-time',
-                 'sink.partition-commit.delay' = '1 d');
-         INSERT INTO dst SELECT id, day FROM src;",
-        inp.display(),
-        out.display()
+         SET 'headrace.batch-size' = '30';",
+        &inp,
+        &out,
+        "'sink.partition-commit.policy.kind' = 'success-file',
+         'sink.partition-commit.trigger' = 'partition-time',
+         'sink.partition-commit.delay' = '1 d',",
     );
     run_job(&registry(), &sql, &state).await;
     assert_eq!(committed_lines(&out), expected);
@@ -465,18 +452,11 @@ async fn shuffle_by_partition_gives_each_partition_one_writer() {
         format!("{id},2026-11-{:02}", 10 + id % 12)
     });
     let run = |shuffle: bool, out: std::path::PathBuf, state: std::path::PathBuf| {
-        let sql = format!(
-            "SET 'parallelism.default' = '2';
-             SET 'headrace.batch-size' = '25';
-             CREATE TABLE src (id BIGINT, day STRING)
-               WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'testline');
-             CREATE TABLE dst (id BIGINT, day STRING) PARTITIONED BY (day)
-               WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'testline',
-                     'sink.parallelism' = '3',
-                     'sink.shuffle-by-partition.enable' = '{shuffle}');
-             INSERT INTO dst SELECT id, day FROM src;",
-            inp.display(),
-            out.display()
+        let sql = day_job(
+            "SET 'parallelism.default' = '2'; SET 'headrace.batch-size' = '25';",
+            &inp,
+            &out,
+            &format!("'sink.parallelism' = '3', 'sink.shuffle-by-partition.enable' = '{shuffle}',"),
         );
         async move {
             run_job(&registry(), &sql, &state).await;

@@ -11,6 +11,16 @@ use arrow::datatypes::DataType as ArrowType;
 use headrace_connector_filesystem::{FileSink, FileSinkBuilder, FileSource, FileSourceBuilder};
 use headrace_sdk::prelude::*;
 
+/// A column's values cast to strings.
+fn as_strings(c: &ArrayRef) -> StringArray {
+    cast(c, &ArrowType::Utf8)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
+        .clone()
+}
+
 /// `'format' = 'testline'`: fields separated by ',', empty means NULL.
 pub struct TestLineFormat;
 
@@ -68,19 +78,7 @@ impl Encoder for TestEncoder {
         batch: &ChangelogBatch,
         emit: &mut dyn FnMut(usize, &[u8]) -> Result<()>,
     ) -> Result<()> {
-        let cols: Vec<StringArray> = batch
-            .batch
-            .columns()
-            .iter()
-            .map(|c| {
-                cast(c, &ArrowType::Utf8)
-                    .unwrap()
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .unwrap()
-                    .clone()
-            })
-            .collect();
+        let cols: Vec<StringArray> = batch.batch.columns().iter().map(as_strings).collect();
         for r in 0..batch.num_rows() {
             let line: Vec<&str> = cols
                 .iter()
@@ -173,18 +171,7 @@ pub async fn run(
 pub fn rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     for b in batches {
-        let cols: Vec<StringArray> = b
-            .columns()
-            .iter()
-            .map(|c| {
-                cast(c, &ArrowType::Utf8)
-                    .unwrap()
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .unwrap()
-                    .clone()
-            })
-            .collect();
+        let cols: Vec<StringArray> = b.columns().iter().map(as_strings).collect();
         for r in 0..b.num_rows() {
             out.push(
                 cols.iter()
@@ -202,43 +189,44 @@ pub fn rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
     out
 }
 
-/// Visible (committed) files below `dir`, relative paths, sorted.
-pub fn visible_files(dir: &Path) -> Vec<PathBuf> {
+/// The files below `dir` (in directories `enter` accepts by name) that `keep` accepts by name.
+pub fn files_below(
+    dir: &Path,
+    enter: &dyn Fn(&str) -> bool,
+    keep: &dyn Fn(&str) -> bool,
+) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap().flatten() {
             let p = e.path();
             let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || name.starts_with('_') {
-                continue;
-            }
             if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
+                if enter(&name) {
+                    stack.push(p);
+                }
+            } else if keep(&name) {
+                out.push(p);
             }
         }
     }
+    out
+}
+
+/// Visible (committed) files below `dir`, relative paths, sorted.
+pub fn visible_files(dir: &Path) -> Vec<PathBuf> {
+    let visible = |name: &str| !name.starts_with('.') && !name.starts_with('_');
+    let mut out: Vec<PathBuf> = files_below(dir, &visible, &visible)
+        .into_iter()
+        .map(|p| p.strip_prefix(dir).unwrap().to_path_buf())
+        .collect();
     out.sort();
     out
 }
 
 /// Hidden in-progress files below `dir`.
 pub fn in_progress_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if e.file_name().to_string_lossy().contains(".inprogress.") {
-                out.push(p);
-            }
-        }
-    }
-    out
+    files_below(dir, &|_| true, &|name| name.contains(".inprogress."))
 }
 
 /// The lines of every visible file below `dir`, each prefixed with its relative directory.
@@ -485,4 +473,38 @@ pub async fn read_across_a_crash(
         rest.push(b);
     }
     (first, rest)
+}
+
+/// Every row as Arrow displays its values (nested types too), NULL as "NULL".
+pub fn display_rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    let opts = FormatOptions::default().with_null("NULL");
+    let mut out = Vec::new();
+    for b in batches {
+        let fmts: Vec<ArrayFormatter> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).unwrap())
+            .collect();
+        for r in 0..b.num_rows() {
+            out.push(fmts.iter().map(|f| f.value(r).to_string()).collect());
+        }
+    }
+    out
+}
+
+/// A SQL job copying the `(id BIGINT, day STRING)` rows of the testline files below `inp` into a
+/// table partitioned by `day` below `out`: the `settings` (SET statements) first, and `options`
+/// (more WITH options, each followed by a comma) for the partitioned table.
+pub fn day_job(settings: &str, inp: &Path, out: &Path, options: &str) -> String {
+    format!(
+        "{settings}
+         CREATE TABLE src (id BIGINT, day STRING)
+           WITH ('connector' = 'filesystem', 'path' = '{}', 'format' = 'testline');
+         CREATE TABLE dst (id BIGINT, day STRING) PARTITIONED BY (day)
+           WITH ({options} 'connector' = 'filesystem', 'path' = '{}', 'format' = 'testline');
+         INSERT INTO dst SELECT id, day FROM src;",
+        inp.display(),
+        out.display()
+    )
 }
