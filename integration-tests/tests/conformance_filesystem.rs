@@ -149,45 +149,26 @@ fn passed(r: Result<Outcome, Failure>) {
     }
 }
 
-#[test]
-fn bounded_read() {
-    passed(suite().bounded_read(&FileSystemJson::new()));
+/// One test per check of the suite (named after it), each on a fresh context.
+macro_rules! one_test_per_check {
+    ($($check:ident),* $(,)?) => {$(
+        #[test]
+        fn $check() {
+            passed(suite().$check(&FileSystemJson::new()));
+        }
+    )*};
 }
 
-#[test]
-fn sink_round_trip() {
-    passed(suite().sink_round_trip(&FileSystemJson::new()));
-}
-
-#[test]
-fn parallel_read() {
-    passed(suite().parallel_read(&FileSystemJson::new()));
-}
-
-#[test]
-fn option_validation() {
-    passed(suite().option_validation(&FileSystemJson::new()));
-}
-
-#[test]
-fn poison_records() {
-    passed(suite().poison_records(&FileSystemJson::new()));
-}
-
-#[test]
-fn unbounded_stop_and_restore() {
-    passed(suite().unbounded_stop_and_restore(&FileSystemJson::new()));
-}
-
-#[test]
-fn source_crash_recovery() {
-    passed(suite().source_crash_recovery(&FileSystemJson::new()));
-}
-
-#[test]
-fn sink_crash_recovery() {
-    passed(suite().sink_crash_recovery(&FileSystemJson::new()));
-}
+one_test_per_check!(
+    bounded_read,
+    sink_round_trip,
+    parallel_read,
+    option_validation,
+    poison_records,
+    unbounded_stop_and_restore,
+    source_crash_recovery,
+    sink_crash_recovery,
+);
 
 /// The checks can fail: a context that loses every tenth row it writes is caught by the bounded
 /// and the parallel read, with the lost rows named.
