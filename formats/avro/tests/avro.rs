@@ -582,6 +582,15 @@ fn encode_all(f: &dyn FormatFactory, c: &FormatContext, batch: &RecordBatch) -> 
     out
 }
 
+/// The rows of `records` as decoded by a decoder of `f` (origins at offsets 0, 1, ...).
+fn decode_all(f: &dyn FormatFactory, c: &FormatContext, records: &[Vec<u8>]) -> RecordBatch {
+    let mut d = f.create_decoder(c).unwrap();
+    for (i, r) in records.iter().enumerate() {
+        d.decode(r, &origin(i as i64)).unwrap();
+    }
+    d.finish().unwrap().batch
+}
+
 #[test]
 fn confluent_round_trip_registers_once_and_caches_ids() {
     let reg = common::registry::FakeRegistry::start();
@@ -611,11 +620,7 @@ fn confluent_round_trip_registers_once_and_caches_ids() {
     for (r, p) in records.iter().zip(&plain) {
         assert_eq!(&r[5..], &p[..]);
     }
-    let mut d = AvroConfluentFormatFactory.create_decoder(&c).unwrap();
-    for (i, r) in records.iter().enumerate() {
-        d.decode(r, &origin(i as i64)).unwrap();
-    }
-    assert_eq!(d.finish().unwrap().batch, input);
+    assert_eq!(decode_all(&AvroConfluentFormatFactory, &c, &records), input);
     let mut d2 = AvroConfluentFormatFactory.create_decoder(&c).unwrap();
     d2.decode(&records[0], &origin(0)).unwrap();
     assert_eq!(
@@ -639,6 +644,26 @@ fn confluent_round_trip_registers_once_and_caches_ids() {
     assert_eq!(registered, derived);
 }
 
+/// The rows of `writer`, written with avro-confluent under `subject` of the registry at `url`,
+/// as a table of `reader_cols` reads them.
+fn through_registry(
+    url: &str,
+    writer: &RecordBatch,
+    subject: &str,
+    reader_cols: &str,
+) -> RecordBatch {
+    let f = AvroConfluentFormatFactory;
+    let wc = ctx(
+        writer.schema(),
+        "avro-confluent",
+        &[("url", url), ("subject", subject)],
+    );
+    let records = encode_all(&f, &wc, writer);
+    assert_eq!(records.len(), writer.num_rows());
+    let rc = ctx(schema(reader_cols), "avro-confluent", &[("url", url)]);
+    decode_all(&f, &rc, &records)
+}
+
 #[test]
 fn confluent_resolves_writer_schemas_to_the_table() {
     let reg = common::registry::FakeRegistry::start();
@@ -646,22 +671,9 @@ fn confluent_resolves_writer_schemas_to_the_table() {
         "a INT NOT NULL, extra STRING NOT NULL, m MAP<STRING, INT>",
         &[json!({"a": 7, "extra": "dropped", "m": {"k": 1}})],
     );
-    let wc = ctx(
-        writer.schema(),
-        "avro-confluent",
-        &[("url", reg.url.as_str()), ("subject", "evolving-value")],
-    );
-    let records = encode_all(&AvroConfluentFormatFactory, &wc, &writer);
     // The table reads a as BIGINT (int -> long promotion), lacks 'extra', has a new nullable 's'.
     let reader_cols = "a BIGINT NOT NULL, s STRING, m MAP<STRING, BIGINT>";
-    let rc = ctx(
-        schema(reader_cols),
-        "avro-confluent",
-        &[("url", reg.url.as_str())],
-    );
-    let mut d = AvroConfluentFormatFactory.create_decoder(&rc).unwrap();
-    d.decode(&records[0], &origin(0)).unwrap();
-    let got = d.finish().unwrap().batch;
+    let got = through_registry(&reg.url, &writer, "evolving-value", reader_cols);
     assert_eq!(got, rows(reader_cols, &[json!({"a": 7, "m": {"k": 1}})]));
 }
 
@@ -745,11 +757,7 @@ fn confluent_with_a_given_schema() {
     let records = encode_all(&AvroConfluentFormatFactory, &c, &input);
     // "a": branch 0 (string) first in the given union.
     assert_eq!(&records[0][5..], &[2, 0, 2, b'a']);
-    let mut d = AvroConfluentFormatFactory.create_decoder(&c).unwrap();
-    for r in &records {
-        d.decode(r, &origin(0)).unwrap();
-    }
-    assert_eq!(d.finish().unwrap().batch, input);
+    assert_eq!(decode_all(&AvroConfluentFormatFactory, &c, &records), input);
     let st = reg.state.lock().unwrap();
     assert_eq!(st.schemas, vec![given.to_string()]);
 }
@@ -999,24 +1007,9 @@ fn confluent_resolution_with_decimals() {
         wcols,
         &[json!({"d": 1234567.891, "extra": 1}), json!({"d": -0.001})],
     );
-    let wc = ctx(
-        w.schema(),
-        "avro-confluent",
-        &[("url", reg.url.as_str()), ("subject", "dec-value")],
-    );
-    let records = encode_all(&AvroConfluentFormatFactory, &wc, &w);
     let rcols = "d DECIMAL(10, 3)";
-    let rc = ctx(
-        schema(rcols),
-        "avro-confluent",
-        &[("url", reg.url.as_str())],
-    );
-    let mut d = AvroConfluentFormatFactory.create_decoder(&rc).unwrap();
-    for (i, r) in records.iter().enumerate() {
-        d.decode(r, &origin(i as i64)).unwrap();
-    }
     assert_eq!(
-        d.finish().unwrap().batch,
+        through_registry(&reg.url, &w, "dec-value", rcols),
         rows(rcols, &[json!({"d": 1234567.891}), json!({"d": -0.001})])
     );
 }
