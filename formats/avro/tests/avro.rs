@@ -458,6 +458,23 @@ fn confluent_header_errors() {
     assert!(e.to_string().contains("http://127.0.0.1:9"), "{e}");
 }
 
+/// The batches (of at most `batch_rows` rows) `read_file` reads from the container file `bytes`
+/// as rows of `schema`, and the record count it returns; `path` names the file.
+fn read_bytes(
+    bytes: &[u8],
+    schema: &arrow::datatypes::SchemaRef,
+    config: &AvroConfig,
+    path: &str,
+    batch_rows: usize,
+) -> Result<(Vec<RecordBatch>, u64), headrace_format_avro::AvroError> {
+    let mut got = Vec::new();
+    let n = read_file(bytes, schema, config, path, batch_rows, &mut |b| {
+        got.push(b.batch);
+        Ok(())
+    })?;
+    Ok((got, n))
+}
+
 #[test]
 fn files_round_trip_with_every_codec() {
     let input = rows(LEGACY, &legacy_rows());
@@ -482,19 +499,7 @@ fn files_round_trip_with_every_codec() {
         w.write(&input).unwrap();
         let bytes = w.finish().unwrap();
         assert_eq!(&bytes[..4], b"Obj\x01");
-        let mut got = Vec::new();
-        let n = read_file(
-            &bytes[..],
-            &input.schema(),
-            &config,
-            "mem.avro",
-            4,
-            &mut |b| {
-                got.push(b.batch);
-                Ok(())
-            },
-        )
-        .unwrap();
+        let (got, n) = read_bytes(&bytes, &input.schema(), &config, "mem.avro", 4).unwrap();
         assert_eq!(n, 6, "{codec}");
         assert_eq!(got.len(), 2, "batches of at most 4 rows");
         let all = arrow::compute::concat_batches(&input.schema(), &got).unwrap();
@@ -504,17 +509,11 @@ fn files_round_trip_with_every_codec() {
         assert_eq!(all, twice, "{codec}");
     }
     // A corrupt file names the file.
-    let e = read_file(
-        &b"Obj\x01garbage"[..],
-        &input.schema(),
-        &AvroConfig::from_context(&ctx(input.schema(), "avro", &[])).unwrap(),
-        "bad.avro",
-        10,
-        &mut |_| Ok(()),
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let config = AvroConfig::from_context(&ctx(input.schema(), "avro", &[])).unwrap();
+    let e = read_bytes(b"Obj\x01garbage", &input.schema(), &config, "bad.avro", 10)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("file 'bad.avro'"), "{e}");
 }
 
@@ -860,12 +859,7 @@ fn files_with_another_writer_schema_are_resolved_and_corruption_is_named() {
     let rcols = "a BIGINT NOT NULL, s STRING, m MAP<STRING, BIGINT>";
     let rs = schema(rcols);
     let config = AvroConfig::from_context(&ctx(rs.clone(), "avro", &[])).unwrap();
-    let mut got = Vec::new();
-    read_file(&bytes[..], &rs, &config, "w.avro", 100, &mut |b| {
-        got.push(b.batch);
-        Ok(())
-    })
-    .unwrap();
+    let (got, _) = read_bytes(&bytes, &rs, &config, "w.avro", 100).unwrap();
     assert_eq!(
         got,
         vec![rows(
@@ -878,27 +872,19 @@ fn files_with_another_writer_schema_are_resolved_and_corruption_is_named() {
     let mut damaged = bytes.clone();
     let last = damaged.len() - 1;
     damaged[last] ^= 0xff;
-    let e = read_file(
-        &damaged[..],
-        &w.schema(),
-        &wconfig,
-        "w.avro",
-        100,
-        &mut |_| Ok(()),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = read_bytes(&damaged, &w.schema(), &wconfig, "w.avro", 100)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("file 'w.avro'") && e.contains("sync marker"),
         "{e}"
     );
-    let e = read_file(
+    let e = read_bytes(
         &bytes[..bytes.len() - 20],
         &w.schema(),
         &wconfig,
         "w.avro",
         100,
-        &mut |_| Ok(()),
     )
     .unwrap_err()
     .to_string();
@@ -923,19 +909,7 @@ fn files_whose_schema_is_the_bare_record_are_read_too() {
     }
     let bytes = w.into_inner().unwrap();
     let config = AvroConfig::from_context(&ctx(input.schema(), "avro", &[])).unwrap();
-    let mut got = Vec::new();
-    read_file(
-        &bytes[..],
-        &input.schema(),
-        &config,
-        "bare.avro",
-        100,
-        &mut |b| {
-            got.push(b.batch);
-            Ok(())
-        },
-    )
-    .unwrap();
+    let (got, _) = read_bytes(&bytes, &input.schema(), &config, "bare.avro", 100).unwrap();
     assert_eq!(got.len(), 1);
     // apache-avro writes map entries in hash order: compare the columns without multi-entry maps.
     let keep: Vec<usize> = (0..input.num_columns())
