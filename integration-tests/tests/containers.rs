@@ -25,6 +25,30 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
 
 const SHORT: Duration = Duration::from_secs(2);
 
+/// Pauses `$svc` (named `$name`), runs `$paused`, unpauses it and runs `$unpaused`; then stops it
+/// and starts it again (timed). `$svc.$answer(SHORT)`, a call with a time limit, must fail while
+/// the service is paused and while it is stopped.
+macro_rules! pause_then_restart {
+    ($name:expr, $svc:ident, $answer:ident, paused: $paused:block, unpaused: $unpaused:block) => {{
+        must("pause", $svc.pause());
+        let err = $svc
+            .$answer(SHORT)
+            .expect_err("a paused server must not answer");
+        eprintln!("paused {}: {err}", $name);
+        $paused
+        must("unpause", $svc.unpause());
+        $unpaused
+        must("stop", $svc.stop());
+        let err = $svc
+            .$answer(SHORT)
+            .expect_err("a stopped server must not answer");
+        eprintln!("stopped {}: {err}", $name);
+        timed(&format!("{} restart to ready", $name), || {
+            must("start", $svc.start())
+        });
+    }};
+}
+
 /// The round trip of a SQL server (PostgreSQL, MariaDB) `$db`, whose SQL helper is the method
 /// `$sql`: `$connect` reaches it by its URL as an external server; a table with `$columns` gets
 /// two rows, read back as `$rows` (the client's output); `$setting` answers `$value`; an SQL error
@@ -69,26 +93,14 @@ macro_rules! sql_server_faults {
         let port = db.port();
         must("create", db.$sql($create));
 
-        must("pause", db.pause());
-        let err = db
-            .probe(SHORT)
-            .expect_err("a paused server must not answer");
-        eprintln!(concat!("paused ", $name, ": {}"), err);
-        assert!(
-            db.$sql("SELECT 1").is_err(),
-            "no exec in a paused container"
-        );
-        must("unpause", db.unpause());
-        must("probe after unpause", db.probe(Duration::from_secs(10)));
-        assert_eq!(must("select", db.$sql("SELECT v FROM f")), "before");
-
-        must("stop", db.stop());
-        let err = db
-            .probe(SHORT)
-            .expect_err("a stopped server must not answer");
-        eprintln!(concat!("stopped ", $name, ": {}"), err);
-        timed(concat!($name, " restart to ready"), || {
-            must("start", db.start())
+        pause_then_restart!($name, db, probe, paused: {
+            assert!(
+                db.$sql("SELECT 1").is_err(),
+                "no exec in a paused container"
+            );
+        }, unpaused: {
+            must("probe after unpause", db.probe(Duration::from_secs(10)));
+            assert_eq!(must("select", db.$sql("SELECT v FROM f")), "before");
         });
         assert_eq!(db.port(), port);
         must(
@@ -188,23 +200,12 @@ fn kafka_faults() {
         described.stdout
     );
 
-    must("pause", kafka.pause());
-    let err = kafka
-        .metadata(SHORT)
-        .expect_err("a paused broker must not answer");
-    eprintln!("paused kafka: {err}");
-    must("unpause", kafka.unpause());
-    must(
-        "metadata after unpause",
-        kafka.metadata(Duration::from_secs(10)),
-    );
-
-    must("stop", kafka.stop());
-    let err = kafka
-        .metadata(SHORT)
-        .expect_err("a stopped broker must not answer");
-    eprintln!("stopped kafka: {err}");
-    timed("kafka restart to ready", || must("start", kafka.start()));
+    pause_then_restart!("kafka", kafka, metadata, paused: {}, unpaused: {
+        must(
+            "metadata after unpause",
+            kafka.metadata(Duration::from_secs(10)),
+        );
+    });
     assert_eq!(
         kafka.bootstrap_servers(),
         bootstrap,
@@ -333,20 +334,9 @@ fn opensearch_faults() {
     );
     assert_eq!(put.status, 201, "{}", put.body);
 
-    must("pause", os.pause());
-    let err = os
-        .probe(SHORT)
-        .expect_err("a paused server must not answer");
-    eprintln!("paused opensearch: {err}");
-    must("unpause", os.unpause());
-    must("probe after unpause", os.probe(Duration::from_secs(10)));
-
-    must("stop", os.stop());
-    let err = os
-        .probe(SHORT)
-        .expect_err("a stopped server must not answer");
-    eprintln!("stopped opensearch: {err}");
-    timed("opensearch restart to ready", || must("start", os.start()));
+    pause_then_restart!("opensearch", os, probe, paused: {}, unpaused: {
+        must("probe after unpause", os.probe(Duration::from_secs(10)));
+    });
     assert_eq!(os.url(), url);
     let got = must("get", os.request("GET", "/f/_doc/1", None));
     assert!(
@@ -412,20 +402,9 @@ fn hbase_faults() {
     must("create", hbase.create_table("f", &["cf"]));
     must("put", hbase.put("f", b"r", "cf:q", b"before"));
 
-    must("pause", hbase.pause());
-    let err = hbase
-        .table_names_within(SHORT)
-        .expect_err("a paused server must not answer");
-    eprintln!("paused hbase: {err}");
-    must("unpause", hbase.unpause());
-    must("tables after unpause", hbase.table_names());
-
-    must("stop", hbase.stop());
-    let err = hbase
-        .table_names_within(SHORT)
-        .expect_err("a stopped server must not answer");
-    eprintln!("stopped hbase: {err}");
-    timed("hbase restart to ready", || must("start", hbase.start()));
+    pause_then_restart!("hbase", hbase, table_names_within, paused: {}, unpaused: {
+        must("tables after unpause", hbase.table_names());
+    });
     assert_eq!(hbase.thrift_address(), address);
     assert_eq!(
         must("get after restart", hbase.get("f", b"r", "cf:q")),
