@@ -1011,15 +1011,7 @@ impl headrace_sdk::format::BulkReader for AvroFileReader {
         batch_rows: usize,
         emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
     ) -> headrace_sdk::Result<u64> {
-        let relayed = Relayed::default();
-        let how = ReadJob::new(&self.schema, &self.config, path, (start, end), batch_rows);
-        let r = read_seekable(
-            input,
-            how,
-            &mut |b| emit(b).map_err(|e| relayed.keep(e)),
-            None,
-        );
-        relayed.result(r)
+        self.read_relayed(input, path, (start, end), batch_rows, emit, None)
     }
 
     fn read_skipping_bad(
@@ -1032,20 +1024,46 @@ impl headrace_sdk::format::BulkReader for AvroFileReader {
         emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
         bad: &mut dyn FnMut(headrace_sdk::format::BadUnit) -> headrace_sdk::Result<()>,
     ) -> headrace_sdk::Result<u64> {
-        let relayed = Relayed::default();
-        let how = ReadJob::new(&self.schema, &self.config, path, (start, end), batch_rows);
-        let r = read_seekable(
-            input,
-            how,
-            &mut |b| emit(b).map_err(|e| relayed.keep(e)),
-            Some(&mut |b: BadBlock| {
+        self.read_relayed(input, path, (start, end), batch_rows, emit, Some(bad))
+    }
+}
+
+/// The bad-unit handler of [`BulkReader::read_skipping_bad`](headrace_sdk::format::BulkReader::read_skipping_bad).
+type BadUnitHandler<'a> =
+    &'a mut dyn FnMut(headrace_sdk::format::BadUnit) -> headrace_sdk::Result<()>;
+
+impl AvroFileReader {
+    /// Read the blocks of `range` (with `bad`, past bad blocks, which go to it as
+    /// [`BadUnit`](headrace_sdk::format::BadUnit)s); an error `emit` or `bad` returns comes back
+    /// unchanged.
+    fn read_relayed(
+        &self,
+        input: Box<dyn headrace_sdk::format::SeekRead>,
+        path: &str,
+        range: (u64, Option<u64>),
+        batch_rows: usize,
+        emit: &mut dyn FnMut(ChangelogBatch) -> headrace_sdk::Result<()>,
+        bad: Option<BadUnitHandler<'_>>,
+    ) -> headrace_sdk::Result<u64> {
+        let relayed = &Relayed::default();
+        let how = ReadJob::new(&self.schema, &self.config, path, range, batch_rows);
+        let mut report = bad.map(|bad| {
+            move |b: BadBlock| {
                 bad(headrace_sdk::format::BadUnit {
                     raw: b.raw,
                     origin: b.origin,
                     error: b.error.into(),
                 })
                 .map_err(|e| relayed.keep(e))
-            }),
+            }
+        });
+        let r = read_seekable(
+            input,
+            how,
+            &mut |b| emit(b).map_err(|e| relayed.keep(e)),
+            report
+                .as_mut()
+                .map(|r| r as &mut dyn FnMut(BadBlock) -> Result<(), AvroError>),
         );
         relayed.result(r)
     }
@@ -1066,8 +1084,8 @@ impl Relayed {
     }
 
     /// The reader's result: the kept error if there is one.
-    fn result(self, r: Result<u64, AvroError>) -> headrace_sdk::Result<u64> {
-        match (r, self.0.into_inner()) {
+    fn result(&self, r: Result<u64, AvroError>) -> headrace_sdk::Result<u64> {
+        match (r, self.0.borrow_mut().take()) {
             (_, Some(e)) => Err(e),
             (Ok(n), None) => Ok(n),
             (Err(e), None) => Err(e.into()),
