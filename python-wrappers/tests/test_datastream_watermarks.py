@@ -12,7 +12,8 @@ with confluent-kafka.
 
 The same job with the strategy applied after the source (``assignTimestampsAndWatermarks``: one
 watermark over everything the reader emits) is the counterpart: there partition 1's records come
-late, which shows that the first test tells the two apart.
+late, which shows that the first test tells the two apart. A partition that never gets a record
+holds the watermark at the start, unless the strategy's ``with_idleness`` lets it go idle.
 
 PyFlink's ``from_source`` hands Flink only the Java side of a strategy: a Python
 ``TimestampAssigner`` set with ``with_timestamp_assigner`` is left out (records keep no
@@ -72,9 +73,9 @@ def _wait_ids(kafka, out, ids, timeout=90):
                 f"(got {sorted(got)})")
 
 
-def _run(package, kafka, strategy_in_source: bool):
-    """The job, fed in three steps; returns what the ProcessFunction observed, by id."""
-    from pyflink.common import Configuration, Duration, Row, Types, WatermarkStrategy
+def _start(package, kafka, strategy_in_source: bool, idleness_ms=None):
+    """Partition 0's first records, then the job; returns (job client, source topic, out topic)."""
+    from pyflink.common import Configuration, Duration, Row, WatermarkStrategy
     from pyflink.datastream import DataStream, ProcessFunction, StreamExecutionEnvironment
     from pyflink.java_gateway import get_gateway
 
@@ -99,8 +100,10 @@ def _run(package, kafka, strategy_in_source: bool):
     source = b.build()
     assigner = get_gateway().jvm.io.headrace.flink.ColumnTimestampAssigner.of(
         source.get_java_function(), "ts")
-    j_strategy = (WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(DELAY_MS))
-                  ._j_watermark_strategy.withTimestampAssigner(assigner))
+    strategy = WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(DELAY_MS))
+    if idleness_ms is not None:
+        strategy = strategy.with_idleness(Duration.of_millis(idleness_ms))
+    j_strategy = strategy._j_watermark_strategy.withTimestampAssigner(assigner)
     if strategy_in_source:
         ds = env.from_source(source, WatermarkStrategy(j_strategy), "kafka-in",
                              type_info=b.type_info())
@@ -118,14 +121,19 @@ def _run(package, kafka, strategy_in_source: bool):
      .sink_to(package.HeadraceKafkaSink.builder().set_columns(out_cols)
               .set_properties_bootstrap_servers(kafka.bootstrap).set_topic(out_topic)
               .set_value_format("json").build()))
-    job = env.execute_async("headrace datastream per-split watermarks")
+    return env.execute_async("headrace datastream per-split watermarks"), src_topic, out_topic
+
+
+def _run(package, kafka, strategy_in_source: bool):
+    """The job, fed in three steps; returns what the ProcessFunction observed, by id."""
+    job, src_topic, out_topic = _start(package, kafka, strategy_in_source)
     try:
         _wait_ids(kafka, out_topic, range(1, 7))
-        time.sleep(2.0)  # many watermark intervals after partition 0 was read
+        time.sleep(3.0)  # many watermark intervals after partition 0 was read
         # Partition 1, behind: ids 101-103 in minute 0, id 104 in minute 8.
         _produce(kafka, src_topic, [(1, 101, 0), (1, 102, 0), (1, 103, 0), (1, 104, 8)])
         _wait_ids(kafka, out_topic, [101, 102, 103, 104])
-        time.sleep(2.0)
+        time.sleep(3.0)
         # A last record on partition 0 shows the watermark both partitions have made.
         _produce(kafka, src_topic, [(0, 7, 10)])
         return _wait_ids(kafka, out_topic, range(1, 8))
@@ -160,3 +168,26 @@ def test_one_watermark_after_the_source_makes_the_lagging_partition_late(package
         assert got[i][1] == _ts(7, 6) - DELAY_MS - 1, got
         assert got[i][1] >= got[i][0], got
     assert got[7][1] == _ts(8, 104) - DELAY_MS - 1, got
+
+
+@pytest.mark.parametrize("idleness_ms", [None, 1_000])
+def test_split_without_records_holds_the_watermark_unless_idle(package, kafka, idleness_ms):
+    """Partition 1 never gets a record. Without idleness its split holds the reader's watermark at
+    the start; with ``with_idleness`` it stops counting after the timeout (Flink's idleness per
+    split output), and the watermark follows partition 0."""
+    job, src_topic, out_topic = _start(package, kafka, True, idleness_ms)
+    try:
+        _wait_ids(kafka, out_topic, range(1, 7))
+        time.sleep(3.0)  # past the idle timeout
+        _produce(kafka, src_topic, [(0, 7, 10)])
+        _wait_ids(kafka, out_topic, range(1, 8))
+        time.sleep(3.0)
+        _produce(kafka, src_topic, [(0, 8, 11)])
+        got = _wait_ids(kafka, out_topic, range(1, 9))
+    finally:
+        job.cancel().result()
+    if idleness_ms is None:
+        assert got[8][1] == LONG_MIN, got
+    else:
+        # Partition 0 alone: its watermark after id 7 (minute 10), less the delay.
+        assert got[8][1] == _ts(10, 7) - DELAY_MS - 1, got
