@@ -13,11 +13,9 @@ use std::sync::Arc;
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use common::reader_ctx;
-use headrace_connector_filesystem::factory::create_source;
-use headrace_connector_filesystem::{FileSource, FileSplit};
+use headrace_connector_filesystem::FileSplit;
 use headrace_format_avro::avro::AvroCodec;
 use headrace_format_avro::{AvroConfig, AvroFileWriter};
-use headrace_sdk::factory::{validate_table, TableContext, Usage};
 use headrace_sdk::prelude::*;
 use headrace_sdk::source::SplitState;
 
@@ -68,33 +66,8 @@ fn write_file(dir: &Path, codec: AvroCodec) -> (PathBuf, Vec<u64>) {
 
 /// A source of the file split every `split_bytes` bytes.
 fn source(path: &Path, split_bytes: u64) -> Arc<dyn DynamicSource> {
-    let registry = registry();
-    let schema = TableSchema::parse_columns("id BIGINT, payload STRING").unwrap();
-    let raw = [
-        ("connector", "filesystem"),
-        ("path", path.to_str().unwrap()),
-        ("format", "avro"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let options = validate_table(
-        &registry,
-        &headrace_connector_filesystem::FileSystemFactory,
-        "t",
-        &schema,
-        &raw,
-        Some(Usage::Source),
-    )
-    .unwrap();
-    let ctx = TableContext {
-        table_name: "t".into(),
-        schema,
-        options,
-        registry: &registry,
-    };
-    let s: FileSource = create_source(&ctx).unwrap().with_split_bytes(split_bytes);
-    Arc::new(s)
+    let cols = "id BIGINT, payload STRING";
+    common::factory_source(&registry(), path, "avro", cols, Some(split_bytes))
 }
 
 fn ids(batches: &[RecordBatch]) -> Vec<i64> {

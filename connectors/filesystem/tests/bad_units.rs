@@ -12,13 +12,10 @@ use std::sync::Arc;
 
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
-use headrace_connector_filesystem::factory::create_source;
-use headrace_connector_filesystem::FileSource;
 use headrace_format_avro::avro::AvroCodec;
 use headrace_format_avro::file::RESYNC_BYTES;
 use headrace_format_avro::{AvroConfig, AvroFileWriter};
 use headrace_sdk::bad_records::{BadRecordConfig, BadRecordPolicy, DeadLetter, Stage};
-use headrace_sdk::factory::{validate_table, TableContext, Usage};
 use headrace_sdk::prelude::*;
 use headrace_sdk::source::SourceMetrics;
 
@@ -114,35 +111,8 @@ fn source(path: &Path, format: &str, split_bytes: Option<u64>) -> Arc<dyn Dynami
     let registry = common::registry()
         .with_format(headrace_format_avro::AvroFormatFactory)
         .with_format(headrace_connector_filesystem::ParquetFormat);
-    let schema = TableSchema::parse_columns("id BIGINT NOT NULL, payload STRING").unwrap();
-    let raw = [
-        ("connector", "filesystem"),
-        ("path", path.to_str().unwrap()),
-        ("format", format),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let options = validate_table(
-        &registry,
-        &headrace_connector_filesystem::FileSystemFactory,
-        "t",
-        &schema,
-        &raw,
-        Some(Usage::Source),
-    )
-    .unwrap();
-    let ctx = TableContext {
-        table_name: "t".into(),
-        schema,
-        options,
-        registry: &registry,
-    };
-    let s: FileSource = create_source(&ctx).unwrap();
-    Arc::new(match split_bytes {
-        Some(b) => s.with_split_bytes(b),
-        None => s,
-    })
+    let cols = "id BIGINT NOT NULL, payload STRING";
+    common::factory_source(&registry, path, format, cols, split_bytes)
 }
 
 fn metrics(policy: BadRecordPolicy) -> (ReaderContext, Arc<SourceMetrics>) {

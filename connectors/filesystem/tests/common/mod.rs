@@ -508,3 +508,44 @@ pub fn day_job(settings: &str, inp: &Path, out: &Path, options: &str) -> String 
         out.display()
     )
 }
+
+/// A source of the `format` files at `path` with `columns`, created by the connector's factory
+/// from validated options as for DDL; split every `split_bytes` bytes when given.
+pub fn factory_source(
+    registry: &Registry,
+    path: &Path,
+    format: &str,
+    columns: &str,
+    split_bytes: Option<u64>,
+) -> Arc<dyn DynamicSource> {
+    use headrace_sdk::factory::{validate_table, TableContext, Usage};
+    let schema = TableSchema::parse_columns(columns).unwrap();
+    let raw = [
+        ("connector", "filesystem"),
+        ("path", path.to_str().unwrap()),
+        ("format", format),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let options = validate_table(
+        registry,
+        &headrace_connector_filesystem::FileSystemFactory,
+        "t",
+        &schema,
+        &raw,
+        Some(Usage::Source),
+    )
+    .unwrap();
+    let ctx = TableContext {
+        table_name: "t".into(),
+        schema,
+        options,
+        registry,
+    };
+    let s: FileSource = headrace_connector_filesystem::factory::create_source(&ctx).unwrap();
+    Arc::new(match split_bytes {
+        Some(b) => s.with_split_bytes(b),
+        None => s,
+    })
+}
