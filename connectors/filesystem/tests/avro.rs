@@ -475,7 +475,7 @@ async fn sql_jobs_write_and_read_avro_tables() {
         input.display(),
         avro_out.display()
     );
-    run_job(&registry, &sql, &tmp.path().join("state1")).await;
+    run_job(&registry, &sql, &tmp.path().join("state1"), None).await;
     assert!(avro_out.join("dt=2026-11-20/_SUCCESS").exists());
     assert!(in_progress_files(&avro_out).is_empty());
     let sql = format!(
@@ -488,7 +488,7 @@ async fn sql_jobs_write_and_read_avro_tables() {
         avro_out.display(),
         csv_out.display()
     );
-    run_job(&registry, &sql, &tmp.path().join("state2")).await;
+    run_job(&registry, &sql, &tmp.path().join("state2"), None).await;
     let mut got = Vec::new();
     for f in visible_files(&csv_out) {
         for line in std::fs::read_to_string(csv_out.join(f)).unwrap().lines() {

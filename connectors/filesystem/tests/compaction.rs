@@ -324,7 +324,7 @@ async fn a_sql_job_with_two_writers_compacts_and_commits_partitions() {
          'sink.shuffle-by-partition.enable' = 'true',
          'sink.partition-commit.policy.kind' = 'success-file',",
     );
-    run_job(&registry(), &sql, &state).await;
+    run_job(&registry(), &sql, &state, None).await;
     assert_eq!(committed_lines(&out), want);
     assert!(in_progress_files(&out).is_empty());
     for f in visible_files(&out) {

@@ -8,10 +8,9 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
-use common::{committed_lines, in_progress_files, visible_files, write};
-use headrace_runtime::exec::{JobOutcome, JobSummary};
+use common::{committed_lines, in_progress_files, run_job, visible_files, write};
+use headrace_runtime::exec::JobOutcome;
 use headrace_sdk::registry::Registry;
 
 fn registry() -> Registry {
@@ -42,22 +41,6 @@ fn input(dir: &Path, files: usize, lines: usize) -> Vec<String> {
     }
     expected.sort();
     expected
-}
-
-async fn run(
-    sql: &str,
-    state: &Path,
-    stop_when: Option<Box<dyn Fn(u64) -> bool + Send>>,
-) -> JobSummary {
-    headrace_runtime::harness::run_sql(
-        sql,
-        &registry(),
-        Some(state),
-        stop_when,
-        Duration::from_secs(120),
-    )
-    .await
-    .unwrap()
 }
 
 fn to_parquet(inp: &Path, pq: &Path) -> String {
@@ -99,7 +82,13 @@ async fn sql_jobs_write_and_read_partitioned_parquet_exactly_once() {
     let expected = input(&p("in"), 4, 5_000);
     let total = expected.len() as u64;
 
-    let summary = run(&to_parquet(&p("in"), &p("pq")), &p("state1"), None).await;
+    let summary = run_job(
+        &registry(),
+        &to_parquet(&p("in"), &p("pq")),
+        &p("state1"),
+        None,
+    )
+    .await;
     assert_eq!(summary.outcome, JobOutcome::Finished, "{summary:?}");
     assert!(in_progress_files(&p("pq")).is_empty());
     let files = visible_files(&p("pq"));
@@ -112,7 +101,7 @@ async fn sql_jobs_write_and_read_partitioned_parquet_exactly_once() {
 
     // Straight through.
     let sql = from_parquet(&p("pq"), &p("out1"), "SET 'parallelism.default' = '2';");
-    let summary = run(&sql, &p("state2"), None).await;
+    let summary = run_job(&registry(), &sql, &p("state2"), None).await;
     assert_eq!(summary.outcome, JobOutcome::Finished, "{summary:?}");
     same(&committed_lines(&p("out1")), &expected);
 
@@ -122,14 +111,20 @@ async fn sql_jobs_write_and_read_partitioned_parquet_exactly_once() {
         &p("out2"),
         "SET 'parallelism.default' = '2'; SET 'headrace.batch-size' = '16';",
     );
-    let first = run(&sql, &p("state3"), Some(Box::new(|read| read > 0))).await;
+    let first = run_job(
+        &registry(),
+        &sql,
+        &p("state3"),
+        Some(Box::new(|read| read > 0)),
+    )
+    .await;
     assert_eq!(first.outcome, JobOutcome::Stopped, "{first:?}");
     let partial = committed_lines(&p("out2")).len() as u64;
     assert!(
         partial < total,
         "run 1 stopped early ({partial} of {total})"
     );
-    let second = run(&sql, &p("state3"), None).await;
+    let second = run_job(&registry(), &sql, &p("state3"), None).await;
     assert_eq!(second.outcome, JobOutcome::Finished, "{second:?}");
     assert!(second.restored_from.is_some());
     assert!(

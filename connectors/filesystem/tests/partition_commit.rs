@@ -341,7 +341,7 @@ async fn a_bounded_sql_job_commits_every_partition_at_the_end() {
          'sink.partition-commit.trigger' = 'partition-time',
          'sink.partition-commit.delay' = '1 d',",
     );
-    run_job(&registry(), &sql, &state).await;
+    run_job(&registry(), &sql, &state, None).await;
     assert_eq!(committed_lines(&out), expected);
     assert_eq!(
         success_dirs(&out, "_SUCCESS"),
@@ -459,7 +459,7 @@ async fn shuffle_by_partition_gives_each_partition_one_writer() {
             &format!("'sink.parallelism' = '3', 'sink.shuffle-by-partition.enable' = '{shuffle}',"),
         );
         async move {
-            run_job(&registry(), &sql, &state).await;
+            run_job(&registry(), &sql, &state, None).await;
             out
         }
     };

@@ -7,10 +7,9 @@ mod common;
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
-use common::{committed_lines, in_progress_files, registry, visible_files, write};
-use headrace_runtime::exec::{JobOutcome, JobSummary};
+use common::{committed_lines, in_progress_files, registry, run_job, visible_files, write};
+use headrace_runtime::exec::JobOutcome;
 
 /// Input: `day=<d>/` directories with `files` files of `lines` lines each; returns the lines
 /// the sink must hold, as `committed_lines` renders them.
@@ -47,22 +46,6 @@ fn job_sql(input: &Path, output: &Path, settings: &str) -> String {
     )
 }
 
-async fn run(
-    sql: &str,
-    state: &Path,
-    stop_when: Option<Box<dyn Fn(u64) -> bool + Send>>,
-) -> JobSummary {
-    headrace_runtime::harness::run_sql(
-        sql,
-        &registry(),
-        Some(state),
-        stop_when,
-        Duration::from_secs(120),
-    )
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sql_job_copies_partitioned_files() {
     let tmp = tempfile::tempdir().unwrap();
@@ -79,7 +62,7 @@ async fn a_sql_job_copies_partitioned_files() {
          SET 'execution.checkpointing.interval' = '20 ms';
          SET 'headrace.batch-size' = '50';",
     );
-    let summary = run(&sql, &state, None).await;
+    let summary = run_job(&registry(), &sql, &state, None).await;
     assert_eq!(summary.outcome, JobOutcome::Finished, "{summary:?}");
     assert_eq!(summary.rows_out, vec![expected.len() as u64]);
     assert_eq!(committed_lines(&out), expected);
@@ -106,7 +89,7 @@ async fn a_stopped_job_resumes_exactly_once() {
         &out,
         "SET 'parallelism.default' = '2'; SET 'headrace.batch-size' = '16';",
     );
-    let first = run(&sql, &state, Some(Box::new(|read| read > 0))).await;
+    let first = run_job(&registry(), &sql, &state, Some(Box::new(|read| read > 0))).await;
     assert_eq!(first.outcome, JobOutcome::Stopped, "{first:?}");
     let partial = committed_lines(&out).len() as u64;
     assert!(
@@ -114,7 +97,7 @@ async fn a_stopped_job_resumes_exactly_once() {
         "run 1 stopped early ({partial} of {total})"
     );
 
-    let second = run(&sql, &state, None).await;
+    let second = run_job(&registry(), &sql, &state, None).await;
     assert_eq!(second.outcome, JobOutcome::Finished, "{second:?}");
     assert!(second.restored_from.is_some());
     assert!(
@@ -158,7 +141,8 @@ async fn a_continuous_job_reads_new_files_once_across_restarts() {
     let b = inp.join("day=2026-11-21/b.txt");
     let added = std::sync::atomic::AtomicBool::new(false);
     let b_lines = lines(100, 150);
-    let first = run(
+    let first = run_job(
+        &registry(),
         &sql,
         &state,
         Some(Box::new(move |read| {
@@ -172,7 +156,7 @@ async fn a_continuous_job_reads_new_files_once_across_restarts() {
     assert_eq!(first.outcome, JobOutcome::Stopped, "{first:?}");
     // Run 2: restored; only the new c.txt may be read.
     write(&inp.join("day=2026-11-22/c.txt"), &lines(150, 180));
-    let second = run(&sql, &state, Some(Box::new(|read| read >= 30))).await;
+    let second = run_job(&registry(), &sql, &state, Some(Box::new(|read| read >= 30))).await;
     assert_eq!(second.outcome, JobOutcome::Stopped, "{second:?}");
     assert!(second.restored_from.is_some());
     let mut ids: Vec<i64> = committed_lines(&out)

@@ -404,18 +404,23 @@ pub fn write_inputs(inp: &Path, files: i64, per_file: i64, mut line: impl FnMut(
     }
 }
 
-/// Run a SQL job with `registry` to its end (at most two minutes), keeping its state in
-/// `state`.
-pub async fn run_job(registry: &Registry, sql: &str, state: &Path) {
+/// Run a SQL job with `registry` to its end (at most two minutes), or until `stop_when` says so
+/// (given the rows read), keeping its state in `state`.
+pub async fn run_job(
+    registry: &Registry,
+    sql: &str,
+    state: &Path,
+    stop_when: Option<Box<dyn Fn(u64) -> bool + Send>>,
+) -> headrace_runtime::exec::JobSummary {
     headrace_runtime::harness::run_sql(
         sql,
         registry,
         Some(state),
-        None,
+        stop_when,
         std::time::Duration::from_secs(120),
     )
     .await
-    .unwrap();
+    .unwrap()
 }
 
 /// The next batch of `reader`, asking `en` for splits; None at the end (of a bounded source).
