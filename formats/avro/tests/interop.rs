@@ -222,13 +222,8 @@ fn single_records_cross_check_with_schemaless_readers_and_writers() {
     let c = ctx(input.schema(), "avro", &[]);
     let prefix = dir.path().join("back");
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-    let seen = encode_and_run_py(
-        dir.path(),
-        &c,
-        &input,
-        hex,
-        ("datum", "records.hex", &prefix),
-    );
+    let py = ("datum", "records.hex", prefix.as_path());
+    let seen = encode_and_run_py(dir.path(), &c, &input, hex, py);
     let seen = &seen["fastavro"];
     assert_eq!(seen[0], expected_first_legacy_row(), "{:#}", seen[0]);
     for lib in ["fastavro", "avro"] {
@@ -432,13 +427,8 @@ fn json_encoding_cross_checks_with_fastavro() {
     let c = ctx(input.schema(), "avro", &[("encoding", "json")]);
     let out_path = dir.path().join("out.jsonl");
     let text = |b: &[u8]| std::str::from_utf8(b).unwrap().to_string();
-    let seen = encode_and_run_py(
-        dir.path(),
-        &c,
-        &input,
-        text,
-        ("json", "in.jsonl", &out_path),
-    );
+    let py = ("json", "in.jsonl", out_path.as_path());
+    let seen = encode_and_run_py(dir.path(), &c, &input, text, py);
     assert_eq!(
         seen["fastavro"][0],
         expected_first_legacy_row(),

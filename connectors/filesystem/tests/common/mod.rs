@@ -242,23 +242,6 @@ pub fn committed_lines(dir: &Path) -> Vec<String> {
     out
 }
 
-/// A source or sink builder (`$builder`) set up for `$format` files below `$dir`: the registry,
-/// the columns, the partition keys and further options; `?` on a bad column list.
-macro_rules! table_builder {
-    ($builder:expr, $registry:expr, $format:expr, $dir:expr, $columns:expr, $partitions:expr, $options:expr) => {{
-        let mut b = $builder
-            .registry($registry)
-            .path($dir.display().to_string())
-            .format($format)
-            .columns($columns)?
-            .partitioned_by($partitions.iter().copied());
-        for (k, v) in $options {
-            b = b.option(*k, *v);
-        }
-        b
-    }};
-}
-
 /// Tables of one format's files, with one registry.
 pub struct Files {
     /// The registry (with the format).
@@ -267,39 +250,47 @@ pub struct Files {
     pub format: &'static str,
 }
 
-impl Files {
-    /// A source of the files below `dir`, as `FileSource::builder()` builds it.
-    pub fn try_source(
-        &self,
-        dir: &Path,
-        columns: &str,
-        partitions: &[&str],
-        options: &[(&str, &str)],
-    ) -> Result<Arc<dyn DynamicSource>> {
-        let (r, f) = ((self.registry)(), self.format);
-        table_builder!(
-            FileSource::builder(),
-            r,
-            f,
-            dir,
-            columns,
-            partitions,
-            options
-        )
-        .build_source()
-    }
+/// A method of [`Files`] building a table of the files below `dir` with a builder: the columns,
+/// the partition keys and further options.
+macro_rules! build_table {
+    ($(#[$doc:meta])* $name:ident, $builder:expr, $build:ident, $out:ty) => {
+        $(#[$doc])*
+        pub fn $name(
+            &self,
+            dir: &Path,
+            columns: &str,
+            partitions: &[&str],
+            options: &[(&str, &str)],
+        ) -> Result<$out> {
+            let mut b = $builder
+                .registry((self.registry)())
+                .path(dir.display().to_string())
+                .format(self.format)
+                .columns(columns)?
+                .partitioned_by(partitions.iter().copied());
+            for (k, v) in options {
+                b = b.option(*k, *v);
+            }
+            b.$build()
+        }
+    };
+}
 
-    /// A sink writing files below `dir`, as `FileSink::builder()` builds it.
-    pub fn try_sink(
-        &self,
-        dir: &Path,
-        columns: &str,
-        partitions: &[&str],
-        options: &[(&str, &str)],
-    ) -> Result<Arc<dyn DynamicSink>> {
-        let (r, f) = ((self.registry)(), self.format);
-        table_builder!(FileSink::builder(), r, f, dir, columns, partitions, options).build_sink()
-    }
+impl Files {
+    build_table!(
+        /// A source of the files below `dir`, as `FileSource::builder()` builds it.
+        try_source,
+        FileSource::builder(),
+        build_source,
+        Arc<dyn DynamicSource>
+    );
+    build_table!(
+        /// A sink writing files below `dir`, as `FileSink::builder()` builds it.
+        try_sink,
+        FileSink::builder(),
+        build_sink,
+        Arc<dyn DynamicSink>
+    );
 }
 
 /// Tables of the test line format.
