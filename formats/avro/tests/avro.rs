@@ -892,6 +892,35 @@ fn files_with_another_writer_schema_are_resolved_and_corruption_is_named() {
 }
 
 #[test]
+fn a_block_declaring_an_absurd_size_is_an_error_naming_it() {
+    let input = rows("a INT NOT NULL", &[json!({"a": 1}), json!({"a": 2})]);
+    let config = AvroConfig::from_context(&ctx(input.schema(), "avro", &[])).unwrap();
+    let mut w = AvroFileWriter::new(Vec::new(), &input.schema(), &config, "w").unwrap();
+    w.write(&input).unwrap();
+    let bytes = w.finish().unwrap();
+    // The only block starts after the header's sync marker (the file's last 16 bytes): its
+    // record count (2, one byte) and its size (one byte), replaced by 2^31 (five bytes).
+    let sync = &bytes[bytes.len() - 16..];
+    let block = (0..bytes.len())
+        .find(|i| &bytes[*i..*i + 16] == sync)
+        .unwrap()
+        + 16;
+    let mut damaged = bytes[..block + 1].to_vec();
+    damaged.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x10]);
+    damaged.extend_from_slice(&bytes[block + 2..]);
+    let e = read_bytes(&damaged, &input.schema(), &config, "big.avro", 10)
+        .unwrap_err()
+        .to_string();
+    for needle in [
+        "file 'big.avro'",
+        "declares 2147483648 bytes, more than the 2147483647 Avro readers accept",
+        &format!("in the block at byte {block}"),
+    ] {
+        assert!(e.contains(needle), "no {needle:?} in: {e}");
+    }
+}
+
+#[test]
 fn files_whose_schema_is_the_bare_record_are_read_too() {
     // Headrace and Flink write ["null", record]; other writers (apache-avro here) the record.
     let input = rows(LEGACY, &legacy_rows());
