@@ -39,7 +39,10 @@ impl Timestamp {
         }
     }
 
-    fn from_unit(v: i64, unit: TimeUnit) -> Self {
+    /// From a value of an Arrow timestamp array of `unit` (seconds, milliseconds, microseconds or
+    /// nanoseconds since the epoch).
+    #[inline]
+    pub fn from_unit(v: i64, unit: TimeUnit) -> Self {
         match unit {
             TimeUnit::Second => Timestamp::from_millis(v.saturating_mul(1000)),
             TimeUnit::Millisecond => Timestamp::from_millis(v),
@@ -54,7 +57,10 @@ impl Timestamp {
         }
     }
 
-    fn to_unit(self, unit: TimeUnit) -> i64 {
+    /// As a value of an Arrow timestamp array of `unit` (saturating at the ends of `i64`; finer
+    /// digits than `unit` are dropped, rounding toward negative infinity).
+    #[inline]
+    pub fn to_unit(self, unit: TimeUnit) -> i64 {
         match unit {
             TimeUnit::Second => self.millis.div_euclid(1000),
             TimeUnit::Millisecond => self.millis,
@@ -404,6 +410,23 @@ fn mismatch(t: &ArrowType, v: &Value) -> Error {
     Error::user(format!("value {v:?} does not fit type {t}"))
 }
 
+/// An Arrow timestamp array of `unit` (and time zone `tz`, as in `Timestamp(unit, tz)`) from
+/// values in that unit (see [`Timestamp::to_unit`]); `None` is NULL.
+pub fn timestamp_array(values: Vec<Option<i64>>, unit: TimeUnit, tz: Option<Arc<str>>) -> ArrayRef {
+    match unit {
+        TimeUnit::Second => Arc::new(TimestampSecondArray::from(values).with_timezone_opt(tz)),
+        TimeUnit::Millisecond => {
+            Arc::new(TimestampMillisecondArray::from(values).with_timezone_opt(tz))
+        }
+        TimeUnit::Microsecond => {
+            Arc::new(TimestampMicrosecondArray::from(values).with_timezone_opt(tz))
+        }
+        TimeUnit::Nanosecond => {
+            Arc::new(TimestampNanosecondArray::from(values).with_timezone_opt(tz))
+        }
+    }
+}
+
 /// Build an array of type `t` from values.
 pub fn to_array(t: &ArrowType, vals: &[&Value]) -> Result<ArrayRef> {
     macro_rules! prim {
@@ -495,24 +518,7 @@ pub fn to_array(t: &ArrowType, vals: &[&Value]) -> Result<ArrayRef> {
             Arc::new(Time64MicrosecondArray::from(time(1000)?))
         }
         ArrowType::Time64(_) => Arc::new(Time64NanosecondArray::from(time(1)?)),
-        ArrowType::Timestamp(u, tz) => {
-            let v = ts(*u)?;
-            let a: ArrayRef = match u {
-                TimeUnit::Second => {
-                    Arc::new(TimestampSecondArray::from(v).with_timezone_opt(tz.clone()))
-                }
-                TimeUnit::Millisecond => {
-                    Arc::new(TimestampMillisecondArray::from(v).with_timezone_opt(tz.clone()))
-                }
-                TimeUnit::Microsecond => {
-                    Arc::new(TimestampMicrosecondArray::from(v).with_timezone_opt(tz.clone()))
-                }
-                TimeUnit::Nanosecond => {
-                    Arc::new(TimestampNanosecondArray::from(v).with_timezone_opt(tz.clone()))
-                }
-            };
-            a
-        }
+        ArrowType::Timestamp(u, tz) => timestamp_array(ts(*u)?, *u, tz.clone()),
         ArrowType::List(field) => {
             let mut lens = Vec::with_capacity(vals.len());
             let mut children: Vec<&Value> = Vec::new();

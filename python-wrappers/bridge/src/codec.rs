@@ -34,9 +34,10 @@ use arrow::array::{
     TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
     TimestampSecondArray,
 };
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType as ArrowType, TimeUnit};
 use headrace_sdk::changelog::{ChangelogBatch, RowKind};
-use headrace_sdk::row::{to_array, Timestamp, Value};
+use headrace_sdk::row::{timestamp_array, to_array, Timestamp, Value};
 use headrace_sdk::source::SourceSplit;
 use headrace_sdk::state::VersionedBytes;
 use headrace_sdk::types::{DataType, LogicalType};
@@ -79,6 +80,11 @@ impl Writer {
         self.length(b.len())?;
         self.buf.extend_from_slice(b);
         Ok(())
+    }
+    /// A versioned item: `i32` version, then length-prefixed bytes.
+    fn versioned(&mut self, v: &VersionedBytes) -> Result<()> {
+        self.i32(v.version as i32);
+        self.bytes(&v.bytes)
     }
 }
 
@@ -136,6 +142,18 @@ impl<'a> Reader<'a> {
         let n = self.length()?;
         self.take(n)
     }
+    /// A versioned item written by [`Writer::versioned`].
+    fn versioned(&mut self) -> Result<VersionedBytes> {
+        Ok(VersionedBytes {
+            version: self.i32()? as u32,
+            bytes: self.bytes()?.to_vec(),
+        })
+    }
+    /// A list: a length, then the items `item` reads.
+    fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> Result<T>) -> Result<Vec<T>> {
+        let n = self.length()?;
+        (0..n).map(|_| item(self)).collect()
+    }
     /// Whether everything was read.
     pub fn is_at_end(&self) -> bool {
         self.pos == self.data.len()
@@ -146,24 +164,14 @@ impl<'a> Reader<'a> {
 pub fn write_versioned(w: &mut Writer, items: &[VersionedBytes]) -> Result<()> {
     w.length(items.len())?;
     for v in items {
-        w.i32(v.version as i32);
-        w.bytes(&v.bytes)?;
+        w.versioned(v)?;
     }
     Ok(())
 }
 
 /// Decode a list of versioned bytes.
 pub fn read_versioned(data: &[u8]) -> Result<Vec<VersionedBytes>> {
-    let mut r = Reader::new(data);
-    let n = r.length()?;
-    (0..n)
-        .map(|_| {
-            Ok(VersionedBytes {
-                version: r.i32()? as u32,
-                bytes: r.bytes()?.to_vec(),
-            })
-        })
-        .collect()
+    Reader::new(data).list(Reader::versioned)
 }
 
 /// Encode splits.
@@ -171,33 +179,32 @@ pub fn write_splits(w: &mut Writer, splits: &[SourceSplit]) -> Result<()> {
     w.length(splits.len())?;
     for s in splits {
         w.bytes(s.id.as_bytes())?;
-        w.i32(s.state.version as i32);
-        w.bytes(&s.state.bytes)?;
+        w.versioned(&s.state)?;
     }
     Ok(())
 }
 
 /// Decode splits.
 pub fn read_splits(data: &[u8]) -> Result<Vec<SourceSplit>> {
-    let mut r = Reader::new(data);
-    let n = r.length()?;
-    (0..n)
-        .map(|_| {
-            let id = String::from_utf8(r.bytes()?.to_vec())
-                .map_err(|_| Error::internal("a split id from Java is not UTF-8"))?;
-            Ok(SourceSplit {
-                id,
-                state: VersionedBytes {
-                    version: r.i32()? as u32,
-                    bytes: r.bytes()?.to_vec(),
-                },
-            })
+    Reader::new(data).list(|r| {
+        let id = String::from_utf8(r.bytes()?.to_vec())
+            .map_err(|_| Error::internal("a split id from Java is not UTF-8"))?;
+        Ok(SourceSplit {
+            id,
+            state: r.versioned()?,
         })
-        .collect()
+    })
 }
 
 /// A column read without per-value allocation where the types allow it.
-enum Col<'a> {
+struct Col<'a> {
+    values: Values<'a>,
+    /// The column's NULLs (`None`: it has none).
+    nulls: Option<&'a NullBuffer>,
+}
+
+/// The values of a [`Col`], typed.
+enum Values<'a> {
     Bool(&'a BooleanArray),
     I8(&'a Int8Array),
     I16(&'a Int16Array),
@@ -215,14 +222,14 @@ enum Col<'a> {
     Other(&'a dyn Array),
 }
 
-impl<'a> Col<'a> {
-    fn new(a: &'a dyn Array, t: &DataType) -> Col<'a> {
+impl<'a> Values<'a> {
+    fn new(a: &'a dyn Array, t: &DataType) -> Values<'a> {
         let any = a.as_any();
         macro_rules! as_ {
             ($arr:ty, $variant:ident) => {
                 match any.downcast_ref::<$arr>() {
-                    Some(x) => Col::$variant(x),
-                    None => Col::Other(a),
+                    Some(x) => Values::$variant(x),
+                    None => Values::Other(a),
                 }
             };
         }
@@ -267,70 +274,46 @@ impl<'a> Col<'a> {
                         .map(|x| x.values().as_ref()),
                 };
                 match values {
-                    Some(v) => Col::Ts(v, *unit),
-                    None => Col::Other(a),
+                    Some(v) => Values::Ts(v, *unit),
+                    None => Values::Other(a),
                 }
             }
-            _ => Col::Other(a),
+            _ => Values::Other(a),
         }
-    }
-
-    fn write(&self, w: &mut Writer, i: usize, t: &DataType) -> Result<()> {
-        if let Col::Other(a) = self {
-            return write_value(w, &Value::from_array(*a, i)?, t);
-        }
-        let valid = match self {
-            Col::Bool(a) => a.is_valid(i),
-            Col::I8(a) => a.is_valid(i),
-            Col::I16(a) => a.is_valid(i),
-            Col::I32(a) => a.is_valid(i),
-            Col::Date(a) => a.is_valid(i),
-            Col::I64(a) => a.is_valid(i),
-            Col::F32(a) => a.is_valid(i),
-            Col::F64(a) => a.is_valid(i),
-            Col::Dec64(a) | Col::Dec128(a) => a.is_valid(i),
-            Col::Utf8(a) => a.is_valid(i),
-            Col::Bin(a) => a.is_valid(i),
-            Col::Ts(..) | Col::Other(_) => true,
-        };
-        if !valid {
-            w.u8(0);
-            return Ok(());
-        }
-        w.u8(1);
-        match self {
-            Col::Bool(a) => w.u8(u8::from(a.value(i))),
-            Col::I8(a) => w.u8(a.value(i) as u8),
-            Col::I16(a) => w.buf.extend_from_slice(&a.value(i).to_le_bytes()),
-            Col::I32(a) => w.i32(a.value(i)),
-            Col::Date(a) => w.i32(a.value(i)),
-            Col::I64(a) => w.i64(a.value(i)),
-            Col::F32(a) => w.buf.extend_from_slice(&a.value(i).to_le_bytes()),
-            Col::F64(a) => w.buf.extend_from_slice(&a.value(i).to_le_bytes()),
-            Col::Dec64(a) => w.i64(a.value(i) as i64),
-            Col::Dec128(a) => w.buf.extend_from_slice(&a.value(i).to_be_bytes()),
-            Col::Utf8(a) => w.bytes(a.value(i).as_bytes())?,
-            Col::Bin(a) => w.bytes(a.value(i))?,
-            Col::Ts(v, unit) => {
-                let x = v[i];
-                let (millis, nanos) = match unit {
-                    TimeUnit::Second => (x.saturating_mul(1000), 0),
-                    TimeUnit::Millisecond => (x, 0),
-                    TimeUnit::Microsecond => (x.div_euclid(1000), x.rem_euclid(1000) * 1000),
-                    TimeUnit::Nanosecond => (x.div_euclid(1_000_000), x.rem_euclid(1_000_000)),
-                };
-                w.i64(millis);
-                w.i32(nanos as i32);
-            }
-            Col::Other(_) => {}
-        }
-        Ok(())
     }
 }
 
-/// Encode every row of `batch`, whose columns are `types` (the table's physical columns, in order).
-/// Flat columns are read straight from their Arrow arrays; nested ones through [`Value`].
-pub fn write_rows(w: &mut Writer, batch: &ChangelogBatch, types: &[DataType]) -> Result<()> {
+impl<'a> Col<'a> {
+    /// Row `i` as a [`Flat`] value, or (`Err`) the array to read it from through [`Value`].
+    /// Inlined into the row loops, where the `Flat` then never exists in memory.
+    #[inline(always)]
+    fn flat(&self, i: usize) -> std::result::Result<Flat<'a>, &'a dyn Array> {
+        if let Values::Other(a) = self.values {
+            return Err(a);
+        }
+        if self.nulls.is_some_and(|n| n.is_null(i)) {
+            return Ok(Flat::Null);
+        }
+        Ok(match self.values {
+            Values::Bool(a) => fixed([u8::from(a.value(i))]),
+            Values::I8(a) => fixed(a.value(i).to_le_bytes()),
+            Values::I16(a) => fixed(a.value(i).to_le_bytes()),
+            Values::I32(a) => fixed(a.value(i).to_le_bytes()),
+            Values::Date(a) => fixed(a.value(i).to_le_bytes()),
+            Values::I64(a) => fixed(a.value(i).to_le_bytes()),
+            Values::F32(a) => fixed(a.value(i).to_le_bytes()),
+            Values::F64(a) => fixed(a.value(i).to_le_bytes()),
+            Values::Dec64(a) | Values::Dec128(a) => Flat::Decimal(a.value(i)),
+            Values::Utf8(a) => Flat::Bytes(a.value(i).as_bytes()),
+            Values::Bin(a) => Flat::Bytes(a.value(i)),
+            Values::Ts(v, unit) => Flat::Timestamp(Timestamp::from_unit(v[i], unit)),
+            Values::Other(a) => return Err(a),
+        })
+    }
+}
+
+/// The columns of a batch a source produced, checked against the Flink table's `types`.
+fn columns<'a>(batch: &'a ChangelogBatch, types: &[DataType]) -> Result<Vec<Col<'a>>> {
     let arrays = batch.batch.columns();
     if arrays.len() != types.len() {
         return Err(Error::internal(format!(
@@ -339,21 +322,28 @@ pub fn write_rows(w: &mut Writer, batch: &ChangelogBatch, types: &[DataType]) ->
             types.len()
         )));
     }
-    // Timestamp columns: nulls are checked here since the raw values slice has no validity.
-    let cols: Vec<(Col<'_>, &dyn Array)> = arrays
+    Ok(arrays
         .iter()
         .zip(types)
-        .map(|(a, t)| (Col::new(a.as_ref(), t), a.as_ref()))
-        .collect();
+        .map(|(a, t)| Col {
+            values: Values::new(a.as_ref(), t),
+            nulls: a.nulls(),
+        })
+        .collect())
+}
+
+/// Encode every row of `batch`, whose columns are `types` (the table's physical columns, in order).
+/// Flat columns are read straight from their Arrow arrays; nested ones through [`Value`].
+pub fn write_rows(w: &mut Writer, batch: &ChangelogBatch, types: &[DataType]) -> Result<()> {
+    let cols = columns(batch, types)?;
     let n = batch.num_rows();
     w.length(n)?;
     for i in 0..n {
         w.u8(batch.kind(i) as i8 as u8);
-        for ((c, a), t) in cols.iter().zip(types) {
-            if matches!(c, Col::Ts(..)) && a.is_null(i) {
-                w.u8(0);
-            } else {
-                c.write(w, i, t)?;
+        for (c, t) in cols.iter().zip(types) {
+            match c.flat(i) {
+                Ok(v) => write_flat(w, v, t)?,
+                Err(a) => write_value(w, &Value::from_array(a, i)?, t)?,
             }
         }
     }
@@ -364,44 +354,51 @@ fn mismatch(v: &Value, t: &DataType) -> Error {
     Error::internal(format!("value {v:?} does not match the Flink type {t}"))
 }
 
-/// Encode one value (with its presence byte) as type `t`.
-pub fn write_value(w: &mut Writer, v: &Value, t: &DataType) -> Result<()> {
-    if v.is_null() {
+/// Encode one flat value (with its presence byte) as type `t`.
+#[inline(always)]
+fn write_flat(w: &mut Writer, v: Flat<'_>, t: &DataType) -> Result<()> {
+    if let Flat::Null = v {
         w.u8(0);
         return Ok(());
     }
     w.u8(1);
-    match (&t.logical, v) {
-        (LogicalType::Boolean, Value::Boolean(b)) => w.u8(u8::from(*b)),
-        (LogicalType::TinyInt, Value::TinyInt(x)) => w.u8(*x as u8),
-        (LogicalType::SmallInt, Value::SmallInt(x)) => w.buf.extend_from_slice(&x.to_le_bytes()),
-        (LogicalType::Int, Value::Int(x)) | (LogicalType::Date, Value::Date(x)) => w.i32(*x),
-        (LogicalType::BigInt, Value::BigInt(x)) => w.i64(*x),
-        (LogicalType::Float, Value::Float(x)) => w.buf.extend_from_slice(&x.to_le_bytes()),
-        (LogicalType::Double, Value::Double(x)) => w.buf.extend_from_slice(&x.to_le_bytes()),
-        (LogicalType::Time(_), Value::Time(nanos)) => w.i32((nanos / 1_000_000) as i32),
-        (LogicalType::Decimal { precision, .. }, Value::Decimal(x)) => {
-            if *precision <= 18 {
-                w.i64(*x as i64);
+    match v {
+        Flat::Null => {}
+        Flat::Fixed(b, n) => {
+            // All 8 bytes, then the extra ones dropped: a fixed-size copy costs less than one of
+            // `n` bytes.
+            let end = w.buf.len() + n;
+            w.buf.extend_from_slice(&b);
+            w.buf.truncate(end);
+        }
+        Flat::Bytes(b) => w.bytes(b)?,
+        Flat::Timestamp(ts) => {
+            w.i64(ts.millis);
+            w.i32(ts.nanos_of_milli as i32);
+        }
+        Flat::Decimal(x) => {
+            if is_compact_decimal(t) {
+                w.i64(x as i64);
             } else {
                 w.buf.extend_from_slice(&x.to_be_bytes());
             }
         }
-        (LogicalType::Char(_) | LogicalType::VarChar(_), Value::String(s)) => {
-            w.bytes(s.as_bytes())?
-        }
-        (LogicalType::Binary(_) | LogicalType::VarBinary(_), Value::Bytes(b)) => w.bytes(b)?,
-        (LogicalType::Timestamp(_) | LogicalType::TimestampLtz(_), Value::Timestamp(ts)) => {
-            w.i64(ts.millis);
-            w.i32(ts.nanos_of_milli as i32);
-        }
+    }
+    Ok(())
+}
+
+/// Encode one value (with its presence byte) as type `t`.
+pub fn write_value(w: &mut Writer, v: &Value, t: &DataType) -> Result<()> {
+    match (&t.logical, v) {
         (LogicalType::Array(et), Value::Array(items)) => {
+            w.u8(1);
             w.length(items.len())?;
             for x in items {
                 write_value(w, x, et)?;
             }
         }
         (LogicalType::Map(kt, vt), Value::Map(items)) => {
+            w.u8(1);
             w.length(items.len())?;
             for (k, x) in items {
                 write_value(w, k, kt)?;
@@ -409,6 +406,7 @@ pub fn write_value(w: &mut Writer, v: &Value, t: &DataType) -> Result<()> {
             }
         }
         (LogicalType::Multiset(et), Value::Map(items)) => {
+            w.u8(1);
             w.length(items.len())?;
             let count = DataType::new(LogicalType::Int);
             for (k, x) in items {
@@ -420,11 +418,12 @@ pub fn write_value(w: &mut Writer, v: &Value, t: &DataType) -> Result<()> {
             if fields.len() != vals.len() {
                 return Err(mismatch(v, t));
             }
+            w.u8(1);
             for (f, x) in fields.iter().zip(vals) {
                 write_value(w, x, &f.data_type)?;
             }
         }
-        _ => return Err(mismatch(v, t)),
+        _ => write_flat(w, flat_of_value(v, t)?, t)?,
     }
     Ok(())
 }
@@ -556,21 +555,7 @@ impl Build {
             return Ok(null);
         }
         if r.u8()? == 0 {
-            match self {
-                Build::Bool(b) => b.append_null(),
-                Build::I8(b) => b.append_null(),
-                Build::I16(b) => b.append_null(),
-                Build::I32(b) => b.append_null(),
-                Build::Date(b) => b.append_null(),
-                Build::I64(b) => b.append_null(),
-                Build::F32(b) => b.append_null(),
-                Build::F64(b) => b.append_null(),
-                Build::Dec(v, _) => v.push(None),
-                Build::Utf8(b) => b.append_null(),
-                Build::Bin(b) => b.append_null(),
-                Build::Ts(v, _) => v.push(None),
-                Build::Other(_) => {}
-            }
+            self.push_null();
             return Ok(true);
         }
         match self {
@@ -597,18 +582,7 @@ impl Build {
                     millis: r.i64()?,
                     nanos_of_milli: r.i32()? as u32,
                 };
-                v.push(Some(match unit {
-                    TimeUnit::Second => ts.millis.div_euclid(1000),
-                    TimeUnit::Millisecond => ts.millis,
-                    TimeUnit::Microsecond => ts
-                        .millis
-                        .saturating_mul(1000)
-                        .saturating_add(i64::from(ts.nanos_of_milli / 1000)),
-                    TimeUnit::Nanosecond => ts
-                        .millis
-                        .saturating_mul(1_000_000)
-                        .saturating_add(i64::from(ts.nanos_of_milli)),
-                }));
+                v.push(Some(ts.to_unit(*unit)));
             }
             Build::Other(_) => {}
         }
@@ -638,20 +612,7 @@ impl Build {
                     ArrowType::Timestamp(_, tz) => tz.clone(),
                     _ => None,
                 };
-                match unit {
-                    TimeUnit::Second => {
-                        Arc::new(TimestampSecondArray::from(v).with_timezone_opt(tz))
-                    }
-                    TimeUnit::Millisecond => {
-                        Arc::new(TimestampMillisecondArray::from(v).with_timezone_opt(tz))
-                    }
-                    TimeUnit::Microsecond => {
-                        Arc::new(TimestampMicrosecondArray::from(v).with_timezone_opt(tz))
-                    }
-                    TimeUnit::Nanosecond => {
-                        Arc::new(TimestampNanosecondArray::from(v).with_timezone_opt(tz))
-                    }
-                }
+                timestamp_array(v, unit, tz)
             }
             Build::Other(v) => {
                 let refs: Vec<&Value> = v.iter().collect();
@@ -668,44 +629,80 @@ pub fn read_rows(
     types: &[DataType],
     schema: &Arc<arrow::datatypes::Schema>,
 ) -> Result<ChangelogBatch> {
-    let fields = schema.fields();
-    if fields.len() != types.len() {
-        return Err(Error::internal(format!(
-            "the sink consumes {} columns but the Flink table has {}",
-            fields.len(),
-            types.len()
-        )));
-    }
-    let mut r = Reader::new(data);
-    let n = r.length()?;
-    let mut cols: Vec<Build> = types
-        .iter()
-        .zip(fields.iter())
-        .map(|(t, f)| Build::new(t, f.data_type(), n))
-        .collect();
-    let mut kinds = Vec::with_capacity(n);
-    for row in 0..n {
-        let kind = r.u8()? as i8;
-        kinds.push(
-            RowKind::from_byte(kind).ok_or_else(|| {
-                Error::internal(format!("unknown row kind byte {kind} from Java"))
-            })?,
-        );
-        for ((c, t), f) in cols.iter_mut().zip(types).zip(fields.iter()) {
+    let (mut r, mut batch) = BatchIn::start(data, types, schema)?;
+    for row in 0..batch.rows {
+        batch.kind(r.u8()? as i8)?;
+        for ((c, t), f) in batch.cols.iter_mut().zip(types).zip(schema.fields().iter()) {
             if c.read(&mut r, t)? && !f.is_nullable() {
-                return Err(Error::user(format!(
-                    "row {row}: column '{}' is NOT NULL but the row has NULL",
-                    f.name()
-                )));
+                return Err(null_in_not_null(row, f));
             }
         }
     }
-    if !r.is_at_end() {
-        return Err(Error::internal(
-            "trailing bytes after a row batch from Java",
-        ));
+    batch.finish(&r, schema)
+}
+
+/// A batch being decoded from Java: a builder per column and the row kinds.
+struct BatchIn {
+    rows: usize,
+    cols: Vec<Build>,
+    kinds: Vec<RowKind>,
+}
+
+impl BatchIn {
+    /// Check that the sink consumes as many columns as the Flink table's `types` and read the
+    /// batch's row count.
+    fn start<'a>(
+        data: &'a [u8],
+        types: &[DataType],
+        schema: &arrow::datatypes::Schema,
+    ) -> Result<(Reader<'a>, BatchIn)> {
+        let fields = schema.fields();
+        if fields.len() != types.len() {
+            return Err(Error::internal(format!(
+                "the sink consumes {} columns but the Flink table has {}",
+                fields.len(),
+                types.len()
+            )));
+        }
+        let mut r = Reader::new(data);
+        let rows = r.length()?;
+        let cols = types
+            .iter()
+            .zip(fields.iter())
+            .map(|(t, f)| Build::new(t, f.data_type(), rows))
+            .collect();
+        let kinds = Vec::with_capacity(rows);
+        Ok((r, BatchIn { rows, cols, kinds }))
     }
-    finish_batch(cols, kinds, schema, n)
+
+    /// A row's kind byte.
+    fn kind(&mut self, kind: i8) -> Result<()> {
+        let k = RowKind::from_byte(kind)
+            .ok_or_else(|| Error::internal(format!("unknown row kind byte {kind} from Java")))?;
+        self.kinds.push(k);
+        Ok(())
+    }
+
+    /// The batch, once `r` has read all of it.
+    fn finish(
+        self,
+        r: &Reader<'_>,
+        schema: &Arc<arrow::datatypes::Schema>,
+    ) -> Result<ChangelogBatch> {
+        if !r.is_at_end() {
+            return Err(Error::internal(
+                "trailing bytes after a row batch from Java",
+            ));
+        }
+        finish_batch(self.cols, self.kinds, schema, self.rows)
+    }
+}
+
+fn null_in_not_null(row: usize, f: &arrow::datatypes::Field) -> Error {
+    Error::user(format!(
+        "row {row}: column '{}' is NOT NULL but the row has NULL",
+        f.name()
+    ))
 }
 
 /// The row encodings a batch can cross in; Java names the one it uses on every call.
@@ -717,6 +714,17 @@ pub mod encoding {
     /// [`binary_row_supported`](super::binary_row_supported)): Java wraps them without decoding
     /// (source) or copies a `BinaryRowData`'s bytes as they are (sink).
     pub const BINARY_ROW: i32 = 1;
+}
+
+/// Refuse `types` that cannot cross as `BinaryRowData` (see [`binary_row_supported`]).
+fn require_flat(types: &[DataType]) -> Result<()> {
+    if binary_row_supported(types) {
+        Ok(())
+    } else {
+        Err(Error::internal(
+            "rows with nested columns cannot cross as BinaryRowData",
+        ))
+    }
 }
 
 /// Whether rows of `types` can cross as Flink's `BinaryRowData`: every column is a flat type
@@ -790,59 +798,6 @@ fn flat_of_value<'a>(v: &'a Value, t: &DataType) -> Result<Flat<'a>> {
         }
         _ => return Err(mismatch(v, t)),
     })
-}
-
-impl<'a> Col<'a> {
-    /// Row `i` as a [`Flat`] value (`None`: the column is read through [`Value`]).
-    fn flat(&self, i: usize) -> Option<Flat<'a>> {
-        let valid = match self {
-            Col::Bool(a) => a.is_valid(i),
-            Col::I8(a) => a.is_valid(i),
-            Col::I16(a) => a.is_valid(i),
-            Col::I32(a) => a.is_valid(i),
-            Col::Date(a) => a.is_valid(i),
-            Col::I64(a) => a.is_valid(i),
-            Col::F32(a) => a.is_valid(i),
-            Col::F64(a) => a.is_valid(i),
-            Col::Dec64(a) | Col::Dec128(a) => a.is_valid(i),
-            Col::Utf8(a) => a.is_valid(i),
-            Col::Bin(a) => a.is_valid(i),
-            // Timestamp nulls are checked by the caller (the values slice has no validity).
-            Col::Ts(..) => true,
-            Col::Other(_) => return None,
-        };
-        if !valid {
-            return Some(Flat::Null);
-        }
-        Some(match self {
-            Col::Bool(a) => fixed([u8::from(a.value(i))]),
-            Col::I8(a) => fixed(a.value(i).to_le_bytes()),
-            Col::I16(a) => fixed(a.value(i).to_le_bytes()),
-            Col::I32(a) => fixed(a.value(i).to_le_bytes()),
-            Col::Date(a) => fixed(a.value(i).to_le_bytes()),
-            Col::I64(a) => fixed(a.value(i).to_le_bytes()),
-            Col::F32(a) => fixed(a.value(i).to_le_bytes()),
-            Col::F64(a) => fixed(a.value(i).to_le_bytes()),
-            Col::Dec64(a) | Col::Dec128(a) => Flat::Decimal(a.value(i)),
-            Col::Utf8(a) => Flat::Bytes(a.value(i).as_bytes()),
-            Col::Bin(a) => Flat::Bytes(a.value(i)),
-            Col::Ts(v, unit) => Flat::Timestamp(ts_of_unit(v[i], *unit)),
-            Col::Other(_) => return None,
-        })
-    }
-}
-
-fn ts_of_unit(x: i64, unit: TimeUnit) -> Timestamp {
-    let (millis, nanos) = match unit {
-        TimeUnit::Second => (x.saturating_mul(1000), 0),
-        TimeUnit::Millisecond => (x, 0),
-        TimeUnit::Microsecond => (x.div_euclid(1000), x.rem_euclid(1000) * 1000),
-        TimeUnit::Nanosecond => (x.div_euclid(1_000_000), x.rem_euclid(1_000_000)),
-    };
-    Timestamp {
-        millis,
-        nanos_of_milli: nanos as u32,
-    }
 }
 
 /// Appends `BinaryRowData` rows to a buffer (the layout of Flink's `BinaryRowWriter`, little-endian
@@ -925,24 +880,8 @@ impl BinaryRowOut<'_> {
 /// length and its bytes (header byte = row kind, null bits, an 8-byte slot per column, then the
 /// variable-length part). Only for [`binary_row_supported`] columns.
 pub fn write_binary_rows(w: &mut Writer, batch: &ChangelogBatch, types: &[DataType]) -> Result<()> {
-    let arrays = batch.batch.columns();
-    if arrays.len() != types.len() {
-        return Err(Error::internal(format!(
-            "the source produced {} columns but the Flink table has {}",
-            arrays.len(),
-            types.len()
-        )));
-    }
-    if !binary_row_supported(types) {
-        return Err(Error::internal(
-            "rows with nested columns cannot cross as BinaryRowData",
-        ));
-    }
-    let cols: Vec<(Col<'_>, &dyn Array)> = arrays
-        .iter()
-        .zip(types)
-        .map(|(a, t)| (Col::new(a.as_ref(), t), a.as_ref()))
-        .collect();
+    let cols = columns(batch, types)?;
+    require_flat(types)?;
     let arity = types.len();
     let null_bits = null_bits_bytes(arity);
     let fixed_len = null_bits + 8 * arity;
@@ -959,17 +898,10 @@ pub fn write_binary_rows(w: &mut Writer, batch: &ChangelogBatch, types: &[DataTy
             start,
             null_bits,
         };
-        for (c, ((col, a), t)) in cols.iter().zip(types).enumerate() {
-            if matches!(col, Col::Ts(..)) && a.is_null(i) {
-                out.put(c, Flat::Null, t)?;
-                continue;
-            }
+        for (c, (col, t)) in cols.iter().zip(types).enumerate() {
             match col.flat(i) {
-                Some(v) => out.put(c, v, t)?,
-                None => {
-                    let v = Value::from_array(*a, i)?;
-                    out.put(c, flat_of_value(&v, t)?, t)?;
-                }
+                Ok(v) => out.put(c, v, t)?,
+                Err(a) => out.put(c, flat_of_value(&Value::from_array(a, i)?, t)?, t)?,
             }
         }
         let len = w.buf.len() - start;
@@ -1143,31 +1075,10 @@ impl Build {
                 std::str::from_utf8(row.bytes(c)?).map_err(|_| row.err("a string is not UTF-8"))?,
             ),
             Build::Bin(b) => b.append_value(row.bytes(c)?),
-            Build::Ts(v, unit) => v.push(Some(row.timestamp(c, t)?.to_unit_value(*unit))),
+            Build::Ts(v, unit) => v.push(Some(row.timestamp(c, t)?.to_unit(*unit))),
             Build::Other(v) => v.push(row.value(c, t)?),
         }
         Ok(false)
-    }
-}
-
-trait ToUnit {
-    fn to_unit_value(self, unit: TimeUnit) -> i64;
-}
-
-impl ToUnit for Timestamp {
-    fn to_unit_value(self, unit: TimeUnit) -> i64 {
-        match unit {
-            TimeUnit::Second => self.millis.div_euclid(1000),
-            TimeUnit::Millisecond => self.millis,
-            TimeUnit::Microsecond => self
-                .millis
-                .saturating_mul(1000)
-                .saturating_add(i64::from(self.nanos_of_milli / 1000)),
-            TimeUnit::Nanosecond => self
-                .millis
-                .saturating_mul(1_000_000)
-                .saturating_add(i64::from(self.nanos_of_milli)),
-        }
     }
 }
 
@@ -1178,30 +1089,11 @@ pub fn read_binary_rows(
     types: &[DataType],
     schema: &Arc<arrow::datatypes::Schema>,
 ) -> Result<ChangelogBatch> {
-    let fields = schema.fields();
-    if fields.len() != types.len() {
-        return Err(Error::internal(format!(
-            "the sink consumes {} columns but the Flink table has {}",
-            fields.len(),
-            types.len()
-        )));
-    }
-    if !binary_row_supported(types) {
-        return Err(Error::internal(
-            "rows with nested columns cannot cross as BinaryRowData",
-        ));
-    }
+    let (mut r, mut batch) = BatchIn::start(data, types, schema)?;
+    require_flat(types)?;
     let arity = types.len();
     let null_bits = null_bits_bytes(arity);
-    let mut r = Reader::new(data);
-    let n = r.length()?;
-    let mut cols: Vec<Build> = types
-        .iter()
-        .zip(fields.iter())
-        .map(|(t, f)| Build::new(t, f.data_type(), n))
-        .collect();
-    let mut kinds = Vec::with_capacity(n);
-    for index in 0..n {
+    for index in 0..batch.rows {
         let len = r.length()?;
         let row = BinaryRowIn {
             row: r.take(len)?,
@@ -1211,27 +1103,15 @@ pub fn read_binary_rows(
         if len < null_bits + 8 * arity {
             return Err(row.err(&format!("shorter than the {arity} fields of the table")));
         }
-        let kind = row.row[0] as i8;
-        kinds.push(
-            RowKind::from_byte(kind).ok_or_else(|| {
-                Error::internal(format!("unknown row kind byte {kind} from Java"))
-            })?,
-        );
-        for (c, ((b, t), f)) in cols.iter_mut().zip(types).zip(fields.iter()).enumerate() {
+        batch.kind(row.row[0] as i8)?;
+        let cols = batch.cols.iter_mut().zip(types).zip(schema.fields().iter());
+        for (c, ((b, t), f)) in cols.enumerate() {
             if b.read_binary(&row, c, t)? && !f.is_nullable() {
-                return Err(Error::user(format!(
-                    "row {index}: column '{}' is NOT NULL but the row has NULL",
-                    f.name()
-                )));
+                return Err(null_in_not_null(index, f));
             }
         }
     }
-    if !r.is_at_end() {
-        return Err(Error::internal(
-            "trailing bytes after a row batch from Java",
-        ));
-    }
-    finish_batch(cols, kinds, schema, n)
+    batch.finish(&r, schema)
 }
 
 fn finish_batch(
@@ -1262,13 +1142,14 @@ mod tests {
     use super::*;
     use arrow::datatypes::{Field, Schema};
 
-    #[test]
-    fn every_type_round_trips() {
-        let spec = "b BOOLEAN, t TINYINT, s SMALLINT, i INT, l BIGINT, f FLOAT, d DOUBLE, \
-                    c DECIMAL(10, 2), cb DECIMAL(38, 4), ch CHAR(3), v STRING, bi BINARY(2), vb BYTES, \
-                    dt DATE, tm TIME(3), ts TIMESTAMP(9), ltz TIMESTAMP_LTZ(3), \
-                    a ARRAY<INT>, m MAP<STRING, BIGINT>, ms MULTISET<STRING>, r ROW<x INT, y STRING>";
-        let schema = headrace_sdk::schema::TableSchema::parse_columns(spec).unwrap();
+    /// Every flat Flink type, one column each.
+    const FLAT_COLUMNS: &str = "b BOOLEAN, t TINYINT, s SMALLINT, i INT, l BIGINT, f FLOAT, \
+        d DOUBLE, c DECIMAL(10, 2), cb DECIMAL(38, 4), ch CHAR(3), v STRING, bi BINARY(2), \
+        vb BYTES, dt DATE, tm TIME(3), ts TIMESTAMP(9), ltz TIMESTAMP_LTZ(3)";
+
+    /// The column types and the Arrow schema of a Flink column list.
+    fn table(columns: &str) -> (Vec<DataType>, Arc<Schema>) {
+        let schema = headrace_sdk::schema::TableSchema::parse_columns(columns).unwrap();
         let types: Vec<DataType> = schema.columns.iter().map(|c| c.data_type.clone()).collect();
         let arrow = Arc::new(Schema::new(
             schema
@@ -1277,7 +1158,12 @@ mod tests {
                 .map(|c| c.data_type.to_arrow_field(&c.name))
                 .collect::<Vec<Field>>(),
         ));
-        let full = vec![
+        (types, arrow)
+    }
+
+    /// A row of [`FLAT_COLUMNS`] with edge values; `v` is the STRING column's value.
+    fn flat_row(v: &str) -> Vec<Value> {
+        vec![
             Value::Boolean(true),
             Value::TinyInt(-3),
             Value::SmallInt(-300),
@@ -1288,7 +1174,7 @@ mod tests {
             Value::Decimal(-12345),
             Value::Decimal(-(10i128.pow(37)) + 7),
             Value::String("abc".into()),
-            Value::String("héllo".into()),
+            Value::String(v.into()),
             Value::Bytes(vec![1, 2]),
             Value::Bytes(vec![]),
             Value::Date(-1),
@@ -1298,11 +1184,22 @@ mod tests {
                 nanos_of_milli: 999_999,
             }),
             Value::Timestamp(Timestamp::from_millis(1_700_000_000_123)),
+        ]
+    }
+
+    #[test]
+    fn every_type_round_trips() {
+        let (types, arrow) = table(&format!(
+            "{FLAT_COLUMNS}, a ARRAY<INT>, m MAP<STRING, BIGINT>, ms MULTISET<STRING>, \
+             r ROW<x INT, y STRING>"
+        ));
+        let mut full = flat_row("héllo");
+        full.extend([
             Value::Array(vec![Value::Int(1), Value::Null]),
             Value::Map(vec![(Value::String("k".into()), Value::BigInt(9))]),
             Value::Map(vec![(Value::String("e".into()), Value::Int(2))]),
             Value::Row(vec![Value::Int(5), Value::Null]),
-        ];
+        ]);
         let nulls = vec![Value::Null; full.len()];
         let mut w = Writer::new();
         w.length(2).unwrap();
@@ -1322,49 +1219,12 @@ mod tests {
         assert_eq!(rows[0].values, full);
     }
 
-    fn flat_types() -> (Vec<DataType>, Arc<Schema>) {
-        let spec = "b BOOLEAN, t TINYINT, s SMALLINT, i INT, l BIGINT, f FLOAT, d DOUBLE, \
-                    c DECIMAL(10, 2), cb DECIMAL(38, 4), ch CHAR(3), v STRING, bi BINARY(2), vb BYTES, \
-                    dt DATE, tm TIME(3), ts TIMESTAMP(9), ltz TIMESTAMP_LTZ(3)";
-        let schema = headrace_sdk::schema::TableSchema::parse_columns(spec).unwrap();
-        let types: Vec<DataType> = schema.columns.iter().map(|c| c.data_type.clone()).collect();
-        let arrow = Arc::new(Schema::new(
-            schema
-                .columns
-                .iter()
-                .map(|c| c.data_type.to_arrow_field(&c.name))
-                .collect::<Vec<Field>>(),
-        ));
-        (types, arrow)
-    }
-
     #[test]
     fn every_flat_type_round_trips_as_binary_rows() {
-        let (types, arrow) = flat_types();
+        let (types, arrow) = table(FLAT_COLUMNS);
         assert!(binary_row_supported(&types));
         let rows = [
-            vec![
-                Value::Boolean(true),
-                Value::TinyInt(-3),
-                Value::SmallInt(-300),
-                Value::Int(i32::MIN),
-                Value::BigInt(i64::MAX),
-                Value::Float(1.5),
-                Value::Double(-2.25),
-                Value::Decimal(-12345),
-                Value::Decimal(-(10i128.pow(37)) + 7),
-                Value::String("abc".into()),
-                Value::String("héllo, a string longer than seven bytes".into()),
-                Value::Bytes(vec![1, 2]),
-                Value::Bytes(vec![]),
-                Value::Date(-1),
-                Value::Time(3_600_123_000_000),
-                Value::Timestamp(Timestamp {
-                    millis: -1,
-                    nanos_of_milli: 999_999,
-                }),
-                Value::Timestamp(Timestamp::from_millis(1_700_000_000_123)),
-            ],
+            flat_row("héllo, a string longer than seven bytes"),
             vec![
                 Value::Boolean(false),
                 Value::TinyInt(0),

@@ -29,410 +29,230 @@ pub use jni;
 
 /// Export the JNI entry points of `io.headrace.flink.NativeBridge` serving the connectors of
 /// `$registry`, a `fn() -> Registry` (called once per loaded copy of the library).
+///
+/// Each entry point is exported as `Java_io_headrace_flink_NativeBridge_<method>`; its body runs
+/// inside [`glue::guard`], so a Headrace error or a panic becomes a `HeadraceException` in Java.
 #[macro_export]
 macro_rules! export_bridge {
     ($registry:path) => {
         const _: () = {
-            use $crate::glue;
-            use $crate::jni::objects::{JByteArray, JByteBuffer, JClass, JObjectArray, JString};
+            use $crate::glue::{self, index};
+            use $crate::jni::objects::{JByteArray, JByteBuffer, JObjectArray, JString};
             use $crate::jni::sys::{jboolean, jbyteArray, jint, jlong, jobjectArray, jstring};
-            use $crate::jni::JNIEnv;
 
             fn bridge() -> &'static $crate::ops::Bridge {
                 glue::bridge($registry)
             }
 
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_registryJson<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-            ) -> jstring {
-                glue::guard(&mut env, std::ptr::null_mut(), |env| {
-                    glue::new_string(env, &bridge().registry_json())
-                })
+            fn checkpoint(id: jlong) -> $crate::entry::Result<u64> {
+                glue::unsigned(id, "checkpoint id")
             }
 
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_connectorOptions<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                connector: JString<'l>,
-                source: jboolean,
-            ) -> jobjectArray {
-                glue::guard(&mut env, std::ptr::null_mut(), |env| {
-                    let c = glue::string(env, &connector)?;
-                    let v = bridge().connector_options(&c, source != 0)?;
-                    glue::new_string_array(env, &v)
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_createSource<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                connector: JString<'l>,
-                table: JString<'l>,
-                columns: JString<'l>,
-                options: JObjectArray<'l>,
-            ) -> jlong {
-                glue::guard(&mut env, 0, |env| {
+            $crate::native_bridge_methods! {
+                registryJson(_) -> jstring { Ok(bridge().registry_json()) }
+                connectorOptions(env, connector: JString<'l>, source: jboolean) -> jobjectArray {
+                    bridge().connector_options(&glue::string(env, &connector)?, source != 0)
+                }
+                createSource(
+                    env, connector: JString<'l>, table: JString<'l>, columns: JString<'l>,
+                    options: JObjectArray<'l>,
+                ) -> jlong {
                     let spec = glue::table_spec(env, &connector, &table, &columns, &options)?;
                     bridge().create_source(&spec)
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_createSink<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                connector: JString<'l>,
-                table: JString<'l>,
-                columns: JString<'l>,
-                options: JObjectArray<'l>,
-            ) -> jlong {
-                glue::guard(&mut env, 0, |env| {
+                }
+                createSink(
+                    env, connector: JString<'l>, table: JString<'l>, columns: JString<'l>,
+                    options: JObjectArray<'l>,
+                ) -> jlong {
                     let spec = glue::table_spec(env, &connector, &table, &columns, &options)?;
                     bridge().create_sink(&spec)
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_tableMetadata<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                connector: JString<'l>,
-                table: JString<'l>,
-                columns: JString<'l>,
-                options: JObjectArray<'l>,
-                source: jboolean,
-            ) -> jobjectArray {
-                glue::guard(&mut env, std::ptr::null_mut(), |env| {
+                }
+                tableMetadata(
+                    env, connector: JString<'l>, table: JString<'l>, columns: JString<'l>,
+                    options: JObjectArray<'l>, source: jboolean,
+                ) -> jobjectArray {
                     let spec = glue::table_spec(env, &connector, &table, &columns, &options)?;
-                    let v = bridge().table_metadata(&spec, source != 0)?;
-                    glue::new_string_array(env, &v)
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_changelogMode<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                handle: jlong,
-            ) -> jint {
-                glue::guard(&mut env, 0, |_| bridge().changelog_mode(handle))
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_sourceBounded<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                source: jlong,
-            ) -> jboolean {
-                glue::guard(&mut env, 0, |_| {
-                    Ok(glue::boolean(bridge().source_bounded(source)?))
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_enumeratorCreate<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                source: jlong,
-                parallelism: jint,
-                restored: JByteArray<'l>,
-            ) -> jlong {
-                glue::guard(&mut env, 0, |env| {
+                    bridge().table_metadata(&spec, source != 0)
+                }
+                changelogMode(_, handle: jlong) -> jint { bridge().changelog_mode(handle) }
+                sourceBounded(_, source: jlong) -> jboolean { bridge().source_bounded(source) }
+                enumeratorCreate(
+                    env, source: jlong, parallelism: jint, restored: JByteArray<'l>,
+                ) -> jlong {
                     let restored = glue::bytes(env, &restored)?;
-                    bridge().enumerator_create(
-                        source,
-                        glue::index(parallelism, "parallelism")?,
-                        restored.as_deref(),
-                    )
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_enumeratorRequest<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                enumerator: jlong,
-                subtask: jint,
-            ) -> jbyteArray {
-                glue::guard(&mut env, std::ptr::null_mut(), |env| {
-                    let b = bridge()
-                        .enumerator_request(enumerator, glue::index(subtask, "subtask")?)?;
-                    glue::new_bytes(env, &b)
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_enumeratorAddSplitsBack<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                enumerator: jlong,
-                splits: JByteArray<'l>,
-            ) {
-                glue::guard(&mut env, (), |env| {
-                    let s = glue::bytes(env, &splits)?.unwrap_or_default();
-                    bridge().enumerator_add_splits_back(enumerator, &s)
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_enumeratorSnapshot<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                enumerator: jlong,
-                checkpoint: jlong,
-            ) -> jbyteArray {
-                glue::guard(&mut env, std::ptr::null_mut(), |env| {
-                    let b = bridge().enumerator_snapshot(
-                        enumerator,
-                        glue::unsigned(checkpoint, "checkpoint id")?,
-                    )?;
-                    glue::new_bytes(env, &b)
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_enumeratorCheckpointComplete<
-                'l,
-            >(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                enumerator: jlong,
-                checkpoint: jlong,
-            ) {
-                glue::guard(&mut env, (), |_| {
-                    bridge().enumerator_checkpoint_complete(
-                        enumerator,
-                        glue::unsigned(checkpoint, "checkpoint id")?,
-                    )
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_readerCreate<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                source: jlong,
-                subtask: jint,
-                parallelism: jint,
-                batch_size: jint,
-            ) -> jlong {
-                glue::guard(&mut env, 0, |_| {
-                    bridge().reader_create(
-                        source,
-                        glue::index(subtask, "subtask")?,
-                        glue::index(parallelism, "parallelism")?,
-                        glue::index(batch_size, "batch size")?,
-                    )
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_readerAddSplits<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                reader: jlong,
-                splits: JByteArray<'l>,
-            ) {
-                glue::guard(&mut env, (), |env| {
-                    let s = glue::bytes(env, &splits)?.unwrap_or_default();
-                    bridge().reader_add_splits(reader, &s)
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_readerNoMoreSplits<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                reader: jlong,
-            ) {
-                glue::guard(&mut env, (), |_| bridge().reader_no_more_splits(reader))
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_readerPoll<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                reader: jlong,
-                encoding: jint,
-            ) -> jbyteArray {
-                glue::guard(&mut env, std::ptr::null_mut(), |env| {
+                    let p = index(parallelism, "parallelism")?;
+                    bridge().enumerator_create(source, p, restored.as_deref())
+                }
+                enumeratorRequest(_, enumerator: jlong, subtask: jint) -> jbyteArray {
+                    bridge().enumerator_request(enumerator, index(subtask, "subtask")?)
+                }
+                enumeratorAddSplitsBack(env, enumerator: jlong, splits: JByteArray<'l>) {
+                    let splits = glue::bytes(env, &splits)?.unwrap_or_default();
+                    bridge().enumerator_add_splits_back(enumerator, &splits)
+                }
+                enumeratorSnapshot(_, enumerator: jlong, id: jlong) -> jbyteArray {
+                    bridge().enumerator_snapshot(enumerator, checkpoint(id)?)
+                }
+                enumeratorCheckpointComplete(_, enumerator: jlong, id: jlong) {
+                    bridge().enumerator_checkpoint_complete(enumerator, checkpoint(id)?)
+                }
+                readerCreate(
+                    _, source: jlong, subtask: jint, parallelism: jint, batch_size: jint,
+                ) -> jlong {
+                    let (s, p) = (index(subtask, "subtask")?, index(parallelism, "parallelism")?);
+                    bridge().reader_create(source, s, p, index(batch_size, "batch size")?)
+                }
+                readerAddSplits(env, reader: jlong, splits: JByteArray<'l>) {
+                    let splits = glue::bytes(env, &splits)?.unwrap_or_default();
+                    bridge().reader_add_splits(reader, &splits)
+                }
+                readerNoMoreSplits(_, reader: jlong) { bridge().reader_no_more_splits(reader) }
+                readerCheckpointComplete(_, reader: jlong, id: jlong) {
+                    bridge().reader_checkpoint_complete(reader, checkpoint(id)?)
+                }
+                readerPoll(env, reader: jlong, encoding: jint) -> jbyteArray {
                     bridge().reader_poll_with(reader, encoding, |b| glue::new_bytes(env, b))
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_readerSnapshot<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                reader: jlong,
-                checkpoint: jlong,
-            ) -> jbyteArray {
-                glue::guard(&mut env, std::ptr::null_mut(), |env| {
-                    let b = bridge()
-                        .reader_snapshot(reader, glue::unsigned(checkpoint, "checkpoint id")?)?;
-                    glue::new_bytes(env, &b)
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_readerCheckpointComplete<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                reader: jlong,
-                checkpoint: jlong,
-            ) {
-                glue::guard(&mut env, (), |_| {
-                    bridge().reader_checkpoint_complete(
-                        reader,
-                        glue::unsigned(checkpoint, "checkpoint id")?,
-                    )
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_writerCreate<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                sink: jlong,
-                subtask: jint,
-                parallelism: jint,
-                restored_checkpoint: jlong,
-                restored_state: JByteArray<'l>,
-            ) -> jlong {
-                glue::guard(&mut env, 0, |env| {
-                    let s = glue::bytes(env, &restored_state)?.unwrap_or_default();
-                    bridge().writer_create(
-                        sink,
-                        glue::index(subtask, "subtask")?,
-                        glue::index(parallelism, "parallelism")?,
-                        glue::unsigned(restored_checkpoint, "checkpoint id")?,
-                        &s,
-                    )
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_writerWrite<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                writer: jlong,
-                rows: JByteBuffer<'l>,
-                length: jint,
-                encoding: jint,
-            ) {
-                glue::guard(&mut env, (), |env| {
-                    let b = glue::direct_bytes(env, &rows, glue::index(length, "length")?)?;
+                }
+                readerSnapshot(_, reader: jlong, id: jlong) -> jbyteArray {
+                    bridge().reader_snapshot(reader, checkpoint(id)?)
+                }
+                writerCreate(
+                    env, sink: jlong, subtask: jint, parallelism: jint, restored_checkpoint: jlong,
+                    restored_state: JByteArray<'l>,
+                ) -> jlong {
+                    let state = glue::bytes(env, &restored_state)?.unwrap_or_default();
+                    let (s, p) = (index(subtask, "subtask")?, index(parallelism, "parallelism")?);
+                    bridge().writer_create(sink, s, p, checkpoint(restored_checkpoint)?, &state)
+                }
+                writerWrite(
+                    env, writer: jlong, rows: JByteBuffer<'l>, length: jint, encoding: jint,
+                ) {
+                    let b = glue::direct_bytes(env, &rows, index(length, "length")?)?;
                     bridge().writer_write_encoded(writer, b, encoding)
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_writerFlush<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                writer: jlong,
-                end_of_input: jboolean,
-            ) {
-                glue::guard(&mut env, (), |_| {
+                }
+                writerFlush(_, writer: jlong, end_of_input: jboolean) {
                     bridge().writer_flush(writer, end_of_input != 0)
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_writerPrepareCommit<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                writer: jlong,
-                checkpoint: jlong,
-            ) -> jbyteArray {
-                glue::guard(&mut env, std::ptr::null_mut(), |env| {
-                    let b = bridge().writer_prepare_commit(
-                        writer,
-                        glue::unsigned(checkpoint, "checkpoint id")?,
-                    )?;
-                    glue::new_bytes(env, &b)
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_writerSnapshot<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                writer: jlong,
-                checkpoint: jlong,
-            ) -> jbyteArray {
-                glue::guard(&mut env, std::ptr::null_mut(), |env| {
-                    let b = bridge()
-                        .writer_snapshot(writer, glue::unsigned(checkpoint, "checkpoint id")?)?;
-                    glue::new_bytes(env, &b)
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_committerCreate<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                sink: jlong,
-            ) -> jlong {
-                glue::guard(&mut env, 0, |_| bridge().committer_create(sink))
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_committerCommit<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                committer: jlong,
-                checkpoint: jlong,
-                committables: JByteArray<'l>,
-            ) {
-                glue::guard(&mut env, (), |env| {
+                }
+                writerPrepareCommit(_, writer: jlong, id: jlong) -> jbyteArray {
+                    bridge().writer_prepare_commit(writer, checkpoint(id)?)
+                }
+                writerSnapshot(_, writer: jlong, id: jlong) -> jbyteArray {
+                    bridge().writer_snapshot(writer, checkpoint(id)?)
+                }
+                committerCreate(_, sink: jlong) -> jlong { bridge().committer_create(sink) }
+                committerCommit(env, committer: jlong, id: jlong, committables: JByteArray<'l>) {
                     let b = glue::bytes(env, &committables)?.unwrap_or_default();
-                    bridge().committer_commit(
-                        committer,
-                        glue::unsigned(checkpoint, "checkpoint id")?,
-                        &b,
-                    )
-                })
-            }
-
-            #[allow(unsafe_code)]
-            #[no_mangle]
-            extern "system" fn Java_io_headrace_flink_NativeBridge_close<'l>(
-                mut env: JNIEnv<'l>,
-                _c: JClass<'l>,
-                handle: jlong,
-            ) {
-                glue::guard(&mut env, (), |_| bridge().close(handle))
+                    bridge().committer_commit(committer, checkpoint(id)?, &b)
+                }
+                close(_, handle: jlong) { bridge().close(handle) }
             }
         };
     };
+}
+
+/// One JNI entry point of `io.headrace.flink.NativeBridge` per item `method(env, args...) -> ret
+/// { body }`, exported as `Java_io_headrace_flink_NativeBridge_<method>`. `env` (a pattern, `_`
+/// when unused) is the `JNIEnv`; the body returns a `Result` of a value [`entry::IntoJava`]
+/// turns into `ret` (no `-> ret` for `void`). Used by [`export_bridge!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! native_bridge_methods {
+    ($($method:ident($env:pat $(, $arg:ident: $ty:ty)* $(,)?) $(-> $ret:ty)? $body:block)*) => {$(
+        #[allow(unsafe_code, non_snake_case)]
+        #[export_name = concat!("Java_io_headrace_flink_NativeBridge_", stringify!($method))]
+        extern "system" fn $method<'l>(
+            mut env: $crate::jni::JNIEnv<'l>,
+            _class: $crate::jni::objects::JClass<'l>,
+            $($arg: $ty),*
+        ) $(-> $ret)? {
+            $crate::entry::run(&mut env, |$env| $body)
+        }
+    )*};
+}
+
+/// What the entry points [`export_bridge!`] generates share: the answer's conversion to a Java
+/// value and the value returned (with the exception pending) when a call fails.
+#[doc(hidden)]
+pub mod entry {
+    use jni::sys::jobject;
+    use jni::JNIEnv;
+
+    use crate::glue;
+    pub use headrace_sdk::Result;
+
+    /// A Rust answer turned into the value a native method returns.
+    pub trait IntoJava {
+        /// The JNI type returned.
+        type Java: Fallback;
+        /// Convert, creating Java objects where needed.
+        fn into_java(self, env: &mut JNIEnv<'_>) -> Result<Self::Java>;
+    }
+
+    /// The value a native method returns when it throws (Java ignores it).
+    pub trait Fallback {
+        /// That value.
+        fn fallback() -> Self;
+    }
+
+    macro_rules! as_is {
+        ($($t:ty = $fallback:expr),*) => {$(
+            impl IntoJava for $t {
+                type Java = $t;
+                #[inline]
+                fn into_java(self, _: &mut JNIEnv<'_>) -> Result<$t> {
+                    Ok(self)
+                }
+            }
+            impl Fallback for $t {
+                #[inline]
+                fn fallback() -> $t {
+                    $fallback
+                }
+            }
+        )*};
+    }
+    as_is!(
+        () = (),
+        i32 = 0,
+        i64 = 0,
+        u8 = 0,
+        jobject = std::ptr::null_mut()
+    );
+
+    impl IntoJava for bool {
+        type Java = u8;
+        fn into_java(self, _: &mut JNIEnv<'_>) -> Result<u8> {
+            Ok(glue::boolean(self))
+        }
+    }
+
+    impl IntoJava for Vec<u8> {
+        type Java = jobject;
+        fn into_java(self, env: &mut JNIEnv<'_>) -> Result<jobject> {
+            glue::new_bytes(env, &self)
+        }
+    }
+
+    impl IntoJava for String {
+        type Java = jobject;
+        fn into_java(self, env: &mut JNIEnv<'_>) -> Result<jobject> {
+            glue::new_string(env, &self)
+        }
+    }
+
+    impl IntoJava for Vec<String> {
+        type Java = jobject;
+        fn into_java(self, env: &mut JNIEnv<'_>) -> Result<jobject> {
+            glue::new_string_array(env, &self)
+        }
+    }
+
+    /// Run a native method's body inside [`glue::guard`] and convert its answer.
+    #[inline]
+    pub fn run<'l, T: IntoJava>(
+        env: &mut JNIEnv<'l>,
+        body: impl FnOnce(&mut JNIEnv<'l>) -> Result<T>,
+    ) -> T::Java {
+        glue::guard(env, T::Java::fallback(), |env| body(env)?.into_java(env))
+    }
 }

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use arrow::datatypes::SchemaRef;
 use headrace_sdk::bad_records::{self, BadRecordConfig, BadRecordPolicy};
 use headrace_sdk::changelog::ChangelogMode;
-use headrace_sdk::factory::{validate_table, MetadataSpec, TableContext, Usage, CONNECTOR};
+use headrace_sdk::factory::{
+    validate_table, ConnectorFactory, MetadataSpec, TableContext, Usage, CONNECTOR,
+};
 use headrace_sdk::options::{OptionDescriptor, OptionSet};
 use headrace_sdk::registry::Registry;
 use headrace_sdk::schema::TableSchema;
@@ -65,25 +67,22 @@ pub mod poll_tag {
     pub const SPLIT_BATCH: u8 = 4;
 }
 
-struct SourceSlot {
-    source: Arc<dyn DynamicSource>,
+/// An opened table: its source or sink, with what its readers or writers need.
+struct TableSlot<T: ?Sized> {
+    table: Arc<T>,
     types: Arc<Vec<DataType>>,
-    /// The table's bad-record policy, given to every reader's metrics.
+    /// The table's bad-record policy, given to every reader's or writer's metrics.
     bad_records: BadRecordConfig,
 }
+
+type SourceSlot = TableSlot<dyn DynamicSource>;
+type SinkSlot = TableSlot<dyn DynamicSink>;
 
 struct ReaderSlot {
     reader: Box<dyn SourceReader>,
     types: Arc<Vec<DataType>>,
     /// The answer of the last poll, kept so its memory is reused by the next one.
     answer: Writer,
-}
-
-struct SinkSlot {
-    sink: Arc<dyn DynamicSink>,
-    types: Arc<Vec<DataType>>,
-    /// The table's bad-record policy, given to every writer's metrics.
-    bad_records: BadRecordConfig,
 }
 
 struct WriterSlot {
@@ -123,6 +122,21 @@ fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock was already reported as an exception; the object may be
     // half-updated, but refusing every later call would hide the first error behind new ones.
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The typed getters of the handle table: `name: Variant -> type, "what it is not"`.
+macro_rules! handle_getters {
+    ($($name:ident: $variant:ident -> $t:ty, $what:literal;)*) => {$(
+        fn $name(&self, id: i64) -> Result<$t> {
+            match self.get(id)? {
+                Handle::$variant(h) => Ok(h),
+                _ => Err(Error::internal(format!(
+                    concat!("bridge handle {} is not ", $what),
+                    id
+                ))),
+            }
+        }
+    )*};
 }
 
 impl Bridge {
@@ -193,15 +207,13 @@ impl Bridge {
         lock(&self.handles).len()
     }
 
-    fn table(
+    /// Validate a table's options for `usage` and create its source or sink with `make` (no I/O).
+    fn open_table<T: ?Sized>(
         &self,
         spec: &TableSpec,
         usage: Usage,
-    ) -> Result<(
-        Arc<dyn headrace_sdk::factory::ConnectorFactory>,
-        TableSchema,
-        headrace_sdk::options::Options,
-    )> {
+        make: impl FnOnce(&dyn ConnectorFactory, &TableContext<'_>) -> Result<Arc<T>>,
+    ) -> Result<TableSlot<T>> {
         let factory = self.registry.connector(&spec.connector)?;
         let schema = if spec.columns.trim().is_empty() {
             TableSchema::default()
@@ -223,79 +235,61 @@ impl Bridge {
             &raw,
             Some(usage),
         )?;
-        Ok((factory, schema, options))
+        let (supported, refusal) = match usage {
+            Usage::Source => (factory.supports_source(), "read (it is sink-only)"),
+            Usage::Sink => (factory.supports_sink(), "written (it is source-only)"),
+        };
+        if !supported {
+            return Err(Error::Unsupported(format!(
+                "table '{}': connector '{}' cannot be {refusal}",
+                spec.table, spec.connector
+            )));
+        }
+        let types = schema.columns.iter().map(|c| c.data_type.clone()).collect();
+        let bad_records = bad_record_config(spec, &options)?;
+        let table = make(
+            factory.as_ref(),
+            &TableContext {
+                table_name: spec.table.clone(),
+                schema,
+                options,
+                registry: &self.registry,
+            },
+        )?;
+        Ok(TableSlot {
+            table,
+            types: Arc::new(types),
+            bad_records,
+        })
     }
 
     /// Validate a table's options and create its source (no I/O).
     pub fn create_source(&self, spec: &TableSpec) -> Result<i64> {
-        let (factory, schema, options) = self.table(spec, Usage::Source)?;
-        if !factory.supports_source() {
-            return Err(Error::Unsupported(format!(
-                "table '{}': connector '{}' cannot be read (it is sink-only)",
-                spec.table, spec.connector
-            )));
-        }
-        let types = schema.columns.iter().map(|c| c.data_type.clone()).collect();
-        let bad_records = bad_record_config(spec, &options)?;
-        let source = factory.create_source(&TableContext {
-            table_name: spec.table.clone(),
-            schema,
-            options,
-            registry: &self.registry,
-        })?;
-        Ok(self.insert(Handle::Source(Arc::new(SourceSlot {
-            source,
-            types: Arc::new(types),
-            bad_records,
-        }))))
+        let slot = self.open_table(spec, Usage::Source, |f, ctx| f.create_source(ctx))?;
+        Ok(self.insert(Handle::Source(Arc::new(slot))))
     }
 
     /// Validate a table's options and create its sink (no I/O).
     pub fn create_sink(&self, spec: &TableSpec) -> Result<i64> {
-        let (factory, schema, options) = self.table(spec, Usage::Sink)?;
-        if !factory.supports_sink() {
-            return Err(Error::Unsupported(format!(
-                "table '{}': connector '{}' cannot be written (it is source-only)",
-                spec.table, spec.connector
-            )));
-        }
-        let types = schema.columns.iter().map(|c| c.data_type.clone()).collect();
-        let bad_records = bad_record_config(spec, &options)?;
-        let sink = factory.create_sink(&TableContext {
-            table_name: spec.table.clone(),
-            schema,
-            options,
-            registry: &self.registry,
-        })?;
-        Ok(self.insert(Handle::Sink(Arc::new(SinkSlot {
-            sink,
-            types: Arc::new(types),
-            bad_records,
-        }))))
+        let slot = self.open_table(spec, Usage::Sink, |f, ctx| f.create_sink(ctx))?;
+        Ok(self.insert(Handle::Sink(Arc::new(slot))))
     }
 
-    fn source(&self, id: i64) -> Result<Arc<SourceSlot>> {
-        match self.get(id)? {
-            Handle::Source(s) => Ok(s),
-            _ => Err(Error::internal(format!(
-                "bridge handle {id} is not a source"
-            ))),
-        }
-    }
-
-    fn sink(&self, id: i64) -> Result<Arc<SinkSlot>> {
-        match self.get(id)? {
-            Handle::Sink(s) => Ok(s),
-            _ => Err(Error::internal(format!("bridge handle {id} is not a sink"))),
-        }
+    handle_getters! {
+        source: Source -> Arc<SourceSlot>, "a source";
+        sink: Sink -> Arc<SinkSlot>, "a sink";
+        enumerator: Enumerator -> Arc<Mutex<Box<dyn SplitEnumerator>>>, "an enumerator";
+        reader: Reader -> Arc<Mutex<ReaderSlot>>, "a reader";
+        writer: Writer -> Arc<Mutex<WriterSlot>>, "a writer";
+        committer: Committer -> Arc<Mutex<Box<dyn Committer>>>, "a committer";
     }
 
     /// The row kinds a source produces or a sink accepts: 0 insert-only, 1 upsert (+I, +U, -D),
     /// 2 every kind.
     pub fn changelog_mode(&self, id: i64) -> Result<i32> {
         let mode = match self.get(id)? {
-            Handle::Source(s) => s.source.changelog_mode(),
-            Handle::Sink(s) => s.sink.changelog_mode(),
+            Handle::Source(s) => s.table.changelog_mode(),
+            Handle::Sink(s) => s.table.changelog_mode(),
             _ => {
                 return Err(Error::internal(format!(
                     "bridge handle {id} is neither a source nor a sink"
@@ -311,7 +305,7 @@ impl Bridge {
 
     /// Whether the source ends.
     pub fn source_bounded(&self, id: i64) -> Result<bool> {
-        Ok(self.source(id)?.source.boundedness() == Boundedness::Bounded)
+        Ok(self.source(id)?.table.boundedness() == Boundedness::Bounded)
     }
 
     /// Create the split enumerator, fresh or from state (a versioned list holding one item).
@@ -327,18 +321,9 @@ impl Bridge {
             None => None,
         };
         let e = s
-            .source
+            .table
             .create_enumerator(EnumeratorContext { parallelism }, restored)?;
         Ok(self.insert(Handle::Enumerator(Arc::new(Mutex::new(e)))))
-    }
-
-    fn enumerator(&self, id: i64) -> Result<Arc<Mutex<Box<dyn SplitEnumerator>>>> {
-        match self.get(id)? {
-            Handle::Enumerator(e) => Ok(e),
-            _ => Err(Error::internal(format!(
-                "bridge handle {id} is not an enumerator"
-            ))),
-        }
     }
 
     /// A reader asks for work: an [`assignment_tag`] byte, then splits for `SPLITS`.
@@ -392,7 +377,7 @@ impl Bridge {
         let s = self.source(source)?;
         let metrics = Arc::new(SourceMetrics::default());
         metrics.bad_records.configure(s.bad_records.clone());
-        let reader = s.source.create_reader(ReaderContext {
+        let reader = s.table.create_reader(ReaderContext {
             subtask,
             parallelism,
             batch_size: batch_size.max(1),
@@ -403,15 +388,6 @@ impl Bridge {
             types: s.types.clone(),
             answer: Writer::new(),
         })))))
-    }
-
-    fn reader(&self, id: i64) -> Result<Arc<Mutex<ReaderSlot>>> {
-        match self.get(id)? {
-            Handle::Reader(r) => Ok(r),
-            _ => Err(Error::internal(format!(
-                "bridge handle {id} is not a reader"
-            ))),
-        }
     }
 
     /// Hand splits to a reader.
@@ -507,7 +483,7 @@ impl Bridge {
         };
         let metrics = Arc::new(SinkMetrics::default());
         metrics.bad_records.configure(s.bad_records.clone());
-        let writer = s.sink.create_writer(WriterContext {
+        let writer = s.table.create_writer(WriterContext {
             subtask,
             parallelism,
             restored_state,
@@ -517,17 +493,8 @@ impl Bridge {
         Ok(self.insert(Handle::Writer(Arc::new(Mutex::new(WriterSlot {
             writer,
             types: s.types.clone(),
-            schema: s.sink.consumed_schema(),
+            schema: s.table.consumed_schema(),
         })))))
-    }
-
-    fn writer(&self, id: i64) -> Result<Arc<Mutex<WriterSlot>>> {
-        match self.get(id)? {
-            Handle::Writer(w) => Ok(w),
-            _ => Err(Error::internal(format!(
-                "bridge handle {id} is not a writer"
-            ))),
-        }
     }
 
     /// Write a batch of rows encoded by Java in the compact row encoding.
@@ -580,7 +547,7 @@ impl Bridge {
 
     /// The sink's committer, or 0 when it has none.
     pub fn committer_create(&self, sink: i64) -> Result<i64> {
-        match self.sink(sink)?.sink.create_committer()? {
+        match self.sink(sink)?.table.create_committer()? {
             Some(c) => Ok(self.insert(Handle::Committer(Arc::new(Mutex::new(c))))),
             None => Ok(0),
         }
@@ -588,14 +555,7 @@ impl Bridge {
 
     /// Commit the committables (a versioned list) of one checkpoint; idempotent.
     pub fn committer_commit(&self, id: i64, checkpoint: u64, committables: &[u8]) -> Result<()> {
-        let c = match self.get(id)? {
-            Handle::Committer(c) => c,
-            _ => {
-                return Err(Error::internal(format!(
-                    "bridge handle {id} is not a committer"
-                )))
-            }
-        };
+        let c = self.committer(id)?;
         let items: Vec<VersionedBytes> = codec::read_versioned(committables)?;
         let mut g = lock(&c);
         self.block_on(g.commit(checkpoint, items))?

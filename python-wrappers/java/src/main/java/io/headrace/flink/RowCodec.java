@@ -9,6 +9,7 @@ import java.time.Instant;
 import java.time.LocalDate;
 import java.time.LocalDateTime;
 import java.time.LocalTime;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -125,22 +126,27 @@ public final class RowCodec implements Serializable {
             in.position(pos);
             return;
         }
+        List<LogicalType> fields = Arrays.asList(types);
         for (int r = 0; r < n; r++) {
-            RowKind kind = RowKind.fromByteValue(in.get());
-            if (external) {
-                Row row = new Row(kind, types.length);
-                for (int c = 0; c < types.length; c++) {
-                    row.setField(c, read(in, types[c]));
-                }
-                out.accept(row);
-            } else {
-                GenericRowData row = new GenericRowData(kind, types.length);
-                for (int c = 0; c < types.length; c++) {
-                    row.setField(c, read(in, types[c]));
-                }
-                out.accept(row);
-            }
+            out.accept(readRow(in, RowKind.fromByteValue(in.get()), fields));
         }
+    }
+
+    /** The fields of one row (a {@link Row} when external, else a {@link GenericRowData}). */
+    private Object readRow(ByteBuffer in, RowKind kind, List<LogicalType> fields) {
+        int n = fields.size();
+        if (external) {
+            Row row = new Row(kind, n);
+            for (int i = 0; i < n; i++) {
+                row.setField(i, read(in, fields.get(i)));
+            }
+            return row;
+        }
+        GenericRowData row = new GenericRowData(kind, n);
+        for (int i = 0; i < n; i++) {
+            row.setField(i, read(in, fields.get(i)));
+        }
+        return row;
     }
 
     private Object read(ByteBuffer in, LogicalType t) {
@@ -217,15 +223,8 @@ public final class RowCodec implements Serializable {
             }
             case MAP:
             case MULTISET: {
-                LogicalType kt;
-                LogicalType vt;
-                if (t instanceof MapType) {
-                    kt = ((MapType) t).getKeyType();
-                    vt = ((MapType) t).getValueType();
-                } else {
-                    kt = ((MultisetType) t).getElementType();
-                    vt = new IntType();
-                }
+                LogicalType kt = keyType(t);
+                LogicalType vt = valueType(t);
                 int n = in.getInt();
                 Map<Object, Object> m = new LinkedHashMap<>();
                 for (int i = 0; i < n; i++) {
@@ -234,21 +233,8 @@ public final class RowCodec implements Serializable {
                 }
                 return external ? m : new GenericMapData(m);
             }
-            case ROW: {
-                List<LogicalType> fts = ((RowType) t).getChildren();
-                if (external) {
-                    Row row = new Row(fts.size());
-                    for (int i = 0; i < fts.size(); i++) {
-                        row.setField(i, read(in, fts.get(i)));
-                    }
-                    return row;
-                }
-                GenericRowData row = new GenericRowData(fts.size());
-                for (int i = 0; i < fts.size(); i++) {
-                    row.setField(i, read(in, fts.get(i)));
-                }
-                return row;
-            }
+            case ROW:
+                return readRow(in, RowKind.INSERT, ((RowType) t).getChildren());
             default:
                 throw new HeadraceException("the Headrace bridge does not carry Flink type " + t);
         }
@@ -364,17 +350,7 @@ public final class RowCodec implements Serializable {
                         bs.ensureMaterialized();
                         MemorySegment[] segs = bs.getSegments();
                         if (segs.length == 1) {
-                            int n = bs.getSizeInBytes();
-                            if (n <= 7) {
-                                for (int i = 0; i < n; i++) {
-                                    out.putU8At(slot + i, segs[0].get(bs.getOffset() + i));
-                                }
-                                out.putU8At(slot + 7, 0x80 | n);
-                            } else {
-                                out.putI64At(slot, ((long) (out.size() - start) << 32) | n);
-                                out.raw(segs[0], bs.getOffset(), n);
-                                out.zeros(pad(n));
-                            }
+                            varBytes(out, start, slot, segs[0], bs.getOffset(), bs.getSizeInBytes());
                             break;
                         }
                     }
@@ -392,9 +368,7 @@ public final class RowCodec implements Serializable {
                         out.putI64At(slot, v.toUnscaledLong());
                     } else {
                         byte[] be = v.toUnscaledBytes();
-                        out.putI64At(slot, ((long) (out.size() - start) << 32) | be.length);
-                        out.raw(be);
-                        out.zeros(pad(be.length));
+                        varPart(out, start, slot, MemorySegmentFactory.wrap(be), 0, be.length);
                     }
                     break;
                 }
@@ -422,16 +396,30 @@ public final class RowCodec implements Serializable {
     }
 
     private static void varBytes(Wire.Out out, int start, int slot, byte[] b) {
-        if (b.length <= 7) {
-            for (int i = 0; i < b.length; i++) {
-                out.putU8At(slot + i, b[i]);
-            }
-            out.putU8At(slot + 7, 0x80 | b.length);
-        } else {
-            out.putI64At(slot, ((long) (out.size() - start) << 32) | b.length);
-            out.raw(b);
-            out.zeros(pad(b.length));
+        varBytes(out, start, slot, MemorySegmentFactory.wrap(b), 0, b.length);
+    }
+
+    /**
+     * The {@code n} bytes at {@code off} of {@code seg} as a string or binary field of the row
+     * written from {@code start}: up to 7 bytes in its {@code slot} (length in the last byte), else
+     * in the variable-length part.
+     */
+    private static void varBytes(Wire.Out out, int start, int slot, MemorySegment seg, int off, int n) {
+        if (n > 7) {
+            varPart(out, start, slot, seg, off, n);
+            return;
         }
+        for (int i = 0; i < n; i++) {
+            out.putU8At(slot + i, seg.get(off + i));
+        }
+        out.putU8At(slot + 7, 0x80 | n);
+    }
+
+    /** Bytes in the variable-length part (padded to whole words), their offset and length in the slot. */
+    private static void varPart(Wire.Out out, int start, int slot, MemorySegment seg, int off, int n) {
+        out.putI64At(slot, ((long) (out.size() - start) << 32) | n);
+        out.raw(seg, off, n);
+        out.zeros(pad(n));
     }
 
     private static int precision(LogicalType t) {
@@ -448,49 +436,41 @@ public final class RowCodec implements Serializable {
             out.u8(0);
             return;
         }
+        out.u8(1);
         switch (t.getTypeRoot()) {
             case BOOLEAN:
-                out.u8(1);
                 out.u8(row.getBoolean(c) ? 1 : 0);
                 return;
             case TINYINT:
-                out.u8(1);
                 out.u8(row.getByte(c));
                 return;
             case SMALLINT:
-                out.u8(1);
                 out.i16(row.getShort(c));
                 return;
             case INTEGER:
             case DATE:
             case TIME_WITHOUT_TIME_ZONE:
-                out.u8(1);
                 out.i32(row.getInt(c));
                 return;
             case BIGINT:
-                out.u8(1);
                 out.i64(row.getLong(c));
                 return;
             case FLOAT:
-                out.u8(1);
                 out.i32(Float.floatToRawIntBits(row.getFloat(c)));
                 return;
             case DOUBLE:
-                out.u8(1);
                 out.i64(Double.doubleToRawLongBits(row.getDouble(c)));
                 return;
             case CHAR:
             case VARCHAR:
-                out.u8(1);
                 out.bytes(row.getString(c).toBytes());
                 return;
             case BINARY:
             case VARBINARY:
-                out.u8(1);
                 out.bytes(row.getBinary(c));
                 return;
             default:
-                writeInternal(out, getters[c].getFieldOrNull(row), t);
+                writeValue(out, getters[c].getFieldOrNull(row), t);
         }
     }
 
@@ -508,6 +488,11 @@ public final class RowCodec implements Serializable {
             return;
         }
         out.u8(1);
+        writeValue(out, v, t);
+    }
+
+    /** A non-null internal value of type {@code t}, after its presence byte. */
+    private void writeValue(Wire.Out out, Object v, LogicalType t) {
         switch (t.getTypeRoot()) {
             case BOOLEAN:
                 out.u8(((Boolean) v) ? 1 : 0);
@@ -562,15 +547,8 @@ public final class RowCodec implements Serializable {
             case MAP:
             case MULTISET: {
                 MapData m = (MapData) v;
-                LogicalType kt;
-                LogicalType vt;
-                if (t instanceof MapType) {
-                    kt = ((MapType) t).getKeyType();
-                    vt = ((MapType) t).getValueType();
-                } else {
-                    kt = ((MultisetType) t).getElementType();
-                    vt = new IntType();
-                }
+                LogicalType kt = keyType(t);
+                LogicalType vt = valueType(t);
                 ArrayData ks = m.keyArray();
                 ArrayData vs = m.valueArray();
                 out.i32(m.size());
@@ -617,12 +595,10 @@ public final class RowCodec implements Serializable {
         }
         switch (t.getTypeRoot()) {
             case DATE:
-                out.u8(1);
-                out.i32((int) toLocalDate(v).toEpochDay());
+                writeInternal(out, (int) toLocalDate(v).toEpochDay(), t);
                 return;
             case TIME_WITHOUT_TIME_ZONE:
-                out.u8(1);
-                out.i32((int) (toLocalTime(v).toNanoOfDay() / 1_000_000L));
+                writeInternal(out, (int) (toLocalTime(v).toNanoOfDay() / 1_000_000L), t);
                 return;
             case DECIMAL:
                 out.u8(1);
@@ -633,26 +609,16 @@ public final class RowCodec implements Serializable {
                 out.u8(1);
                 out.bytes(v.toString().getBytes(StandardCharsets.UTF_8));
                 return;
-            case TIMESTAMP_WITHOUT_TIME_ZONE: {
-                TimestampData ts =
-                        v instanceof java.sql.Timestamp
-                                ? TimestampData.fromTimestamp((java.sql.Timestamp) v)
-                                : TimestampData.fromLocalDateTime((LocalDateTime) v);
-                out.u8(1);
-                out.i64(ts.getMillisecond());
-                out.i32(ts.getNanoOfMillisecond());
+            case TIMESTAMP_WITHOUT_TIME_ZONE:
+                writeInternal(out, v instanceof java.sql.Timestamp
+                        ? TimestampData.fromTimestamp((java.sql.Timestamp) v)
+                        : TimestampData.fromLocalDateTime((LocalDateTime) v), t);
                 return;
-            }
-            case TIMESTAMP_WITH_LOCAL_TIME_ZONE: {
-                TimestampData ts =
-                        v instanceof java.sql.Timestamp
-                                ? TimestampData.fromInstant(((java.sql.Timestamp) v).toInstant())
-                                : TimestampData.fromInstant((Instant) v);
-                out.u8(1);
-                out.i64(ts.getMillisecond());
-                out.i32(ts.getNanoOfMillisecond());
+            case TIMESTAMP_WITH_LOCAL_TIME_ZONE:
+                writeInternal(out, TimestampData.fromInstant(v instanceof java.sql.Timestamp
+                        ? ((java.sql.Timestamp) v).toInstant()
+                        : (Instant) v), t);
                 return;
-            }
             case ARRAY: {
                 LogicalType et = ((ArrayType) t).getElementType();
                 out.u8(1);
@@ -673,15 +639,8 @@ public final class RowCodec implements Serializable {
             }
             case MAP:
             case MULTISET: {
-                LogicalType kt;
-                LogicalType vt;
-                if (t instanceof MapType) {
-                    kt = ((MapType) t).getKeyType();
-                    vt = ((MapType) t).getValueType();
-                } else {
-                    kt = ((MultisetType) t).getElementType();
-                    vt = new IntType();
-                }
+                LogicalType kt = keyType(t);
+                LogicalType vt = valueType(t);
                 Map<?, ?> m = (Map<?, ?>) v;
                 out.u8(1);
                 out.i32(m.size());
@@ -704,6 +663,16 @@ public final class RowCodec implements Serializable {
                 // Boxed primitives and byte[] are the same in both representations.
                 writeInternal(out, v, t);
         }
+    }
+
+    /** The key type of a MAP, the element type of a MULTISET. */
+    private static LogicalType keyType(LogicalType t) {
+        return t instanceof MapType ? ((MapType) t).getKeyType() : ((MultisetType) t).getElementType();
+    }
+
+    /** The value type of a MAP; a MULTISET maps each element to its INT count. */
+    private static LogicalType valueType(LogicalType t) {
+        return t instanceof MapType ? ((MapType) t).getValueType() : new IntType();
     }
 
     private static LocalDate toLocalDate(Object v) {
