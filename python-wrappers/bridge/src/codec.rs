@@ -131,7 +131,7 @@ impl<'a> Reader<'a> {
     pub fn i64(&mut self) -> Result<i64> {
         Ok(i64::from_le_bytes(self.array()?))
     }
-    /// A length written by [`Writer::len`].
+    /// A length written by [`Writer::length`].
     pub fn length(&mut self) -> Result<usize> {
         let n = self.i32()?;
         usize::try_from(n)

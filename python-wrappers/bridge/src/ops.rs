@@ -62,8 +62,8 @@ pub mod poll_tag {
     pub const END: u8 = 3;
     /// A row batch from one split follows: the split's id (length-prefixed UTF-8), then the rows
     /// as for `BATCH`. Sent for readers that name the split of each batch
-    /// ([`SourceReader::batch_split`]), so Java emits it to that split's output and Flink keeps a
-    /// watermark per split.
+    /// ([`SourceReader::batch_split`](headrace_sdk::source::SourceReader::batch_split)), so Java
+    /// emits it to that split's output and Flink keeps a watermark per split.
     pub const SPLIT_BATCH: u8 = 4;
 }
 
