@@ -147,6 +147,13 @@ impl Tls {
     fn url(&self) -> String {
         self.registry.https_url().unwrap().to_string()
     }
+
+    /// A fresh directory `name` under the shared one, for a test's own files.
+    fn scratch(&self, name: &str) -> std::path::PathBuf {
+        let d = self.dir.path().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
 }
 
 /// CA `ca` signs the server's certificate and the client's (`client.pem` + `client.key`,
@@ -379,8 +386,7 @@ fn a_truststore_of_another_ca_is_refused_naming_the_truststore() {
 fn a_pkcs12_keystore_is_refused_and_the_suggested_conversion_works() {
     let t = tls();
     let _one_at_a_time = REGISTERING.lock().unwrap_or_else(|e| e.into_inner());
-    let d = t.dir.path().join("p12");
-    std::fs::create_dir_all(&d).unwrap();
+    let d = t.scratch("p12");
     run(
         "openssl",
         &[
@@ -666,8 +672,7 @@ fn a_wrong_or_missing_key_password_is_refused_naming_the_option() {
 fn a_legacy_encrypted_key_is_refused_and_the_suggested_commands_work() {
     let t = tls();
     let _one_at_a_time = REGISTERING.lock().unwrap_or_else(|e| e.into_inner());
-    let d = t.dir.path().join("legacy");
-    std::fs::create_dir_all(&d).unwrap();
+    let d = t.scratch("legacy");
     run(
         "openssl",
         &[
