@@ -77,7 +77,6 @@ def _start(package, kafka, strategy_in_source: bool, idleness_ms=None):
     """Partition 0's first records, then the job; returns (job client, source topic, out topic)."""
     from pyflink.common import Configuration, Duration, Row, WatermarkStrategy
     from pyflink.datastream import DataStream, ProcessFunction, StreamExecutionEnvironment
-    from pyflink.java_gateway import get_gateway
 
     src_topic, out_topic = _name("dswm-in"), _name("dswm-out")
     kafka.create_topic(src_topic, 2)
@@ -98,19 +97,18 @@ def _start(package, kafka, strategy_in_source: bool, idleness_ms=None):
          .set_properties_bootstrap_servers(kafka.bootstrap).set_topic(src_topic)
          .set_scan_startup_mode("earliest-offset").set_value_format("json"))
     source = b.build()
-    assigner = get_gateway().jvm.io.headrace.flink.ColumnTimestampAssigner.of(
-        source.get_java_function(), "ts")
     strategy = WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(DELAY_MS))
     if idleness_ms is not None:
         strategy = strategy.with_idleness(Duration.of_millis(idleness_ms))
-    j_strategy = strategy._j_watermark_strategy.withTimestampAssigner(assigner)
+    # The generated package's helper: event times from column ts, assigned inside the source.
+    with_ts = package.column_timestamps(source, strategy, "ts")
     if strategy_in_source:
-        ds = env.from_source(source, WatermarkStrategy(j_strategy), "kafka-in",
-                             type_info=b.type_info())
+        ds = env.from_source(source, with_ts, "kafka-in", type_info=b.type_info())
     else:
         ds = env.from_source(source, WatermarkStrategy.no_watermarks(), "kafka-in",
                              type_info=b.type_info())
-        ds = DataStream(ds._j_data_stream.assignTimestampsAndWatermarks(j_strategy))
+        ds = DataStream(ds._j_data_stream.assignTimestampsAndWatermarks(
+            with_ts._j_watermark_strategy))
 
     class Observe(ProcessFunction):
         def process_element(self, value, ctx):

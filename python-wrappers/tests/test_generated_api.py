@@ -70,6 +70,25 @@ def test_datastream_builder_reports_headrace_errors(package):
     assert "fields.id.kind" in str(e.value) and "sequence" in str(e.value), str(e.value)
 
 
+def test_column_timestamps_names_a_wrong_column(package):
+    """The generated ``column_timestamps`` helper refuses an unknown column and a column whose type
+    holds no time, naming the column, before any job runs."""
+    from pyflink.common import Duration, WatermarkStrategy
+    from pyflink.datastream import StreamExecutionEnvironment
+    env = StreamExecutionEnvironment.get_execution_environment()
+    package.add_jars(env)
+    src = package.HeadraceDatagenSource.builder().set_columns("id BIGINT, name STRING").build()
+    strategy = WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_seconds(1))
+    with pytest.raises(Exception) as e:
+        package.column_timestamps(src, strategy, "ts")
+    assert "'ts' is not one of the source's columns" in str(e.value), str(e.value)
+    with pytest.raises(Exception) as e:
+        package.column_timestamps(src, strategy, "name")
+    assert "'name' is STRING" in str(e.value) and "BIGINT" in str(e.value), str(e.value)
+    ws = package.column_timestamps(src, strategy, "id")
+    assert isinstance(ws, WatermarkStrategy)
+
+
 def test_datastream_rows_carry_python_types(package):
     """Rows from a Headrace source in the DataStream API reach Python UDFs as the Python values of
     their types (type_info() derived from the column list; Java builds the matching objects)."""

@@ -7,7 +7,9 @@ by Cargo. Output: a Python package (and, with ``--wheel-dir``, a wheel) holding
 - ``Headrace<Name>Source`` / ``Headrace<Name>Sink`` DataStream builders, one ``set_<option>`` method
   per option, for ``env.from_source(...)`` and ``ds.sink_to(...)``;
 - ``Headrace<Name>Table`` Table API helpers building a ``TableDescriptor``, one typed method per option;
-- ``add_jars(env)``, which puts the bridge jar (carrying the native library) on ``pipeline.jars``.
+- ``add_jars(env)``, which puts the bridge jar (carrying the native library) on ``pipeline.jars``;
+- ``column_timestamps(source, strategy, column)``, a watermark strategy taking event times from a
+  column inside the source (per split), for ``env.from_source``.
 """
 
 import json
@@ -255,7 +257,7 @@ Call ``add_jars(env)`` (a ``StreamExecutionEnvironment`` or ``TableEnvironment``
 ``'connector' = '{prefix}<name>'``.
 """
 
-from ._runtime import add_jars, jar_path, jar_url, row_type_info  # noqa: F401
+from ._runtime import add_jars, column_timestamps, jar_path, jar_url, row_type_info  # noqa: F401
 from .connectors import *  # noqa: F401,F403
 
 CONNECTOR_PREFIX = {prefix!r}

@@ -286,3 +286,18 @@ def row_type_info(columns: str):
         if i < len(t) and t[i] == ",":
             i += 1
     return Types.ROW_NAMED(names, types)
+
+
+def column_timestamps(source, strategy, column: str):
+    """``strategy`` (a ``pyflink.common.WatermarkStrategy``) with event times read from ``column``
+    of the rows of ``source`` (built by a ``Headrace*Source`` builder), for ``env.from_source``.
+
+    PyFlink passes only the Java side of a strategy to ``from_source``, so a Python
+    ``with_timestamp_assigner`` is dropped there; this assigner runs in Java, inside the source, on
+    each split's output. The column is ``BIGINT`` (epoch milliseconds), ``TIMESTAMP`` (read as UTC)
+    or ``TIMESTAMP_LTZ``; another type or an unknown name fails here, naming the column.
+    """
+    from pyflink.common import WatermarkStrategy
+    assigner = _gateway().jvm.io.headrace.flink.ColumnTimestampAssigner.of(
+        source.get_java_function(), column)
+    return WatermarkStrategy(strategy._j_watermark_strategy.withTimestampAssigner(assigner))
