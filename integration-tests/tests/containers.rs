@@ -131,6 +131,33 @@ fn kafka_round_trip_and_transactions() {
     );
     assert!(meta.cluster_id.is_some());
 
+    // Time retention is off: tests write records with timestamps years old, which the default
+    // 7-day retention would delete at its first check.
+    let config = must(
+        "describe broker config",
+        kafka.tool(
+            "kafka-configs.sh",
+            &[
+                "--bootstrap-server",
+                kafka::INTERNAL_BOOTSTRAP,
+                "--describe",
+                "--entity-type",
+                "brokers",
+                "--entity-name",
+                "1",
+                "--all",
+            ],
+        ),
+    );
+    assert!(
+        config
+            .stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("log.retention.ms=-1 ")),
+        "{}",
+        config.stdout
+    );
+
     must("create topic", kafka.create_topic("round-trip", 2));
     must(
         "produce",

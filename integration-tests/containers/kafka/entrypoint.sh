@@ -55,6 +55,10 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
+# Keep records whatever their timestamps: tests write CreateTime values from years ago (or from
+# 1970), which the default 7-day retention deletes at the first retention check (30 s after start,
+# then every 5 minutes), taking a topic's records away between a job and the test reading them.
+log.retention.ms=-1
 PROPS
 
 # KAFKA_CFG_FOO_BAR=x -> foo.bar=x
