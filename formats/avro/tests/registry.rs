@@ -24,9 +24,8 @@ use arrow::array::RecordBatch;
 use headrace_format_avro::schema::table_schema_json;
 use headrace_format_avro::AvroConfluentFormatFactory;
 use headrace_integration_tests::registry::{self, SchemaRegistry};
-use headrace_sdk::changelog::ChangelogBatch;
 use headrace_sdk::error::{ErrorDomain, Retry};
-use headrace_sdk::format::{Encoder, FormatFactory};
+use headrace_sdk::format::FormatFactory;
 use serde_json::{json, Value as Json};
 
 use common::*;
@@ -37,15 +36,6 @@ fn shared() -> &'static SchemaRegistry {
     R.get_or_init(|| {
         registry::start().unwrap_or_else(|e| panic!("cannot start the test schema registry: {e}"))
     })
-}
-
-fn encode(e: &mut dyn Encoder, batch: &RecordBatch) -> headrace_sdk::Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    e.encode(&ChangelogBatch::inserts(batch.clone()), &mut |_, b| {
-        out.push(b.to_vec());
-        Ok(())
-    })?;
-    Ok(out)
 }
 
 fn schema_id(record: &[u8]) -> u32 {

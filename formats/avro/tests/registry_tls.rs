@@ -25,7 +25,6 @@ use std::sync::{Mutex, OnceLock};
 use arrow::array::RecordBatch;
 use headrace_format_avro::AvroConfluentFormatFactory;
 use headrace_integration_tests::registry::{self, Https, SchemaRegistry};
-use headrace_sdk::changelog::ChangelogBatch;
 use headrace_sdk::error::{ErrorDomain, Retry};
 use headrace_sdk::format::{Encoder, FormatFactory};
 use serde_json::json;
@@ -215,15 +214,6 @@ fn tls() -> &'static Tls {
 /// Held by the tests that register schemas: two first registrations at once in the test
 /// registry's in-memory H2 database can fail with a lock timeout (HTTP 500).
 static REGISTERING: Mutex<()> = Mutex::new(());
-
-fn encode(e: &mut dyn Encoder, batch: &RecordBatch) -> headrace_sdk::Result<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    e.encode(&ChangelogBatch::inserts(batch.clone()), &mut |_, b| {
-        out.push(b.to_vec());
-        Ok(())
-    })?;
-    Ok(out)
-}
 
 const COLS: &str = "id BIGINT NOT NULL, name STRING";
 

@@ -116,3 +116,19 @@ pub fn expected_first_legacy_row() -> Json {
 }
 
 pub mod registry;
+
+/// The encoded records of `batch` (all inserts), one byte vector per row.
+pub fn encode(
+    e: &mut dyn headrace_sdk::format::Encoder,
+    batch: &RecordBatch,
+) -> headrace_sdk::Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    e.encode(
+        &headrace_sdk::changelog::ChangelogBatch::inserts(batch.clone()),
+        &mut |_, b| {
+            out.push(b.to_vec());
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
